@@ -1,0 +1,284 @@
+package cratio
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/projections"
+)
+
+var (
+	statuses   = []string{"New", "Contacted", "Qualified", "Proposal", "Won", "Lost"}
+	priorities = []string{"Low", "Medium", "High"}
+)
+
+// lead is the Cratio lead object. Unset optional fields are null.
+type lead struct {
+	ID         uuid.UUID `json:"id"`
+	Name       string    `json:"name"`
+	Phone      *string   `json:"phone"`
+	Email      *string   `json:"email"`
+	Phones     []string  `json:"phones"`
+	Emails     []string  `json:"emails"`
+	Company    *string   `json:"company"`
+	City       *string   `json:"city"`
+	Source     *string   `json:"source"`
+	Status     string    `json:"status"`
+	Priority   *string   `json:"priority"`
+	DealValue  *float64  `json:"deal_value"`
+	Tags       []string  `json:"tags"`
+	Notes      *string   `json:"notes"`
+	AssignedTo *string   `json:"assigned_to"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func list(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func first(s []string) *string {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
+}
+
+func toLead(id uuid.UUID, p domain.LeadProfile, status string, created, updated time.Time) lead {
+	return lead{
+		ID: id, Name: p.Name, Phone: first(p.Phones), Email: first(p.Emails),
+		Phones: list(p.Phones), Emails: list(p.Emails), Company: optional(p.Company), City: optional(p.City),
+		Source: optional(p.Source), Status: status, Priority: optional(string(p.Priority)),
+		DealValue: p.DealValue, Tags: list(p.Tags), Notes: optional(p.Notes),
+		AssignedTo: optional(p.AssignedTo), CreatedAt: created.UTC(), UpdatedAt: updated.UTC(),
+	}
+}
+
+// listBody is the Cratio list envelope.
+type listBody[T any] struct {
+	Data    []T   `json:"data"`
+	Total   int64 `json:"total"`
+	Limit   int   `json:"limit"`
+	Offset  int   `json:"offset"`
+	HasMore bool  `json:"has_more"`
+}
+
+func (h *handlers) listLeads(c *gin.Context) {
+	f := projections.LeadFilter{TenantID: api.Principal(c).TenantID}
+	var bad *api.BadInput
+	if f.Limit, f.Offset, bad = page(c); bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	if f.CreatedFrom, f.CreatedTo, bad = dateRange(c, time.Now()); bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	if f.Status, bad = oneOf(c, "status", statuses...); bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	if f.Priority, bad = oneOf(c, "priority", priorities...); bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	f.Source = strings.TrimSpace(c.Query("source"))
+	if a := strings.TrimSpace(c.Query("assigned_to")); a != "" {
+		email, err := domain.NormalizeEmail(a)
+		if err != nil {
+			h.fail(c, api.BadParam("assigned_to", "must be an email address"))
+			return
+		}
+		f.AssignedTo = email
+	}
+	rows, total, err := h.d.Reader.ListLeads(c.Request.Context(), f)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := listBody[lead]{Data: make([]lead, len(rows)), Total: total, Limit: f.Limit, Offset: f.Offset,
+		HasMore: int64(f.Offset+len(rows)) < total}
+	for i, r := range rows {
+		out.Data[i] = toLead(r.ID, r.Profile, r.Status, r.CreatedAt, r.UpdatedAt)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+var leadFields = []string{"name", "phone", "email", "company", "city", "source", "status", "priority",
+	"deal_value", "tags", "notes", "assigned_to"}
+
+// decodeLead reads a create-lead body into a normalized profile and status.
+func decodeLead(c *gin.Context, region string) (domain.LeadProfile, domain.Status, *api.BadInput) {
+	var p domain.LeadProfile
+	body, bad := api.DecodeObject(c.Request.Body, leadFields...)
+	if bad != nil {
+		return p, "", bad
+	}
+	str := func(name string) (string, *api.BadInput) {
+		v, _, bad := api.Field[string](body, name, "a string")
+		return strings.TrimSpace(v), bad
+	}
+	var err *api.BadInput
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"name", &p.Name}, {"company", &p.Company}, {"city", &p.City}, {"source", &p.Source}, {"notes", &p.Notes}} {
+		if *f.dst, err = str(f.name); err != nil {
+			return p, "", err
+		}
+	}
+	if p.Name == "" {
+		return p, "", api.Invalid("name", "is required")
+	}
+	phone, err := str("phone")
+	if err != nil {
+		return p, "", err
+	}
+	email, err := str("email")
+	if err != nil {
+		return p, "", err
+	}
+	if phone == "" && email == "" {
+		return p, "", api.Invalid("phone", "phone or email is required")
+	}
+	if phone != "" {
+		e164, perr := domain.NormalizePhone(phone, region)
+		if perr != nil {
+			return p, "", api.Invalid("phone", "is not a valid phone number")
+		}
+		p.Phones = []string{e164}
+	}
+	if email != "" {
+		norm, eerr := domain.NormalizeEmail(email)
+		if eerr != nil {
+			return p, "", api.Invalid("email", "is not a valid email address")
+		}
+		p.Emails = []string{norm}
+	}
+	status, err := str("status")
+	if err != nil {
+		return p, "", err
+	}
+	if status != "" && !contains(statuses, status) {
+		return p, "", api.Invalid("status", "must be one of "+joinOr(statuses))
+	}
+	priority, err := str("priority")
+	if err != nil {
+		return p, "", err
+	}
+	if priority != "" && !contains(priorities, priority) {
+		return p, "", api.Invalid("priority", "must be one of "+joinOr(priorities))
+	}
+	p.Priority = domain.Priority(priority)
+	deal, ok, err := api.Field[float64](body, "deal_value", "a number")
+	if err != nil {
+		return p, "", err
+	}
+	if ok {
+		if deal < 0 {
+			return p, "", api.Invalid("deal_value", "must not be negative")
+		}
+		p.DealValue = &deal
+	}
+	tags, _, err := api.Field[[]string](body, "tags", "an array of strings")
+	if err != nil {
+		return p, "", err
+	}
+	for _, t := range tags {
+		if strings.TrimSpace(t) == "" {
+			return p, "", api.Invalid("tags", "must not contain empty tags")
+		}
+		p.Tags = append(p.Tags, strings.TrimSpace(t))
+	}
+	assigned, err := str("assigned_to")
+	if err != nil {
+		return p, "", err
+	}
+	if assigned != "" {
+		norm, eerr := domain.NormalizeEmail(assigned)
+		if eerr != nil {
+			return p, "", api.Invalid("assigned_to", "must be an email address")
+		}
+		p.AssignedTo = norm
+	}
+	return p, domain.Status(status), nil
+}
+
+func contains(set []string, v string) bool {
+	for _, s := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *handlers) createLead(c *gin.Context) {
+	p, status, bad := decodeLead(c, h.d.Commands.Region())
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	res, err := h.d.Commands.CreateLead(c.Request.Context(), api.CommandContext(c, Name),
+		commands.CreateLead{Profile: p, Status: status, OnDuplicate: commands.MergeDuplicates})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	code := http.StatusCreated
+	if res.Merged {
+		code = http.StatusOK
+	}
+	if h.d.AwaitReadModels(c, res.Position, readModels...) {
+		row, err := h.d.Reader.GetLead(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
+		if err == nil {
+			c.JSON(code, toLead(row.ID, row.Profile, row.Status, row.CreatedAt, row.UpdatedAt))
+			return
+		}
+		if !errors.Is(err, projections.ErrNotFound) {
+			h.fail(c, err)
+			return
+		}
+	}
+	now := time.Now()
+	c.JSON(code, toLead(res.LeadID, res.Profile, string(res.Status), now, now))
+}
+
+// deleted is the answer to a permanent delete.
+type deleted struct {
+	ID      uuid.UUID `json:"id"`
+	Deleted bool      `json:"deleted"`
+}
+
+func (h *handlers) deleteLead(c *gin.Context) {
+	id, bad := uuidParam("id", c.Param("id"))
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	res, err := h.d.Commands.DeleteLead(c.Request.Context(), api.CommandContext(c, Name), id)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.d.AwaitReadModels(c, res.Position, readModels...)
+	c.JSON(http.StatusOK, deleted{ID: id, Deleted: true})
+}

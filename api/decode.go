@@ -1,0 +1,109 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"unicode/utf8"
+)
+
+// BadInput is a request the API refuses, with the field to blame. Dialects
+// render it in their own error shape.
+type BadInput struct {
+	Status int    // 400, 404, 413, 422
+	Code   string // stable machine-readable code
+	Field  string // the offending field or parameter; empty for the whole body
+	Reason string // what is wrong, for a human
+}
+
+func (e *BadInput) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// Invalid is a 422 for a well-formed value the API does not accept.
+func Invalid(field, reason string) *BadInput {
+	return &BadInput{Status: http.StatusUnprocessableEntity, Code: "invalid_field", Field: field, Reason: reason}
+}
+
+// BadParam is a 400 for a malformed query or path parameter.
+func BadParam(field, reason string) *BadInput {
+	return &BadInput{Status: http.StatusBadRequest, Code: "invalid_parameter", Field: field, Reason: reason}
+}
+
+// Object is a decoded JSON object body whose fields are read one by one, so
+// every error names its field.
+type Object struct {
+	fields map[string]json.RawMessage
+}
+
+// DecodeObject reads a JSON object body, refusing what is not one: invalid
+// UTF-8, malformed JSON, trailing data, too large (413) and fields not in
+// allowed.
+func DecodeObject(r io.Reader, allowed ...string) (Object, *BadInput) {
+	raw, err := io.ReadAll(r)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return Object{}, &BadInput{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Reason: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
+	}
+	if err != nil {
+		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_body", Reason: "could not read the request body"}
+	}
+	if !utf8.Valid(raw) {
+		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Reason: "request body is not valid UTF-8"}
+	}
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		reason := "request body must be a JSON object"
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			reason = fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
+		}
+		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Reason: reason}
+	}
+	if dec.More() {
+		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Reason: "unexpected data after the JSON object"}
+	}
+	ok := make(map[string]bool, len(allowed))
+	for _, a := range allowed {
+		ok[a] = true
+	}
+	var unknown []string
+	for k := range fields {
+		if !ok[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "unknown_field", Field: unknown[0], Reason: "unknown field"}
+	}
+	return Object{fields: fields}, nil
+}
+
+// Has reports whether the field is present and not null.
+func (o Object) Has(name string) bool {
+	raw, ok := o.fields[name]
+	return ok && string(raw) != "null"
+}
+
+// Field decodes one field into T; absent or null leaves the zero value and
+// false. A value of the wrong JSON type is a 400 naming the field.
+func Field[T any](o Object, name, want string) (T, bool, *BadInput) {
+	var v T
+	if !o.Has(name) {
+		return v, false, nil
+	}
+	if err := json.Unmarshal(o.fields[name], &v); err != nil {
+		return v, false, &BadInput{Status: http.StatusBadRequest, Code: "invalid_type", Field: name, Reason: "must be " + want}
+	}
+	return v, true, nil
+}

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/eventstore"
+)
+
+const principalKey = "crm.principal"
+
+// RequireKey authenticates the bearer API key; unauthorized renders the
+// dialect's own 401 (and 503 when the key store cannot be reached).
+func RequireKey(auth Authenticator, unauthorized func(c *gin.Context, status int)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+			unauthorized(c, http.StatusUnauthorized)
+			c.Abort()
+			return
+		}
+		p, err := auth.Authenticate(c.Request.Context(), strings.TrimSpace(key))
+		if err != nil {
+			status := http.StatusUnauthorized
+			if !errors.Is(err, eventstore.ErrUnauthorized) {
+				status = http.StatusServiceUnavailable
+				c.Header("Retry-After", "1")
+			}
+			unauthorized(c, status)
+			c.Abort()
+			return
+		}
+		c.Set(principalKey, p)
+		c.Next()
+	}
+}
+
+// Principal is the authenticated caller of the request.
+func Principal(c *gin.Context) eventstore.Principal {
+	p, _ := c.Get(principalKey)
+	principal, _ := p.(eventstore.Principal)
+	return principal
+}
+
+// CommandContext is the tenant, metadata and idempotency key a request's
+// commands run with; dialect names the API in the audit trail.
+func CommandContext(c *gin.Context, dialect string) commands.Context {
+	p := Principal(c)
+	rid := c.GetString(HeaderRequestID)
+	return commands.Context{
+		TenantID: p.TenantID,
+		Metadata: eventstore.Metadata{
+			Actor:         "api_key:" + p.KeyID.String(),
+			APIKeyID:      p.KeyID.String(),
+			API:           dialect,
+			RequestID:     rid,
+			CorrelationID: rid,
+		},
+		IdempotencyKey: idempotencyKey(c),
+	}
+}
+
+func idempotencyKey(c *gin.Context) string {
+	k := c.GetHeader("Idempotency-Key")
+	if k == "" || len(k) > 255 {
+		return ""
+	}
+	return c.Request.Method + " " + c.FullPath() + " " + k
+}
+
+// HeaderPosition tells the client the commit-order position of its write;
+// HeaderConsistency is "pending" when the read models had not shown it yet
+// when the response was sent.
+const (
+	HeaderPosition    = "X-Crm-Position"
+	HeaderConsistency = "X-Crm-Consistency"
+)
+
+// AwaitReadModels waits (bounded) until the named read models show a
+// command's effect, so a GET after the response sees it. It reports whether
+// they did; either way the position goes into a response header.
+func (d *Deps) AwaitReadModels(c *gin.Context, pos eventstore.Position, names ...string) bool {
+	c.Header(HeaderPosition, pos.String())
+	if pos.IsZero() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), d.WaitTimeout)
+	defer cancel()
+	if d.Waiter.Wait(ctx, pos, names...) {
+		return true
+	}
+	c.Header(HeaderConsistency, "pending")
+	return false
+}

@@ -1,0 +1,129 @@
+// Package api is crm's HTTP edge: the Gin engine, the middleware every
+// dialect shares (request id, recovery, logging, body limit, bearer keys,
+// read-your-writes) and the mounting of each dialect package.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
+)
+
+// Authenticator resolves a bearer API key to its tenant.
+type Authenticator interface {
+	Authenticate(ctx context.Context, key string) (eventstore.Principal, error)
+}
+
+// Deps is what the dialects need from the rest of crm.
+type Deps struct {
+	Commands *commands.Handler
+	Reader   *projections.Reader
+	Waiter   *projections.Waiter
+	Auth     Authenticator
+	Logger   *slog.Logger
+	// WaitTimeout bounds how long a command's response waits for the read
+	// models to show it (default 2s).
+	WaitTimeout time.Duration
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// Ready reports whether the process can serve (healthz).
+	Ready func(ctx context.Context) error
+}
+
+// Dialect mounts one of the APIs crm serves.
+type Dialect interface {
+	Mount(r *gin.Engine, d *Deps)
+}
+
+// NewServer builds the HTTP handler with every dialect mounted.
+func NewServer(d *Deps, dialects ...Dialect) http.Handler {
+	if d.WaitTimeout <= 0 {
+		d.WaitTimeout = 2 * time.Second
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.ContextWithFallback = true
+	r.HandleMethodNotAllowed = false
+	r.Use(requestID(), recovery(d.Logger), accessLog(d.Logger), limitBody(d.MaxBodyBytes))
+	r.GET("/healthz", func(c *gin.Context) {
+		if d.Ready != nil {
+			if err := d.Ready(c.Request.Context()); err != nil {
+				c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
+				return
+			}
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	})
+	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	for _, dialect := range dialects {
+		dialect.Mount(r, d)
+	}
+	return r
+}
+
+// HeaderRequestID carries the request id, taken from the client or made here.
+const HeaderRequestID = "X-Request-Id"
+
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(HeaderRequestID)
+		if id == "" || len(id) > 128 {
+			id = uuid.NewString()
+		}
+		c.Set(HeaderRequestID, id)
+		c.Header(HeaderRequestID, id)
+		c.Next()
+	}
+}
+
+// recovery turns a panic into a bare 500: internals are logged, never shown.
+func recovery(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				logger.Error("panic serving request", "panic", p, "path", c.FullPath(), "request_id", c.GetString(HeaderRequestID))
+				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
+			}
+		}()
+		c.Next()
+	}
+}
+
+// accessLog logs method, route template and status: never query strings,
+// bodies or headers, which carry keys and personal data.
+func accessLog(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		level := slog.LevelDebug
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelError
+		}
+		logger.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "route", c.FullPath(),
+			"status", c.Writer.Status(), "duration", time.Since(start), "request_id", c.GetString(HeaderRequestID))
+	}
+}
+
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
+		c.Next()
+	}
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/eventstore/storetest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// crmBinary builds this command once per test binary, for tests that need a
+// real process to kill.
+func crmBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "crm-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "crm")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// process is a crm subcommand running as its own OS process.
+type process struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func (s *stack) spawn(args ...string) *process {
+	s.t.Helper()
+	cmd := exec.Command(crmBinary(s.t), args...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dbURL, "NATS_URL="+s.natsURL,
+		"CRM_NATS_STREAM="+s.stream.Name, "CRM_NATS_SUBJECTS="+s.stream.Subjects, "CRM_LOG_LEVEL=warn")
+	if os.Getenv("CRM_TEST_LOG") != "" {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	s.t.Cleanup(func() { p.kill() })
+	return p
+}
+
+// kill ends the process with SIGKILL: no cleanup, no last checkpoint.
+func (p *process) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	p.done <- nil // let a second kill return at once
+}
+
+// writeLeads appends n lead creations and call logs straight through the
+// command handler, fast enough to build a backlog.
+func (s *stack) writeLeads(n int, tag string) {
+	s.t.Helper()
+	h := commands.New(s.core.store, "IN")
+	c := commands.Context{TenantID: s.tenantID, Metadata: eventstore.Metadata{Actor: "test"}}
+	for i := range n {
+		res, err := h.CreateLead(s.ctx, c, commands.CreateLead{Profile: domain.LeadProfile{
+			Name: fmt.Sprintf("Lead %s %d", tag, i), Emails: []string{fmt.Sprintf("%s.%d@example.com", tag, i)},
+		}})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if _, err := h.LogCall(s.ctx, c, res.LeadID, domain.CallLog{Type: domain.CallInbound, DurationSeconds: i, CalledAt: time.Now()}); err != nil {
+				s.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// streamMessages reads every message of the test's JetStream stream.
+func (s *stack) streamMessages() []eventstore.Event {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	str, err := s.js.Stream(ctx, s.stream.Name)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []eventstore.Event
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := str.GetMsg(ctx, seq)
+		if err != nil {
+			s.t.Fatalf("message %d: %v", seq, err)
+		}
+		e, _, err := relay.Decode(m.Data, m.Header)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// assertStreamMirrorsStore checks that NATS holds every stored event exactly
+// once, in commit order.
+func (s *stack) assertStreamMirrorsStore() {
+	s.t.Helper()
+	stored := s.events()
+	storetest.WaitFor(s.t, 30*time.Second, func() (bool, error) {
+		cp, err := eventstore.LoadCheckpoint(s.ctx, s.core.pool, relay.CheckpointName, false)
+		return len(stored) > 0 && !cp.Less(stored[len(stored)-1].Position), err
+	})
+	msgs := s.streamMessages()
+	if len(msgs) != len(stored) {
+		s.t.Fatalf("stream holds %d messages, store %d events", len(msgs), len(stored))
+	}
+	for i := range stored {
+		if msgs[i].ID != stored[i].ID || msgs[i].Position != stored[i].Position {
+			s.t.Fatalf("message %d is event %s at %s, want %s at %s", i, msgs[i].ID, msgs[i].Position, stored[i].ID, stored[i].Position)
+		}
+	}
+}
+
+// relayed counts the messages in the test's stream.
+func (s *stack) relayed() uint64 {
+	str, err := s.js.Stream(s.ctx, s.stream.Name)
+	if err != nil {
+		return 0
+	}
+	info, err := str.Info(s.ctx)
+	if err != nil {
+		return 0
+	}
+	return info.State.Msgs
+}
+
+func TestRelayKilledMidStreamLosesNothingAndDuplicatesNothing(t *testing.T) {
+	s := newStack(t)
+	s.stop("relay")
+	s.writeLeads(1500, "a")
+	total := uint64(len(s.events()))
+
+	for round := range 3 {
+		p := s.spawn("relay")
+		floor := s.relayed()
+		storetest.WaitFor(t, 30*time.Second, func() (bool, error) { return s.relayed() > floor, nil })
+		p.kill() // mid-stream: the backlog is not through yet
+		if round == 1 {
+			s.writeLeads(200, fmt.Sprintf("r%d", round)) // writes keep landing while no relay runs
+			total = uint64(len(s.events()))
+		}
+	}
+	if s.relayed() >= total {
+		t.Log("the relay finished the backlog before it was killed; the test still checks the restart")
+	}
+	s.spawn("relay")
+	s.assertStreamMirrorsStore()
+	s.assertReplayEqual()
+}
+
+func TestProjectorKilledMidStreamAppliesEveryEventOnce(t *testing.T) {
+	s := newStack(t)
+	s.stop("projectors")
+	s.writeLeads(1500, "b")
+	storetest.WaitFor(t, 30*time.Second, func() (bool, error) { return s.relayed() == uint64(len(s.events())), nil })
+
+	applied := func() eventstore.Position {
+		cp, _ := eventstore.LoadCheckpoint(s.ctx, s.core.pool, "leads", false)
+		return cp
+	}
+	for round := range 3 {
+		p := s.spawn("project")
+		floor := applied()
+		storetest.WaitFor(t, 30*time.Second, func() (bool, error) { return floor.Less(applied()), nil })
+		p.kill()
+		if round == 1 {
+			s.writeLeads(200, "c")
+		}
+	}
+	s.spawn("project")
+	s.assertReplayEqual()
+	var leads int
+	if err := s.core.pool.QueryRow(s.ctx, `select count(*) from rm_leads`).Scan(&leads); err != nil {
+		t.Fatal(err)
+	}
+	if leads != 1700 {
+		t.Fatalf("%d leads in the read model, want 1700", leads)
+	}
+}
+
+// TestProjectorSkipsRedeliveredMessages acknowledges nothing the projector
+// applied: a new consumer redelivers the whole stream, which the checkpoint
+// must skip.
+func TestProjectorSkipsRedeliveredMessages(t *testing.T) {
+	s := newStack(t)
+	s.writeLeads(50, "d")
+	s.caughtUp()
+	s.stop("projectors")
+	for _, p := range allProjections() {
+		if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.stream.Name+"_"+p.Name()); err != nil && err != jetstream.ErrConsumerNotFound {
+			t.Fatal(err)
+		}
+	}
+	s.startProjectors()
+	s.writeLeads(10, "e")
+	s.assertReplayEqual()
+}

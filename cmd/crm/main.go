@@ -1,0 +1,80 @@
+// Command crm is the one binary of the crm CRM backend: crm dev runs
+// everything in one process with no set-up; serve, relay, project and
+// migrate are the production split; keys and replay are operator tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: crm <command> [flags]
+
+commands:
+  dev       run everything in one process (private Postgres and NATS unless DATABASE_URL / NATS_URL)
+  serve     serve the HTTP APIs (DATABASE_URL, CRM_ADDR)
+  relay     relay events from Postgres to NATS JetStream (DATABASE_URL, NATS_URL)
+  project   run the projector workers (DATABASE_URL, NATS_URL)
+  migrate   migrate the event store and create read-model tables (DATABASE_URL)
+  keys      create or revoke API keys: crm keys create --tenant NAME; crm keys revoke KEY_ID
+  replay    rebuild read models from the event store: crm replay PROJECTION | --all
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "crm:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
+	slog.SetDefault(logger)
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest, stdout, logger)
+	case "serve":
+		return runServe(ctx, logger)
+	case "relay":
+		return runRelay(ctx, logger)
+	case "project":
+		return runProject(ctx, logger)
+	case "migrate":
+		return runMigrate(ctx, logger)
+	case "keys":
+		return runKeys(ctx, rest, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, rest, stderr, logger)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "crm: unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("CRM_LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/projections"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// stack is crm running in-process against a fresh database and its own
+// JetStream stream: real Postgres, real NATS, real HTTP.
+type stack struct {
+	t        testing.TB
+	ctx      context.Context
+	core     *core
+	dbURL    string
+	natsURL  string
+	stream   relay.StreamConfig
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	srv      *httptest.Server
+	tenantID uuid.UUID
+	key      string
+	oas      *openAPIChecker
+
+	mu      sync.Mutex
+	workers map[string]*worker
+}
+
+// worker is a background component the tests can stop and start again.
+type worker struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("CRM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newStack(t testing.TB) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	prefix := storetest.Prefix(t)
+	s := &stack{
+		t: t, ctx: ctx, dbURL: storetest.Postgres(t), natsURL: storetest.NATS(t), workers: map[string]*worker{},
+		stream: relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour},
+	}
+	logger := testLogger()
+	c, err := openCore(ctx, s.dbURL, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.core = c
+	if err := c.migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.nc, s.js, err = connectNATS(s.natsURL, logger); err != nil {
+		t.Fatal(err)
+	}
+	waiter := projections.NewWaiter(c.store, c.listener, logger)
+	s.start("listener", c.listener.Run)
+	s.start("waiter", waiter.Run)
+	s.startRelay()
+	s.startProjectors()
+	s.srv = httptest.NewServer(c.handler(waiter, "IN"))
+	s.tenantID, s.key = s.newTenant("acme")
+	s.oas = newOpenAPIChecker(t)
+	t.Cleanup(func() {
+		s.srv.Close()
+		s.mu.Lock()
+		names := make([]string, 0, len(s.workers))
+		for n := range s.workers {
+			names = append(names, n)
+		}
+		s.mu.Unlock()
+		for _, n := range names {
+			s.stop(n)
+		}
+		cancel()
+		s.nc.Close()
+		c.pool.Close()
+	})
+	return s
+}
+
+func (s *stack) start(name string, run func(context.Context) error) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	w := &worker{cancel: cancel, done: make(chan struct{})}
+	s.mu.Lock()
+	s.workers[name] = w
+	s.mu.Unlock()
+	go func() {
+		defer close(w.done)
+		if err := run(ctx); err != nil && ctx.Err() == nil {
+			s.t.Errorf("%s: %v", name, err)
+		}
+	}()
+}
+
+func (s *stack) stop(name string) {
+	s.mu.Lock()
+	w := s.workers[name]
+	delete(s.workers, name)
+	s.mu.Unlock()
+	if w != nil {
+		w.cancel()
+		<-w.done
+	}
+}
+
+func (s *stack) startRelay() {
+	s.start("relay", func(ctx context.Context) error { return s.core.runRelayLoop(ctx, s.js, s.stream) })
+}
+
+func (s *stack) startProjectors() {
+	s.start("projectors", func(ctx context.Context) error { return s.core.runProjectors(ctx, s.js, s.stream) })
+}
+
+// newTenant creates a tenant with an API key.
+func (s *stack) newTenant(name string) (uuid.UUID, string) {
+	s.t.Helper()
+	id, err := s.core.store.EnsureTenant(s.ctx, name)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	key, _, err := s.core.store.CreateAPIKey(s.ctx, id, "le_live_")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return id, key
+}
+
+// response is an HTTP answer, checked against the API's OpenAPI document.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// object decodes the body as a JSON object.
+func (r response) object(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.json(t, &m)
+	return m
+}
+
+// errorField is the field named by a Cratio error body.
+func (r response) errorField(t testing.TB) string {
+	t.Helper()
+	m := r.object(t)
+	e, ok := m["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("not an error body: %s", r.Body)
+	}
+	f, _ := e["field"].(string)
+	return f
+}
+
+// do sends a request with the key (empty: none) and a body (string: raw;
+// otherwise JSON-encoded) and validates the response against the OpenAPI
+// document of the API it went to.
+func (s *stack) do(key, method, path string, body any) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		enc, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(enc)
+	}
+	req, err := http.NewRequestWithContext(s.ctx, method, s.srv.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := s.srv.Client().Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r := response{Status: res.StatusCode, Header: res.Header, Body: out}
+	s.oas.check(s.t, req, r)
+	return r
+}
+
+// caughtUp waits until every projection has applied every event in the store.
+func (s *stack) caughtUp() {
+	s.t.Helper()
+	storetest.WaitFor(s.t, 20*time.Second, func() (bool, error) {
+		head, err := s.core.store.Head(s.ctx)
+		if err != nil {
+			return false, err
+		}
+		cps, err := s.core.store.Checkpoints(s.ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, p := range allProjections() {
+			if cps[p.Name()].Less(head) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// assertReplayEqual checks that every read model equals a rebuild from the
+// event store, row for row.
+func (s *stack) assertReplayEqual() {
+	s.t.Helper()
+	s.caughtUp()
+	for _, p := range allProjections() {
+		diffs, err := projections.Verify(s.ctx, s.core.store, p)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for table, n := range diffs {
+			if n != 0 {
+				s.t.Errorf("read model %s: %d rows differ from a replay of the event store", table, n)
+			}
+		}
+	}
+}
+
+// events returns every stored event, in commit order.
+func (s *stack) events() []eventstore.Event {
+	s.t.Helper()
+	var all []eventstore.Event
+	var cursor eventstore.Position
+	for {
+		batch, err := s.core.store.ReadAll(s.ctx, cursor, 1000)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			return all
+		}
+		all = append(all, batch...)
+		cursor = batch[len(batch)-1].Position
+	}
+}

@@ -1,0 +1,84 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+)
+
+// CallLogResult says which call log a command created.
+type CallLogResult struct {
+	Result
+	CallLogID uuid.UUID
+}
+
+// LogCall records a call against a lead. The call log id is reserved for the
+// lead's stream, so DeleteCallLog finds the lead without a read model.
+// Errors: domain.ErrLeadNotFound, *domain.ValidationError.
+func (h *Handler) LogCall(ctx context.Context, c Context, leadID uuid.UUID, call domain.CallLog) (CallLogResult, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return CallLogResult{}, err
+	}
+	call.ID = id
+	return retry(ctx, func() (CallLogResult, error) {
+		lead, _, err := h.loadLead(ctx, c.TenantID, leadID)
+		if err != nil {
+			return CallLogResult{}, err
+		}
+		decided, err := lead.LogCall(call)
+		if err != nil {
+			return CallLogResult{}, err
+		}
+		events, err := toNew(decided)
+		if err != nil {
+			return CallLogResult{}, err
+		}
+		res, err := h.commit(ctx, c, eventstore.StreamAppend{
+			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
+			Reserve: []eventstore.Reservation{{Kind: domain.ReserveCallLog, Value: id.String()}},
+		})
+		if err != nil {
+			return CallLogResult{}, err
+		}
+		return CallLogResult{Result: Result{Position: res.Position}, CallLogID: id}, nil
+	})
+}
+
+// DeleteCallLog permanently deletes a call log. Errors: domain.ErrCallLogNotFound.
+func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
+	leadID, ok, err := h.store.LookupReservation(ctx, c.TenantID, domain.ReserveCallLog, id.String())
+	if err != nil {
+		return Result{}, fmt.Errorf("look up call log %s: %w", id, err)
+	}
+	if !ok {
+		return Result{}, domain.ErrCallLogNotFound
+	}
+	return retry(ctx, func() (Result, error) {
+		lead, _, err := h.loadLead(ctx, c.TenantID, leadID)
+		if errors.Is(err, domain.ErrLeadNotFound) {
+			return Result{}, domain.ErrCallLogNotFound
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		decided, err := lead.DeleteCallLog(id)
+		if err != nil {
+			return Result{}, err
+		}
+		events, err := toNew(decided)
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := h.commit(ctx, c, eventstore.StreamAppend{
+			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
+			Release: []eventstore.Reservation{{Kind: domain.ReserveCallLog, Value: id.String()}},
+		})
+		return Result{Position: res.Position}, err
+	})
+}

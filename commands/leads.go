@@ -1,0 +1,311 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+)
+
+// DuplicatePolicy says what creating a lead whose email or phone belongs to
+// an existing lead does: Cratio merges, the Leads API rejects.
+type DuplicatePolicy int
+
+const (
+	// MergeDuplicates merges the new values into the existing lead.
+	MergeDuplicates DuplicatePolicy = iota
+	// RejectDuplicates refuses the create with a *DuplicateError.
+	RejectDuplicates
+)
+
+// DuplicateError is returned by CreateLead under RejectDuplicates.
+type DuplicateError struct {
+	Field  string // "email" or "phone"
+	LeadID uuid.UUID
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%s already belongs to lead %s", e.Field, e.LeadID)
+}
+
+// CreateLead is the command to create (or, by policy, merge into) a lead.
+type CreateLead struct {
+	Profile     domain.LeadProfile
+	Status      domain.Status
+	OnDuplicate DuplicatePolicy
+}
+
+// LeadResult says which lead a create landed on.
+type LeadResult struct {
+	Result
+	LeadID uuid.UUID
+	Number int64
+	Merged bool // the values went into an existing lead
+	// Profile and Status are the lead's state after the command.
+	Profile domain.LeadProfile
+	Status  domain.Status
+}
+
+// CreateLead creates a lead, or merges into the lead that already owns its
+// normalized email or phone. Errors: *domain.ValidationError,
+// *DuplicateError (RejectDuplicates), ErrBusy.
+func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (LeadResult, error) {
+	p, err := domain.NormalizeProfile(cmd.Profile, h.region)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	for range maxAttempts {
+		owner, field, err := h.owner(ctx, c.TenantID, p)
+		if err != nil {
+			return LeadResult{}, err
+		}
+		var res LeadResult
+		if owner == uuid.Nil {
+			res, err = h.createNew(ctx, c, p, cmd.Status)
+		} else if cmd.OnDuplicate == RejectDuplicates {
+			return LeadResult{}, &DuplicateError{Field: field, LeadID: owner}
+		} else {
+			res, err = h.mergeInto(ctx, c, owner, p, cmd.Status)
+		}
+		var conflict *eventstore.ConcurrencyError
+		var taken *eventstore.ReservationError
+		if errors.As(err, &conflict) || errors.As(err, &taken) || errors.Is(err, domain.ErrLeadNotFound) {
+			continue // lost a race: look the owners up again
+		}
+		return res, err
+	}
+	return LeadResult{}, ErrBusy
+}
+
+// owner finds the lead that owns one of p's emails (first) or phones.
+func (h *Handler) owner(ctx context.Context, tenantID uuid.UUID, p domain.LeadProfile) (uuid.UUID, string, error) {
+	for _, c := range []struct {
+		kind, field string
+		values      []string
+	}{{domain.ReserveEmail, "email", p.Emails}, {domain.ReservePhone, "phone", p.Phones}} {
+		for _, v := range c.values {
+			id, ok, err := h.store.LookupReservation(ctx, tenantID, c.kind, v)
+			if err != nil {
+				return uuid.Nil, "", fmt.Errorf("look up %s: %w", c.field, err)
+			}
+			if ok {
+				return id, c.field, nil
+			}
+		}
+	}
+	return uuid.Nil, "", nil
+}
+
+func reservations(p domain.LeadProfile) []eventstore.Reservation {
+	var rs []eventstore.Reservation
+	for _, e := range p.Emails {
+		rs = append(rs, eventstore.Reservation{Kind: domain.ReserveEmail, Value: e})
+	}
+	for _, ph := range p.Phones {
+		rs = append(rs, eventstore.Reservation{Kind: domain.ReservePhone, Value: ph})
+	}
+	return rs
+}
+
+func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return LeadResult{}, err
+	}
+	number, err := h.store.NextNumber(ctx, c.TenantID, "lead")
+	if err != nil {
+		return LeadResult{}, fmt.Errorf("number lead: %w", err)
+	}
+	decided, err := domain.CreateLead(id, number, p, status)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	events, err := toNew(decided)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	res, err := h.commit(ctx, c, eventstore.StreamAppend{
+		StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: eventstore.NoStream,
+		Events: events, Reserve: reservations(p),
+	})
+	if err != nil {
+		return LeadResult{}, err
+	}
+	if len(res.StreamIDs) > 0 {
+		id = res.StreamIDs[0] // a retried request: the lead its first attempt created
+	}
+	if status == "" {
+		status = domain.DefaultStatus
+	}
+	return LeadResult{Result: Result{Position: res.Position}, LeadID: id, Number: number, Profile: p, Status: status}, nil
+}
+
+// mergeInto merges p into lead id. Emails and phones that belong to yet
+// another lead stay with that lead.
+// A status given with the create moves the lead to it in the same commit.
+func (h *Handler) mergeInto(ctx context.Context, c Context, id uuid.UUID, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
+	lead, last, err := h.loadLead(ctx, c.TenantID, id)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	if p.Emails, err = h.ownedBy(ctx, c.TenantID, id, domain.ReserveEmail, p.Emails); err != nil {
+		return LeadResult{}, err
+	}
+	if p.Phones, err = h.ownedBy(ctx, c.TenantID, id, domain.ReservePhone, p.Phones); err != nil {
+		return LeadResult{}, err
+	}
+	decided, err := lead.Merge(p)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	if status != "" {
+		moved, err := lead.ChangeStatus(status)
+		if err != nil {
+			return LeadResult{}, err
+		}
+		decided = append(decided, moved...)
+	}
+	version := lead.Version() // the loaded version: the commit expects it
+	for _, e := range decided {
+		lead.Apply(e)
+	}
+	res := LeadResult{Result: Result{Position: last}, LeadID: id, Number: lead.Number(), Merged: true,
+		Profile: lead.Profile(), Status: lead.Status()}
+	if len(decided) == 0 {
+		return res, nil
+	}
+	events, err := toNew(decided)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	commit, err := h.commit(ctx, c, eventstore.StreamAppend{
+		StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: version,
+		Events: events, Reserve: reservations(p),
+	})
+	if err != nil {
+		return LeadResult{}, err
+	}
+	res.Position = commit.Position
+	return res, nil
+}
+
+// ownedBy keeps the values that are free or already lead id's.
+func (h *Handler) ownedBy(ctx context.Context, tenantID, id uuid.UUID, kind string, values []string) ([]string, error) {
+	var keep []string
+	for _, v := range values {
+		owner, ok, err := h.store.LookupReservation(ctx, tenantID, kind, v)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || owner == id {
+			keep = append(keep, v)
+		}
+	}
+	return keep, nil
+}
+
+// ChangeStatus moves a lead to another pipeline status.
+func (h *Handler) ChangeStatus(ctx context.Context, c Context, id uuid.UUID, status domain.Status) (Result, error) {
+	return h.onLeads(ctx, c, []uuid.UUID{id}, func(l *domain.Lead) ([]domain.Event, error) { return l.ChangeStatus(status) })
+}
+
+// ArchiveLeads archives every lead in ids, or none: one unknown id fails the
+// whole call with *LeadsNotFoundError.
+func (h *Handler) ArchiveLeads(ctx context.Context, c Context, ids []uuid.UUID) (Result, error) {
+	return h.onLeads(ctx, c, ids, (*domain.Lead).Archive)
+}
+
+// RestoreLeads restores every lead in ids, or none.
+func (h *Handler) RestoreLeads(ctx context.Context, c Context, ids []uuid.UUID) (Result, error) {
+	return h.onLeads(ctx, c, ids, (*domain.Lead).Restore)
+}
+
+// DeleteLead permanently deletes a lead with its call logs: its earlier
+// events are redacted and its emails and phones released in the same
+// transaction; the lead.deleted event keeps who deleted it and when.
+func (h *Handler) DeleteLead(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
+	return retry(ctx, func() (Result, error) {
+		lead, _, err := h.loadLead(ctx, c.TenantID, id)
+		if err != nil {
+			return Result{}, err
+		}
+		decided, err := lead.Delete()
+		if err != nil {
+			return Result{}, err
+		}
+		events, err := toNew(decided)
+		if err != nil {
+			return Result{}, err
+		}
+		res, err := h.commit(ctx, c, eventstore.StreamAppend{
+			StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: lead.Version(),
+			Events: events, ReleaseAll: true, Redact: true,
+		})
+		return Result{Position: res.Position}, err
+	})
+}
+
+// LeadsNotFoundError lists the ids of a bulk command that match no lead.
+type LeadsNotFoundError struct {
+	IDs []uuid.UUID
+}
+
+func (e *LeadsNotFoundError) Error() string {
+	return fmt.Sprintf("%d of the leads were not found", len(e.IDs))
+}
+
+// Is makes errors.Is(err, domain.ErrLeadNotFound) hold.
+func (e *LeadsNotFoundError) Is(target error) bool { return target == domain.ErrLeadNotFound }
+
+// onLeads applies one decision to several leads in one all-or-nothing commit.
+func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error)) (Result, error) {
+	return retry(ctx, func() (Result, error) {
+		var streams []eventstore.StreamAppend
+		var missing []uuid.UUID
+		var last eventstore.Position
+		seen := map[uuid.UUID]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			lead, pos, err := h.loadLead(ctx, c.TenantID, id)
+			if errors.Is(err, domain.ErrLeadNotFound) {
+				missing = append(missing, id)
+				continue
+			}
+			if err != nil {
+				return Result{}, err
+			}
+			if last.Less(pos) {
+				last = pos
+			}
+			decided, err := decide(lead)
+			if err != nil {
+				return Result{}, err
+			}
+			if len(decided) == 0 {
+				continue
+			}
+			events, err := toNew(decided)
+			if err != nil {
+				return Result{}, err
+			}
+			streams = append(streams, eventstore.StreamAppend{
+				StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: lead.Version(), Events: events,
+			})
+		}
+		if len(missing) > 0 {
+			return Result{}, &LeadsNotFoundError{IDs: missing}
+		}
+		if len(streams) == 0 {
+			return Result{Position: last}, nil
+		}
+		res, err := h.commit(ctx, c, streams...)
+		return Result{Position: res.Position}, err
+	})
+}

@@ -1,0 +1,46 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors callers branch on. A deleted lead does not exist for callers, so
+// ErrLeadDeleted wraps ErrLeadNotFound: errors.Is(err, ErrLeadNotFound) holds
+// for both, and only code that cares (audit, purge) asks for ErrLeadDeleted.
+var (
+	// ErrLeadNotFound: the lead was never created (or is deleted, see ErrLeadDeleted).
+	ErrLeadNotFound = errors.New("lead not found")
+	// ErrLeadDeleted: the lead existed and was deleted; wraps ErrLeadNotFound.
+	ErrLeadDeleted = fmt.Errorf("lead deleted: %w", ErrLeadNotFound)
+	// ErrCallLogNotFound: the id is not a live call log of this lead.
+	ErrCallLogNotFound = errors.New("call log not found")
+	// ErrCallLogExists: the call log id was already used in this lead's stream.
+	ErrCallLogExists = errors.New("call log already exists")
+	// ErrInvalid matches every ValidationError through errors.Is, for error
+	// mapping that only needs "bad input" and not which field.
+	ErrInvalid = errors.New("invalid input")
+	// ErrUnknownEventType: a stored event type this code does not know.
+	ErrUnknownEventType = errors.New("unknown event type")
+)
+
+// ValidationError says which input field was rejected and why. Field is the
+// LeadProfile JSON name ("emails", "score") or the command field name
+// ("status", "call_type"); each API dialect maps it onto its own field names.
+// It is returned by value: use errors.As(err, &ve) with var ve ValidationError.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+// Error reads as "<field> <reason>", e.g. "score must be between 0 and 100".
+func (e ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalid) true for every validation error.
+func (e ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// invalid builds the error for a rejected field; reason completes the sentence
+// that starts with the field name.
+func invalid(field, reason string) error {
+	return ValidationError{Field: field, Reason: reason}
+}

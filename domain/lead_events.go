@@ -1,0 +1,92 @@
+package domain
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Stream types.
+const (
+	// LeadStream is the stream type of a lead; its call logs live in it too,
+	// so deleting a lead is one atomic append to one stream.
+	LeadStream = "lead"
+)
+
+// Reservation kinds written by lead commands.
+const (
+	ReserveEmail   = "lead.email"    // normalized (lower-case) email
+	ReservePhone   = "lead.phone"    // E.164 phone
+	ReserveCallLog = "lead.call_log" // call log id, owned by the lead's stream
+)
+
+// Event types of the lead stream. These strings are stored: never rename one.
+const (
+	LeadCreated       = "lead.created"
+	LeadUpdated       = "lead.updated"
+	LeadMerged        = "lead.merged"
+	LeadStatusChanged = "lead.status_changed"
+	LeadArchived      = "lead.archived"
+	LeadRestored      = "lead.restored"
+	LeadDeleted       = "lead.deleted"
+	CallLogged        = "lead.call_logged"
+	CallLogDeleted    = "lead.call_log_deleted"
+)
+
+// Redacted is the data every earlier event of a permanently deleted lead is
+// replaced with.
+var Redacted = json.RawMessage(`{"redacted":true}`)
+
+// LeadCreatedData is the data of lead.created.
+type LeadCreatedData struct {
+	LeadID  uuid.UUID   `json:"lead_id"`
+	Number  int64       `json:"number"` // per-tenant integer id shown by some APIs
+	Profile LeadProfile `json:"profile"`
+	Status  Status      `json:"status"`
+}
+
+// FieldChange is one field's old and new value, in its JSON form.
+type FieldChange struct {
+	Field string          `json:"field"`
+	Old   json.RawMessage `json:"old"`
+	New   json.RawMessage `json:"new"`
+}
+
+// LeadUpdatedData is the data of lead.updated and lead.merged: the changed
+// profile fields with their previous values, so the audit log reads on its own.
+type LeadUpdatedData struct {
+	LeadID  uuid.UUID     `json:"lead_id"`
+	Changes []FieldChange `json:"changes"`
+}
+
+// LeadStatusChangedData is the data of lead.status_changed.
+type LeadStatusChangedData struct {
+	LeadID uuid.UUID `json:"lead_id"`
+	From   Status    `json:"from"`
+	To     Status    `json:"to"`
+}
+
+// LeadLifecycleData is the data of lead.archived, lead.restored and lead.deleted.
+type LeadLifecycleData struct {
+	LeadID uuid.UUID `json:"lead_id"`
+	// CallLogIDs lists, on lead.deleted, the call logs deleted with the lead.
+	CallLogIDs []uuid.UUID `json:"call_log_ids,omitempty"`
+}
+
+// CallLoggedData is the data of lead.call_logged.
+type CallLoggedData struct {
+	LeadID          uuid.UUID `json:"lead_id"`
+	CallLogID       uuid.UUID `json:"call_log_id"`
+	CallType        CallType  `json:"call_type"`
+	DurationSeconds int       `json:"duration_seconds"`
+	Outcome         string    `json:"outcome,omitempty"`
+	Notes           string    `json:"notes,omitempty"`
+	CalledAt        time.Time `json:"called_at"`
+}
+
+// CallLogDeletedData is the data of lead.call_log_deleted.
+type CallLogDeletedData struct {
+	LeadID    uuid.UUID `json:"lead_id"`
+	CallLogID uuid.UUID `json:"call_log_id"`
+}

@@ -1,0 +1,135 @@
+package domain
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Status is the name of a lead's pipeline stage. Pipelines are configured per
+// tenant, so statuses are an open set of names, not a closed enum.
+type Status string
+
+// DefaultStatus is the status of a lead created without one.
+const DefaultStatus Status = "New"
+
+// maxStatusLen bounds a status name so it fits a Kanban column header and an index.
+const maxStatusLen = 64
+
+// ParseStatus trims s and checks it is a usable status name.
+func ParseStatus(s string) (Status, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", invalid("status", "must not be empty")
+	case utf8.RuneCountInString(s) > maxStatusLen:
+		return "", invalid("status", "must be at most 64 characters")
+	}
+	return Status(s), nil
+}
+
+// String returns the status name.
+func (s Status) String() string { return string(s) }
+
+// Priority is a lead's priority; the closed set the Cratio API documents.
+type Priority string
+
+// The priorities a lead can have.
+const (
+	PriorityLow    Priority = "Low"
+	PriorityMedium Priority = "Medium"
+	PriorityHigh   Priority = "High"
+)
+
+// ParsePriority accepts exactly "Low", "Medium" or "High": Cratio documents
+// the values case-sensitively, so "high" is an error rather than a guess.
+func ParsePriority(s string) (Priority, error) {
+	p := Priority(s)
+	if !p.valid() {
+		return "", invalid("priority", "must be one of Low, Medium, High")
+	}
+	return p, nil
+}
+
+// String returns the priority's name.
+func (p Priority) String() string { return string(p) }
+
+func (p Priority) valid() bool {
+	switch p {
+	case PriorityLow, PriorityMedium, PriorityHigh:
+		return true
+	}
+	return false
+}
+
+// CallType says who placed a logged call.
+type CallType string
+
+// The directions a call can have.
+const (
+	CallInbound  CallType = "Inbound"
+	CallOutbound CallType = "Outbound"
+)
+
+// ParseCallType accepts exactly "Inbound" or "Outbound", as Cratio documents.
+func ParseCallType(s string) (CallType, error) {
+	c := CallType(s)
+	if !c.valid() {
+		return "", invalid("call_type", "must be Inbound or Outbound")
+	}
+	return c, nil
+}
+
+// String returns the call type's name.
+func (c CallType) String() string { return string(c) }
+
+func (c CallType) valid() bool {
+	return c == CallInbound || c == CallOutbound
+}
+
+// maxEmailLen is the longest address SMTP can carry (RFC 5321 path limit).
+const maxEmailLen = 254
+
+// NormalizeEmail returns the lower-cased bare address in s. Addresses are
+// compared lower-cased everywhere because uniqueness per tenant is decided on
+// this form; a display name ("Ann <ann@x.com>") is rejected, not stripped, so
+// a client never has its input silently rewritten into something else.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", invalid("email", "must not be empty")
+	}
+	if len(s) > maxEmailLen {
+		return "", invalid("email", "must be at most 254 characters")
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil {
+		return "", invalid("email", "is not a valid email address")
+	}
+	// ParseAddress also accepts "<a@b>", "a@b (comment)" and quoted local
+	// parts; only an address that reads back unchanged is a bare address.
+	if addr.Name != "" || addr.Address != s {
+		return "", invalid("email", "must be a bare address without a display name")
+	}
+	return strings.ToLower(addr.Address), nil
+}
+
+// NormalizePhone parses raw as a phone number, national numbers being read in
+// defaultRegion (ISO 3166 code such as "IN"), and returns it in E.164
+// ("+919876543210"), the one form phones are stored and compared in.
+func NormalizePhone(raw, defaultRegion string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", invalid("phone", "must not be empty")
+	}
+	num, err := phonenumbers.Parse(raw, strings.ToUpper(strings.TrimSpace(defaultRegion)))
+	if err != nil {
+		return "", invalid("phone", "is not a phone number")
+	}
+	if !phonenumbers.IsValidNumber(num) {
+		return "", invalid("phone", "is not a valid phone number")
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}

@@ -1,0 +1,292 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Commit writes c atomically in one transaction: the version check of every
+// stream, its reservations, its redaction and its events, the idempotency
+// record and a NOTIFY on NotifyChannel. Events missing an id get a UUIDv7.
+//
+// Errors callers branch on:
+//   - ErrInvalidCommit (wrapped) for a malformed commit;
+//   - *ConcurrencyError when a stream is not at its expected version (a
+//     stream of another tenant behaves as a stream that does not exist);
+//   - *ReservationError when a value to reserve is owned by another stream;
+//   - *DuplicateCommitError when c.IdempotencyKey was committed before.
+//
+// On any error nothing is written.
+func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
+	c, err := prepare(c)
+	if err != nil {
+		return CommitResult{}, err
+	}
+	meta, err := json.Marshal(c.Metadata)
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit: metadata: %w", err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	res, err := commitTx(ctx, tx, c, meta)
+	if err != nil {
+		return CommitResult{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return CommitResult{}, fmt.Errorf("commit: %w", err)
+	}
+	return res, nil
+}
+
+// commitTx does the work of Commit inside tx.
+func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResult, error) {
+	if c.IdempotencyKey != "" {
+		// First, so a concurrent commit with the same key waits here for
+		// ours to end and then finds our result, and none of its work is done.
+		if err := claimIdempotencyKey(ctx, tx, c.TenantID, c.IdempotencyKey); err != nil {
+			return CommitResult{}, err
+		}
+	}
+
+	// Lock streams in id order so two commits over the same streams never
+	// deadlock whatever order their callers listed them in.
+	order := make([]int, len(c.Streams))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		return slices.Compare(c.Streams[a].StreamID[:], c.Streams[b].StreamID[:])
+	})
+	from := make([]int, len(c.Streams))
+	for _, i := range order {
+		v, err := advanceVersion(ctx, tx, c.TenantID, c.Streams[i])
+		if err != nil {
+			return CommitResult{}, err
+		}
+		from[i] = v
+	}
+
+	// Releases before reservations, so one commit can move a value from one
+	// stream to another.
+	for _, sa := range c.Streams {
+		if err := release(ctx, tx, c.TenantID, sa); err != nil {
+			return CommitResult{}, err
+		}
+	}
+	for _, sa := range c.Streams {
+		if err := reserve(ctx, tx, c.TenantID, sa.StreamID, sa.Reserve); err != nil {
+			return CommitResult{}, err
+		}
+	}
+	for _, sa := range c.Streams {
+		if !sa.Redact {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `update events set data = '{"redacted": true}', redacted_at = now()
+			where stream_id = $1 and tenant_id = $2 and redacted_at is null`,
+			sa.StreamID, c.TenantID); err != nil {
+			return CommitResult{}, fmt.Errorf("commit: redact stream %s: %w", sa.StreamID, err)
+		}
+	}
+
+	last, err := insertEvents(ctx, tx, c, from, meta)
+	if err != nil {
+		return CommitResult{}, err
+	}
+	res := CommitResult{Position: last, Versions: make([]int, len(c.Streams))}
+	for i, sa := range c.Streams {
+		res.Versions[i] = from[i] + len(sa.Events)
+	}
+
+	if _, err := tx.Exec(ctx, "select pg_notify($1, $2)", notifyChannel, last.String()); err != nil {
+		return CommitResult{}, fmt.Errorf("commit: notify: %w", err)
+	}
+	if c.IdempotencyKey != "" {
+		raw, err := json.Marshal(res)
+		if err != nil {
+			return CommitResult{}, fmt.Errorf("commit: idempotency result: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "update idempotency set result = $3 where tenant_id = $1 and key = $2",
+			c.TenantID, c.IdempotencyKey, raw); err != nil {
+			return CommitResult{}, fmt.Errorf("commit: idempotency result: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// claimIdempotencyKey inserts the key's row, or returns *DuplicateCommitError
+// with the stored result when a committed transaction holds the key. If the
+// holder is still running, the insert waits for it to end.
+func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, key string) error {
+	tag, err := tx.Exec(ctx, `insert into idempotency (tenant_id, key, result) values ($1, $2, '{}')
+		on conflict do nothing`, tenant, key)
+	if err != nil {
+		return fmt.Errorf("commit: idempotency key %q: %w", key, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var raw []byte
+	if err := tx.QueryRow(ctx, "select result from idempotency where tenant_id = $1 and key = $2",
+		tenant, key).Scan(&raw); err != nil {
+		return fmt.Errorf("commit: idempotency key %q: %w", key, err)
+	}
+	dup := &DuplicateCommitError{Key: key}
+	if err := json.Unmarshal(raw, &dup.Result); err != nil {
+		return fmt.Errorf("commit: idempotency key %q: result: %w", key, err)
+	}
+	return dup
+}
+
+// advanceVersion checks the stream's version and moves it to its new one,
+// locking the stream's row until the transaction ends. It returns the
+// version the stream had, after which the new events are numbered.
+func advanceVersion(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) (int, error) {
+	n := len(sa.Events)
+	if n == 0 {
+		return checkVersion(ctx, tx, tenant, sa)
+	}
+	switch sa.ExpectedVersion {
+	case NoStream:
+		created, err := createStream(ctx, tx, tenant, sa)
+		if err != nil || created {
+			return 0, err
+		}
+		return 0, conflict(ctx, tx, tenant, sa)
+	case AnyVersion:
+		for range 2 {
+			var v int
+			err := tx.QueryRow(ctx, `update streams set version = version + $3
+				where stream_id = $1 and tenant_id = $2 returning version`,
+				sa.StreamID, tenant, n).Scan(&v)
+			if err == nil {
+				return v - n, nil
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return 0, fmt.Errorf("commit: stream %s: %w", sa.StreamID, err)
+			}
+			created, err := createStream(ctx, tx, tenant, sa)
+			if err != nil || created {
+				return 0, err
+			}
+			// A concurrent commit created the stream meanwhile (so the
+			// update now finds it), or it belongs to another tenant.
+		}
+		return 0, &ConcurrencyError{StreamID: sa.StreamID, Expected: AnyVersion, Actual: 0}
+	default:
+		tag, err := tx.Exec(ctx, `update streams set version = $4
+			where stream_id = $1 and tenant_id = $2 and version = $3`,
+			sa.StreamID, tenant, sa.ExpectedVersion, sa.ExpectedVersion+n)
+		if err != nil {
+			return 0, fmt.Errorf("commit: stream %s: %w", sa.StreamID, err)
+		}
+		if tag.RowsAffected() == 1 {
+			return sa.ExpectedVersion, nil
+		}
+		return 0, conflict(ctx, tx, tenant, sa)
+	}
+}
+
+// createStream inserts the stream's row at version len(sa.Events); it
+// reports false if the stream already exists (for any tenant).
+func createStream(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) (bool, error) {
+	tag, err := tx.Exec(ctx, `insert into streams (stream_id, tenant_id, stream_type, version)
+		values ($1, $2, $3, $4) on conflict (stream_id) do nothing`,
+		sa.StreamID, tenant, sa.StreamType, len(sa.Events))
+	if err != nil {
+		return false, fmt.Errorf("commit: create stream %s: %w", sa.StreamID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// checkVersion checks the version of a stream the commit writes no event to,
+// holding a share lock on its row so it cannot change before the commit ends.
+func checkVersion(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) (int, error) {
+	var v int
+	err := tx.QueryRow(ctx, "select version from streams where stream_id = $1 and tenant_id = $2 for share",
+		sa.StreamID, tenant).Scan(&v)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("commit: stream %s: %w", sa.StreamID, err)
+	}
+	if sa.ExpectedVersion != AnyVersion && v != sa.ExpectedVersion {
+		return 0, &ConcurrencyError{StreamID: sa.StreamID, Expected: sa.ExpectedVersion, Actual: v}
+	}
+	return v, nil
+}
+
+// conflict builds the ConcurrencyError for sa with the stream's actual
+// version as this tenant sees it (0 when it does not exist for the tenant).
+func conflict(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) error {
+	var actual int
+	err := tx.QueryRow(ctx, "select version from streams where stream_id = $1 and tenant_id = $2",
+		sa.StreamID, tenant).Scan(&actual)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("commit: stream %s: %w", sa.StreamID, err)
+	}
+	return &ConcurrencyError{StreamID: sa.StreamID, Expected: sa.ExpectedVersion, Actual: actual}
+}
+
+// insertEvents writes every event of c in one statement, each stream's
+// numbered from its previous version, and returns the last one's position.
+func insertEvents(ctx context.Context, tx pgx.Tx, c Commit, from []int, meta []byte) (Position, error) {
+	var (
+		types, eventTypes, data []string
+		streamIDs, eventIDs     []uuid.UUID
+		versions, schemas       []int32
+	)
+	for i, sa := range c.Streams {
+		for j, e := range sa.Events {
+			types = append(types, sa.StreamType)
+			streamIDs = append(streamIDs, sa.StreamID)
+			versions = append(versions, int32(from[i]+j+1))
+			eventIDs = append(eventIDs, e.ID)
+			eventTypes = append(eventTypes, e.Type)
+			schemas = append(schemas, int32(e.SchemaVersion))
+			data = append(data, string(e.Data))
+		}
+	}
+	rows, err := tx.Query(ctx, `insert into events
+		(tenant_id, stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+		select $1, e.stream_type, e.stream_id, e.stream_version, e.event_id, e.event_type, e.schema_version,
+			e.data::jsonb, $9::jsonb
+		from unnest($2::text[], $3::uuid[], $4::int[], $5::uuid[], $6::text[], $7::int[], $8::text[])
+			with ordinality as e(stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, n)
+		order by e.n
+		returning transaction_id::text, position`,
+		c.TenantID, types, streamIDs, versions, eventIDs, eventTypes, schemas, data, string(meta))
+	if err != nil {
+		return Position{}, fmt.Errorf("commit: insert events: %w", err)
+	}
+	var last Position
+	for rows.Next() {
+		var txt string
+		var pos int64
+		if err := rows.Scan(&txt, &pos); err != nil {
+			rows.Close()
+			return Position{}, fmt.Errorf("commit: insert events: %w", err)
+		}
+		tx, err := strconv.ParseUint(txt, 10, 64)
+		if err != nil {
+			rows.Close()
+			return Position{}, fmt.Errorf("commit: transaction id %q: %w", txt, err)
+		}
+		if p := (Position{Tx: tx, Pos: pos}); last.Less(p) {
+			last = p
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Position{}, fmt.Errorf("commit: insert events: %w", err)
+	}
+	return last, nil
+}

@@ -1,0 +1,61 @@
+package eventstore
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// ErrStreamNotFound is returned when a stream has no events for the tenant.
+var ErrStreamNotFound = errors.New("stream not found")
+
+// ConcurrencyError is returned when a stream's version is not the expected one.
+type ConcurrencyError struct {
+	StreamID uuid.UUID
+	Expected int
+	Actual   int
+}
+
+// Error describes the expected and actual versions.
+func (e *ConcurrencyError) Error() string {
+	return fmt.Sprintf("stream %s: expected version %d, actual %d", e.StreamID, e.Expected, e.Actual)
+}
+
+// ReservationError is returned when a value to reserve is owned by another stream.
+type ReservationError struct {
+	Reservation Reservation
+	Owner       uuid.UUID
+}
+
+// Error names the value and the stream that owns it.
+func (e *ReservationError) Error() string {
+	return fmt.Sprintf("%s %q is reserved by stream %s", e.Reservation.Kind, e.Reservation.Value, e.Owner)
+}
+
+// DuplicateCommitError is returned when a commit's idempotency key was used
+// before; Result is what the first commit returned.
+type DuplicateCommitError struct {
+	Key    string
+	Result CommitResult
+}
+
+// Error names the idempotency key.
+func (e *DuplicateCommitError) Error() string {
+	return fmt.Sprintf("idempotency key %q already committed", e.Key)
+}
+
+// ErrInvalidCommit is wrapped by the error Commit returns for a malformed
+// commit (missing tenant, stream or event fields, data that is not a JSON
+// object); retrying such a commit cannot succeed.
+var ErrInvalidCommit = errors.New("invalid commit")
+
+// ErrUnauthorized is returned by Authenticate for an unknown or revoked key.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// ErrAPIKeyNotFound is returned by RevokeAPIKey for an unknown key id.
+var ErrAPIKeyNotFound = errors.New("api key not found")
+
+// ErrAPIKeyTaken is returned by CreateAPIKeyWithSecret when the key is
+// already registered for another tenant, or was revoked.
+var ErrAPIKeyTaken = errors.New("api key already in use")

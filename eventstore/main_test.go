@@ -1,0 +1,90 @@
+package eventstore_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/eventstore/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// newStore returns a store on a fresh, migrated database.
+func newStore(t *testing.T) *eventstore.Store {
+	t.Helper()
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := eventstore.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.New(pool)
+}
+
+func newID(t *testing.T) uuid.UUID {
+	t.Helper()
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// ev builds an event of type typ whose data records n.
+func ev(typ string, n int) eventstore.NewEvent {
+	return eventstore.NewEvent{Type: typ, SchemaVersion: 1, Data: json.RawMessage(fmt.Sprintf(`{"n": %d}`, n))}
+}
+
+// appendTo is a commit of events to one stream of tenant.
+func appendTo(tenant, stream uuid.UUID, expected int, events ...eventstore.NewEvent) eventstore.Commit {
+	return eventstore.Commit{
+		TenantID: tenant,
+		Streams: []eventstore.StreamAppend{{
+			StreamType: "lead", StreamID: stream, ExpectedVersion: expected, Events: events,
+		}},
+	}
+}
+
+func mustCommit(t *testing.T, s *eventstore.Store, c eventstore.Commit) eventstore.CommitResult {
+	t.Helper()
+	res, err := s.Commit(t.Context(), c)
+	if err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	return res
+}
+
+// readAll returns every event ReadAll can return now.
+func readAll(t *testing.T, s *eventstore.Store) []eventstore.Event {
+	t.Helper()
+	var all []eventstore.Event
+	var after eventstore.Position
+	for {
+		batch, err := s.ReadAll(t.Context(), after, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			return all
+		}
+		all = append(all, batch...)
+		after = batch[len(batch)-1].Position
+	}
+}
+
+// types lists the event types of events, in order.
+func types(events []eventstore.Event) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = e.Type
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// DefaultReadLimit is the batch size ReadAll uses when asked for limit <= 0.
+const DefaultReadLimit = 1000
+
+// eventColumns are the columns scanEvent reads, in its order. The text form
+// of transaction_id is renamed: an output column named transaction_id would
+// make "order by transaction_id" sort as text ('10' < '9').
+const eventColumns = `transaction_id::text as tx, position, tenant_id, stream_type, stream_id, stream_version,
+	event_id, event_type, schema_version, data, metadata, recorded_at`
+
+// visible restricts a query on events to transactions older than the oldest
+// one still running: no event can ever appear before the last one it returns.
+const visible = `transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
+
+// ReadStream returns the tenant's events of one stream, by stream version.
+// It returns ErrStreamNotFound when the stream has no events for the tenant,
+// including when it belongs to another tenant.
+func (s *Store) ReadStream(ctx context.Context, tenantID, streamID uuid.UUID) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `select `+eventColumns+` from events
+		where tenant_id = $1 and stream_id = $2 order by stream_version`, tenantID, streamID)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
+	}
+	events, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
+	}
+	if len(events) == 0 {
+		return nil, ErrStreamNotFound
+	}
+	return events, nil
+}
+
+// ReadAll returns up to limit events after the position after, in commit
+// order. It only returns events of transactions older than the oldest one
+// still running, so an event committed later can never land behind the
+// returned ones: a reader that advances its cursor to the last event it got
+// skips nothing. A long-running transaction holds readers back; it never
+// makes them skip.
+func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = DefaultReadLimit
+	}
+	rows, err := s.pool.Query(ctx, `select `+eventColumns+` from events
+		where (transaction_id, position) > ($1::text::xid8, $2) and `+visible+`
+		order by transaction_id, position limit $3`,
+		strconv.FormatUint(after.Tx, 10), after.Pos, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %s: %w", after, err)
+	}
+	events, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %s: %w", after, err)
+	}
+	return events, nil
+}
+
+// Head returns the position of the last event ReadAll can return now, or the
+// zero Position if there is none.
+func (s *Store) Head(ctx context.Context) (Position, error) {
+	var txt string
+	var p Position
+	err := s.pool.QueryRow(ctx, `select transaction_id::text as tx, position from events
+		where `+visible+` order by transaction_id desc, position desc limit 1`).Scan(&txt, &p.Pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("head: %w", err)
+	}
+	if p.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
+		return Position{}, fmt.Errorf("head: transaction id %q: %w", txt, err)
+	}
+	return p, nil
+}
+
+// LookupReservation returns the stream that owns the tenant's value of kind,
+// and false if no stream does.
+func (s *Store) LookupReservation(ctx context.Context, tenantID uuid.UUID, kind, value string) (uuid.UUID, bool, error) {
+	var owner uuid.UUID
+	err := s.pool.QueryRow(ctx, `select stream_id from reservations
+		where tenant_id = $1 and kind = $2 and value = $3`, tenantID, kind, value).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, false, nil
+	}
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("lookup reservation %s %q: %w", kind, value, err)
+	}
+	return owner, true, nil
+}
+
+// NextNumber returns the next value of the tenant's counter name, starting
+// at 1. Numbers are unique per tenant and name, increasing, and may have gaps
+// (a number taken by a transaction that rolls back is not reused).
+func (s *Store) NextNumber(ctx context.Context, tenantID uuid.UUID, name string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `insert into counters (tenant_id, name, value) values ($1, $2, 1)
+		on conflict (tenant_id, name) do update set value = counters.value + 1
+		returning value`, tenantID, name).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("next number %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// scanEvent reads one row of eventColumns.
+func scanEvent(row pgx.CollectableRow) (Event, error) {
+	var (
+		e          Event
+		txt        string
+		data, meta []byte
+	)
+	err := row.Scan(&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
+		&e.ID, &e.Type, &e.SchemaVersion, &data, &meta, &e.RecordedAt)
+	if err != nil {
+		return Event{}, err
+	}
+	if e.Position.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
+		return Event{}, fmt.Errorf("transaction id %q: %w", txt, err)
+	}
+	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+		return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+	}
+	e.Data = json.RawMessage(data)
+	return e, nil
+}

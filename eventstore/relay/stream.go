@@ -1,0 +1,83 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/crmcore/crm/eventstore"
+)
+
+var published = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "crm_relay_published_events_total",
+	Help: "Events the relay published to JetStream.",
+})
+
+// StreamConfig names the JetStream stream events are relayed to.
+type StreamConfig struct {
+	Name     string // e.g. "CRM_EVENTS"
+	Subjects string // subject prefix, e.g. "crm.events"; the stream takes prefix.>
+	Replicas int    // 1 for crm dev, 3 for a production cluster
+	// MaxAge bounds how long NATS keeps events; the store keeps them forever,
+	// and read models rebuild from the store, never from NATS.
+	MaxAge time.Duration
+}
+
+// DefaultStream is the stream crm uses unless configured otherwise.
+var DefaultStream = StreamConfig{Name: "CRM_EVENTS", Subjects: "crm.events", Replicas: 1, MaxAge: 30 * 24 * time.Hour}
+
+// EnsureStream creates or updates the events stream (file storage).
+func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig) (jetstream.Stream, error) {
+	replicas := max(c.Replicas, 1)
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       c.Name,
+		Subjects:   []string{c.Subjects + ".>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     c.MaxAge,
+		Replicas:   replicas,
+		Duplicates: 2 * time.Minute,
+		Discard:    jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", c.Name, err)
+	}
+	return s, nil
+}
+
+// errAgedOut says the stream's last message is gone, so the stream cannot
+// tell where the relay left off.
+var errAgedOut = errors.New("last message aged out")
+
+// resumePoint reads where the relay left off from the stream itself: the
+// position of its last message and that message's sequence.
+func resumePoint(ctx context.Context, s jetstream.Stream) (eventstore.Position, uint64, error) {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return eventstore.Position{}, 0, fmt.Errorf("stream info: %w", err)
+	}
+	last := info.State.LastSeq
+	if last == 0 {
+		return eventstore.Position{}, 0, nil
+	}
+	msg, err := s.GetMsg(ctx, last)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		// Aged out (MaxAge): the Postgres checkpoint, written after the
+		// message was acknowledged, is the resume point; a republished
+		// duplicate would still be skipped by every projector's checkpoint.
+		return eventstore.Position{}, last, errAgedOut
+	}
+	if err != nil {
+		return eventstore.Position{}, 0, fmt.Errorf("read last message %d: %w", last, err)
+	}
+	pos, err := eventstore.ParsePosition(msg.Header.Get(HeaderPosition))
+	if err != nil {
+		return eventstore.Position{}, 0, fmt.Errorf("last message %d: %w", last, err)
+	}
+	return pos, last, nil
+}

@@ -1,0 +1,135 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Position is an event's place in commit order: the id of the transaction
+// that wrote it (xid8) and its identity position. Positions order events by
+// (Tx, Pos); a reader that only reads transactions older than the oldest
+// running one never sees an event appear behind its cursor.
+type Position struct {
+	Tx  uint64 `json:"tx"`
+	Pos int64  `json:"pos"`
+}
+
+// Less reports whether p comes before q in commit order.
+func (p Position) Less(q Position) bool {
+	if p.Tx != q.Tx {
+		return p.Tx < q.Tx
+	}
+	return p.Pos < q.Pos
+}
+
+// IsZero reports whether p is the position before the first event.
+func (p Position) IsZero() bool { return p.Tx == 0 && p.Pos == 0 }
+
+// String renders p as "tx.pos", the form used in headers and NOTIFY payloads.
+func (p Position) String() string {
+	return strconv.FormatUint(p.Tx, 10) + "." + strconv.FormatInt(p.Pos, 10)
+}
+
+// ParsePosition parses the "tx.pos" form written by Position.String.
+func ParsePosition(s string) (Position, error) {
+	txs, poss, ok := strings.Cut(s, ".")
+	if !ok {
+		return Position{}, fmt.Errorf("position %q: want tx.pos", s)
+	}
+	tx, err := strconv.ParseUint(txs, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("position %q: %w", s, err)
+	}
+	pos, err := strconv.ParseInt(poss, 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("position %q: %w", s, err)
+	}
+	return Position{Tx: tx, Pos: pos}, nil
+}
+
+// Metadata says who caused an event and through which request.
+type Metadata struct {
+	Actor         string `json:"actor,omitempty"`
+	APIKeyID      string `json:"api_key_id,omitempty"`
+	API           string `json:"api,omitempty"`
+	RequestID     string `json:"request_id,omitempty"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CausationID   string `json:"causation_id,omitempty"`
+}
+
+// NewEvent is an event about to be appended.
+type NewEvent struct {
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	Data          json.RawMessage
+}
+
+// Event is a stored event.
+type Event struct {
+	Position      Position
+	TenantID      uuid.UUID
+	StreamType    string
+	StreamID      uuid.UUID
+	StreamVersion int
+	ID            uuid.UUID
+	Type          string
+	SchemaVersion int
+	Data          json.RawMessage
+	Metadata      Metadata
+	RecordedAt    time.Time
+}
+
+// Reservation is a tenant-wide unique value (a normalized email, a phone, a
+// child entity id) owned by one stream. Reservations are written in the append
+// transaction, so set validation never depends on a lagging projection.
+type Reservation struct {
+	Kind  string
+	Value string
+}
+
+// ExpectedVersion values with a special meaning.
+const (
+	// NoStream expects the stream not to exist yet.
+	NoStream = 0
+	// AnyVersion skips the concurrency check.
+	AnyVersion = -1
+)
+
+// StreamAppend is the part of a Commit that touches one stream.
+type StreamAppend struct {
+	StreamType      string
+	StreamID        uuid.UUID
+	ExpectedVersion int // NoStream, AnyVersion or the version the caller loaded
+	Events          []NewEvent
+	Reserve         []Reservation // claimed for this stream; conflict if another stream owns one
+	Release         []Reservation // released if this stream owns them
+	// ReleaseAll drops every reservation the stream owns (permanent delete).
+	ReleaseAll bool
+	// Redact replaces the data of every earlier event of the stream with
+	// {"redacted": true}, in the same transaction (permanent delete).
+	Redact bool
+}
+
+// Commit is one atomic write: events for one or more streams of one tenant.
+type Commit struct {
+	TenantID       uuid.UUID
+	Metadata       Metadata
+	IdempotencyKey string // optional; a second commit with the same key returns DuplicateCommitError
+	Streams        []StreamAppend
+}
+
+// CommitResult tells where a commit landed.
+type CommitResult struct {
+	// Position of the last event written: read models that reach it show the commit.
+	Position Position `json:"position"`
+	// Versions holds each stream's new version, in the order of Commit.Streams.
+	Versions []int `json:"versions"`
+	// StreamIDs holds the streams written, in the order of Commit.Streams.
+	StreamIDs []uuid.UUID `json:"stream_ids"`
+}

@@ -1,0 +1,156 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+)
+
+// Leads is the lead list read model: one row per live lead with the columns
+// the APIs filter and sort on, and the whole profile as JSON for the rest.
+type Leads struct{}
+
+// Name implements Projection.
+func (Leads) Name() string { return "leads" }
+
+// Tables implements Projection.
+func (Leads) Tables() []string { return []string{"rm_leads"} }
+
+// Setup implements Projection.
+func (Leads) Setup(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `
+create table if not exists rm_leads (
+	tenant_id   uuid not null,
+	id          uuid not null,
+	number      bigint not null,
+	name        text not null default '',
+	email       text not null default '',
+	phone       text not null default '',
+	emails      text[] not null default '{}',
+	phones      text[] not null default '{}',
+	company     text not null default '',
+	source      text not null default '',
+	status      text not null default '',
+	priority    text not null default '',
+	assigned_to text not null default '',
+	archived    boolean not null default false,
+	profile     jsonb not null default '{}',
+	created_at  timestamptz not null,
+	updated_at  timestamptz not null,
+	primary key (tenant_id, id)
+);
+create unique index if not exists rm_leads_number on rm_leads (tenant_id, number);
+create index if not exists rm_leads_created on rm_leads (tenant_id, created_at desc, id desc);
+create index if not exists rm_leads_status on rm_leads (tenant_id, status, created_at desc);
+create index if not exists rm_leads_source on rm_leads (tenant_id, source, created_at desc);
+create index if not exists rm_leads_assigned on rm_leads (tenant_id, assigned_to, created_at desc);`)
+	return err
+}
+
+// Apply implements Projection.
+func (Leads) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+	if e.StreamType != domain.LeadStream {
+		return nil
+	}
+	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return err
+	}
+	switch d := ev.Data.(type) {
+	case domain.LeadCreatedData:
+		if d.LeadID == uuid.Nil {
+			return nil // redacted: the lead was permanently deleted later
+		}
+		return upsertLead(ctx, tx, e, d.Number, d.Profile, string(d.Status), true)
+	case domain.LeadUpdatedData:
+		return changeLeadProfile(ctx, tx, e, d.Changes)
+	case domain.LeadStatusChangedData:
+		_, err = tx.Exec(ctx, `update rm_leads set status=$3, updated_at=$4 where tenant_id=$1 and id=$2`,
+			e.TenantID, e.StreamID, string(d.To), e.RecordedAt)
+	case domain.LeadLifecycleData:
+		switch e.Type {
+		case domain.LeadArchived, domain.LeadRestored:
+			_, err = tx.Exec(ctx, `update rm_leads set archived=$3, updated_at=$4 where tenant_id=$1 and id=$2`,
+				e.TenantID, e.StreamID, e.Type == domain.LeadArchived, e.RecordedAt)
+		case domain.LeadDeleted:
+			_, err = tx.Exec(ctx, `delete from rm_leads where tenant_id=$1 and id=$2`, e.TenantID, e.StreamID)
+		}
+	}
+	return err
+}
+
+// changeLeadProfile applies field changes to the stored profile.
+func changeLeadProfile(ctx context.Context, tx pgx.Tx, e eventstore.Event, changes []domain.FieldChange) error {
+	var raw []byte
+	var number int64
+	var status string
+	err := tx.QueryRow(ctx, `select profile, number, status from rm_leads where tenant_id=$1 and id=$2`,
+		e.TenantID, e.StreamID).Scan(&raw, &number, &status)
+	if err == pgx.ErrNoRows {
+		return nil // redacted history of a lead deleted later
+	}
+	if err != nil {
+		return err
+	}
+	fields := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("profile of lead %s: %w", e.StreamID, err)
+	}
+	for _, c := range changes {
+		if len(c.New) == 0 || string(c.New) == "null" {
+			delete(fields, c.Field)
+		} else {
+			fields[c.Field] = c.New
+		}
+	}
+	merged, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	var p domain.LeadProfile
+	if err := json.Unmarshal(merged, &p); err != nil {
+		return fmt.Errorf("profile of lead %s: %w", e.StreamID, err)
+	}
+	return upsertLead(ctx, tx, e, number, p, status, false)
+}
+
+// upsertLead writes the lead's row from its profile.
+func upsertLead(ctx context.Context, tx pgx.Tx, e eventstore.Event, number int64, p domain.LeadProfile, status string, create bool) error {
+	profile, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	args := []any{e.TenantID, e.StreamID, number, p.Name, first(p.Emails), first(p.Phones),
+		nonNil(p.Emails), nonNil(p.Phones), p.Company, p.Source, status, string(p.Priority), p.AssignedTo,
+		profile, e.RecordedAt}
+	if create {
+		_, err = tx.Exec(ctx, `insert into rm_leads (tenant_id, id, number, name, email, phone, emails, phones,
+			company, source, status, priority, assigned_to, profile, created_at, updated_at)
+			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15)`, args...)
+		return err
+	}
+	_, err = tx.Exec(ctx, `update rm_leads set number=$3, name=$4, email=$5, phone=$6, emails=$7, phones=$8,
+		company=$9, source=$10, status=$11, priority=$12, assigned_to=$13, profile=$14, updated_at=$15
+		where tenant_id=$1 and id=$2`, args...)
+	return err
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

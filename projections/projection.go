@@ -1,0 +1,126 @@
+// Package projections holds the projector runtime (JetStream consumer ->
+// read-model tables, checkpoint in the same transaction), the read models
+// themselves with their queries, the read-your-writes waiter and replay.
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crmcore/crm/eventstore"
+)
+
+// Projection is one read model: the tables it owns and how an event changes
+// them. Its SQL names tables unqualified: replay builds fresh tables in a
+// schema of their own by putting that schema first on the search_path.
+type Projection interface {
+	// Name is stable: it names the checkpoint, the JetStream consumer and the lock.
+	Name() string
+	// Tables lists the tables the projection owns, swapped in together by replay.
+	Tables() []string
+	// Setup creates the tables if they do not exist (in the search_path's first schema).
+	Setup(ctx context.Context, tx pgx.Tx) error
+	// Apply applies one event. It must be deterministic: a replay of the
+	// store gives the same rows as live projection did.
+	Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error
+}
+
+// NotifyChannel is the Postgres channel projectors announce checkpoints on;
+// the payload is "name tx.pos".
+const NotifyChannel = "crm_projections"
+
+// delivery is an event as it arrived, with the position of the event that
+// was relayed before it; from the store, prev is nil: store reads are gapless.
+type delivery struct {
+	event eventstore.Event
+	prev  *eventstore.Position
+}
+
+// applyBatch applies events past the projection's checkpoint and advances it,
+// all in tx. A delivery whose predecessor is not the checkpoint means NATS
+// lost or purged messages: the gap is read from the store and applied first,
+// so an event is never skipped. It returns the new checkpoint and how many
+// events it applied.
+func applyBatch(ctx context.Context, tx pgx.Tx, store *eventstore.Store, p Projection, batch []delivery) (eventstore.Position, int, error) {
+	cp, err := eventstore.LoadCheckpoint(ctx, tx, p.Name(), true)
+	if err != nil {
+		return cp, 0, fmt.Errorf("load checkpoint %s: %w", p.Name(), err)
+	}
+	applied := 0
+	apply := func(e eventstore.Event) error {
+		if err := p.Apply(ctx, tx, e); err != nil {
+			return fmt.Errorf("%s: apply %s %s at %s: %w", p.Name(), e.Type, e.ID, e.Position, err)
+		}
+		cp = e.Position
+		applied++
+		return nil
+	}
+	for _, d := range batch {
+		if !cp.Less(d.event.Position) {
+			continue // already applied: exactly once in effect
+		}
+		if d.prev != nil && *d.prev != cp {
+			gapFilled.Inc()
+			if err := fillGap(ctx, store, cp, d.event.Position, apply); err != nil {
+				return cp, applied, err
+			}
+			continue
+		}
+		if err := apply(d.event); err != nil {
+			return cp, applied, err
+		}
+	}
+	if applied == 0 {
+		return cp, 0, nil
+	}
+	if err := eventstore.SaveCheckpoint(ctx, tx, p.Name(), cp); err != nil {
+		return cp, applied, fmt.Errorf("save checkpoint %s: %w", p.Name(), err)
+	}
+	if _, err := tx.Exec(ctx, `select pg_notify($1, $2)`, NotifyChannel, p.Name()+" "+cp.String()); err != nil {
+		return cp, applied, fmt.Errorf("notify checkpoint %s: %w", p.Name(), err)
+	}
+	return cp, applied, nil
+}
+
+// fillGap applies the events of the store after from, up to and including to.
+func fillGap(ctx context.Context, store *eventstore.Store, from, to eventstore.Position, apply func(eventstore.Event) error) error {
+	for from.Less(to) {
+		events, err := store.ReadAll(ctx, from, 1000)
+		if err != nil {
+			return fmt.Errorf("read gap after %s: %w", from, err)
+		}
+		if len(events) == 0 {
+			return fmt.Errorf("gap after %s: event %s is not in the store", from, to)
+		}
+		for _, e := range events {
+			if to.Less(e.Position) {
+				return nil
+			}
+			if err := apply(e); err != nil {
+				return err
+			}
+			from = e.Position
+		}
+	}
+	return nil
+}
+
+// SetupAll creates every projection's tables that do not exist yet.
+func SetupAll(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, ps []Projection) error {
+	for _, p := range ps {
+		if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			// Serialize concurrent starts of several processes.
+			if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtext('crm:setup:' || $1))`, p.Name()); err != nil {
+				return err
+			}
+			return p.Setup(ctx, tx)
+		}); err != nil {
+			return fmt.Errorf("set up projection %s: %w", p.Name(), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/eventstore/relay"
+)
+
+var (
+	appliedEvents = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "crm_projection_applied_events_total",
+		Help: "Events applied to a read model.",
+	}, []string{"projection"})
+	gapFilled = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "crm_projection_gaps_filled_total",
+		Help: "Times a projector found missing messages on NATS and read them from the store.",
+	})
+)
+
+// RunnerConfig configures the projector workers.
+type RunnerConfig struct {
+	Store  *eventstore.Store
+	JS     jetstream.JetStream
+	Stream relay.StreamConfig
+	// BatchSize caps the events applied in one transaction (default 500).
+	BatchSize int
+	Logger    *slog.Logger
+}
+
+// Run projects p until ctx ends: one active worker per projection across all
+// processes (advisory lock), others stand by.
+func Run(ctx context.Context, cfg RunnerConfig, p Projection) error {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	logger := cfg.Logger.With("projection", p.Name())
+	connCfg := cfg.Store.Pool().Config().ConnConfig.Copy()
+	return relay.Lead(ctx, connCfg, "projector:"+p.Name(), logger, func(ctx context.Context) error {
+		return runSession(ctx, cfg, p, logger)
+	})
+}
+
+// runSession first catches up from the store (so NATS retention never
+// limits a new or long-stopped projector), then follows JetStream.
+func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slog.Logger) error {
+	if err := CatchUp(ctx, cfg.Store, p, cfg.BatchSize); err != nil {
+		return err
+	}
+	if _, err := relay.EnsureStream(ctx, cfg.JS, cfg.Stream); err != nil {
+		return err
+	}
+	cons, err := cfg.JS.CreateOrUpdateConsumer(ctx, cfg.Stream.Name, jetstream.ConsumerConfig{
+		Durable:       cfg.Stream.Name + "_" + p.Name(),
+		AckPolicy:     jetstream.AckAllPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: cfg.Stream.Subjects + ".>",
+		AckWait:       time.Minute,
+		MaxAckPending: 10 * cfg.BatchSize,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer for %s: %w", p.Name(), err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize))
+	if err != nil {
+		return fmt.Errorf("consume for %s: %w", p.Name(), err)
+	}
+	defer it.Stop()
+
+	msgs := make(chan jetstream.Msg, cfg.BatchSize)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					errc <- err
+				}
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	context.AfterFunc(ctx, it.Stop)
+
+	batch := make([]jetstream.Msg, 0, cfg.BatchSize)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return fmt.Errorf("next message for %s: %w", p.Name(), err)
+		case m, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			batch = append(batch, m)
+		}
+	drain: // take what is already here, without waiting: batches grow under load only
+		for len(batch) < cfg.BatchSize {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		if err := applyMessages(ctx, cfg.Store, p, batch); err != nil {
+			return err
+		}
+	}
+}
+
+// applyMessages decodes and applies a batch in one transaction, then
+// acknowledges it (AckAll: the last ack covers the batch). A crash between
+// commit and ack only causes a redelivery, which the checkpoint skips.
+func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, msgs []jetstream.Msg) error {
+	batch := make([]delivery, 0, len(msgs))
+	for _, m := range msgs {
+		e, prev, err := relay.Decode(m.Data(), m.Headers())
+		if err != nil {
+			return err
+		}
+		batch = append(batch, delivery{event: e, prev: &prev})
+	}
+	var applied int
+	err := pgx.BeginFunc(ctx, store.Pool(), func(tx pgx.Tx) (err error) {
+		_, applied, err = applyBatch(ctx, tx, store, p, batch)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	appliedEvents.WithLabelValues(p.Name()).Add(float64(applied))
+	if err := msgs[len(msgs)-1].Ack(); err != nil {
+		return fmt.Errorf("ack %s batch: %w", p.Name(), err)
+	}
+	return nil
+}
+
+// CatchUp applies every event of the store past p's checkpoint, batch by batch.
+func CatchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSize int) error {
+	for {
+		cp, err := eventstore.LoadCheckpoint(ctx, store.Pool(), p.Name(), false)
+		if err != nil {
+			return fmt.Errorf("load checkpoint %s: %w", p.Name(), err)
+		}
+		events, err := store.ReadAll(ctx, cp, batchSize)
+		if err != nil {
+			return fmt.Errorf("catch up %s: %w", p.Name(), err)
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		batch := make([]delivery, len(events))
+		for i, e := range events {
+			batch[i] = delivery{event: e}
+		}
+		var applied int
+		if err := pgx.BeginFunc(ctx, store.Pool(), func(tx pgx.Tx) (err error) {
+			_, applied, err = applyBatch(ctx, tx, store, p, batch)
+			return err
+		}); err != nil {
+			return err
+		}
+		appliedEvents.WithLabelValues(p.Name()).Add(float64(applied))
+	}
+}
