@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -21,6 +22,12 @@ type CallLogResult struct {
 // lead's stream, so DeleteCallLog finds the lead without a read model.
 // Errors: domain.ErrLeadNotFound, *domain.ValidationError.
 func (h *Handler) LogCall(ctx context.Context, c Context, leadID uuid.UUID, call domain.CallLog) (CallLogResult, error) {
+	if prior, ok, err := h.replayed(ctx, c); err != nil || ok {
+		if err != nil {
+			return CallLogResult{}, err
+		}
+		return replayCallLog(c, prior)
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return CallLogResult{}, err
@@ -39,15 +46,31 @@ func (h *Handler) LogCall(ctx context.Context, c Context, leadID uuid.UUID, call
 		if err != nil {
 			return CallLogResult{}, err
 		}
-		res, err := h.commit(ctx, c, eventstore.StreamAppend{
+		res, replayed, err := h.commit(ctx, c, callLogNote{CallLogID: id}, eventstore.StreamAppend{
 			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
 			Reserve: []eventstore.Reservation{{Kind: domain.ReserveCallLog, Value: id.String()}},
 		})
 		if err != nil {
 			return CallLogResult{}, err
 		}
+		if replayed {
+			return replayCallLog(c, res)
+		}
 		return CallLogResult{Result: Result{Position: res.Position}, CallLogID: id}, nil
 	})
+}
+
+// callLogNote is what a call log's creation keeps with its idempotency key.
+type callLogNote struct {
+	CallLogID uuid.UUID `json:"call_log_id"`
+}
+
+func replayCallLog(c Context, prior eventstore.CommitResult) (CallLogResult, error) {
+	var n callLogNote
+	if err := json.Unmarshal(prior.Note, &n); err != nil || n.CallLogID == uuid.Nil {
+		return CallLogResult{}, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
+	}
+	return CallLogResult{Result: Result{Position: prior.Position}, CallLogID: n.CallLogID}, nil
 }
 
 // DeleteCallLog permanently deletes a call log. Errors: domain.ErrCallLogNotFound.
@@ -75,7 +98,7 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 		if err != nil {
 			return Result{}, err
 		}
-		res, err := h.commit(ctx, c, eventstore.StreamAppend{
+		res, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
 			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
 			Release: []eventstore.Reservation{{Kind: domain.ReserveCallLog, Value: id.String()}},
 		})

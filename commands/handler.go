@@ -4,8 +4,11 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -14,7 +17,7 @@ import (
 )
 
 // maxAttempts bounds the retries of a command that lost a race.
-const maxAttempts = 10
+const maxAttempts = 20
 
 // Handler executes commands against the event store.
 type Handler struct {
@@ -89,23 +92,43 @@ func toNew(events []domain.Event) ([]eventstore.NewEvent, error) {
 	return out, nil
 }
 
-// commit appends with the command's tenant, metadata and idempotency key. A
-// retried request (same key) gets the first commit's result.
-func (h *Handler) commit(ctx context.Context, c Context, streams ...eventstore.StreamAppend) (eventstore.CommitResult, error) {
-	res, err := h.store.Commit(ctx, eventstore.Commit{
-		TenantID: c.TenantID, Metadata: c.Metadata, IdempotencyKey: c.IdempotencyKey, Streams: streams,
+// commit appends with the command's tenant, metadata and idempotency key,
+// keeping note with the key. A retried request (same key) gets the first
+// commit's result, with its note, and replayed true.
+func (h *Handler) commit(ctx context.Context, c Context, note any, streams ...eventstore.StreamAppend) (res eventstore.CommitResult, replayed bool, err error) {
+	var raw json.RawMessage
+	if note != nil && c.IdempotencyKey != "" {
+		if raw, err = json.Marshal(note); err != nil {
+			return res, false, err
+		}
+	}
+	res, err = h.store.Commit(ctx, eventstore.Commit{
+		TenantID: c.TenantID, Metadata: c.Metadata, IdempotencyKey: c.IdempotencyKey, Note: raw, Streams: streams,
 	})
 	var dup *eventstore.DuplicateCommitError
 	if errors.As(err, &dup) {
-		return dup.Result, nil
+		return dup.Result, true, nil
 	}
-	return res, err
+	return res, false, err
 }
 
-// retry runs attempt until it does not fail with a version conflict.
+// replayed returns the result of an earlier commit made with c's
+// idempotency key, so a retried request has the first one's effect only.
+func (h *Handler) replayed(ctx context.Context, c Context) (eventstore.CommitResult, bool, error) {
+	if c.IdempotencyKey == "" {
+		return eventstore.CommitResult{}, false, nil
+	}
+	return h.store.IdempotentResult(ctx, c.TenantID, c.IdempotencyKey)
+}
+
+// retry runs attempt until it does not fail with a version conflict,
+// pausing a little longer, with jitter, after each lost race.
 func retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
 	var zero T
-	for range maxAttempts {
+	for i := range maxAttempts {
+		if i > 0 {
+			pause(ctx, i)
+		}
 		res, err := attempt()
 		var conflict *eventstore.ConcurrencyError
 		if !errors.As(err, &conflict) {
@@ -117,6 +140,21 @@ func retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
 	}
 	return zero, fmt.Errorf("gave up after %d conflicting attempts: %w", maxAttempts, ErrBusy)
 }
+
+// pause waits before retry number attempt: up to attempt×2 ms, at random,
+// so racing writers spread out instead of colliding again.
+func pause(ctx context.Context, attempt int) {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(attempt)*2*int64(time.Millisecond)) + 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// ErrKeyReused is returned when an idempotency key comes back on another
+// kind of request than the one that first used it.
+var ErrKeyReused = errors.New("idempotency key reused")
 
 // ErrBusy is returned when a command kept losing races for the same streams.
 var ErrBusy = errors.New("too many concurrent changes; try again")

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -58,7 +59,16 @@ func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (Le
 	if err != nil {
 		return LeadResult{}, err
 	}
-	for range maxAttempts {
+	if prior, ok, err := h.replayed(ctx, c); err != nil || ok {
+		if err != nil {
+			return LeadResult{}, err
+		}
+		return h.replayLead(ctx, c, prior)
+	}
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			pause(ctx, attempt)
+		}
 		owner, field, err := h.owner(ctx, c.TenantID, p)
 		if err != nil {
 			return LeadResult{}, err
@@ -79,6 +89,26 @@ func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (Le
 		return res, err
 	}
 	return LeadResult{}, ErrBusy
+}
+
+// leadNote is what a lead create keeps with its idempotency key.
+type leadNote struct {
+	LeadID uuid.UUID `json:"lead_id"`
+	Number int64     `json:"number"`
+	Merged bool      `json:"merged"`
+}
+
+// replayLead answers a retried create with what the first one did.
+func (h *Handler) replayLead(ctx context.Context, c Context, prior eventstore.CommitResult) (LeadResult, error) {
+	var n leadNote
+	if err := json.Unmarshal(prior.Note, &n); err != nil || n.LeadID == uuid.Nil {
+		return LeadResult{}, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
+	}
+	res := LeadResult{Result: Result{Position: prior.Position}, LeadID: n.LeadID, Number: n.Number, Merged: n.Merged}
+	if lead, _, err := h.loadLead(ctx, c.TenantID, n.LeadID); err == nil {
+		res.Profile, res.Status = lead.Profile(), lead.Status()
+	}
+	return res, nil
 }
 
 // owner finds the lead that owns one of p's emails (first) or phones.
@@ -128,15 +158,15 @@ func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile
 	if err != nil {
 		return LeadResult{}, err
 	}
-	res, err := h.commit(ctx, c, eventstore.StreamAppend{
+	res, replayed, err := h.commit(ctx, c, leadNote{LeadID: id, Number: number}, eventstore.StreamAppend{
 		StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: eventstore.NoStream,
 		Events: events, Reserve: reservations(p),
 	})
 	if err != nil {
 		return LeadResult{}, err
 	}
-	if len(res.StreamIDs) > 0 {
-		id = res.StreamIDs[0] // a retried request: the lead its first attempt created
+	if replayed {
+		return h.replayLead(ctx, c, res)
 	}
 	if status == "" {
 		status = domain.DefaultStatus
@@ -182,12 +212,15 @@ func (h *Handler) mergeInto(ctx context.Context, c Context, id uuid.UUID, p doma
 	if err != nil {
 		return LeadResult{}, err
 	}
-	commit, err := h.commit(ctx, c, eventstore.StreamAppend{
+	commit, replayed, err := h.commit(ctx, c, leadNote{LeadID: id, Number: lead.Number(), Merged: true}, eventstore.StreamAppend{
 		StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: version,
 		Events: events, Reserve: reservations(p),
 	})
 	if err != nil {
 		return LeadResult{}, err
+	}
+	if replayed {
+		return h.replayLead(ctx, c, commit)
 	}
 	res.Position = commit.Position
 	return res, nil
@@ -241,7 +274,7 @@ func (h *Handler) DeleteLead(ctx context.Context, c Context, id uuid.UUID) (Resu
 		if err != nil {
 			return Result{}, err
 		}
-		res, err := h.commit(ctx, c, eventstore.StreamAppend{
+		res, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
 			StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: lead.Version(),
 			Events: events, ReleaseAll: true, Redact: true,
 		})
@@ -305,7 +338,7 @@ func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decid
 		if len(streams) == 0 {
 			return Result{Position: last}, nil
 		}
-		res, err := h.commit(ctx, c, streams...)
+		res, _, err := h.commit(ctx, c, nil, streams...)
 		return Result{Position: res.Position}, err
 	})
 }

@@ -104,9 +104,11 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 	if err != nil {
 		return CommitResult{}, err
 	}
-	res := CommitResult{Position: last, Versions: make([]int, len(c.Streams))}
+	res := CommitResult{Position: last, Versions: make([]int, len(c.Streams)),
+		StreamIDs: make([]uuid.UUID, len(c.Streams)), Note: c.Note}
 	for i, sa := range c.Streams {
 		res.Versions[i] = from[i] + len(sa.Events)
+		res.StreamIDs[i] = sa.StreamID
 	}
 
 	if _, err := tx.Exec(ctx, "select pg_notify($1, $2)", notifyChannel, last.String()); err != nil {

@@ -136,3 +136,22 @@ func scanEvent(row pgx.CollectableRow) (Event, error) {
 	e.Data = json.RawMessage(data)
 	return e, nil
 }
+
+// IdempotentResult returns what the commit made with the tenant's
+// idempotency key returned, if one did.
+func (s *Store) IdempotentResult(ctx context.Context, tenantID uuid.UUID, key string) (CommitResult, bool, error) {
+	var raw []byte
+	err := s.pool.QueryRow(ctx, `select result from idempotency where tenant_id = $1 and key = $2`, tenantID, key).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return CommitResult{}, false, nil
+	}
+	if err != nil {
+		return CommitResult{}, false, fmt.Errorf("idempotency key %q: %w", key, err)
+	}
+	var res CommitResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return CommitResult{}, false, fmt.Errorf("idempotency key %q: result: %w", key, err)
+	}
+	// '{}' is a key claimed by a commit still running: not a result yet.
+	return res, !res.Position.IsZero(), nil
+}

@@ -121,7 +121,10 @@ type Commit struct {
 	TenantID       uuid.UUID
 	Metadata       Metadata
 	IdempotencyKey string // optional; a second commit with the same key returns DuplicateCommitError
-	Streams        []StreamAppend
+	// Note is the caller's own record of what the commit meant (the id it
+	// created, say), kept with the idempotency key and returned on a retry.
+	Note    json.RawMessage
+	Streams []StreamAppend
 }
 
 // CommitResult tells where a commit landed.
@@ -132,4 +135,6 @@ type CommitResult struct {
 	Versions []int `json:"versions"`
 	// StreamIDs holds the streams written, in the order of Commit.Streams.
 	StreamIDs []uuid.UUID `json:"stream_ids"`
+	// Note is Commit.Note.
+	Note json.RawMessage `json:"note,omitempty"`
 }

@@ -21,6 +21,10 @@ var (
 		Name: "crm_projection_applied_events_total",
 		Help: "Events applied to a read model.",
 	}, []string{"projection"})
+	lag = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "crm_projection_lag_events",
+		Help: "Events in JetStream that a read model has not applied yet, as of its last batch.",
+	}, []string{"projection"})
 	gapFilled = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "crm_projection_gaps_filled_total",
 		Help: "Times a projector found missing messages on NATS and read them from the store.",
@@ -153,8 +157,12 @@ func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, m
 		return err
 	}
 	appliedEvents.WithLabelValues(p.Name()).Add(float64(applied))
-	if err := msgs[len(msgs)-1].Ack(); err != nil {
+	last := msgs[len(msgs)-1]
+	if err := last.Ack(); err != nil {
 		return fmt.Errorf("ack %s batch: %w", p.Name(), err)
+	}
+	if md, err := last.Metadata(); err == nil {
+		lag.WithLabelValues(p.Name()).Set(float64(md.NumPending))
 	}
 	return nil
 }

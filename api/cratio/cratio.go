@@ -85,6 +85,8 @@ func (h *handlers) fail(c *gin.Context, err error) {
 		c.JSON(http.StatusNotFound, errorBody{errorDetail{Code: "not_found", Message: "call log not found", Field: "id"}})
 	case errors.Is(err, domain.ErrLeadNotFound):
 		c.JSON(http.StatusNotFound, errorBody{errorDetail{Code: "not_found", Message: "lead not found", Field: "id"}})
+	case errors.Is(err, commands.ErrKeyReused):
+		c.JSON(http.StatusUnprocessableEntity, errorBody{errorDetail{Code: "invalid_field", Message: "Idempotency-Key: was used for another request", Field: "Idempotency-Key"}})
 	case errors.Is(err, commands.ErrBusy):
 		c.Header("Retry-After", "1")
 		c.JSON(http.StatusConflict, errorBody{errorDetail{Code: "conflict", Message: err.Error()}})

@@ -374,3 +374,33 @@ func TestCratioAuthAndTenantIsolation(t *testing.T) {
 	}
 	s.assertReplayEqual()
 }
+
+func TestCratioIdempotencyKeyGivesOneEffect(t *testing.T) {
+	s := newStack(t)
+	h := http.Header{"Idempotency-Key": {"create-rahul-1"}}
+	first := s.doWith(s.key, "POST", "/api/v1/leads", rahul, h)
+	again := s.doWith(s.key, "POST", "/api/v1/leads", rahul, h)
+	if first.Status != http.StatusCreated || again.Status != http.StatusCreated {
+		t.Fatalf("statuses %d, %d: %s %s", first.Status, again.Status, first.Body, again.Body)
+	}
+	if a, b := first.object(t)["id"], again.object(t)["id"]; a != b {
+		t.Fatalf("retry answered another lead: %v, %v", a, b)
+	}
+	id := first.object(t)["id"].(string)
+	call := map[string]any{"lead_id": id, "call_type": "Inbound", "duration_seconds": 30}
+	hc := http.Header{"Idempotency-Key": {"call-1"}}
+	c1 := s.doWith(s.key, "POST", "/api/v1/call-logs", call, hc)
+	c2 := s.doWith(s.key, "POST", "/api/v1/call-logs", call, hc)
+	if c1.Status != http.StatusCreated || c2.Status != http.StatusCreated || c1.object(t)["id"] != c2.object(t)["id"] {
+		t.Fatalf("call log retry: %d %s / %d %s", c1.Status, c1.Body, c2.Status, c2.Body)
+	}
+	if got := s.listCalls(s.key, ""); got.Total != 1 {
+		t.Fatalf("%d call logs after a retried POST", got.Total)
+	}
+	// The same key in another tenant is another key.
+	_, other := s.newTenant("globex")
+	if r := s.doWith(other, "POST", "/api/v1/leads", rahul, h); r.Status != http.StatusCreated || r.object(t)["id"] == id {
+		t.Fatalf("other tenant's key collided: %d %s", r.Status, r.Body)
+	}
+	s.assertReplayEqual()
+}

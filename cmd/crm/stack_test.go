@@ -191,6 +191,12 @@ func (r response) errorField(t testing.TB) string {
 // document of the API it went to.
 func (s *stack) do(key, method, path string, body any) response {
 	s.t.Helper()
+	return s.doWith(key, method, path, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (s *stack) doWith(key, method, path string, body any, header http.Header) response {
+	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -214,6 +220,9 @@ func (s *stack) do(key, method, path string, body any) response {
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	res, err := s.srv.Client().Do(req)
 	if err != nil {
