@@ -142,16 +142,21 @@ func (c *core) runProjectors(ctx context.Context, js jetstream.JetStream, stream
 	return g.Wait()
 }
 
-// handler builds the HTTP API over the read models and commands.
-func (c *core) handler(waiter *projections.Waiter, region string) http.Handler {
-	return api.NewServer(&api.Deps{
+// handler builds the HTTP API over the read models and commands; options
+// adjust the dependencies (tests shorten the read-your-writes bound).
+func (c *core) handler(waiter *projections.Waiter, region string, options ...func(*api.Deps)) http.Handler {
+	deps := &api.Deps{
 		Commands: commands.New(c.store, region),
 		Reader:   projections.NewReader(c.pool),
 		Waiter:   waiter,
 		Auth:     c.store,
 		Logger:   c.logger,
 		Ready:    func(ctx context.Context) error { return c.pool.Ping(ctx) },
-	}, cratio.Dialect{})
+	}
+	for _, o := range options {
+		o(deps)
+	}
+	return api.NewServer(deps, cratio.Dialect{})
 }
 
 // serveHTTP serves h on ln until ctx ends, then drains in-flight requests.

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/eventstore/storetest"
@@ -59,12 +60,40 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newStack(t testing.TB) *stack {
+// stackConfig is what stack options change.
+type stackConfig struct {
+	natsURL string
+	deps    []func(*api.Deps)
+}
+
+// stackOption changes how newStack builds the stack.
+type stackOption func(*stackConfig)
+
+// withWaitTimeout bounds how long writes wait for the read models.
+func withWaitTimeout(d time.Duration) stackOption {
+	return func(c *stackConfig) {
+		c.deps = append(c.deps, func(deps *api.Deps) { deps.WaitTimeout = d })
+	}
+}
+
+// withNATS uses a NATS server of the test's own, which it may stop.
+func withNATS(url string) stackOption {
+	return func(c *stackConfig) { c.natsURL = url }
+}
+
+func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
+	cfg := stackConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.natsURL == "" {
+		cfg.natsURL = storetest.NATS(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	prefix := storetest.Prefix(t)
 	s := &stack{
-		t: t, ctx: ctx, dbURL: storetest.Postgres(t), natsURL: storetest.NATS(t), workers: map[string]*worker{},
+		t: t, ctx: ctx, dbURL: storetest.Postgres(t), natsURL: cfg.natsURL, workers: map[string]*worker{},
 		stream: relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour},
 	}
 	logger := testLogger()
@@ -84,7 +113,7 @@ func newStack(t testing.TB) *stack {
 	s.start("waiter", waiter.Run)
 	s.startRelay()
 	s.startProjectors()
-	s.srv = httptest.NewServer(c.handler(waiter, "IN"))
+	s.srv = httptest.NewServer(c.handler(waiter, "IN", cfg.deps...))
 	s.tenantID, s.key = s.newTenant("acme")
 	s.oas = newOpenAPIChecker(t)
 	t.Cleanup(func() {
