@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/crmcore/crm/eventstore/localnats"
 	"github.com/crmcore/crm/eventstore/storetest"
 )
