@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -115,6 +116,9 @@ func (s *stack) streamMessages() []eventstore.Event {
 	var out []eventstore.Event
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := str.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // purged with a permanently deleted stream
+		}
 		if err != nil {
 			s.t.Fatalf("message %d: %v", seq, err)
 		}

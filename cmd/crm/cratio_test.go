@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // cratioLead is the lead object as a client of the Cratio API reads it.
@@ -255,6 +257,15 @@ func TestCratioDeleteLeadIsPermanent(t *testing.T) {
 	if deletions != 1 {
 		t.Fatalf("%d deletion events, want 1", deletions)
 	}
+	// NATS keeps no copy either: the lead's earlier messages are purged.
+	storetest.WaitFor(t, 10*time.Second, func() (bool, error) {
+		for _, m := range s.streamMessages() {
+			if m.StreamID.String() == lead.ID && m.Type != "lead.deleted" {
+				return false, fmt.Errorf("NATS still holds %s of the deleted lead", m.Type)
+			}
+		}
+		return true, nil
+	})
 	// The email and phone are free again: a new lead, not a merge.
 	again := s.createLead(s.key, rahul)
 	if again.ID == lead.ID {
