@@ -212,8 +212,9 @@ func runServe(ctx context.Context, logger *slog.Logger) error {
 	return g.Wait()
 }
 
-// runRelay is `crm relay`.
-func runRelay(ctx context.Context, logger *slog.Logger) error {
+// withNATSWorker runs work with the Postgres core and a NATS connection
+// configured from the environment: the shape of `crm relay` and `crm project`.
+func withNATSWorker(ctx context.Context, logger *slog.Logger, work func(context.Context, *core, jetstream.JetStream, config) error) error {
 	cfg := configFromEnv()
 	if err := errors.Join(require("DATABASE_URL", cfg.DatabaseURL), require("NATS_URL", cfg.NATSURL)); err != nil {
 		return err
@@ -228,29 +229,24 @@ func runRelay(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer nc.Close()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return c.listener.Run(ctx) })
-	g.Go(func() error { return c.runRelayLoop(ctx, js, cfg.Stream) })
-	return g.Wait()
+	return work(ctx, c, js, cfg)
+}
+
+// runRelay is `crm relay`.
+func runRelay(ctx context.Context, logger *slog.Logger) error {
+	return withNATSWorker(ctx, logger, func(ctx context.Context, c *core, js jetstream.JetStream, cfg config) error {
+		g, ctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return c.listener.Run(ctx) })
+		g.Go(func() error { return c.runRelayLoop(ctx, js, cfg.Stream) })
+		return g.Wait()
+	})
 }
 
 // runProject is `crm project`.
 func runProject(ctx context.Context, logger *slog.Logger) error {
-	cfg := configFromEnv()
-	if err := errors.Join(require("DATABASE_URL", cfg.DatabaseURL), require("NATS_URL", cfg.NATSURL)); err != nil {
-		return err
-	}
-	c, err := openCore(ctx, cfg.DatabaseURL, logger)
-	if err != nil {
-		return err
-	}
-	defer c.pool.Close()
-	nc, js, err := connectNATS(cfg.NATSURL, logger)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	return c.runProjectors(ctx, js, cfg.Stream)
+	return withNATSWorker(ctx, logger, func(ctx context.Context, c *core, js jetstream.JetStream, cfg config) error {
+		return c.runProjectors(ctx, js, cfg.Stream)
+	})
 }
 
 // runMigrate is `crm migrate`.
