@@ -1,0 +1,137 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/eventstore/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+type fixture struct {
+	ctx   context.Context
+	store *eventstore.Store
+	h     *commands.Handler
+	c     commands.Context
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := eventstore.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	store := eventstore.New(pool)
+	return &fixture{ctx: ctx, store: store, h: commands.New(store, "IN"),
+		c: commands.Context{TenantID: uuid.New(), Metadata: eventstore.Metadata{Actor: "test"}}}
+}
+
+func (f *fixture) lead(t *testing.T, name, email string) uuid.UUID {
+	t.Helper()
+	res, err := f.h.CreateLead(f.ctx, f.c, commands.CreateLead{Profile: domain.LeadProfile{Name: name, Emails: []string{email}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.LeadID
+}
+
+func (f *fixture) eventCount(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := f.store.Pool().QueryRow(f.ctx, `select count(*) from events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestBulkArchiveIsAllOrNothing(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.lead(t, "A", "a@example.com"), f.lead(t, "B", "b@example.com")
+	before := f.eventCount(t)
+	missing := uuid.New()
+	_, err := f.h.ArchiveLeads(f.ctx, f.c, []uuid.UUID{a, missing, b})
+	var notFound *commands.LeadsNotFoundError
+	if !errors.As(err, &notFound) || len(notFound.IDs) != 1 || notFound.IDs[0] != missing || !errors.Is(err, domain.ErrLeadNotFound) {
+		t.Fatalf("archive with an unknown id: %v", err)
+	}
+	if f.eventCount(t) != before {
+		t.Fatal("a failed bulk archive wrote events")
+	}
+	if _, err := f.h.ArchiveLeads(f.ctx, f.c, []uuid.UUID{a, b, a}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.eventCount(t); got != before+2 {
+		t.Fatalf("%d events for archiving two leads, want 2", got-before)
+	}
+	// Archiving again changes nothing; restoring brings both back.
+	if _, err := f.h.ArchiveLeads(f.ctx, f.c, []uuid.UUID{a, b}); err != nil || f.eventCount(t) != before+2 {
+		t.Fatalf("re-archive: %v", err)
+	}
+	if _, err := f.h.RestoreLeads(f.ctx, f.c, []uuid.UUID{a, b}); err != nil || f.eventCount(t) != before+4 {
+		t.Fatalf("restore: %v", err)
+	}
+	// Another tenant's leads do not exist for this one.
+	other := f.c
+	other.TenantID = uuid.New()
+	if _, err := f.h.ArchiveLeads(f.ctx, other, []uuid.UUID{a}); !errors.As(err, &notFound) {
+		t.Fatalf("archive across tenants: %v", err)
+	}
+}
+
+func TestCreateLeadDuplicatePolicies(t *testing.T) {
+	f := newFixture(t)
+	id := f.lead(t, "Rahul", "rahul@example.com")
+	_, err := f.h.CreateLead(f.ctx, f.c, commands.CreateLead{
+		Profile:     domain.LeadProfile{Name: "Other", Emails: []string{"RAHUL@example.com"}},
+		OnDuplicate: commands.RejectDuplicates,
+	})
+	var dup *commands.DuplicateError
+	if !errors.As(err, &dup) || dup.Field != "email" || dup.LeadID != id {
+		t.Fatalf("reject policy: %v", err)
+	}
+	res, err := f.h.CreateLead(f.ctx, f.c, commands.CreateLead{
+		Profile: domain.LeadProfile{Name: "Rahul Sharma", Emails: []string{"rahul@example.com"}, Phones: []string{"+91 98765 43210"}},
+	})
+	if err != nil || !res.Merged || res.LeadID != id || len(res.Profile.Phones) != 1 || res.Profile.Phones[0] != "+919876543210" {
+		t.Fatalf("merge policy: %+v %v", res, err)
+	}
+}
+
+func TestChangeStatusAndCallLogs(t *testing.T) {
+	f := newFixture(t)
+	id := f.lead(t, "Asha", "asha@example.com")
+	if _, err := f.h.ChangeStatus(f.ctx, f.c, id, "Qualified"); err != nil {
+		t.Fatal(err)
+	}
+	call, err := f.h.LogCall(f.ctx, f.c, id, domain.CallLog{Type: domain.CallOutbound, CalledAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.DeleteCallLog(f.ctx, f.c, call.CallLogID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.DeleteCallLog(f.ctx, f.c, call.CallLogID); !errors.Is(err, domain.ErrCallLogNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := f.h.LogCall(f.ctx, f.c, uuid.New(), domain.CallLog{Type: domain.CallOutbound, CalledAt: time.Now()}); !errors.Is(err, domain.ErrLeadNotFound) {
+		t.Fatalf("call on unknown lead: %v", err)
+	}
+	var invalid domain.ValidationError
+	if _, err := f.h.LogCall(f.ctx, f.c, id, domain.CallLog{Type: "Missed", CalledAt: time.Now()}); !errors.As(err, &invalid) {
+		t.Fatalf("invalid call: %v", err)
+	}
+}
