@@ -135,3 +135,30 @@ func TestChangeStatusAndCallLogs(t *testing.T) {
 		t.Fatalf("invalid call: %v", err)
 	}
 }
+
+func TestUpdateLeadMovesReservations(t *testing.T) {
+	f := newFixture(t)
+	a := f.lead(t, "A", "a@example.com")
+	b := f.lead(t, "B", "b@example.com")
+	patch := func(email string) commands.UpdateLead {
+		return commands.UpdateLead{Edit: func(p domain.LeadProfile) (domain.LeadProfile, error) {
+			p.Emails = []string{email}
+			return p, nil
+		}, Status: "Won"}
+	}
+	var dup *commands.DuplicateError
+	if _, err := f.h.UpdateLead(f.ctx, f.c, a, patch("B@example.com")); !errors.As(err, &dup) || dup.LeadID != b {
+		t.Fatalf("taking another lead's email: %v", err)
+	}
+	res, err := f.h.UpdateLead(f.ctx, f.c, a, patch("a2@example.com"))
+	if err != nil || res.Status != "Won" || res.Profile.Emails[0] != "a2@example.com" {
+		t.Fatalf("update: %+v %v", res, err)
+	}
+	// The old email is free again: a new lead gets it.
+	if res, err := f.h.CreateLead(f.ctx, f.c, commands.CreateLead{Profile: domain.LeadProfile{Name: "C", Emails: []string{"a@example.com"}}}); err != nil || res.Merged {
+		t.Fatalf("released email: %+v %v", res, err)
+	}
+	if _, err := f.h.UpdateLead(f.ctx, f.c, uuid.New(), patch("x@example.com")); !errors.Is(err, domain.ErrLeadNotFound) {
+		t.Fatalf("unknown lead: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/api/cratio"
+	"github.com/crmcore/crm/api/overplane"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
@@ -156,7 +157,7 @@ func (c *core) handler(waiter *projections.Waiter, region string, options ...fun
 	for _, o := range options {
 		o(deps)
 	}
-	return api.NewServer(deps, cratio.Dialect{})
+	return api.NewServer(deps, cratio.Dialect{}, overplane.Dialect{})
 }
 
 // serveHTTP serves h on ln until ctx ends, then drains in-flight requests.

@@ -14,6 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/crmcore/crm/api/cratio"
+	"github.com/crmcore/crm/api/overplane"
 )
 
 // openAPIChecker validates every response a test receives against the
@@ -33,7 +34,10 @@ func newOpenAPIChecker(t testing.TB) *openAPIChecker {
 	for _, d := range []struct {
 		prefix string
 		doc    []byte
-	}{{"/api/v1/", cratio.OpenAPI}} {
+	}{{"/api/v1/", cratio.OpenAPI}, {"/api/crm/lead", overplane.OpenAPI}} {
+		if string(d.doc) == "{}\n" {
+			continue // not written yet
+		}
 		doc, err := openapi3.NewLoader().LoadFromData(d.doc)
 		if err != nil {
 			t.Fatalf("load OpenAPI document for %s: %v", d.prefix, err)
