@@ -50,29 +50,39 @@ type Result struct {
 }
 
 // loadLead rebuilds a lead from its stream; a missing, deleted or other
-// tenant's lead is domain.ErrLeadNotFound.
+// tenant's lead is domain.ErrLeadNotFound. It also returns the position of
+// the stream's last event.
 func (h *Handler) loadLead(ctx context.Context, tenantID, id uuid.UUID) (*domain.Lead, eventstore.Position, error) {
+	lead, stored, err := h.readLead(ctx, tenantID, id)
+	if err != nil {
+		return nil, eventstore.Position{}, err
+	}
+	return lead, stored[len(stored)-1].Position, nil
+}
+
+// readLead is loadLead with the stored events themselves.
+func (h *Handler) readLead(ctx context.Context, tenantID, id uuid.UUID) (*domain.Lead, []eventstore.Event, error) {
 	stored, err := h.store.ReadStream(ctx, tenantID, id)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return nil, eventstore.Position{}, domain.ErrLeadNotFound
+		return nil, nil, domain.ErrLeadNotFound
 	}
 	if err != nil {
-		return nil, eventstore.Position{}, fmt.Errorf("load lead %s: %w", id, err)
+		return nil, nil, fmt.Errorf("load lead %s: %w", id, err)
 	}
 	if stored[0].StreamType != domain.LeadStream {
-		return nil, eventstore.Position{}, domain.ErrLeadNotFound
+		return nil, nil, domain.ErrLeadNotFound
 	}
 	events := make([]domain.Event, len(stored))
 	for i, e := range stored {
 		if events[i], err = domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data); err != nil {
-			return nil, eventstore.Position{}, fmt.Errorf("load lead %s: %w", id, err)
+			return nil, nil, fmt.Errorf("load lead %s: %w", id, err)
 		}
 	}
 	lead := domain.NewLeadFromHistory(events)
 	if !lead.Exists() || lead.Deleted() {
-		return nil, eventstore.Position{}, domain.ErrLeadNotFound
+		return nil, nil, domain.ErrLeadNotFound
 	}
-	return lead, stored[len(stored)-1].Position, nil
+	return lead, stored, nil
 }
 
 // toNew encodes domain events for the store.

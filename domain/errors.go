@@ -9,6 +9,8 @@ import (
 // ErrLeadDeleted wraps ErrLeadNotFound: errors.Is(err, ErrLeadNotFound) holds
 // for both, and only code that cares (audit, purge) asks for ErrLeadDeleted.
 var (
+	// ErrCommentNotFound is returned for a comment the lead does not have.
+	ErrCommentNotFound = errors.New("comment not found")
 	// ErrLeadNotFound: the lead was never created (or is deleted, see ErrLeadDeleted).
 	ErrLeadNotFound = errors.New("lead not found")
 	// ErrLeadDeleted: the lead existed and was deleted; wraps ErrLeadNotFound.

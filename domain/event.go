@@ -95,6 +95,24 @@ var leadEventData = map[string]reflect.Type{
 	LeadDeleted:       reflect.TypeFor[LeadLifecycleData](),
 	CallLogged:        reflect.TypeFor[CallLoggedData](),
 	CallLogDeleted:    reflect.TypeFor[CallLogDeletedData](),
+	CommentAdded:      reflect.TypeFor[CommentAddedData](),
+	CommentEdited:     reflect.TypeFor[CommentEditedData](),
+
+	PipelineStatusCreated:   reflect.TypeFor[PipelineStatusData](),
+	PipelineStatusChanged:   reflect.TypeFor[PipelineStatusChangedData](),
+	PipelineStatusDeleted:   reflect.TypeFor[PipelineStatusData](),
+	PipelineStatusReordered: reflect.TypeFor[PipelineData](),
+}
+
+// DecodeEvent turns any stored domain event back into an Event (lead and
+// pipeline streams alike).
+func DecodeEvent(eventType string, schemaVersion int, data []byte) (Event, error) {
+	return DecodeLeadEvent(eventType, schemaVersion, data)
+}
+
+// PipelineEventTypes returns every pipeline event type.
+func PipelineEventTypes() []string {
+	return []string{PipelineStatusCreated, PipelineStatusChanged, PipelineStatusDeleted, PipelineStatusReordered}
 }
 
 // LeadEventTypes returns every lead event type, for subscribers and tests
@@ -103,6 +121,7 @@ func LeadEventTypes() []string {
 	return []string{
 		LeadCreated, LeadUpdated, LeadMerged, LeadStatusChanged,
 		LeadArchived, LeadRestored, LeadDeleted, CallLogged, CallLogDeleted,
+		CommentAdded, CommentEdited,
 	}
 }
 

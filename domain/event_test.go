@@ -22,6 +22,8 @@ func sampleEvents() map[string]Event {
 		LeadDeleted:       lifecycle(LeadDeleted, callA, callB),
 		CallLogged:        {Type: CallLogged, Data: CallLoggedData{LeadID: leadID, CallLogID: callA, CallType: CallInbound, DurationSeconds: 12, Outcome: "Busy", Notes: "call back\nafter 5", CalledAt: calledAt}},
 		CallLogDeleted:    callDeleted(callA),
+		CommentAdded:      {Type: CommentAdded, Data: CommentAddedData{LeadID: leadID, CommentID: 7, Content: "Called, no answer", Author: "api_key:1"}},
+		CommentEdited:     {Type: CommentEdited, Data: CommentEditedData{LeadID: leadID, CommentID: 7, Old: "Called, no answer", New: "Called twice"}},
 	}
 }
 

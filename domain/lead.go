@@ -24,6 +24,8 @@ type Lead struct {
 	// call log's id is never logged again in the same stream.
 	callLogs     []uuid.UUID
 	usedCallLogs map[uuid.UUID]bool
+	// comments holds the content of each comment by its number.
+	comments map[int64]string
 }
 
 // NewLeadFromHistory rebuilds a lead's state by applying its stored events in
@@ -89,6 +91,20 @@ func (l *Lead) Apply(e Event) {
 		if l.usedCallLogs[d.CallLogID] {
 			l.usedCallLogs[d.CallLogID] = false
 			l.callLogs = slices.DeleteFunc(l.callLogs, func(id uuid.UUID) bool { return id == d.CallLogID })
+		}
+	case CommentAdded:
+		d := eventData[CommentAddedData](e)
+		if d.CommentID == 0 {
+			return // redacted
+		}
+		if l.comments == nil {
+			l.comments = map[int64]string{}
+		}
+		l.comments[d.CommentID] = d.Content
+	case CommentEdited:
+		d := eventData[CommentEditedData](e)
+		if _, ok := l.comments[d.CommentID]; ok {
+			l.comments[d.CommentID] = d.New
 		}
 	}
 	// Unknown types cannot reach here through DecodeLeadEvent; counting them

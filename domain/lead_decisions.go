@@ -3,6 +3,7 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -219,6 +220,60 @@ func (l *Lead) DeleteCallLog(id uuid.UUID) ([]Event, error) {
 		return nil, ErrCallLogNotFound
 	}
 	return []Event{{Type: CallLogDeleted, Data: CallLogDeletedData{LeadID: l.id, CallLogID: id}}}, nil
+}
+
+// maxCommentLen bounds a comment's content.
+const maxCommentLen = 10000
+
+func checkComment(content string) (string, error) {
+	content = strings.TrimSpace(content)
+	switch {
+	case content == "":
+		return "", invalid("content", "is required")
+	case utf8.RuneCountInString(content) > maxCommentLen:
+		return "", invalid("content", "must be at most 10000 characters")
+	}
+	return content, nil
+}
+
+// AddComment decides a comment numbered id (per tenant) by author.
+func (l *Lead) AddComment(id int64, content, author string) ([]Event, error) {
+	if err := l.mustExist(); err != nil {
+		return nil, err
+	}
+	if id < 1 {
+		return nil, invalid("comment_id", "must be positive")
+	}
+	content, err := checkComment(content)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{{Type: CommentAdded, Data: CommentAddedData{LeadID: l.id, CommentID: id, Content: content, Author: author}}}, nil
+}
+
+// EditComment decides new content for comment id; the same content is no change.
+func (l *Lead) EditComment(id int64, content string) ([]Event, error) {
+	if err := l.mustExist(); err != nil {
+		return nil, err
+	}
+	old, ok := l.comments[id]
+	if !ok {
+		return nil, ErrCommentNotFound
+	}
+	content, err := checkComment(content)
+	if err != nil {
+		return nil, err
+	}
+	if content == old {
+		return nil, nil
+	}
+	return []Event{{Type: CommentEdited, Data: CommentEditedData{LeadID: l.id, CommentID: id, Old: old, New: content}}}, nil
+}
+
+// HasComment reports whether the lead has comment id.
+func (l *Lead) HasComment(id int64) bool {
+	_, ok := l.comments[id]
+	return ok
 }
 
 // mustExist answers the error every decision on a missing lead returns.

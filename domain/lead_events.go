@@ -19,6 +19,7 @@ const (
 	ReserveEmail   = "lead.email"    // normalized (lower-case) email
 	ReservePhone   = "lead.phone"    // E.164 phone
 	ReserveCallLog = "lead.call_log" // call log id, owned by the lead's stream
+	ReserveComment = "lead.comment"  // comment number, owned by the lead's stream
 )
 
 // Event types of the lead stream. These strings are stored: never rename one.
@@ -32,6 +33,8 @@ const (
 	LeadDeleted       = "lead.deleted"
 	CallLogged        = "lead.call_logged"
 	CallLogDeleted    = "lead.call_log_deleted"
+	CommentAdded      = "lead.comment_added"
+	CommentEdited     = "lead.comment_edited"
 )
 
 // Redacted is the data every earlier event of a permanently deleted lead is
@@ -89,4 +92,21 @@ type CallLoggedData struct {
 type CallLogDeletedData struct {
 	LeadID    uuid.UUID `json:"lead_id"`
 	CallLogID uuid.UUID `json:"call_log_id"`
+}
+
+// CommentAddedData is the data of lead.comment_added. Author is who wrote it
+// (the caller's identity), kept in the event so the comment reads on its own.
+type CommentAddedData struct {
+	LeadID    uuid.UUID `json:"lead_id"`
+	CommentID int64     `json:"comment_id"` // per-tenant number
+	Content   string    `json:"content"`
+	Author    string    `json:"author"`
+}
+
+// CommentEditedData is the data of lead.comment_edited.
+type CommentEditedData struct {
+	LeadID    uuid.UUID `json:"lead_id"`
+	CommentID int64     `json:"comment_id"`
+	Old       string    `json:"old"`
+	New       string    `json:"new"`
 }

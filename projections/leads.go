@@ -49,7 +49,10 @@ create unique index if not exists rm_leads_number on rm_leads (tenant_id, number
 create index if not exists rm_leads_created on rm_leads (tenant_id, created_at desc, id desc);
 create index if not exists rm_leads_status on rm_leads (tenant_id, status, created_at desc);
 create index if not exists rm_leads_source on rm_leads (tenant_id, source, created_at desc);
-create index if not exists rm_leads_assigned on rm_leads (tenant_id, assigned_to, created_at desc);`)
+create index if not exists rm_leads_assigned on rm_leads (tenant_id, assigned_to, created_at desc);
+create extension if not exists pg_trgm schema public;
+create index if not exists rm_leads_search on rm_leads using gin (
+	tenant_id, (lower(name || ' ' || email || ' ' || phone || ' ' || company)) public.gin_trgm_ops);`)
 	return err
 }
 

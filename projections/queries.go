@@ -48,6 +48,7 @@ type LeadFilter struct {
 	Priority        string
 	AssignedTo      string
 	IncludeArchived bool
+	OnlyArchived    bool
 	Limit, Offset   int
 }
 
@@ -96,7 +97,10 @@ func (r *Reader) ListLeads(ctx context.Context, f LeadFilter) ([]Lead, int64, er
 			w.add(c.col+" = ?", c.val)
 		}
 	}
-	if !f.IncludeArchived {
+	switch {
+	case f.OnlyArchived:
+		w.add("archived = ?", true)
+	case !f.IncludeArchived:
 		w.add("archived = ?", false)
 	}
 	var total int64

@@ -100,7 +100,8 @@ func (c *core) migrate(ctx context.Context) error {
 
 // allProjections lists every read model crm maintains.
 func allProjections() []projections.Projection {
-	return []projections.Projection{projections.Leads{}, projections.CallLogs{}}
+	return []projections.Projection{projections.Leads{}, projections.CallLogs{}, projections.Pipelines{},
+		projections.LeadVolume{}}
 }
 
 // purgeOn marks the events that end a stream for good (permanent delete).
