@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crmcore/crm/api"
@@ -216,6 +217,7 @@ func runServe(ctx context.Context, logger *slog.Logger) error {
 
 // withNATSWorker runs work with the Postgres core and a NATS connection
 // configured from the environment: the shape of `crm relay` and `crm project`.
+// With CRM_METRICS_ADDR set, it serves their Prometheus metrics there.
 func withNATSWorker(ctx context.Context, logger *slog.Logger, work func(context.Context, *core, jetstream.JetStream, config) error) error {
 	cfg := configFromEnv()
 	if err := errors.Join(require("DATABASE_URL", cfg.DatabaseURL), require("NATS_URL", cfg.NATSURL)); err != nil {
@@ -231,7 +233,18 @@ func withNATSWorker(ctx context.Context, logger *slog.Logger, work func(context.
 		return err
 	}
 	defer nc.Close()
-	return work(ctx, c, js, cfg)
+	g, ctx := errgroup.WithContext(ctx)
+	if addr := os.Getenv("CRM_METRICS_ADDR"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("CRM_METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.Handler())
+		g.Go(func() error { return serveHTTP(ctx, ln, mux, logger) })
+	}
+	g.Go(func() error { return work(ctx, c, js, cfg) })
+	return g.Wait()
 }
 
 // runRelay is `crm relay`.
