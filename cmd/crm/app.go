@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/api/cratio"
+	"github.com/crmcore/crm/api/leadsapi"
 	"github.com/crmcore/crm/api/overplane"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
@@ -73,6 +75,10 @@ type core struct {
 	store    *eventstore.Store
 	listener *eventstore.Listener
 	logger   *slog.Logger
+	// photoDir holds uploaded lead photos (CRM_PHOTO_DIR; crm dev: DATA/photos).
+	photoDir string
+	// maxPhotoBytes caps an upload (CRM_MAX_PHOTO_BYTES, default 5 MB).
+	maxPhotoBytes int64
 }
 
 func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*core, error) {
@@ -88,7 +94,13 @@ func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*co
 		return nil, fmt.Errorf("connect to Postgres: %w", err)
 	}
 	store := eventstore.New(pool)
-	return &core{pool: pool, store: store, listener: eventstore.NewListener(pool, logger), logger: logger}, nil
+	maxPhoto, err := strconv.ParseInt(envOr("CRM_MAX_PHOTO_BYTES", "5000000"), 10, 64)
+	if err != nil || maxPhoto <= 0 {
+		pool.Close()
+		return nil, fmt.Errorf("CRM_MAX_PHOTO_BYTES: want a positive number of bytes")
+	}
+	return &core{pool: pool, store: store, listener: eventstore.NewListener(pool, logger), logger: logger,
+		photoDir: envOr("CRM_PHOTO_DIR", "./photos"), maxPhotoBytes: maxPhoto}, nil
 }
 
 // migrate brings the event store schema and the read-model tables up to date.
@@ -159,7 +171,8 @@ func (c *core) handler(waiter *projections.Waiter, region string, options ...fun
 	for _, o := range options {
 		o(deps)
 	}
-	return api.NewServer(deps, cratio.Dialect{}, overplane.Dialect{})
+	return api.NewServer(deps, cratio.Dialect{}, overplane.Dialect{},
+		leadsapi.Dialect{PhotoDir: c.photoDir, MaxPhotoBytes: c.maxPhotoBytes})
 }
 
 // serveHTTP serves h on ln until ctx ends, then drains in-flight requests.

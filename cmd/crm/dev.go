@@ -88,6 +88,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 		return err
 	}
 	defer c.pool.Close()
+	if os.Getenv("CRM_PHOTO_DIR") == "" {
+		c.photoDir = filepath.Join(dir, "photos")
+	}
 	if err := c.migrate(ctx); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/crmcore/crm/api/cratio"
+	"github.com/crmcore/crm/api/leadsapi"
 	"github.com/crmcore/crm/api/overplane"
 )
 
@@ -34,7 +35,7 @@ func newOpenAPIChecker(t testing.TB) *openAPIChecker {
 	for _, d := range []struct {
 		prefix string
 		doc    []byte
-	}{{"/api/v1/", cratio.OpenAPI}, {"/api/crm/lead", overplane.OpenAPI}} {
+	}{{"/api/v1/", cratio.OpenAPI}, {"/api/crm/lead", overplane.OpenAPI}, {"/leads", leadsapi.OpenAPI}} {
 		if string(d.doc) == "{}\n" {
 			continue // not written yet
 		}

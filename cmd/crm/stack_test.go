@@ -102,6 +102,7 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 		t.Fatal(err)
 	}
 	s.core = c
+	c.photoDir = t.TempDir()
 	if err := c.migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
