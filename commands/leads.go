@@ -246,6 +246,20 @@ func (h *Handler) ChangeStatus(ctx context.Context, c Context, id uuid.UUID, sta
 	return h.onLeads(ctx, c, []uuid.UUID{id}, func(l *domain.Lead) ([]domain.Event, error) { return l.ChangeStatus(status) })
 }
 
+// ChangeStatuses moves every lead in ids to status, or none: one unknown id
+// fails the whole call with *LeadsNotFoundError.
+func (h *Handler) ChangeStatuses(ctx context.Context, c Context, ids []uuid.UUID, status domain.Status) (Result, error) {
+	return h.onLeads(ctx, c, ids, func(l *domain.Lead) ([]domain.Event, error) { return l.ChangeStatus(status) })
+}
+
+// DeleteLeads permanently deletes every lead in ids, or none, in one commit
+// (see DeleteLead).
+func (h *Handler) DeleteLeads(ctx context.Context, c Context, ids []uuid.UUID) (Result, error) {
+	return h.onLeadStreams(ctx, c, ids, (*domain.Lead).Delete, func(sa *eventstore.StreamAppend) {
+		sa.Redact, sa.ReleaseAll = true, true
+	})
+}
+
 // ArchiveLeads archives every lead in ids, or none: one unknown id fails the
 // whole call with *LeadsNotFoundError.
 func (h *Handler) ArchiveLeads(ctx context.Context, c Context, ids []uuid.UUID) (Result, error) {
@@ -296,6 +310,11 @@ func (e *LeadsNotFoundError) Is(target error) bool { return target == domain.Err
 
 // onLeads applies one decision to several leads in one all-or-nothing commit.
 func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error)) (Result, error) {
+	return h.onLeadStreams(ctx, c, ids, decide, nil)
+}
+
+// onLeadStreams is onLeads with a hook that adjusts each stream's append.
+func (h *Handler) onLeadStreams(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error), adjust func(*eventstore.StreamAppend)) (Result, error) {
 	return retry(ctx, func() (Result, error) {
 		var streams []eventstore.StreamAppend
 		var missing []uuid.UUID
@@ -328,9 +347,13 @@ func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decid
 			if err != nil {
 				return Result{}, err
 			}
-			streams = append(streams, eventstore.StreamAppend{
+			sa := eventstore.StreamAppend{
 				StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: lead.Version(), Events: events,
-			})
+			}
+			if adjust != nil {
+				adjust(&sa)
+			}
+			streams = append(streams, sa)
 		}
 		if len(missing) > 0 {
 			return Result{}, &LeadsNotFoundError{IDs: missing}

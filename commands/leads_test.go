@@ -162,3 +162,36 @@ func TestUpdateLeadMovesReservations(t *testing.T) {
 		t.Fatalf("unknown lead: %v", err)
 	}
 }
+
+func TestBulkDeleteAndChangeStatusAreAllOrNothing(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.lead(t, "A", "a@example.com"), f.lead(t, "B", "b@example.com")
+	before := f.eventCount(t)
+	var notFound *commands.LeadsNotFoundError
+	if _, err := f.h.DeleteLeads(f.ctx, f.c, []uuid.UUID{a, uuid.New()}); !errors.As(err, &notFound) {
+		t.Fatalf("delete with an unknown id: %v", err)
+	}
+	if _, err := f.h.ChangeStatuses(f.ctx, f.c, []uuid.UUID{uuid.New(), b}, "Won"); !errors.As(err, &notFound) {
+		t.Fatalf("change status with an unknown id: %v", err)
+	}
+	if f.eventCount(t) != before {
+		t.Fatal("a failed bulk call wrote events")
+	}
+	if _, err := f.h.ChangeStatuses(f.ctx, f.c, []uuid.UUID{a, b}, "Won"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.DeleteLeads(f.ctx, f.c, []uuid.UUID{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.History(f.ctx, f.c.TenantID, a); !errors.Is(err, domain.ErrLeadNotFound) {
+		t.Fatalf("deleted lead's history: %v", err)
+	}
+	var redacted int
+	if err := f.store.Pool().QueryRow(f.ctx, `select count(*) from events where redacted_at is not null`).Scan(&redacted); err != nil || redacted != 4 {
+		t.Fatalf("%d redacted events, want 4 (%v)", redacted, err)
+	}
+	// Both emails are free again.
+	if res, err := f.h.CreateLead(f.ctx, f.c, commands.CreateLead{Profile: domain.LeadProfile{Name: "A2", Emails: []string{"a@example.com"}}}); err != nil || res.Merged {
+		t.Fatalf("email after bulk delete: %+v %v", res, err)
+	}
+}
