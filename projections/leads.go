@@ -52,7 +52,7 @@ create index if not exists rm_leads_source on rm_leads (tenant_id, source, creat
 create index if not exists rm_leads_assigned on rm_leads (tenant_id, assigned_to, created_at desc);
 create extension if not exists pg_trgm schema public;
 create index if not exists rm_leads_search on rm_leads using gin (
-	tenant_id, (lower(name || ' ' || email || ' ' || phone || ' ' || company)) public.gin_trgm_ops);`)
+	(lower(name || ' ' || email || ' ' || phone || ' ' || company)) public.gin_trgm_ops);`)
 	return err
 }
 

@@ -37,6 +37,9 @@ type config struct {
 	// Stream is CRM_NATS_STREAM (default CRM_EVENTS), CRM_NATS_SUBJECTS
 	// (default crm.events) and CRM_NATS_REPLICAS (1, or 3 for a cluster).
 	Stream relay.StreamConfig
+	// RelayBatch and ProjectorBatch are CRM_RELAY_BATCH_SIZE (default 1000)
+	// and CRM_PROJECTOR_BATCH_SIZE (default 500): events per round trip.
+	RelayBatch, ProjectorBatch int
 }
 
 func configFromEnv() config {
@@ -52,6 +55,8 @@ func configFromEnv() config {
 	}
 	c.Stream.Name = envOr("CRM_NATS_STREAM", c.Stream.Name)
 	c.Stream.Subjects = envOr("CRM_NATS_SUBJECTS", c.Stream.Subjects)
+	c.RelayBatch, _ = strconv.Atoi(os.Getenv("CRM_RELAY_BATCH_SIZE"))
+	c.ProjectorBatch, _ = strconv.Atoi(os.Getenv("CRM_PROJECTOR_BATCH_SIZE"))
 	return c
 }
 
@@ -141,17 +146,19 @@ func connectNATS(url string, logger *slog.Logger) (*nats.Conn, jetstream.JetStre
 }
 
 // runRelayLoop relays while leading; standby otherwise.
-func (c *core) runRelayLoop(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig) error {
-	r := relay.New(relay.Config{Store: c.store, Listener: c.listener, JS: js, Stream: stream, PurgeOn: purgeOn, Logger: c.logger})
+func (c *core) runRelayLoop(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig, batch int) error {
+	r := relay.New(relay.Config{Store: c.store, Listener: c.listener, JS: js, Stream: stream, PurgeOn: purgeOn,
+		Logger: c.logger, BatchSize: batch})
 	return relay.Lead(ctx, c.pool.Config().ConnConfig.Copy(), "relay", c.logger, r.Run)
 }
 
 // runProjectors runs one worker per read model.
-func (c *core) runProjectors(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig) error {
+func (c *core) runProjectors(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig, batch int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, p := range allProjections() {
 		g.Go(func() error {
-			return projections.Run(ctx, projections.RunnerConfig{Store: c.store, JS: js, Stream: stream, Logger: c.logger}, p)
+			return projections.Run(ctx, projections.RunnerConfig{Store: c.store, JS: js, Stream: stream,
+				Logger: c.logger, BatchSize: batch}, p)
 		})
 	}
 	return g.Wait()
@@ -265,7 +272,7 @@ func runRelay(ctx context.Context, logger *slog.Logger) error {
 	return withNATSWorker(ctx, logger, func(ctx context.Context, c *core, js jetstream.JetStream, cfg config) error {
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return c.listener.Run(ctx) })
-		g.Go(func() error { return c.runRelayLoop(ctx, js, cfg.Stream) })
+		g.Go(func() error { return c.runRelayLoop(ctx, js, cfg.Stream, cfg.RelayBatch) })
 		return g.Wait()
 	})
 }
@@ -273,7 +280,7 @@ func runRelay(ctx context.Context, logger *slog.Logger) error {
 // runProject is `crm project`.
 func runProject(ctx context.Context, logger *slog.Logger) error {
 	return withNATSWorker(ctx, logger, func(ctx context.Context, c *core, js jetstream.JetStream, cfg config) error {
-		return c.runProjectors(ctx, js, cfg.Stream)
+		return c.runProjectors(ctx, js, cfg.Stream, cfg.ProjectorBatch)
 	})
 }
 

@@ -161,11 +161,11 @@ func (s *stack) stop(name string) {
 }
 
 func (s *stack) startRelay() {
-	s.start("relay", func(ctx context.Context) error { return s.core.runRelayLoop(ctx, s.js, s.stream) })
+	s.start("relay", func(ctx context.Context) error { return s.core.runRelayLoop(ctx, s.js, s.stream, 0) })
 }
 
 func (s *stack) startProjectors() {
-	s.start("projectors", func(ctx context.Context) error { return s.core.runProjectors(ctx, s.js, s.stream) })
+	s.start("projectors", func(ctx context.Context) error { return s.core.runProjectors(ctx, s.js, s.stream, 0) })
 }
 
 // newTenant creates a tenant with an API key.
