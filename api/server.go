@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -119,10 +120,25 @@ func accessLog(logger *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+const rawBodyKey = "crm.raw_body"
+
+// limitBody caps every request body; BodyLimit lifts the cap for one route.
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.Body != nil {
+			c.Set(rawBodyKey, c.Request.Body)
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
+		c.Next()
+	}
+}
+
+// BodyLimit replaces the server-wide body cap with n for the routes it is
+// given to (uploads); it must run before anything reads the body.
+func BodyLimit(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if raw, ok := c.Get(rawBodyKey); ok {
+			c.Request.Body = http.MaxBytesReader(c.Writer, raw.(io.ReadCloser), n)
 		}
 		c.Next()
 	}

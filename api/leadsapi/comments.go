@@ -1,0 +1,146 @@
+package leadsapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+)
+
+// user is who wrote a comment or made a change. crm authenticates API keys,
+// not people: an API key shows as id 0, "API" "key", and its identity
+// ("api_key:<key id>") as the email.
+type user struct {
+	ID        int64  `json:"id"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	Email     string `json:"email"`
+}
+
+func userOf(actor string) user {
+	if strings.HasPrefix(actor, "api_key:") {
+		return user{FirstName: "API", LastName: "key", Email: actor}
+	}
+	return user{FirstName: actor, Email: actor}
+}
+
+// comment is a lead's comment, with its content after every edit.
+type comment struct {
+	ID        int64     `json:"id"`
+	Content   string    `json:"content"`
+	User      user      `json:"user"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// commentsOf reads a lead's comments from its stream, in the order they
+// were written.
+func commentsOf(events []eventstore.Event) ([]comment, error) {
+	var out []comment
+	at := map[int64]int{}
+	for _, e := range events {
+		if e.Type != domain.CommentAdded && e.Type != domain.CommentEdited {
+			continue
+		}
+		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			return nil, err
+		}
+		switch d := ev.Data.(type) {
+		case domain.CommentAddedData:
+			at[d.CommentID] = len(out)
+			out = append(out, comment{ID: d.CommentID, Content: d.Content, User: userOf(d.Author),
+				CreatedAt: e.RecordedAt.UTC(), UpdatedAt: e.RecordedAt.UTC()})
+		case domain.CommentEditedData:
+			if i, ok := at[d.CommentID]; ok {
+				out[i].Content, out[i].UpdatedAt = d.New, e.RecordedAt.UTC()
+			}
+		}
+	}
+	return out, nil
+}
+
+// decodeContent reads {"content"}.
+func decodeContent(c *gin.Context) (string, *api.BadInput) {
+	body, bad := api.DecodeObject(c.Request.Body, "content")
+	if bad != nil {
+		return "", bad
+	}
+	content, _, bad := api.Field[string](body, "content", "a string")
+	return content, bad
+}
+
+// respondComment answers with comment res.CommentID as the lead's stream
+// now holds it.
+func (h *handlers) respondComment(c *gin.Context, code int, res commands.CommentResult, content string) {
+	events, err := h.d.Commands.History(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	comments, err := commentsOf(events)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.d.AwaitReadModels(c, res.Position, readModels...)
+	for _, cm := range comments {
+		if cm.ID == res.CommentID {
+			c.JSON(code, cm)
+			return
+		}
+	}
+	now := time.Now().UTC()
+	c.JSON(code, comment{ID: res.CommentID, Content: strings.TrimSpace(content),
+		User: userOf(api.CommandContext(c, Name).Metadata.Actor), CreatedAt: now, UpdatedAt: now})
+}
+
+func (h *handlers) addComment(c *gin.Context) {
+	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
+	n, bad := leadID(c)
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	row, err := h.leadByNumber(ctx, tenant, n)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	content, bad := decodeContent(c)
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	res, err := h.d.Commands.AddComment(ctx, api.CommandContext(c, Name), row.ID, content)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.respondComment(c, http.StatusCreated, res, content)
+}
+
+func (h *handlers) editComment(c *gin.Context) {
+	id, bad := pathID(c, "comment")
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	content, bad := decodeContent(c)
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	res, err := h.d.Commands.EditComment(c.Request.Context(), api.CommandContext(c, Name), id, content)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.respondComment(c, http.StatusOK, res, content)
+}

@@ -1,0 +1,239 @@
+package leadsapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+)
+
+// actions names each lead event in the audit log.
+var actions = map[string]string{
+	domain.LeadCreated: "CreateLead", domain.LeadUpdated: "UpdateLead", domain.LeadMerged: "MergeLead",
+	domain.LeadStatusChanged: "ChangeStatus", domain.LeadArchived: "ArchiveLead", domain.LeadRestored: "RestoreLead",
+	domain.LeadDeleted: "DeleteLead", domain.CallLogged: "LogCall", domain.CallLogDeleted: "DeleteCallLog",
+	domain.CommentAdded: "AddComment", domain.CommentEdited: "EditComment",
+}
+
+// change is one changed value in the audit log; values are JSON as stored.
+type change struct {
+	Field    string          `json:"field"`
+	OldValue json.RawMessage `json:"oldValue"`
+	NewValue json.RawMessage `json:"newValue"`
+}
+
+// actorRef is who made a change: see user.
+type actorRef struct {
+	ID    int64  `json:"id"`
+	Email string `json:"email"`
+}
+
+// logEntry is one event of a lead's stream; id is its version in the stream.
+type logEntry struct {
+	ID         int64     `json:"id"`
+	Action     string    `json:"action"`
+	EntityType string    `json:"entityType"`
+	User       actorRef  `json:"user"`
+	API        *string   `json:"api"`
+	CommentID  *int64    `json:"commentId"`
+	Changes    []change  `json:"changes"`
+	CreatedAt  time.Time `json:"createdAt"`
+	content    *string   // the comment text an AddComment or EditComment wrote
+}
+
+// logField names a profile field in this API's words where it has one.
+func logField(f string) string {
+	switch f {
+	case "first_name", "last_name", "job_title", "phones", "business_ids", "social":
+		return fieldOf(f)
+	}
+	return f
+}
+
+func raw(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// entryOf turns a stored lead event into its audit log entry.
+func (p pipeline) entryOf(e eventstore.Event) (logEntry, error) {
+	u := userOf(e.Metadata.Actor)
+	out := logEntry{ID: int64(e.StreamVersion), Action: actions[e.Type], EntityType: "Lead",
+		User: actorRef{ID: u.ID, Email: u.Email}, API: optional(e.Metadata.API), Changes: []change{}, CreatedAt: e.RecordedAt.UTC()}
+	if out.Action == "" {
+		out.Action = e.Type
+	}
+	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return out, err
+	}
+	statusName := func(s domain.Status) json.RawMessage { name, _ := p.status(string(s)); return raw(name) }
+	switch d := ev.Data.(type) {
+	case domain.LeadCreatedData:
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw(d.Profile), &fields); err != nil {
+			return out, err
+		}
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			out.Changes = append(out.Changes, change{Field: logField(k), NewValue: fields[k]})
+		}
+		out.Changes = append(out.Changes, change{Field: "status", NewValue: statusName(d.Status)})
+	case domain.LeadUpdatedData:
+		for _, c := range d.Changes {
+			out.Changes = append(out.Changes, change{Field: logField(c.Field), OldValue: c.Old, NewValue: c.New})
+		}
+	case domain.LeadStatusChangedData:
+		out.Changes = append(out.Changes, change{Field: "status", OldValue: statusName(d.From), NewValue: statusName(d.To)})
+	case domain.LeadLifecycleData:
+		from, to := stateActive, stateArchived
+		if e.Type == domain.LeadRestored {
+			from, to = to, from
+		}
+		out.Changes = append(out.Changes, change{Field: "state", OldValue: raw(from), NewValue: raw(to)})
+	case domain.CallLoggedData:
+		out.Changes = append(out.Changes, change{Field: "callLog", NewValue: raw(d)})
+	case domain.CallLogDeletedData:
+		out.Changes = append(out.Changes, change{Field: "callLog", OldValue: raw(d.CallLogID)})
+	case domain.CommentAddedData:
+		out.CommentID, out.content = &d.CommentID, &d.Content
+		out.Changes = append(out.Changes, change{Field: "content", NewValue: raw(d.Content)})
+	case domain.CommentEditedData:
+		out.CommentID, out.content = &d.CommentID, &d.New
+		out.Changes = append(out.Changes, change{Field: "content", OldValue: raw(d.Old), NewValue: raw(d.New)})
+	}
+	return out, nil
+}
+
+// history reads the audit log of the lead numbered in the path, oldest first.
+func (h *handlers) history(c *gin.Context) ([]logEntry, []eventstore.Event, error) {
+	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
+	n, bad := leadID(c)
+	if bad != nil {
+		return nil, nil, bad
+	}
+	row, err := h.leadByNumber(ctx, tenant, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	events, err := h.d.Commands.History(ctx, tenant, row.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl, err := h.pipeline(ctx, tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries := make([]logEntry, len(events))
+	for i, e := range events {
+		if entries[i], err = pl.entryOf(e); err != nil {
+			return nil, nil, err
+		}
+	}
+	return entries, events, nil
+}
+
+// window returns the page of n items that page and limit select.
+func window(c *gin.Context, n int) (lo, hi int, bad *api.BadInput) {
+	limit, offset, bad := page(c, 50, maxLogLimit)
+	if bad != nil {
+		return 0, 0, bad
+	}
+	lo = min(offset, n)
+	return lo, min(lo+limit, n), nil
+}
+
+// logList is the answer of GET /leads/logs/{id}.
+type logList struct {
+	Count int        `json:"count"`
+	Logs  []logEntry `json:"logs"`
+}
+
+func (h *handlers) logs(c *gin.Context) {
+	entries, _, err := h.history(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	lo, hi, bad := window(c, len(entries))
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].ID > entries[j].ID })
+	c.JSON(http.StatusOK, logList{Count: len(entries), Logs: entries[lo:hi]})
+}
+
+// timelineItem is a log entry or a comment in the merged timeline.
+type timelineItem struct {
+	Type       string    `json:"type"` // "log" or "comment"
+	ID         int64     `json:"id"`
+	Action     *string   `json:"action"`
+	EntityType string    `json:"entityType"`
+	User       actorRef  `json:"user"`
+	Content    *string   `json:"content"`
+	CommentID  *int64    `json:"commentId"`
+	Changes    []change  `json:"changes"`
+	CreatedAt  time.Time `json:"createdAt"`
+}
+
+// timeline is the answer of GET /leads/logs-and-comments/{id}.
+type timeline struct {
+	LogsAndComments []timelineItem `json:"logsAndComments"`
+	LogsCount       int            `json:"logsCount"`
+	CommentsCount   int            `json:"commentsCount"`
+}
+
+func (h *handlers) logsAndComments(c *gin.Context) {
+	entries, events, err := h.history(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	comments, err := commentsOf(events)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	items := make([]timelineItem, 0, len(entries)+len(comments))
+	for _, e := range entries {
+		action := e.Action
+		items = append(items, timelineItem{Type: "log", ID: e.ID, Action: &action, EntityType: e.EntityType, User: e.User,
+			Content: e.content, CommentID: e.CommentID, Changes: e.Changes, CreatedAt: e.CreatedAt})
+	}
+	for _, cm := range comments {
+		content, id := cm.Content, cm.ID
+		items = append(items, timelineItem{Type: "comment", ID: cm.ID, EntityType: "Comment",
+			User: actorRef{ID: cm.User.ID, Email: cm.User.Email}, Content: &content, CommentID: &id, Changes: []change{}, CreatedAt: cm.CreatedAt})
+	}
+	// Newest first; a comment shows above the AddComment entry that wrote it.
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.After(b.CreatedAt)
+		}
+		if a.Type != b.Type {
+			return a.Type == "comment"
+		}
+		return a.ID > b.ID
+	})
+	lo, hi, bad := window(c, len(items))
+	if bad != nil {
+		h.fail(c, bad)
+		return
+	}
+	c.JSON(http.StatusOK, timeline{LogsAndComments: items[lo:hi], LogsCount: len(entries), CommentsCount: len(comments)})
+}
