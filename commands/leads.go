@@ -38,6 +38,8 @@ type CreateLead struct {
 	Profile     domain.LeadProfile
 	Status      domain.Status
 	OnDuplicate DuplicatePolicy
+	// Archived creates the lead archived, in the same commit.
+	Archived bool
 }
 
 // LeadResult says which lead a create landed on.
@@ -75,7 +77,7 @@ func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (Le
 		}
 		var res LeadResult
 		if owner == uuid.Nil {
-			res, err = h.createNew(ctx, c, p, cmd.Status)
+			res, err = h.createNew(ctx, c, p, cmd.Status, cmd.Archived)
 		} else if cmd.OnDuplicate == RejectDuplicates {
 			return LeadResult{}, &DuplicateError{Field: field, LeadID: owner}
 		} else {
@@ -141,7 +143,7 @@ func reservations(p domain.LeadProfile) []eventstore.Reservation {
 	return rs
 }
 
-func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
+func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile, status domain.Status, archived bool) (LeadResult, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return LeadResult{}, err
@@ -153,6 +155,14 @@ func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile
 	decided, err := domain.CreateLead(id, number, p, status)
 	if err != nil {
 		return LeadResult{}, err
+	}
+	if archived {
+		lead := domain.NewLeadFromHistory(decided)
+		archive, err := lead.Archive()
+		if err != nil {
+			return LeadResult{}, err
+		}
+		decided = append(decided, archive...)
 	}
 	events, err := toNew(decided)
 	if err != nil {

@@ -18,6 +18,9 @@ type UpdateLead struct {
 	Edit func(current domain.LeadProfile) (domain.LeadProfile, error)
 	// Status moves the lead when not empty.
 	Status domain.Status
+	// Archived, when set, archives (true) or restores (false) the lead in
+	// the same commit.
+	Archived *bool
 }
 
 // UpdateLead applies an edit to a lead. Emails and phones it adds are
@@ -47,6 +50,17 @@ func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd U
 		}
 		if cmd.Status != "" {
 			moved, err := lead.ChangeStatus(cmd.Status)
+			if err != nil {
+				return LeadResult{}, err
+			}
+			decided = append(decided, moved...)
+		}
+		if cmd.Archived != nil {
+			lifecycle := lead.Restore
+			if *cmd.Archived {
+				lifecycle = lead.Archive
+			}
+			moved, err := lifecycle()
 			if err != nil {
 				return LeadResult{}, err
 			}

@@ -193,24 +193,6 @@ func (h *handlers) statusKey(ctx context.Context, tenantID uuid.UUID, id int64) 
 	return s.Key, err
 }
 
-// setState archives or restores lead id. It runs without the request's
-// idempotency key, which the lead's create or update already used: both
-// decisions are no-ops when repeated.
-func (h *handlers) setState(ctx context.Context, cc commands.Context, id uuid.UUID, state string) (commands.Result, error) {
-	cc.IdempotencyKey = ""
-	if state == stateArchived {
-		return h.d.Commands.ArchiveLeads(ctx, cc, []uuid.UUID{id})
-	}
-	return h.d.Commands.RestoreLeads(ctx, cc, []uuid.UUID{id})
-}
-
-func later(a, b eventstore.Position) eventstore.Position {
-	if a.Less(b) {
-		return b
-	}
-	return a
-}
-
 func (h *handlers) createLead(c *gin.Context) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
 	in, bad := decodeLead(c.Request.Body, h.d.Commands.Region())
@@ -245,22 +227,14 @@ func (h *handlers) createLead(c *gin.Context) {
 	cc := api.CommandContext(c, Name)
 	res, err := h.d.Commands.CreateLead(ctx, cc, commands.CreateLead{
 		Profile: in.apply(domain.LeadProfile{}), Status: status, OnDuplicate: commands.RejectDuplicates,
+		Archived: in.state == stateArchived,
 	})
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	pos := res.Position
-	if in.state == stateArchived {
-		moved, err := h.setState(ctx, cc, res.LeadID, in.state)
-		if err != nil {
-			h.fail(c, err)
-			return
-		}
-		pos = later(pos, moved.Position)
-	}
 	now := time.Now()
-	h.respondLead(c, http.StatusCreated, res.LeadID, pos, projections.Lead{ID: res.LeadID, Number: res.Number,
+	h.respondLead(c, http.StatusCreated, res.LeadID, res.Position, projections.Lead{ID: res.LeadID, Number: res.Number,
 		Status: string(res.Status), Archived: in.state == stateArchived, Profile: res.Profile, CreatedAt: now, UpdatedAt: now})
 }
 
@@ -292,25 +266,20 @@ func (h *handlers) updateLead(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	cc := api.CommandContext(c, Name)
-	res, err := h.d.Commands.UpdateLead(ctx, cc, row.ID, commands.UpdateLead{
+	update := commands.UpdateLead{
 		Edit:   func(cur domain.LeadProfile) (domain.LeadProfile, error) { return in.apply(cur), nil },
 		Status: status,
-	})
+	}
+	archived := row.Archived
+	if in.state != "" {
+		archived = in.state == stateArchived
+		update.Archived = &archived
+	}
+	res, err := h.d.Commands.UpdateLead(ctx, api.CommandContext(c, Name), row.ID, update)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	pos := res.Position
-	archived := row.Archived
-	if in.state != "" {
-		moved, err := h.setState(ctx, cc, row.ID, in.state)
-		if err != nil {
-			h.fail(c, err)
-			return
-		}
-		pos, archived = later(pos, moved.Position), in.state == stateArchived
-	}
-	h.respondLead(c, http.StatusOK, row.ID, pos, projections.Lead{ID: row.ID, Number: row.Number, Status: string(res.Status),
+	h.respondLead(c, http.StatusOK, row.ID, res.Position, projections.Lead{ID: row.ID, Number: row.Number, Status: string(res.Status),
 		Archived: archived, Profile: res.Profile, CreatedAt: row.CreatedAt, UpdatedAt: time.Now()})
 }

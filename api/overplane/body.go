@@ -1,0 +1,247 @@
+package overplane
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/domain"
+)
+
+// patch is a decoded create or update body: each param sent becomes an edit
+// of the profile, so a create is a patch of an empty lead and an update
+// changes only what it was sent. An explicit null, like a blank string,
+// resets a param to its default.
+type patch struct {
+	sent   map[string]bool
+	edits  []func(*domain.LeadProfile)
+	status domain.Status // "" when not sent
+	// phoneGiven and mobileGiven say which params brought a phone number,
+	// so a phone another lead owns is blamed on the right one.
+	phoneGiven, mobileGiven bool
+}
+
+// invalidParam is a 400 for a param whose value the API does not accept.
+func invalidParam(param, reason string) *api.BadInput {
+	return &api.BadInput{Status: http.StatusBadRequest, Code: "parameter_invalid", Field: param, Reason: reason}
+}
+
+// missingParam is a 400 for a lead left without something it needs.
+func missingParam(param, reason string) *api.BadInput {
+	return &api.BadInput{Status: http.StatusBadRequest, Code: "parameter_missing", Field: param, Reason: reason}
+}
+
+// decodePatch reads a lead body. Phones are normalized to E.164 in region.
+func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
+	pt := patch{sent: map[string]bool{}}
+	// The shared decoder checks the body; reading the raw keys again tells
+	// an explicit null (reset) from a param not sent (keep).
+	var raw bytes.Buffer
+	body, bad := api.DecodeObject(io.TeeReader(r, &raw), bodyParams...)
+	if bad != nil {
+		return pt, bad
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw.Bytes(), &keys); err != nil {
+		return pt, &api.BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Reason: "request body must be a JSON object"}
+	}
+	for k := range keys {
+		pt.sent[k] = true
+	}
+	str := func(name string) (string, *api.BadInput) {
+		v, _, bad := api.Field[string](body, name, "a string or null")
+		return strings.TrimSpace(v), bad
+	}
+	for _, f := range textFields {
+		if !pt.sent[f.param] {
+			continue
+		}
+		v, bad := str(f.param)
+		if bad != nil {
+			return pt, bad
+		}
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { *f.field(p) = v })
+	}
+	for _, f := range flagFields {
+		if !pt.sent[f.param] {
+			continue
+		}
+		v, _, bad := api.Field[bool](body, f.param, "a boolean or null")
+		if bad != nil {
+			return pt, bad
+		}
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { *f.field(p) = v })
+	}
+	if pt.sent["email_id"] {
+		v, bad := str("email_id")
+		if bad != nil {
+			return pt, bad
+		}
+		if v != "" {
+			norm, err := domain.NormalizeEmail(v)
+			if err != nil {
+				return pt, invalidParam("email_id", "is not a valid email address")
+			}
+			v = norm
+		}
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Emails = setPrimary(p.Emails, v) })
+	}
+	if pt.sent["phone"] {
+		v, bad := phoneParam(body, "phone", region)
+		if bad != nil {
+			return pt, bad
+		}
+		pt.phoneGiven = v != ""
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Phones = setPrimary(p.Phones, v) })
+	}
+	if pt.sent["mobile_no"] {
+		v, bad := phoneParam(body, "mobile_no", region)
+		if bad != nil {
+			return pt, bad
+		}
+		pt.mobileGiven = v != ""
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.MobileNo = v })
+	}
+	if pt.sent["lead_owner"] {
+		v, bad := str("lead_owner")
+		if bad != nil {
+			return pt, bad
+		}
+		if v == defaultOwner {
+			v = "" // the default is stored as no owner, so other APIs see none
+		}
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.LeadOwner = v })
+	}
+	if pt.sent["annual_revenue"] {
+		v, ok, bad := api.Field[float64](body, "annual_revenue", "a number or null")
+		if bad != nil {
+			return pt, bad
+		}
+		if ok && v < 0 {
+			return pt, invalidParam("annual_revenue", "must not be negative")
+		}
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) {
+			p.AnnualRevenue = nil
+			if ok {
+				p.AnnualRevenue = &v
+			}
+		})
+	}
+	if pt.sent["status"] {
+		v, ok, bad := api.Field[string](body, "status", "a string or null")
+		if bad != nil {
+			return pt, bad
+		}
+		if pt.status, bad = parseStatus(v, ok); bad != nil {
+			return pt, bad
+		}
+	}
+	return pt, nil
+}
+
+// phoneParam reads a phone number param in E.164; blank or null is "".
+func phoneParam(body api.Object, name, region string) (string, *api.BadInput) {
+	v, _, bad := api.Field[string](body, name, "a string or null")
+	if bad != nil || strings.TrimSpace(v) == "" {
+		return "", bad
+	}
+	e164, err := domain.NormalizePhone(v, region)
+	if err != nil {
+		return "", invalidParam(name, "is not a valid phone number")
+	}
+	return e164, nil
+}
+
+// parseStatus maps an Overplane status onto the core's: "Lead" (and null,
+// the default) is "New", the pipeline's other names are themselves.
+func parseStatus(v string, sent bool) (domain.Status, *api.BadInput) {
+	if !sent || v == overplaneDefaultStatus {
+		return domain.DefaultStatus, nil
+	}
+	if slices.Contains(statuses, domain.Status(v)) {
+		return domain.Status(v), nil
+	}
+	return "", invalidParam("status", "must be one of Lead, Contacted, Qualified, Proposal, Won, Lost (or New, the same as Lead)")
+}
+
+// setPrimary makes v the first entry of list in place of the old first,
+// keeping the others; an empty v drops the first entry.
+func setPrimary(list []string, v string) []string {
+	var rest []string
+	if len(list) > 1 {
+		rest = list[1:]
+	}
+	if v == "" {
+		return slices.Clone(rest)
+	}
+	out := []string{v}
+	for _, x := range rest {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// apply returns cur with the patch's edits. The name follows its parts when
+// it was made from them and no lead_name came; a lead left without an email
+// and a phone gets its mobile_no as its phone. A lead left without a name or
+// a way to reach it is a 400 naming the param to send.
+func (pt patch) apply(cur domain.LeadProfile) (domain.LeadProfile, error) {
+	next := cur
+	for _, edit := range pt.edits {
+		edit(&next)
+	}
+	partsSent := pt.sent["first_name"] || pt.sent["middle_name"] || pt.sent["last_name"]
+	if partsSent && !pt.sent["lead_name"] && cur.Name == joinName(cur.FirstName, cur.MiddleName, cur.LastName) {
+		if n := joinName(next.FirstName, next.MiddleName, next.LastName); n != "" {
+			next.Name = n
+		}
+	}
+	if strings.TrimSpace(next.Name) == "" {
+		next.Name = joinName(next.FirstName, next.MiddleName, next.LastName)
+	}
+	if next.Name == "" {
+		return next, missingParam("lead_name", "a lead needs a lead_name, or a first_name, middle_name or last_name")
+	}
+	if len(next.Emails) == 0 && len(next.Phones) == 0 && next.MobileNo != "" {
+		next.Phones = []string{next.MobileNo}
+	}
+	if len(next.Emails) == 0 && len(next.Phones) == 0 {
+		return next, missingParam("email_id", "a lead needs an email_id, a phone or a mobile_no")
+	}
+	return next, nil
+}
+
+// blame names the param a duplicate email or phone came in through.
+func (pt patch) blame(err error) error {
+	var dup *commands.DuplicateError
+	if !errors.As(err, &dup) {
+		return err
+	}
+	param := "email_id"
+	if dup.Field == "phone" {
+		param = "phone"
+		if !pt.phoneGiven && pt.mobileGiven {
+			param = "mobile_no"
+		}
+	}
+	return duplicate(dup, param)
+}
+
+// joinName joins the non-empty name parts with single spaces.
+func joinName(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}
