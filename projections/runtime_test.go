@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -60,10 +61,14 @@ func appendEvents(t *testing.T, ctx context.Context, store *eventstore.Store, n 
 			t.Fatal(err)
 		}
 	}
-	events, err := store.ReadAll(ctx, eventstore.Position{}, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// ReadAll waits for every older transaction of the cluster, and other
+	// packages' tests may hold one open on a shared server for a moment.
+	var events []eventstore.Event
+	storetest.WaitFor(t, 10*time.Second, func() (bool, error) {
+		var err error
+		events, err = store.ReadAll(ctx, eventstore.Position{}, 1000)
+		return len(events) >= n, err
+	})
 	return events
 }
 
