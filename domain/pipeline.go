@@ -275,3 +275,39 @@ func (p *Pipeline) Reorder(places map[int64]int) ([]Event, error) {
 	}
 	return []Event{{Type: PipelineStatusReordered, Data: PipelineData{Statuses: ordered}}}, nil
 }
+
+// IsDefaultStatus reports whether key is one of the default pipeline's keys
+// (the Cratio status names), which every tenant's leads may hold.
+func IsDefaultStatus(key Status) bool {
+	for _, s := range DefaultPipeline() {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// StatusBook is a tenant's pipeline as the APIs read it: names by key, keys
+// by name.
+type StatusBook []PipelineStatus
+
+// Name is the current name of the status with key; the key itself when the
+// pipeline no longer has it.
+func (b StatusBook) Name(key Status) string {
+	for _, s := range b {
+		if s.Key == key {
+			return s.Name
+		}
+	}
+	return string(key)
+}
+
+// KeyByName finds a status by its name, ignoring case.
+func (b StatusBook) KeyByName(name string) (Status, bool) {
+	for _, s := range b {
+		if strings.EqualFold(s.Name, strings.TrimSpace(name)) {
+			return s.Key, true
+		}
+	}
+	return "", false
+}

@@ -110,3 +110,21 @@ func TestCommentsOnALead(t *testing.T) {
 		t.Fatalf("empty comment: %v", err)
 	}
 }
+
+func TestStatusBook(t *testing.T) {
+	p := NewPipelineFromHistory(nil)
+	events, s, _ := p.CreateStatus("Negotiation", "salmon")
+	applyAll(p, events)
+	renamed, _, _ := p.ChangeStatus(5, "Closed Won", "")
+	applyAll(p, renamed)
+	book := StatusBook(p.Statuses())
+	if book.Name(s.Key) != "Negotiation" || book.Name("Won") != "Closed Won" || book.Name("status:99") != "status:99" {
+		t.Fatalf("names: %q %q", book.Name(s.Key), book.Name("Won"))
+	}
+	if k, ok := book.KeyByName("closed won"); !ok || k != "Won" {
+		t.Fatalf("key by name: %q %v", k, ok)
+	}
+	if !IsDefaultStatus("Lost") || IsDefaultStatus(s.Key) {
+		t.Fatal("IsDefaultStatus")
+	}
+}

@@ -1,6 +1,7 @@
 package cratio
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -114,10 +115,19 @@ func (h *handlers) listLeads(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	keys := make([]string, len(rows))
+	for i, r := range rows {
+		keys[i] = r.Status
+	}
+	name, err := h.statusNamer(c.Request.Context(), f.TenantID, keys...)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	out := listBody[lead]{Data: make([]lead, len(rows)), Total: total, Limit: f.Limit, Offset: f.Offset,
 		HasMore: int64(f.Offset+len(rows)) < total}
 	for i, r := range rows {
-		out.Data[i] = toLead(r.ID, r.Profile, r.Status, r.CreatedAt, r.UpdatedAt)
+		out.Data[i] = toLead(r.ID, r.Profile, name(r.Status), r.CreatedAt, r.UpdatedAt)
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -247,10 +257,15 @@ func (h *handlers) createLead(c *gin.Context) {
 	if res.Merged {
 		code = http.StatusOK
 	}
+	name, err := h.statusNamer(c.Request.Context(), api.Principal(c).TenantID, string(res.Status))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	if h.d.AwaitReadModels(c, res.Position, readModels...) {
 		row, err := h.d.Reader.GetLead(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
 		if err == nil {
-			c.JSON(code, toLead(row.ID, row.Profile, row.Status, row.CreatedAt, row.UpdatedAt))
+			c.JSON(code, toLead(row.ID, row.Profile, name(row.Status), row.CreatedAt, row.UpdatedAt))
 			return
 		}
 		if !errors.Is(err, projections.ErrNotFound) {
@@ -259,7 +274,32 @@ func (h *handlers) createLead(c *gin.Context) {
 		}
 	}
 	now := time.Now()
-	c.JSON(code, toLead(res.LeadID, res.Profile, string(res.Status), now, now))
+	c.JSON(code, toLead(res.LeadID, res.Profile, name(string(res.Status)), now, now))
+}
+
+// statusNamer shows lead statuses: Cratio's own names for the default
+// pipeline's statuses (whatever a tenant renamed them to elsewhere), and the
+// tenant's name for a status it added through another API. The pipeline is
+// read only when one of keys needs it.
+func (h *handlers) statusNamer(ctx context.Context, tenantID uuid.UUID, keys ...string) (func(string) string, error) {
+	custom := false
+	for _, k := range keys {
+		custom = custom || !domain.IsDefaultStatus(domain.Status(k))
+	}
+	if !custom {
+		return func(k string) string { return k }, nil
+	}
+	statuses, err := h.d.Reader.PipelineStatuses(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	book := domain.StatusBook(statuses)
+	return func(k string) string {
+		if domain.IsDefaultStatus(domain.Status(k)) {
+			return k
+		}
+		return book.Name(domain.Status(k))
+	}, nil
 }
 
 // deleted is the answer to a permanent delete.

@@ -21,7 +21,11 @@ import (
 type patch struct {
 	sent   map[string]bool
 	edits  []func(*domain.LeadProfile)
-	status domain.Status // "" when not sent
+	status domain.Status // "" when not sent; set by resolveStatus
+	// statusName is the status as sent, statusNull whether it was null:
+	// resolveStatus finds it in the tenant's pipeline.
+	statusName string
+	statusNull bool
 	// phoneGiven and mobileGiven say which params brought a phone number,
 	// so a phone another lead owns is blamed on the right one.
 	phoneGiven, mobileGiven bool
@@ -138,9 +142,7 @@ func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 		if bad != nil {
 			return pt, bad
 		}
-		if pt.status, bad = parseStatus(v, ok); bad != nil {
-			return pt, bad
-		}
+		pt.statusName, pt.statusNull = v, !ok
 	}
 	return pt, nil
 }
@@ -158,16 +160,38 @@ func phoneParam(body api.Object, name, region string) (string, *api.BadInput) {
 	return e164, nil
 }
 
-// parseStatus maps an Overplane status onto the core's: "Lead" (and null,
-// the default) is "New", the pipeline's other names are themselves.
-func parseStatus(v string, sent bool) (domain.Status, *api.BadInput) {
-	if !sent || v == overplaneDefaultStatus {
-		return domain.DefaultStatus, nil
+// resolveStatus maps the status sent onto the core's, through the tenant's
+// pipeline: "Lead" (and null, the default) is the first default status
+// "New"; any other pipeline status is found by name, ignoring case.
+func (pt *patch) resolveStatus(book domain.StatusBook) *api.BadInput {
+	if !pt.sent["status"] {
+		return nil
 	}
-	if slices.Contains(statuses, domain.Status(v)) {
-		return domain.Status(v), nil
+	if !pt.statusNull && strings.TrimSpace(pt.statusName) == "" {
+		return invalidParam("status", "must not be blank (null resets it to Lead)")
 	}
-	return "", invalidParam("status", "must be one of Lead, Contacted, Qualified, Proposal, Won, Lost (or New, the same as Lead)")
+	name := strings.TrimSpace(pt.statusName)
+	if pt.statusNull || strings.EqualFold(name, overplaneDefaultStatus) {
+		pt.status = domain.DefaultStatus
+		return nil
+	}
+	key, ok := book.KeyByName(name)
+	if !ok {
+		if domain.IsDefaultStatus(domain.Status(name)) {
+			key, ok = domain.Status(name), true // a default status known by its Cratio name
+		}
+	}
+	if !ok {
+		names := []string{overplaneDefaultStatus}
+		for _, s := range book {
+			if s.Key != domain.DefaultStatus {
+				names = append(names, s.Name)
+			}
+		}
+		return invalidParam("status", "must be one of "+strings.Join(names, ", ")+" (the tenant's pipeline)")
+	}
+	pt.status = key
+	return nil
 }
 
 // setPrimary makes v the first entry of list in place of the old first,

@@ -32,19 +32,16 @@ func parseLeadID(s string) (uuid.UUID, bool) {
 	return id, true
 }
 
-// The statuses Overplane shows and accepts. Its default "Lead" is the core's
-// first pipeline status; the others are the core pipeline's names as they are.
-// Per-tenant pipelines will widen the accepted set.
+// overplaneDefaultStatus is Overplane's default status: the core's first
+// default status, "New". The other statuses show by their pipeline names.
 const overplaneDefaultStatus = "Lead"
 
-var statuses = []domain.Status{"New", "Contacted", "Qualified", "Proposal", "Won", "Lost"}
-
-// showStatus renders a core status.
-func showStatus(s string) string {
-	if domain.Status(s) == domain.DefaultStatus {
+// showStatus renders a core status key with the tenant's pipeline names.
+func showStatus(key string, book domain.StatusBook) string {
+	if domain.Status(key) == domain.DefaultStatus {
 		return overplaneDefaultStatus
 	}
-	return s
+	return book.Name(domain.Status(key))
 }
 
 // defaultOwner is what lead_owner shows when the lead has none.
@@ -113,7 +110,7 @@ func first(s []string) *string {
 	return &s[0]
 }
 
-func toLead(id uuid.UUID, p domain.LeadProfile, status string, created, updated time.Time) lead {
+func toLead(id uuid.UUID, p domain.LeadProfile, status string, book domain.StatusBook, created, updated time.Time) lead {
 	owner := p.LeadOwner
 	if owner == "" {
 		owner = defaultOwner
@@ -126,7 +123,7 @@ func toLead(id uuid.UUID, p domain.LeadProfile, status string, created, updated 
 	return lead{
 		ID: leadID(id), CreatedAt: created.UTC(), UpdatedAt: updated.UTC(),
 		LeadName: p.Name, CompanyName: optional(p.Company), EmailID: first(p.Emails), LeadOwner: owner,
-		Status: showStatus(status), Salutation: optional(p.Salutation), Gender: optional(p.Gender),
+		Status: showStatus(status, book), Salutation: optional(p.Salutation), Gender: optional(p.Gender),
 		Customer: optional(p.Customer), Image: optional(p.Photo), Phone: first(p.Phones),
 		MobileNo: optional(p.MobileNo), Fax: optional(p.Fax), Type: optional(p.CustomerType),
 		MarketSegment: optional(p.MarketSegment), Industry: optional(p.Industry),

@@ -58,9 +58,14 @@ func (h *handlers) listLeads(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	book, err := h.book(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	out := listBody{Data: make([]lead, len(rows)), Total: total, HasMore: int64(f.Offset+len(rows)) < total}
 	for i, r := range rows {
-		out.Data[i] = toLead(r.ID, r.Profile, r.Status, r.CreatedAt, r.UpdatedAt)
+		out.Data[i] = toLead(r.ID, r.Profile, r.Status, book, r.CreatedAt, r.UpdatedAt)
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -80,13 +85,43 @@ func (h *handlers) getLead(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toLead(row.ID, row.Profile, row.Status, row.CreatedAt, row.UpdatedAt))
+	book, err := h.book(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toLead(row.ID, row.Profile, row.Status, book, row.CreatedAt, row.UpdatedAt))
 }
 
-func (h *handlers) createLead(c *gin.Context) {
+// book is the tenant's pipeline, to name statuses and find them by name.
+func (h *handlers) book(c *gin.Context) (domain.StatusBook, error) {
+	statuses, err := h.d.Reader.PipelineStatuses(c.Request.Context(), api.Principal(c).TenantID)
+	return domain.StatusBook(statuses), err
+}
+
+// decode reads a create or PATCH body, with its status resolved through
+// the tenant's pipeline.
+func (h *handlers) decode(c *gin.Context) (patch, domain.StatusBook, bool) {
 	pt, bad := decodePatch(c.Request.Body, h.d.Commands.Region())
 	if bad != nil {
 		h.fail(c, bad)
+		return pt, nil, false
+	}
+	book, err := h.book(c)
+	if err != nil {
+		h.fail(c, err)
+		return pt, nil, false
+	}
+	if bad := pt.resolveStatus(book); bad != nil {
+		h.fail(c, bad)
+		return pt, nil, false
+	}
+	return pt, book, true
+}
+
+func (h *handlers) createLead(c *gin.Context) {
+	pt, book, ok := h.decode(c)
+	if !ok {
 		return
 	}
 	p, err := pt.apply(domain.LeadProfile{})
@@ -100,7 +135,7 @@ func (h *handlers) createLead(c *gin.Context) {
 		h.fail(c, pt.blame(err))
 		return
 	}
-	h.answer(c, http.StatusCreated, res)
+	h.answer(c, http.StatusCreated, res, book)
 }
 
 func (h *handlers) updateLead(c *gin.Context) {
@@ -109,9 +144,8 @@ func (h *handlers) updateLead(c *gin.Context) {
 		h.notFound(c, c.Param("id"))
 		return
 	}
-	pt, bad := decodePatch(c.Request.Body, h.d.Commands.Region())
-	if bad != nil {
-		h.fail(c, bad)
+	pt, book, ok := h.decode(c)
+	if !ok {
 		return
 	}
 	res, err := h.d.Commands.UpdateLead(c.Request.Context(), api.CommandContext(c, Name), id,
@@ -120,12 +154,12 @@ func (h *handlers) updateLead(c *gin.Context) {
 		h.fail(c, pt.blame(err))
 		return
 	}
-	h.answer(c, http.StatusOK, res)
+	h.answer(c, http.StatusOK, res, book)
 }
 
 // answer sends the lead a write left, read back from the read model once
 // it shows the write; if it does not in time, from the command's result.
-func (h *handlers) answer(c *gin.Context, code int, res commands.LeadResult) {
+func (h *handlers) answer(c *gin.Context, code int, res commands.LeadResult, book domain.StatusBook) {
 	shown := h.d.AwaitReadModels(c, res.Position, readModel)
 	row, err := h.d.Reader.GetLead(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
 	if err != nil && !errors.Is(err, projections.ErrNotFound) {
@@ -133,7 +167,7 @@ func (h *handlers) answer(c *gin.Context, code int, res commands.LeadResult) {
 		return
 	}
 	if shown && err == nil {
-		c.JSON(code, toLead(row.ID, row.Profile, row.Status, row.CreatedAt, row.UpdatedAt))
+		c.JSON(code, toLead(row.ID, row.Profile, row.Status, book, row.CreatedAt, row.UpdatedAt))
 		return
 	}
 	now := time.Now()
@@ -141,7 +175,7 @@ func (h *handlers) answer(c *gin.Context, code int, res commands.LeadResult) {
 	if err == nil {
 		created = row.CreatedAt
 	}
-	c.JSON(code, toLead(res.LeadID, res.Profile, string(res.Status), created, now))
+	c.JSON(code, toLead(res.LeadID, res.Profile, string(res.Status), book, created, now))
 }
 
 // deleted is the answer to a permanent delete.
