@@ -24,6 +24,7 @@ commands:
   migrate   migrate the event store and create read-model tables (DATABASE_URL)
   keys      create or revoke API keys: crm keys create --tenant NAME; crm keys revoke KEY_ID
   replay    rebuild read models from the event store: crm replay PROJECTION | --all
+  bench     measure crm against Postgres and NATS themselves: crm bench [--scale N]
 `
 
 func main() {
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, rest, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, rest, stderr, logger)
+	case "bench":
+		return runBench(ctx, rest, stdout, logger)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
