@@ -89,6 +89,22 @@ func DecodeObject(r io.Reader, allowed ...string) (Object, *BadInput) {
 	return Object{fields: fields}, nil
 }
 
+// Sent reports whether the field is present, null included: PATCH-style
+// APIs tell an explicit null (clear it) from a field not sent (keep it).
+func (o Object) Sent(name string) bool {
+	_, ok := o.fields[name]
+	return ok
+}
+
+// Keys lists the fields present, null included.
+func (o Object) Keys() []string {
+	keys := make([]string, 0, len(o.fields))
+	for k := range o.fields {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 // Has reports whether the field is present and not null.
 func (o Object) Has(name string) bool {
 	raw, ok := o.fields[name]

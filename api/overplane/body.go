@@ -1,8 +1,6 @@
 package overplane
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -44,18 +42,12 @@ func missingParam(param, reason string) *api.BadInput {
 // decodePatch reads a lead body. Phones are normalized to E.164 in region.
 func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 	pt := patch{sent: map[string]bool{}}
-	// The shared decoder checks the body; reading the raw keys again tells
-	// an explicit null (reset) from a param not sent (keep).
-	var raw bytes.Buffer
-	body, bad := api.DecodeObject(io.TeeReader(r, &raw), bodyParams...)
+	body, bad := api.DecodeObject(r, bodyParams...)
 	if bad != nil {
 		return pt, bad
 	}
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(raw.Bytes(), &keys); err != nil {
-		return pt, &api.BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Reason: "request body must be a JSON object"}
-	}
-	for k := range keys {
+	// An explicit null resets a param; a param not sent is kept.
+	for _, k := range body.Keys() {
 		pt.sent[k] = true
 	}
 	str := func(name string) (string, *api.BadInput) {
