@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
 )
 
 // BadInput is a request the API refuses, with the field to blame. Dialects
@@ -86,7 +89,67 @@ func DecodeObject(r io.Reader, allowed ...string) (Object, *BadInput) {
 		sort.Strings(unknown)
 		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "unknown_field", Field: unknown[0], Reason: "unknown field"}
 	}
+	for name, raw := range fields {
+		if hasNUL(raw) {
+			return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Field: name,
+				Reason: "must not contain NUL characters"}
+		}
+	}
 	return Object{fields: fields}, nil
+}
+
+// hasNUL reports whether a JSON value holds a string with a NUL character
+// (written \u0000): valid JSON, but no text Postgres can store.
+func hasNUL(raw json.RawMessage) bool {
+	if !bytes.Contains(raw, []byte(`\u0000`)) {
+		return false
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return false
+	}
+	return walkStrings(v, func(s string) bool { return strings.ContainsRune(s, 0) })
+}
+
+// walkStrings reports whether found holds for any string in v, keys included.
+func walkStrings(v any, found func(string) bool) bool {
+	switch t := v.(type) {
+	case string:
+		return found(t)
+	case []any:
+		for _, e := range t {
+			if walkStrings(e, found) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range t {
+			if found(k) || walkStrings(e, found) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CheckParams refuses query parameters that are not valid UTF-8 or hold a
+// NUL character, with a 400 naming the parameter, rendered by the dialect's
+// fail: no such text reaches a query. (Path parameters are ids and names
+// each dialect parses strictly itself.)
+func CheckParams(fail func(*gin.Context, error)) gin.HandlerFunc {
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, 0) }
+	return func(c *gin.Context) {
+		for k, vs := range c.Request.URL.Query() {
+			for _, v := range vs {
+				if bad(k) || bad(v) {
+					fail(c, BadParam(k, "must be valid UTF-8 text without NUL characters"))
+					c.Abort()
+					return
+				}
+			}
+		}
+		c.Next()
+	}
 }
 
 // Sent reports whether the field is present, null included: PATCH-style

@@ -45,7 +45,7 @@ func (dl Dialect) Mount(r *gin.Engine, d *api.Deps) {
 		maxPhoto = defaultMaxPhotoBytes
 	}
 	h := &handlers{d: d, photos: DirPhotoStore{Dir: dl.PhotoDir}, maxPhotoBytes: maxPhoto}
-	g := r.Group("/leads", api.RequireKey(d.Auth, unauthorized))
+	g := r.Group("/leads", api.RequireKey(d.Auth, unauthorized), api.CheckParams(h.fail))
 
 	g.GET("", h.listLeads)
 	g.POST("", h.createLead)

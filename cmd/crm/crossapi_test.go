@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -110,4 +111,36 @@ func TestDashboardsAndLogsEqualAReplay(t *testing.T) {
 		}
 	}
 	s.assertReplayEqual()
+}
+
+// TestTextPostgresCannotStoreIsRefused sends NUL characters and invalid
+// UTF-8 in bodies, queries and paths of every API: 400 naming the field,
+// never a 5xx, nothing written.
+func TestTextPostgresCannotStoreIsRefused(t *testing.T) {
+	s := newStack(t)
+	s.createLead(s.key, rahul)
+	before := len(s.events())
+	for _, c := range []struct {
+		method, path string
+		body         any
+		field        string
+	}{
+		{"POST", "/api/v1/leads", `{"name":"a\u0000b","email":"nul@example.com"}`, "name"},
+		{"POST", "/api/v1/leads", `{"name":"a","email":"nul@example.com","tags":["x\u0000"]}`, "tags"},
+		{"GET", "/api/v1/leads?source=%00", nil, "source"},
+		{"GET", "/api/v1/leads?source=%ff", nil, "source"},
+		{"POST", "/leads", `{"firstName":"a\u0000b","email":"nul2@example.com"}`, "firstName"},
+		{"POST", "/leads/status", `{"name":"a\u0000b","primaryColor":"blue"}`, "name"},
+		{"GET", "/leads/search?q=%00", nil, "q"},
+		{"POST", "/api/crm/lead", `{"lead_name":"a\u0000b","email_id":"nul3@example.com"}`, "lead_name"},
+		{"GET", "/api/crm/lead?limit=%00", nil, "limit"},
+	} {
+		r := s.do(s.key, c.method, c.path, c.body)
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"`+c.field+`"`) {
+			t.Errorf("%s %s: %d %s, want 400 naming %s", c.method, c.path, r.Status, r.Body, c.field)
+		}
+	}
+	if after := len(s.events()); after != before {
+		t.Fatalf("refused requests wrote %d events", after-before)
+	}
 }
