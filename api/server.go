@@ -30,6 +30,8 @@ type Deps struct {
 	Reader   *projections.Reader
 	Waiter   *projections.Waiter
 	Auth     Authenticator
+	// Requests keeps idempotent POSTs' first responses (nil: no replay).
+	Requests Requests
 	Logger   *slog.Logger
 	// WaitTimeout bounds how long a command's response waits for the read
 	// models to show it (default 2s).

@@ -35,7 +35,8 @@ type Dialect struct{}
 func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	r.GET("/openapi/cratio.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", OpenAPI) })
 	h := &handlers{d: d}
-	g := r.Group("/api/v1", api.RequireKey(d.Auth, unauthorized), api.CheckParams(h.fail))
+	g := r.Group("/api/v1", api.RequireKey(d.Auth, unauthorized), api.CheckParams(h.fail),
+		api.Idempotent(d.Requests, h.fail))
 	g.GET("/leads", h.listLeads)
 	g.POST("/leads", h.createLead)
 	g.DELETE("/leads/:id", h.deleteLead)

@@ -35,7 +35,8 @@ type Dialect struct{}
 func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	r.GET("/openapi/overplane.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", OpenAPI) })
 	h := &handlers{d: d}
-	g := r.Group("/api/crm/lead", api.RequireKey(d.Auth, unauthorized), api.CheckParams(h.fail))
+	g := r.Group("/api/crm/lead", api.RequireKey(d.Auth, unauthorized), api.CheckParams(h.fail),
+		api.Idempotent(d.Requests, h.fail))
 	g.GET("", h.listLeads)
 	g.POST("", h.createLead)
 	g.GET("/:id", h.getLead)

@@ -172,6 +172,7 @@ func (c *core) handler(waiter *projections.Waiter, region string, options ...fun
 		Reader:   projections.NewReader(c.pool),
 		Waiter:   waiter,
 		Auth:     c.store,
+		Requests: c.store,
 		Logger:   c.logger,
 		Ready:    func(ctx context.Context) error { return c.pool.Ping(ctx) },
 	}
