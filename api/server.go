@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -32,7 +33,12 @@ type Deps struct {
 	Auth     Authenticator
 	// Requests keeps idempotent POSTs' first responses (nil: no replay).
 	Requests Requests
-	Logger   *slog.Logger
+	// RateLimits bound the requests of each API key and tenant.
+	RateLimits RateLimits
+
+	limiterOnce sync.Once
+	limiter     *rateLimiter
+	Logger      *slog.Logger
 	// WaitTimeout bounds how long a command's response waits for the read
 	// models to show it (default 2s).
 	WaitTimeout time.Duration

@@ -35,7 +35,8 @@ type Dialect struct{}
 func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	r.GET("/openapi/cratio.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", OpenAPI) })
 	h := &handlers{d: d}
-	g := r.Group("/api/v1", api.RequireKey(d.Auth, unauthorized), api.CheckParams(h.fail),
+	limit := d.RateLimit(h.fail)
+	g := r.Group("/api/v1", api.RequireKey(d.Auth, unauthorized), limit, api.CheckParams(h.fail),
 		api.Idempotent(d.Requests, h.fail))
 	g.GET("/leads", h.listLeads)
 	g.POST("/leads", h.createLead)
@@ -86,6 +87,8 @@ func (h *handlers) fail(c *gin.Context, err error) {
 		c.JSON(http.StatusNotFound, errorBody{errorDetail{Code: "not_found", Message: "call log not found", Field: "id"}})
 	case errors.Is(err, domain.ErrLeadNotFound):
 		c.JSON(http.StatusNotFound, errorBody{errorDetail{Code: "not_found", Message: "lead not found", Field: "id"}})
+	case errors.Is(err, api.ErrRateLimited):
+		c.JSON(http.StatusTooManyRequests, errorBody{errorDetail{Code: "rate_limited", Message: "rate limit exceeded; retry after Retry-After"}})
 	case errors.Is(err, commands.ErrKeyReused):
 		c.JSON(http.StatusUnprocessableEntity, errorBody{errorDetail{Code: "invalid_field", Message: "Idempotency-Key: was used for another request", Field: "Idempotency-Key"}})
 	case errors.Is(err, commands.ErrBusy):

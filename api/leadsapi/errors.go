@@ -108,6 +108,8 @@ func (h *handlers) fail(c *gin.Context, err error) {
 		reply(c, http.StatusBadRequest, "Lead status already exists", "name")
 	case errors.Is(err, domain.ErrStatusInUse):
 		reply(c, http.StatusBadRequest, "Cannot delete status: leads still have it, or it is the last one", "id")
+	case errors.Is(err, api.ErrRateLimited):
+		reply(c, http.StatusTooManyRequests, "Too many requests; retry after Retry-After", "")
 	case errors.Is(err, commands.ErrKeyReused):
 		reply(c, http.StatusBadRequest, "Idempotency-Key was already used for another kind of request", "Idempotency-Key")
 	case errors.Is(err, commands.ErrBusy):

@@ -35,7 +35,8 @@ type Dialect struct{}
 func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	r.GET("/openapi/overplane.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", OpenAPI) })
 	h := &handlers{d: d}
-	g := r.Group("/api/crm/lead", api.RequireKey(d.Auth, unauthorized), api.CheckParams(h.fail),
+	limit := d.RateLimit(h.fail)
+	g := r.Group("/api/crm/lead", api.RequireKey(d.Auth, unauthorized), limit, api.CheckParams(h.fail),
 		api.Idempotent(d.Requests, h.fail))
 	g.GET("", h.listLeads)
 	g.POST("", h.createLead)
@@ -106,6 +107,9 @@ func (h *handlers) fail(c *gin.Context, err error) {
 		h.fail(c, duplicate(dup, paramOf(dup.Field)))
 	case errors.Is(err, domain.ErrLeadNotFound):
 		h.notFound(c, c.Param("id"))
+	case errors.Is(err, api.ErrRateLimited):
+		c.JSON(http.StatusTooManyRequests, errorBody{errorDetail{Type: invalidRequest, Code: "rate_limit",
+			Message: "Too many requests hit the API too quickly; retry after Retry-After"}})
 	case errors.Is(err, commands.ErrKeyReused):
 		c.JSON(http.StatusBadRequest, errorBody{errorDetail{Type: invalidRequest, Code: "idempotency_key_reused",
 			Message: "The Idempotency-Key was already used for another kind of request"}})

@@ -84,6 +84,9 @@ type core struct {
 	photoDir string
 	// maxPhotoBytes caps an upload (CRM_MAX_PHOTO_BYTES, default 5 MB).
 	maxPhotoBytes int64
+	// rateLimits bound each API key and tenant (CRM_RATE_LIMIT_KEY,
+	// CRM_RATE_LIMIT_TENANT: LIMIT:BURST requests per second, or off).
+	rateLimits api.RateLimits
 }
 
 func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*core, error) {
@@ -104,8 +107,19 @@ func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*co
 		pool.Close()
 		return nil, fmt.Errorf("CRM_MAX_PHOTO_BYTES: want a positive number of bytes")
 	}
+	perKey, err := api.ParseRate(envOr("CRM_RATE_LIMIT_KEY", "100:200"))
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("CRM_RATE_LIMIT_KEY: %w", err)
+	}
+	perTenant, err := api.ParseRate(envOr("CRM_RATE_LIMIT_TENANT", "300:600"))
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("CRM_RATE_LIMIT_TENANT: %w", err)
+	}
 	return &core{pool: pool, store: store, listener: eventstore.NewListener(pool, logger), logger: logger,
-		photoDir: envOr("CRM_PHOTO_DIR", "./photos"), maxPhotoBytes: maxPhoto}, nil
+		photoDir: envOr("CRM_PHOTO_DIR", "./photos"), maxPhotoBytes: maxPhoto,
+		rateLimits: api.RateLimits{PerKey: perKey, PerTenant: perTenant}}, nil
 }
 
 // migrate brings the event store schema and the read-model tables up to date.
@@ -176,6 +190,7 @@ func (c *core) handler(waiter *projections.Waiter, region string, options ...fun
 		Logger:   c.logger,
 		Ready:    func(ctx context.Context) error { return c.pool.Ping(ctx) },
 	}
+	deps.RateLimits = c.rateLimits
 	for _, o := range options {
 		o(deps)
 	}

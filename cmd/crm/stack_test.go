@@ -63,8 +63,9 @@ func testLogger() *slog.Logger {
 
 // stackConfig is what stack options change.
 type stackConfig struct {
-	natsURL string
-	deps    []func(*api.Deps)
+	natsURL    string
+	deps       []func(*api.Deps)
+	rateLimits api.RateLimits
 }
 
 // stackOption changes how newStack builds the stack.
@@ -75,6 +76,11 @@ func withWaitTimeout(d time.Duration) stackOption {
 	return func(c *stackConfig) {
 		c.deps = append(c.deps, func(deps *api.Deps) { deps.WaitTimeout = d })
 	}
+}
+
+// withRateLimits turns rate limiting on.
+func withRateLimits(l api.RateLimits) stackOption {
+	return func(c *stackConfig) { c.rateLimits = l }
 }
 
 // withNATS uses a NATS server of the test's own, which it may stop.
@@ -104,6 +110,7 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	s.core = c
 	c.photoDir = t.TempDir()
+	c.rateLimits = cfg.rateLimits // off unless a test asks: tests send bursts on purpose
 	if err := c.migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
