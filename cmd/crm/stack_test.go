@@ -63,6 +63,7 @@ func testLogger() *slog.Logger {
 
 // stackConfig is what stack options change.
 type stackConfig struct {
+	logger     *slog.Logger
 	natsURL    string
 	deps       []func(*api.Deps)
 	rateLimits api.RateLimits
@@ -76,6 +77,11 @@ func withWaitTimeout(d time.Duration) stackOption {
 	return func(c *stackConfig) {
 		c.deps = append(c.deps, func(deps *api.Deps) { deps.WaitTimeout = d })
 	}
+}
+
+// withLogger sends crm's logs to logger.
+func withLogger(l *slog.Logger) stackOption {
+	return func(c *stackConfig) { c.logger = l }
 }
 
 // withRateLimits turns rate limiting on.
@@ -103,7 +109,10 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 		t: t, ctx: ctx, dbURL: storetest.Postgres(t), natsURL: cfg.natsURL, workers: map[string]*worker{},
 		stream: relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour},
 	}
-	logger := testLogger()
+	logger := cfg.logger
+	if logger == nil {
+		logger = testLogger()
+	}
 	c, err := openCore(ctx, s.dbURL, logger)
 	if err != nil {
 		t.Fatal(err)
