@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -91,4 +92,53 @@ func TestRandomBadInputNeverGets5xx(t *testing.T) {
 		}
 	}
 	s.assertReplayEqual()
+}
+
+// TestHostileQueriesAndBodies sends SQL metacharacters in every filter,
+// sort and search parameter, and deeply nested and huge JSON: each answer
+// is a 2xx or a 4xx, and the data is untouched.
+func TestHostileQueriesAndBodies(t *testing.T) {
+	s := newStack(t)
+	s.createLead(s.key, rahul)
+	before := len(s.events())
+	hostile := []string{"'", `"`, "';--", "' or '1'='1", "1; drop table events; --", "%", "_", `\`, "$1", "::text", "/*", ") or (1=1"}
+	params := map[string][]string{
+		"/api/v1/leads":       {"status", "source", "priority", "assigned_to", "from_date", "to_date", "limit", "offset"},
+		"/api/v1/call-logs":   {"lead_id", "call_type", "from_date", "to_date", "limit", "offset"},
+		"/leads":              {"page", "limit", "state", "statusId"},
+		"/leads/search":       {"q", "page", "limit"},
+		"/leads/leads-volume": {"from", "to"},
+		"/leads/recent-leads": {"limit"},
+		"/api/crm/lead":       {"limit", "offset"},
+	}
+	for path, names := range params {
+		for _, name := range names {
+			for _, h := range hostile {
+				r := s.do(s.key, "GET", path+"?"+name+"="+url.QueryEscape(h), nil)
+				if r.Status >= 500 || (r.Status >= 200 && r.Status < 400 && r.Status != 200) {
+					t.Errorf("GET %s?%s=%q: %d %s", path, name, h, r.Status, r.Body)
+				}
+			}
+		}
+	}
+	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	for _, body := range []string{
+		`{"name":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`,
+		deep,
+		`{"name":"` + strings.Repeat("x", 2<<20) + `"}`,
+		`{"name":"x","tags":[` + strings.Repeat(`"t",`, 100000) + `"t"]}`,
+	} {
+		for _, path := range []string{"/api/v1/leads", "/leads", "/api/crm/lead"} {
+			r := s.do(s.key, "POST", path, body)
+			if r.Status < 400 || r.Status >= 500 {
+				t.Errorf("POST %s with %d bytes of hostile JSON: %d %.200s", path, len(body), r.Status, r.Body)
+			}
+		}
+	}
+	if after := len(s.events()); after != before {
+		t.Fatalf("hostile requests wrote %d events", after-before)
+	}
+	if got := s.listLeads(s.key, "").Total; got != 1 {
+		t.Fatalf("%d leads after hostile requests, want 1", got)
+	}
 }
