@@ -3,11 +3,170 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
+	"time"
 )
 
-// runBench is `crm bench`.
+// benchConfig is what `crm bench` was asked to do.
+type benchConfig struct {
+	// Scale is the number of leads: the HTTP creates of the durable-writes
+	// workload (at most maxHTTPWrites) and the events of the relay backlog.
+	Scale int
+	// Duration is how long the memory workload's mixed traffic runs.
+	Duration time.Duration
+	// Out, when set, also receives the report.
+	Out string
+	// Binary is the crm executable the memory workload runs `crm serve` from.
+	Binary string
+	// Command is the command line, as the report shows it.
+	Command string
+}
+
+const (
+	defaultBenchScale = 20000
+	// maxHTTPWrites bounds the durable-writes workload: past it the figure
+	// no longer moves, and the rest of the leads come from the backlog.
+	maxHTTPWrites = 50000
+	// benchClients is the concurrency of the durable-writes workload and of
+	// its baseline, as the issue fixes it.
+	benchClients = 64
+)
+
+// runBench is `crm bench`: it starts crm the way `crm dev` does, drives it
+// through real HTTP next to a baseline measured in the same run, and prints
+// one markdown table.
 func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
-	return errors.New("crm bench: not built yet")
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	scale := fs.Int("scale", defaultBenchScale, "number of leads (1000000 for the full run)")
+	duration := fs.Duration("duration", 0, "mixed traffic of the memory workload (default 60s, 10m at --scale 1000000)")
+	out := fs.String("out", "", "also write the report to this file")
+	binary := fs.String("crm-binary", "", "crm executable to run `crm serve` from for the memory workload (default: this one)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: crm bench [--scale N] [--duration D] [--out FILE]")
+		return errUsage
+	}
+	if *scale < 100 {
+		return fmt.Errorf("--scale %d: want at least 100 leads", *scale)
+	}
+	cfg := benchConfig{Scale: *scale, Duration: *duration, Out: *out, Binary: *binary,
+		Command: strings.TrimSpace("crm bench " + strings.Join(args, " "))}
+	if cfg.Duration <= 0 {
+		cfg.Duration = time.Minute
+		if cfg.Scale >= 1000000 {
+			cfg.Duration = 10 * time.Minute
+		}
+	}
+	if cfg.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the crm executable (or pass --crm-binary): %w", err)
+		}
+		cfg.Binary = exe
+	}
+	report, err := bench(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdout, report); err != nil {
+		return err
+	}
+	if cfg.Out != "" {
+		if err := os.WriteFile(cfg.Out, []byte(report), 0o644); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	return nil
+}
+
+// bench runs every workload in order and renders the report. A workload
+// that fails ends the run: a table with holes would read as a result.
+func bench(parent context.Context, cfg benchConfig, logger *slog.Logger) (string, error) {
+	started := time.Now()
+	env, err := startBenchEnv(parent, logger)
+	if err != nil {
+		return "", err
+	}
+	defer env.close()
+	ctx := env.ctx
+	r := &benchReport{cfg: cfg, machine: machineLine(env) + "; load average " + loadAverage() + " at the start"}
+
+	steps := []struct {
+		name string
+		run  func(context.Context, *benchEnv, benchConfig, *benchReport) error
+	}{
+		{"durable writes", benchDurableWrites},
+		{"write to visible", benchWriteToVisible},
+		{"relay", benchRelay},
+		{"replay", benchReplay},
+		{"lists and counts", benchLists},
+		{"memory", benchMemory},
+	}
+	for _, s := range steps {
+		t := time.Now()
+		logger.Info("bench: workload starting", "workload", s.name)
+		if err := s.run(ctx, env, cfg, r); err != nil {
+			if parent.Err() != nil {
+				return "", fmt.Errorf("bench interrupted during %s", s.name)
+			}
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				err = cause // a component failed: that is the story
+			}
+			return "", fmt.Errorf("bench %s: %w", s.name, err)
+		}
+		logger.Info("bench: workload done", "workload", s.name, "took", time.Since(t).Round(time.Millisecond))
+	}
+	r.elapsed = time.Since(started)
+	r.machine += "; load average " + loadAverage() + " at the end"
+	return r.render(), nil
+}
+
+// benchRow is one line of the table.
+type benchRow struct {
+	workload, crm, baseline, ratio, target string
+	met                                    bool
+}
+
+// benchReport collects the rows and the notes that explain them.
+type benchReport struct {
+	cfg     benchConfig
+	machine string
+	rows    []benchRow
+	notes   []string
+	elapsed time.Duration
+	// peakWrites is the durable writes' commands/s: write to visible runs at half.
+	peakWrites float64
+}
+
+func (r *benchReport) add(row benchRow) { r.rows = append(r.rows, row) }
+
+func (r *benchReport) note(format string, args ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, args...))
+}
+
+func (r *benchReport) render() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %s\n\n", r.machine)
+	fmt.Fprintf(&b, "Command: `%s` (took %s; API rate limits off)\n\n", r.cfg.Command, r.elapsed.Round(time.Second))
+	b.WriteString("| workload | crm | baseline (same run) | ratio | target | met |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	for _, row := range r.rows {
+		met := "no"
+		if row.met {
+			met = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", row.workload, row.crm, row.baseline, row.ratio, row.target, met)
+	}
+	if len(r.notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
 }
