@@ -55,6 +55,13 @@ func Replay(ctx context.Context, store *eventstore.Store, p Projection, batchSiz
 	if err != nil {
 		return fmt.Errorf("replay %s: swap: %w", p.Name(), err)
 	}
+	// Fresh tables have no statistics until autovacuum comes by: plan the
+	// API's queries on real ones from the first request.
+	for _, t := range p.Tables() {
+		if _, err := b.store.Pool().Exec(ctx, `analyze `+pgx.Identifier{t}.Sanitize()); err != nil {
+			return fmt.Errorf("replay %s: analyze %s: %w", p.Name(), t, err)
+		}
+	}
 	return nil
 }
 
