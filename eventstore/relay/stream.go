@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,23 +32,40 @@ type StreamConfig struct {
 // DefaultStream is the stream crm uses unless configured otherwise.
 var DefaultStream = StreamConfig{Name: "CRM_EVENTS", Subjects: "crm.events", Replicas: 1, MaxAge: 30 * 24 * time.Hour}
 
-// EnsureStream creates or updates the events stream (file storage).
+// EnsureStream creates the events stream (file storage), or updates it when
+// its configuration differs: every relay and projector start calls this, and
+// an update racing consumer creation is needless work for the server.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig) (jetstream.Stream, error) {
-	replicas := max(c.Replicas, 1)
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	want := streamConfig(c)
+	if s, err := js.Stream(ctx, c.Name); err == nil {
+		have := s.CachedInfo().Config
+		if slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Retention == want.Retention &&
+			have.MaxAge == want.MaxAge && have.Replicas == want.Replicas && have.Duplicates == want.Duplicates &&
+			have.Discard == want.Discard {
+			return s, nil
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("look up stream %s: %w", c.Name, err)
+	}
+	s, err := js.CreateOrUpdateStream(ctx, want)
+	if err != nil {
+		return nil, fmt.Errorf("ensure stream %s: %w", c.Name, err)
+	}
+	return s, nil
+}
+
+// streamConfig is the JetStream configuration of the events stream.
+func streamConfig(c StreamConfig) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
 		Name:       c.Name,
 		Subjects:   []string{c.Subjects + ".>"},
 		Storage:    jetstream.FileStorage,
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     c.MaxAge,
-		Replicas:   replicas,
+		Replicas:   max(c.Replicas, 1),
 		Duplicates: 2 * time.Minute,
 		Discard:    jetstream.DiscardOld,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ensure stream %s: %w", c.Name, err)
 	}
-	return s, nil
 }
 
 // errAgedOut says the stream's last message is gone, so the stream cannot
