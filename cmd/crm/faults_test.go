@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +26,6 @@ import (
 	"github.com/crmcore/crm/eventstore/localpg"
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/eventstore/storetest"
-	"github.com/crmcore/crm/projections"
 )
 
 // traversableTempDir is a temp dir every folder above which the Postgres
@@ -277,68 +275,6 @@ func appliedByAll(ctx context.Context, c *core) (int, error) {
 	return least, nil
 }
 
-// newStackOn is newStack on a database of the test's own (a Postgres
-// cluster it may stop), with the test's NATS stream on the shared NATS. It
-// repeats newStack but for the database; a withDatabase(url) stackOption in
-// stack_test.go would make it unnecessary.
-func newStackOn(t *testing.T, dbURL string, opts ...stackOption) *stack {
-	t.Helper()
-	cfg := stackConfig{}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if cfg.natsURL == "" {
-		cfg.natsURL = storetest.NATS(t)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	prefix := storetest.Prefix(t)
-	s := &stack{
-		t: t, ctx: ctx, dbURL: dbURL, natsURL: cfg.natsURL, workers: map[string]*worker{},
-		stream: relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour},
-	}
-	logger := cfg.logger
-	if logger == nil {
-		logger = testLogger()
-	}
-	c, err := openCore(ctx, s.dbURL, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.core = c
-	c.photoDir = t.TempDir()
-	c.rateLimits = cfg.rateLimits // off unless asked, as in newStack
-	if err := c.migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if s.nc, s.js, err = connectNATS(s.natsURL, logger); err != nil {
-		t.Fatal(err)
-	}
-	waiter := projections.NewWaiter(c.store, c.listener, logger)
-	s.start("listener", c.listener.Run)
-	s.start("waiter", waiter.Run)
-	s.startRelay()
-	s.startProjectors()
-	s.srv = httptest.NewServer(c.handler(waiter, "IN", cfg.deps...))
-	s.tenantID, s.key = s.newTenant("acme")
-	s.oas = newOpenAPIChecker(t)
-	t.Cleanup(func() {
-		s.srv.Close()
-		s.mu.Lock()
-		names := make([]string, 0, len(s.workers))
-		for n := range s.workers {
-			names = append(names, n)
-		}
-		s.mu.Unlock()
-		for _, n := range names {
-			s.stop(n)
-		}
-		cancel()
-		s.nc.Close()
-		c.pool.Close()
-	})
-	return s
-}
-
 // TestFaultPostgresRestart stops Postgres under load for a few seconds and
 // starts it again: while it is down every answer is 503 with Retry-After,
 // never a 500; once it is back, writes succeed again without restarting crm.
@@ -362,7 +298,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	if err := cluster.CreateDatabase(ctx, "crm"); err != nil {
 		t.Fatal(err)
 	}
-	s := newStackOn(t, cluster.URL("crm"), withWaitTimeout(500*time.Millisecond))
+	s := newStack(t, withDatabase(cluster.URL("crm")), withWaitTimeout(500*time.Millisecond))
 	gen := newLoad(t, "pg", defaultLoad, loadTarget{s.srv.URL, s.key})
 	gen.start()
 	gen.waitAcked(150, 30*time.Second)

@@ -63,6 +63,7 @@ func testLogger() *slog.Logger {
 
 // stackConfig is what stack options change.
 type stackConfig struct {
+	dbURL      string
 	logger     *slog.Logger
 	natsURL    string
 	deps       []func(*api.Deps)
@@ -77,6 +78,12 @@ func withWaitTimeout(d time.Duration) stackOption {
 	return func(c *stackConfig) {
 		c.deps = append(c.deps, func(deps *api.Deps) { deps.WaitTimeout = d })
 	}
+}
+
+// withDatabase runs the stack on a database of the test's own (one on a
+// Postgres cluster the test may stop and start).
+func withDatabase(url string) stackOption {
+	return func(c *stackConfig) { c.dbURL = url }
 }
 
 // withLogger sends crm's logs to logger.
@@ -103,10 +110,13 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	if cfg.natsURL == "" {
 		cfg.natsURL = storetest.NATS(t)
 	}
+	if cfg.dbURL == "" {
+		cfg.dbURL = storetest.Postgres(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	prefix := storetest.Prefix(t)
 	s := &stack{
-		t: t, ctx: ctx, dbURL: storetest.Postgres(t), natsURL: cfg.natsURL, workers: map[string]*worker{},
+		t: t, ctx: ctx, dbURL: cfg.dbURL, natsURL: cfg.natsURL, workers: map[string]*worker{},
 		stream: relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour},
 	}
 	logger := cfg.logger
