@@ -115,21 +115,14 @@ func (h *Handler) replayLead(ctx context.Context, c Context, prior eventstore.Co
 
 // owner finds the lead that owns one of p's emails (first) or phones.
 func (h *Handler) owner(ctx context.Context, tenantID uuid.UUID, p domain.LeadProfile) (uuid.UUID, string, error) {
-	for _, c := range []struct {
-		kind, field string
-		values      []string
-	}{{domain.ReserveEmail, "email", p.Emails}, {domain.ReservePhone, "phone", p.Phones}} {
-		for _, v := range c.values {
-			id, ok, err := h.store.LookupReservation(ctx, tenantID, c.kind, v)
-			if err != nil {
-				return uuid.Nil, "", fmt.Errorf("look up %s: %w", c.field, err)
-			}
-			if ok {
-				return id, c.field, nil
-			}
-		}
+	id, r, ok, err := h.store.FirstOwner(ctx, tenantID, reservations(p))
+	if err != nil || !ok {
+		return uuid.Nil, "", err
 	}
-	return uuid.Nil, "", nil
+	if r.Kind == domain.ReserveEmail {
+		return id, "email", nil
+	}
+	return id, "phone", nil
 }
 
 func reservations(p domain.LeadProfile) []eventstore.Reservation {

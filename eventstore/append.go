@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -13,8 +12,9 @@ import (
 )
 
 // Commit writes c atomically in one transaction: the version check of every
-// stream, its reservations, its redaction and its events, the idempotency
-// record and a NOTIFY on NotifyChannel. Events missing an id get a UUIDv7.
+// stream, its reservations, its redaction and its events and the idempotency
+// record. Once committed, a NOTIFY on NotifyChannel announces it (after the
+// transaction, see Notifier). Events missing an id get a UUIDv7.
 //
 // Errors callers branch on:
 //   - ErrInvalidCommit (wrapped) for a malformed commit;
@@ -33,23 +33,32 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: metadata: %w", err)
 	}
+	res, err := s.commitPipelined(ctx, c, meta)
+	if !errors.Is(err, errSlowPath) {
+		if err == nil {
+			s.notifier.Send(res.Position.String())
+		}
+		return res, err
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	res, err := commitTx(ctx, tx, c, meta)
+	res, err = commitTx(ctx, tx, c, meta)
 	if err != nil {
 		return CommitResult{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
+	s.notifier.Send(res.Position.String())
 	return res, nil
 }
 
-// commitTx does the work of Commit inside tx.
+// commitTx does the work of Commit inside tx, statement by statement
+// (commitPipelined is the same transaction in two round trips).
 func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResult, error) {
 	if c.IdempotencyKey != "" {
 		// First, so a concurrent commit with the same key waits here for
@@ -61,15 +70,8 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 
 	// Lock streams in id order so two commits over the same streams never
 	// deadlock whatever order their callers listed them in.
-	order := make([]int, len(c.Streams))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		return slices.Compare(c.Streams[a].StreamID[:], c.Streams[b].StreamID[:])
-	})
 	from := make([]int, len(c.Streams))
-	for _, i := range order {
+	for _, i := range lockOrder(c.Streams) {
 		v, err := advanceVersion(ctx, tx, c.TenantID, c.Streams[i])
 		if err != nil {
 			return CommitResult{}, err
@@ -111,17 +113,9 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 		res.StreamIDs[i] = sa.StreamID
 	}
 
-	if _, err := tx.Exec(ctx, "select pg_notify($1, $2)", notifyChannel, last.String()); err != nil {
-		return CommitResult{}, fmt.Errorf("commit: notify: %w", err)
-	}
 	if c.IdempotencyKey != "" {
-		raw, err := json.Marshal(res)
-		if err != nil {
-			return CommitResult{}, fmt.Errorf("commit: idempotency result: %w", err)
-		}
-		if _, err := tx.Exec(ctx, "update idempotency set result = $3 where tenant_id = $1 and key = $2",
-			c.TenantID, c.IdempotencyKey, raw); err != nil {
-			return CommitResult{}, fmt.Errorf("commit: idempotency result: %w", err)
+		if err := saveIdempotentResult(ctx, tx, c, res); err != nil {
+			return CommitResult{}, err
 		}
 	}
 	return res, nil

@@ -69,15 +69,19 @@ func reserve(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID, rs []Rese
 	return nil
 }
 
+// claimSQL claims values ($3 kinds, $4 values) for stream $2 of tenant $1,
+// returning those it claimed: new ones and those the stream owns already.
+const claimSQL = `insert into reservations (tenant_id, kind, value, stream_id)
+	select $1, x.kind, x.value, $2 from unnest($3::text[], $4::text[]) as x(kind, value)
+	on conflict (tenant_id, kind, value) do update set stream_id = excluded.stream_id
+	where reservations.stream_id = excluded.stream_id
+	returning kind, value`
+
 // claim inserts rs for stream in one statement and returns those it could
 // not claim because another stream owns them.
 func claim(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID, rs []Reservation) ([]Reservation, error) {
 	kinds, values := columns(rs)
-	rows, err := tx.Query(ctx, `insert into reservations (tenant_id, kind, value, stream_id)
-		select $1, x.kind, x.value, $2 from unnest($3::text[], $4::text[]) as x(kind, value)
-		on conflict (tenant_id, kind, value) do update set stream_id = excluded.stream_id
-		where reservations.stream_id = excluded.stream_id
-		returning kind, value`, tenant, stream, kinds, values)
+	rows, err := tx.Query(ctx, claimSQL, tenant, stream, kinds, values)
 	if err != nil {
 		return nil, reservationFailure(err, rs)
 	}

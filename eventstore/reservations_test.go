@@ -28,6 +28,16 @@ func TestReservations(t *testing.T) {
 	if _, ok, _ := s.LookupReservation(ctx, newID(t), "email", email.Value); ok {
 		t.Fatal("reservation visible to another tenant")
 	}
+	unknown := eventstore.Reservation{Kind: "email", Value: "nobody@example.com"}
+	if owner, r, ok, err := s.FirstOwner(ctx, tenant, []eventstore.Reservation{unknown, phone, email}); err != nil || !ok || owner != ann || r != phone {
+		t.Fatalf("first owner = %v %v %v %v, want the phone's owner", owner, r, ok, err)
+	}
+	if _, _, ok, err := s.FirstOwner(ctx, newID(t), []eventstore.Reservation{email}); err != nil || ok {
+		t.Fatalf("first owner for another tenant = %v %v", ok, err)
+	}
+	if _, _, ok, err := s.FirstOwner(ctx, tenant, nil); err != nil || ok {
+		t.Fatalf("first owner of nothing = %v %v", ok, err)
+	}
 
 	// Another stream cannot take it, and nothing of its commit is written.
 	c = appendTo(tenant, bob, eventstore.NoStream, ev("lead.created", 2))

@@ -16,12 +16,15 @@ const NotifyChannel = notifyChannel
 
 // Store is the Postgres event store.
 type Store struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	notifier *Notifier // announces commits on NotifyChannel
+	// stepByStep turns the pipelined commit off (tests compare the paths).
+	stepByStep bool
 }
 
 // New returns a Store on pool. The schema must be migrated (see Migrate).
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{pool: pool, notifier: NewNotifier(pool, notifyChannel)}
 }
 
 // Pool returns the connection pool the store uses.

@@ -39,7 +39,8 @@ type delivery struct {
 }
 
 // applyBatch applies events past the projection's checkpoint and advances it,
-// all in tx. A delivery whose predecessor is not the checkpoint means NATS
+// all in tx; the caller announces the new checkpoint once tx has committed
+// (see announce). A delivery whose predecessor is not the checkpoint means NATS
 // lost or purged messages: the gap is read from the store and applied first,
 // so an event is never skipped. It returns the new checkpoint and how many
 // events it applied.
@@ -77,9 +78,6 @@ func applyBatch(ctx context.Context, tx pgx.Tx, store *eventstore.Store, p Proje
 	}
 	if err := eventstore.SaveCheckpoint(ctx, tx, p.Name(), cp); err != nil {
 		return cp, applied, fmt.Errorf("save checkpoint %s: %w", p.Name(), err)
-	}
-	if _, err := tx.Exec(ctx, `select pg_notify($1, $2)`, NotifyChannel, p.Name()+" "+cp.String()); err != nil {
-		return cp, applied, fmt.Errorf("notify checkpoint %s: %w", p.Name(), err)
 	}
 	return cp, applied, nil
 }

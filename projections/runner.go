@@ -60,7 +60,8 @@ func Run(ctx context.Context, cfg RunnerConfig, p Projection) error {
 // runSession first catches up from the store (so NATS retention never
 // limits a new or long-stopped projector), then follows JetStream.
 func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slog.Logger) error {
-	if err := CatchUp(ctx, cfg.Store, p, cfg.BatchSize); err != nil {
+	notifier := eventstore.NewNotifier(cfg.Store.Pool(), NotifyChannel)
+	if err := catchUp(ctx, cfg.Store, p, cfg.BatchSize, notifier); err != nil {
 		return err
 	}
 	if _, err := relay.EnsureStream(ctx, cfg.JS, cfg.Stream); err != nil {
@@ -130,7 +131,7 @@ func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slo
 				break drain
 			}
 		}
-		if err := applyMessages(ctx, cfg.Store, p, batch); err != nil {
+		if err := applyMessages(ctx, cfg.Store, p, batch, notifier); err != nil {
 			return err
 		}
 	}
@@ -139,7 +140,7 @@ func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slo
 // applyMessages decodes and applies a batch in one transaction, then
 // acknowledges it (AckAll: the last ack covers the batch). A crash between
 // commit and ack only causes a redelivery, which the checkpoint skips.
-func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, msgs []jetstream.Msg) error {
+func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, msgs []jetstream.Msg, notifier *eventstore.Notifier) error {
 	batch := make([]delivery, 0, len(msgs))
 	for _, m := range msgs {
 		e, prev, err := relay.Decode(m.Data(), m.Headers())
@@ -149,13 +150,15 @@ func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, m
 		batch = append(batch, delivery{event: e, prev: &prev})
 	}
 	var applied int
-	err := pgx.BeginFunc(ctx, store.Pool(), func(tx pgx.Tx) (err error) {
-		_, applied, err = applyBatch(ctx, tx, store, p, batch)
+	var cp eventstore.Position
+	err := inPipelinedTx(ctx, store.Pool(), func(tx pgx.Tx) (err error) {
+		cp, applied, err = applyBatch(ctx, tx, store, labelled{p}, batch)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	announce(notifier, p, cp, applied)
 	appliedEvents.WithLabelValues(p.Name()).Add(float64(applied))
 	last := msgs[len(msgs)-1]
 	if err := last.Ack(); err != nil {
@@ -169,6 +172,18 @@ func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, m
 
 // CatchUp applies every event of the store past p's checkpoint, batch by batch.
 func CatchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSize int) error {
+	return catchUp(ctx, store, p, batchSize, eventstore.NewNotifier(store.Pool(), NotifyChannel))
+}
+
+// announce tells waiters on NotifyChannel that p's checkpoint is now cp,
+// after the transaction that moved it has committed.
+func announce(notifier *eventstore.Notifier, p Projection, cp eventstore.Position, applied int) {
+	if applied > 0 {
+		notifier.Send(p.Name() + " " + cp.String())
+	}
+}
+
+func catchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSize int, notifier *eventstore.Notifier) error {
 	for {
 		cp, err := eventstore.LoadCheckpoint(ctx, store.Pool(), p.Name(), false)
 		if err != nil {
@@ -186,12 +201,13 @@ func CatchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSi
 			batch[i] = delivery{event: e}
 		}
 		var applied int
-		if err := pgx.BeginFunc(ctx, store.Pool(), func(tx pgx.Tx) (err error) {
-			_, applied, err = applyBatch(ctx, tx, store, p, batch)
+		if err := inPipelinedTx(ctx, store.Pool(), func(tx pgx.Tx) (err error) {
+			cp, applied, err = applyBatch(ctx, tx, store, labelled{p}, batch)
 			return err
 		}); err != nil {
 			return err
 		}
+		announce(notifier, p, cp, applied)
 		appliedEvents.WithLabelValues(p.Name()).Add(float64(applied))
 	}
 }

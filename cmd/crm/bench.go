@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +27,8 @@ type benchConfig struct {
 	Binary string
 	// Command is the command line, as the report shows it.
 	Command string
+	// Only, when set, names the workloads to run (by short name).
+	Only map[string]bool
 }
 
 const (
@@ -47,8 +51,10 @@ func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	duration := fs.Duration("duration", 0, "mixed traffic of the memory workload (default 60s, 10m at --scale 1000000)")
 	out := fs.String("out", "", "also write the report to this file")
 	binary := fs.String("crm-binary", "", "crm executable to run `crm serve` from for the memory workload (default: this one)")
+	only := fs.String("only", "", "run only these workloads, comma-separated ("+strings.Join(benchStepNames(), ",")+"); for profiling one, not for the report")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (crm runs in this process) to this file")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: crm bench [--scale N] [--duration D] [--out FILE]")
+		fmt.Fprintln(os.Stderr, "usage: crm bench [--scale N] [--duration D] [--out FILE] [--only W,W] [--cpuprofile FILE]")
 		return errUsage
 	}
 	if *scale < 100 {
@@ -56,6 +62,26 @@ func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	}
 	cfg := benchConfig{Scale: *scale, Duration: *duration, Out: *out, Binary: *binary,
 		Command: strings.TrimSpace("crm bench " + strings.Join(args, " "))}
+	if *only != "" {
+		cfg.Only = map[string]bool{}
+		for _, w := range strings.Split(*only, ",") {
+			if !slices.Contains(benchStepNames(), w) {
+				return fmt.Errorf("--only %s: no such workload (have %s)", w, strings.Join(benchStepNames(), ", "))
+			}
+			cfg.Only[w] = true
+		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if cfg.Duration <= 0 {
 		cfg.Duration = time.Minute
 		if cfg.Scale >= 1000000 {
@@ -96,18 +122,10 @@ func bench(parent context.Context, cfg benchConfig, logger *slog.Logger) (string
 	ctx := env.ctx
 	r := &benchReport{cfg: cfg, machine: machineLine(env) + "; load average " + loadAverage() + " at the start"}
 
-	steps := []struct {
-		name string
-		run  func(context.Context, *benchEnv, benchConfig, *benchReport) error
-	}{
-		{"durable writes", benchDurableWrites},
-		{"write to visible", benchWriteToVisible},
-		{"relay", benchRelay},
-		{"replay", benchReplay},
-		{"lists and counts", benchLists},
-		{"memory", benchMemory},
-	}
-	for _, s := range steps {
+	for _, s := range benchSteps {
+		if cfg.Only != nil && !cfg.Only[s.short] {
+			continue
+		}
 		t := time.Now()
 		logger.Info("bench: workload starting", "workload", s.name)
 		if err := s.run(ctx, env, cfg, r); err != nil {
@@ -124,6 +142,28 @@ func bench(parent context.Context, cfg benchConfig, logger *slog.Logger) (string
 	r.elapsed = time.Since(started)
 	r.machine += "; load average " + loadAverage() + " at the end"
 	return r.render(), nil
+}
+
+// benchSteps are the workloads in the order they run: each later one uses
+// the leads the earlier ones left.
+var benchSteps = []struct {
+	short, name string
+	run         func(context.Context, *benchEnv, benchConfig, *benchReport) error
+}{
+	{"writes", "durable writes", benchDurableWrites},
+	{"visible", "write to visible", benchWriteToVisible},
+	{"relay", "relay", benchRelay},
+	{"replay", "replay", benchReplay},
+	{"lists", "lists and counts", benchLists},
+	{"memory", "memory", benchMemory},
+}
+
+func benchStepNames() []string {
+	names := make([]string, len(benchSteps))
+	for i, s := range benchSteps {
+		names[i] = s.short
+	}
+	return names
 }
 
 // benchRow is one line of the table.

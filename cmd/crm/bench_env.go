@@ -60,6 +60,7 @@ type benchEnv struct {
 	pgVersion      string
 	natsVersion    string
 	leads          leadSeq
+	cpu            cpuMeter
 
 	mu      sync.Mutex
 	workers map[string]*benchWorker
@@ -174,6 +175,7 @@ func (env *benchEnv) startPostgres(ctx context.Context) error {
 			return err
 		}
 		env.dbURL, env.pgWhere = cluster.URL("crm_bench"), "private cluster (localpg, defaults, fsync on)"
+		env.cpu.pgData = filepath.Join(env.dir, "postgres", "pgdata")
 		return nil
 	}
 	admin := env.cfg.DatabaseURL

@@ -29,10 +29,13 @@ func benchDurableWrites(ctx context.Context, env *benchEnv, cfg benchConfig, r *
 	bodies := func(i int) ([]byte, error) { return json.Marshal(benchLead(first + int64(i))) }
 
 	env.logger.Info("bench: baseline inserts", "rows", n, "connections", benchClients)
+	cpu0 := env.cpu.sample()
 	baseTime, baseLat, baseWaits, err := baselineInserts(ctx, env.dbURL, n, bodies)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
+	time.Sleep(200 * time.Millisecond) // the baseline's backends exit and are reaped
+	baseCPU := env.cpu.sample().sub(cpu0)
 
 	client := apiCall{client: newBenchClient(benchClients), baseURL: env.baseURL, key: env.apiKey}
 	// Warm up: connections, prepared statements, the key cache if any.
@@ -52,6 +55,7 @@ func benchDurableWrites(ctx context.Context, env *benchEnv, cfg benchConfig, r *
 	if err != nil {
 		return err
 	}
+	cpu0 = env.cpu.sample()
 	elapsed, err := runClients(ctx, benchClients, n, func(ctx context.Context, i int) error {
 		body, err := bodies(i)
 		if err != nil {
@@ -79,6 +83,7 @@ func benchDurableWrites(ctx context.Context, env *benchEnv, cfg benchConfig, r *
 		}
 		return nil
 	})
+	crmCPU := env.cpu.sample().sub(cpu0)
 	crmWaits := waits.stop()
 	if err != nil {
 		return err
@@ -96,6 +101,7 @@ func benchDurableWrites(ctx context.Context, env *benchEnv, cfg benchConfig, r *
 		target: "≥ 1.0× the baseline's throughput",
 		met:    crmRate >= baseRate,
 	})
+	r.note("durable writes: CPU time per write: crm %s (this process runs the API, relay, projectors, embedded NATS and the HTTP load generator); baseline %s (the pgx clients); 2 cores give 2,000 ms of CPU a second", crmCPU.per(ok), baseCPU.per(int64(n)))
 	r.note("durable writes: what Postgres sessions were doing, as the mean number of sessions in each state (pg_stat_activity every 20 ms, top 4): crm: %s; baseline: %s", crmWaits, baseWaits)
 	if failed.Load() > 0 {
 		r.note("durable writes: %d of %d creates failed; first error: %v", failed.Load(), n, firstErr)

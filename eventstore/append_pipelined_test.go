@@ -1,0 +1,142 @@
+package eventstore_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/eventstore"
+)
+
+// TestPipelinedCommitsAgreeWithStepByStep runs one script of commits, good
+// and bad, through the pipelined path and through the step-by-step path
+// (each under its own tenant) and wants the same outcome from each commit
+// and the same streams and reservations afterwards.
+func TestPipelinedCommitsAgreeWithStepByStep(t *testing.T) {
+	pipelined := newStore(t)
+	stepped := eventstore.StepByStep(pipelined)
+
+	type step struct {
+		name   string
+		commit func(tenant uuid.UUID, ids []uuid.UUID) eventstore.Commit
+	}
+	email := func(v string) []eventstore.Reservation {
+		return []eventstore.Reservation{{Kind: "email", Value: v}}
+	}
+	steps := []step{
+		{"create with a reservation", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			c := appendTo(tn, ids[0], eventstore.NoStream, ev("lead.created", 1), ev("lead.updated", 2))
+			c.Streams[0].Reserve = email("a@x.com")
+			return c
+		}},
+		{"append at the expected version", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			return appendTo(tn, ids[0], 2, ev("lead.updated", 3))
+		}},
+		{"stale expected version", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			return appendTo(tn, ids[0], 1, ev("lead.updated", 4))
+		}},
+		{"create an existing stream", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			return appendTo(tn, ids[0], eventstore.NoStream, ev("lead.created", 5))
+		}},
+		{"any version: an existing and a new stream", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			c := appendTo(tn, ids[0], eventstore.AnyVersion, ev("lead.updated", 6), ev("lead.updated", 7))
+			c.Streams = append(c.Streams, eventstore.StreamAppend{StreamType: "call", StreamID: ids[1],
+				ExpectedVersion: eventstore.AnyVersion, Events: []eventstore.NewEvent{ev("call.logged", 8)}})
+			return c
+		}},
+		{"a value another stream owns", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			c := appendTo(tn, ids[2], eventstore.NoStream, ev("lead.created", 9))
+			c.Streams[0].Reserve = email("a@x.com")
+			return c
+		}},
+		{"move a value between streams", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			c := appendTo(tn, ids[0], 5, ev("lead.updated", 10))
+			c.Streams[0].Release = email("a@x.com")
+			c.Streams = append(c.Streams, eventstore.StreamAppend{StreamType: "lead", StreamID: ids[2],
+				ExpectedVersion: eventstore.NoStream, Events: []eventstore.NewEvent{ev("lead.created", 11)},
+				Reserve: email("a@x.com")})
+			return c
+		}},
+		{"with an idempotency key", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			c := appendTo(tn, ids[3], eventstore.NoStream, ev("lead.created", 12))
+			c.IdempotencyKey, c.Note = "k1", []byte(`{"lead":3}`)
+			return c
+		}},
+		{"the same key again", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			c := appendTo(tn, ids[4], eventstore.NoStream, ev("lead.created", 13))
+			c.IdempotencyKey = "k1"
+			return c
+		}},
+		{"a stream of another tenant", func(tn uuid.UUID, ids []uuid.UUID) eventstore.Commit {
+			return appendTo(tn, ids[5], eventstore.AnyVersion, ev("lead.updated", 14))
+		}},
+	}
+
+	run := func(s *eventstore.Store) (outcomes []string, history []string) {
+		tenant, other := newID(t), newID(t)
+		ids := make([]uuid.UUID, 6)
+		for i := range ids {
+			ids[i] = newID(t)
+		}
+		mustCommit(t, s, appendTo(other, ids[5], eventstore.NoStream, ev("lead.created", 0)))
+		var first eventstore.CommitResult
+		for _, st := range steps {
+			res, err := s.Commit(t.Context(), st.commit(tenant, ids))
+			var (
+				conflict *eventstore.ConcurrencyError
+				taken    *eventstore.ReservationError
+				dup      *eventstore.DuplicateCommitError
+			)
+			switch {
+			case err == nil:
+				if st.name == "with an idempotency key" {
+					first = res
+				}
+				outcomes = append(outcomes, fmt.Sprintf("%s: ok versions %v", st.name, res.Versions))
+			case errors.As(err, &conflict):
+				outcomes = append(outcomes, fmt.Sprintf("%s: conflict expected %d actual %d", st.name, conflict.Expected, conflict.Actual))
+			case errors.As(err, &taken):
+				outcomes = append(outcomes, fmt.Sprintf("%s: %s taken by stream %d", st.name, taken.Reservation.Value, slices.Index(ids, taken.Owner)))
+			case errors.As(err, &dup):
+				same := dup.Result.Position == first.Position && slices.Equal(dup.Result.Versions, first.Versions) &&
+					strings.ReplaceAll(string(dup.Result.Note), " ", "") == `{"lead":3}`
+				outcomes = append(outcomes, fmt.Sprintf("%s: duplicate, first result back %v", st.name, same))
+			default:
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		for i, id := range ids[:5] {
+			events, err := s.ReadStream(t.Context(), tenant, id)
+			if errors.Is(err, eventstore.ErrStreamNotFound) {
+				history = append(history, fmt.Sprintf("stream %d: none", i))
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range events {
+				history = append(history, fmt.Sprintf("stream %d v%d %s %s", i, e.StreamVersion, e.Type, e.Data))
+			}
+			owner, ok, err := s.LookupReservation(t.Context(), tenant, "email", "a@x.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			history = append(history, fmt.Sprintf("a@x.com owned %v by stream %d", ok, slices.Index(ids, owner)))
+		}
+		return outcomes, history
+	}
+
+	gotOutcomes, gotHistory := run(pipelined)
+	wantOutcomes, wantHistory := run(stepped)
+	if !slices.Equal(gotOutcomes, wantOutcomes) {
+		t.Errorf("outcomes differ:\npipelined:    %q\nstep by step: %q", gotOutcomes, wantOutcomes)
+	}
+	if !slices.Equal(gotHistory, wantHistory) {
+		t.Errorf("stored history differs:\npipelined:    %q\nstep by step: %q", gotHistory, wantHistory)
+	}
+	t.Logf("outcomes: %q", gotOutcomes)
+}
