@@ -19,7 +19,7 @@ import (
 type BadInput struct {
 	Status int    // 400, 404, 413, 422
 	Code   string // stable machine-readable code
-	Field  string // the offending field or parameter; empty for the whole body
+	Field  string // the offending field or parameter, as FieldName names it; empty for the whole body
 	Reason string // what is wrong, for a human
 }
 
@@ -28,6 +28,16 @@ func (e *BadInput) Error() string {
 		return e.Reason
 	}
 	return e.Field + ": " + e.Reason
+}
+
+// FieldName is what a BadInput calls the field or parameter sent with the
+// name key: key itself, but `""` for the empty name, since an empty Field
+// blames the whole body and every dialect would show no field at all.
+func FieldName(key string) string {
+	if key == "" {
+		return `""`
+	}
+	return key
 }
 
 // Invalid is a 422 for a well-formed value the API does not accept.
@@ -72,7 +82,9 @@ func DecodeObject(r io.Reader, allowed ...string) (Object, *BadInput) {
 		}
 		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Reason: reason}
 	}
-	if dec.More() {
+	// Only whitespace may follow the object. (Decoder.More would not do:
+	// it is false before a stray ']' or '}', so `{"a":1}]` would pass.)
+	if _, err := dec.Token(); err != io.EOF {
 		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Reason: "unexpected data after the JSON object"}
 	}
 	ok := make(map[string]bool, len(allowed))
@@ -87,11 +99,11 @@ func DecodeObject(r io.Reader, allowed ...string) (Object, *BadInput) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "unknown_field", Field: unknown[0], Reason: "unknown field"}
+		return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "unknown_field", Field: FieldName(unknown[0]), Reason: "unknown field"}
 	}
 	for name, raw := range fields {
 		if hasNUL(raw) {
-			return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Field: name,
+			return Object{}, &BadInput{Status: http.StatusBadRequest, Code: "invalid_json", Field: FieldName(name),
 				Reason: "must not contain NUL characters"}
 		}
 	}
@@ -142,7 +154,7 @@ func CheckParams(fail func(*gin.Context, error)) gin.HandlerFunc {
 		for k, vs := range c.Request.URL.Query() {
 			for _, v := range vs {
 				if bad(k) || bad(v) {
-					fail(c, BadParam(k, "must be valid UTF-8 text without NUL characters"))
+					fail(c, BadParam(FieldName(k), "must be valid UTF-8 text without NUL characters"))
 					c.Abort()
 					return
 				}

@@ -101,7 +101,9 @@ func NormalizeEmail(s string) (string, error) {
 	if s == "" {
 		return "", invalid("email", "must not be empty")
 	}
-	if len(s) > maxEmailLen {
+	// Lower-casing keeps at least a third of the bytes (U+212A KELVIN SIGN,
+	// 3 bytes, becomes "k"): longer input cannot fit, and is not parsed.
+	if len(s) > 3*maxEmailLen {
 		return "", invalid("email", "must be at most 254 characters")
 	}
 	addr, err := mail.ParseAddress(s)
@@ -113,7 +115,15 @@ func NormalizeEmail(s string) (string, error) {
 	if addr.Name != "" || addr.Address != s {
 		return "", invalid("email", "must be a bare address without a display name")
 	}
-	return strings.ToLower(addr.Address), nil
+	// The limit holds for the form stored, so it is checked after
+	// lower-casing, which can change the length in bytes: "Ⱥ" is 2 bytes,
+	// "ⱥ" 3. Checked before, an address could be accepted once and refused
+	// when normalized again.
+	email := strings.ToLower(addr.Address)
+	if len(email) > maxEmailLen {
+		return "", invalid("email", "must be at most 254 characters")
+	}
+	return email, nil
 }
 
 // NormalizePhone parses raw as a phone number, national numbers being read in

@@ -119,6 +119,12 @@ func TestNormalizeEmail(t *testing.T) {
 		{in: "asha@example.com (work)", wantErr: true},
 		{in: "a@b.com, c@d.com", wantErr: true},
 		{in: strings.Repeat("a", 250) + "@x.com", wantErr: true},
+		{in: strings.Repeat("A", 248) + "@x.com", want: strings.Repeat("a", 248) + "@x.com"}, // 254 bytes, the limit
+		// The limit holds for the address lower-cased: "Ⱥ" (2 bytes) becomes
+		// "ⱥ" (3 bytes), and the Kelvin sign (3 bytes) becomes "k".
+		{in: strings.Repeat("Ⱥ", 100) + "@x.co", wantErr: true},
+		{in: strings.Repeat("\u212a", 100) + "@x.co", want: strings.Repeat("k", 100) + "@x.co"},
+		{in: strings.Repeat("\u212a", 255) + "@x.co", wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := NormalizeEmail(tt.in)

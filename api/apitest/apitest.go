@@ -164,17 +164,6 @@ func (s *Server) ReachedStore(t *testing.T, route string, w *httptest.ResponseRe
 	s.CheckErrorSchema(t, w)
 }
 
-// HasEmptyKey reports whether a JSON object body holds a field named "":
-// refusing that field can only name it "".
-func HasEmptyKey(body []byte) bool {
-	var fields map[string]json.RawMessage
-	if json.NewDecoder(bytes.NewReader(body)).Decode(&fields) != nil {
-		return false
-	}
-	_, ok := fields[""]
-	return ok
-}
-
 // JSONText is s as a JSON answer shows it: invalid UTF-8 replaced.
 func JSONText(s string) string {
 	b, _ := json.Marshal(s)

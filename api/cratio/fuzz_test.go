@@ -63,36 +63,35 @@ func (a *fuzzAPI) render(err error) *httptest.ResponseRecorder {
 var bodyLevelCodes = map[string]bool{"invalid_json": true, "invalid_body": true, "body_too_large": true}
 
 // checkError holds an error answer to Cratio's shape: the document's Error
-// schema, and a field unless the whole body is at fault. emptyKey excuses
-// a refusal of a field called "", which names it "" and so shows no field:
-// a known gap, reported.
-func (a *fuzzAPI) checkError(t *testing.T, w *httptest.ResponseRecorder, emptyKey bool) errorDetail {
+// schema, and a field (one called "" shows as `""`) unless the whole body
+// is at fault.
+func (a *fuzzAPI) checkError(t *testing.T, w *httptest.ResponseRecorder) errorDetail {
 	t.Helper()
 	a.CheckErrorSchema(t, w)
 	var e errorBody
 	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
 		t.Fatal(err)
 	}
-	if w.Code < 500 && e.Error.Field == "" && !bodyLevelCodes[e.Error.Code] && !emptyKey {
+	if w.Code < 500 && e.Error.Field == "" && !bodyLevelCodes[e.Error.Code] {
 		t.Fatalf("%d answer %s names no field", w.Code, w.Body.Bytes())
 	}
 	return e.Error
 }
 
 // checkRefusal holds a decoder's refusal to the contract and renders it.
-func (a *fuzzAPI) checkRefusal(t *testing.T, bad *api.BadInput, emptyKey bool) *httptest.ResponseRecorder {
+func (a *fuzzAPI) checkRefusal(t *testing.T, bad *api.BadInput) *httptest.ResponseRecorder {
 	t.Helper()
 	if bad.Status < 400 || bad.Status > 499 || bad.Code == "" {
 		t.Fatalf("refusal %+v is not a 4xx with a code", bad)
 	}
-	if bad.Field == "" && !bodyLevelCodes[bad.Code] && !emptyKey {
+	if bad.Field == "" && !bodyLevelCodes[bad.Code] {
 		t.Fatalf("refusal %+v names no field and is not about the whole body", bad)
 	}
 	w := a.render(bad)
 	if w.Code != bad.Status {
 		t.Fatalf("refusal %+v rendered as %d", bad, w.Code)
 	}
-	if got := a.checkError(t, w, emptyKey); got.Field != apitest.JSONText(bad.Field) {
+	if got := a.checkError(t, w); got.Field != apitest.JSONText(bad.Field) {
 		t.Fatalf("refusal %+v rendered naming %q", bad, got.Field)
 	}
 	return w
@@ -109,7 +108,7 @@ func (a *fuzzAPI) checkDomainRefusal(t *testing.T, err error) *httptest.Response
 	if w.Code < 400 || w.Code > 499 {
 		t.Fatalf("domain refusal %v rendered as %d", err, w.Code)
 	}
-	a.checkError(t, w, false)
+	a.checkError(t, w)
 	return w
 }
 
@@ -157,7 +156,7 @@ func FuzzCreateLeadBody(f *testing.F) {
 		p, status, bad := decodeLead(c, apitest.Region)
 		engine := a.Serve(http.MethodPost, "/api/v1/leads", "", body, "", small)
 		if bad != nil {
-			apitest.SameAnswer(t, "POST /api/v1/leads", engine, a.checkRefusal(t, bad, apitest.HasEmptyKey(body)))
+			apitest.SameAnswer(t, "POST /api/v1/leads", engine, a.checkRefusal(t, bad))
 			return
 		}
 		if status != "" && !contains(statuses, string(status)) {
@@ -225,7 +224,7 @@ func FuzzCreateCallLogBody(f *testing.F) {
 		_, call, bad := decodeCallLog(c, now)
 		engine := a.Serve(http.MethodPost, "/api/v1/call-logs", "", body, "", small)
 		if bad != nil {
-			apitest.SameAnswer(t, "POST /api/v1/call-logs", engine, a.checkRefusal(t, bad, apitest.HasEmptyKey(body)))
+			apitest.SameAnswer(t, "POST /api/v1/call-logs", engine, a.checkRefusal(t, bad))
 			return
 		}
 		a.ReachedStore(t, "POST /api/v1/call-logs", engine)
@@ -261,12 +260,12 @@ func FuzzQuery(f *testing.F) {
 	}
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, rawQuery, id string) {
-		// A parameter's name shows in the answer as JSON shows it: invalid
-		// UTF-8 replaced.
+		// A parameter's name shows in the answer as api.FieldName names it
+		// and JSON shows it: "" as `""`, invalid UTF-8 replaced.
 		values, _ := url.ParseQuery(rawQuery)
 		sent := map[string]bool{}
 		for k := range values {
-			sent[apitest.JSONText(k)] = true
+			sent[apitest.JSONText(api.FieldName(k))] = true
 		}
 		for _, route := range []string{"/api/v1/leads", "/api/v1/call-logs"} {
 			w := a.Serve(http.MethodGet, route, rawQuery, nil, "", false)
@@ -277,14 +276,14 @@ func FuzzQuery(f *testing.F) {
 			if w.Code < 400 || w.Code > 499 {
 				t.Fatalf("GET %s?%s: %d %s", route, rawQuery, w.Code, w.Body.Bytes())
 			}
-			e := a.checkError(t, w, sent[""])
+			e := a.checkError(t, w)
 			if !sent[e.Field] && e.Field != "" {
 				t.Fatalf("GET %s?%s: refusal names %q, which was not sent", route, rawQuery, e.Field)
 			}
 		}
 		parsed, bad := uuidParam("id", id)
 		if bad != nil {
-			a.checkRefusal(t, bad, false)
+			a.checkRefusal(t, bad)
 		} else if parsed.String() != strings.ToLower(id) {
 			t.Fatalf("id %q parsed as %s", id, parsed)
 		}

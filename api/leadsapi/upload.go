@@ -88,6 +88,7 @@ func (h *handlers) readMultipart(r io.Reader, boundary string) (upload, *api.Bad
 			}
 			up.leadID = n
 		default:
+			name = api.FieldName(name) // a part with no name is named ""
 			return up, badRequest(name, "property "+name+" should not exist")
 		}
 	}

@@ -56,35 +56,34 @@ var bodyLevelCodes = map[string]bool{"invalid_json": true, "invalid_body": true,
 
 // checkError holds an error answer to Overplane's shape: the document's
 // Error schema, an invalid_request_error for a 4xx, and a param unless the
-// whole body is at fault. emptyKey excuses a refusal of a param called "",
-// which names it "" and so shows no param: a known gap, reported.
-func (a *fuzzAPI) checkError(t *testing.T, w *httptest.ResponseRecorder, emptyKey bool) errorDetail {
+// whole body is at fault (a param called "" shows as `""`).
+func (a *fuzzAPI) checkError(t *testing.T, w *httptest.ResponseRecorder) errorDetail {
 	t.Helper()
 	a.CheckErrorSchema(t, w)
 	var e errorBody
 	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
 		t.Fatal(err)
 	}
-	if w.Code < 500 && (e.Error.Type != invalidRequest || e.Error.Param == "" && !bodyLevelCodes[e.Error.Code] && !emptyKey) {
+	if w.Code < 500 && (e.Error.Type != invalidRequest || e.Error.Param == "" && !bodyLevelCodes[e.Error.Code]) {
 		t.Fatalf("%d answer %s is not an invalid_request_error naming a param", w.Code, w.Body.Bytes())
 	}
 	return e.Error
 }
 
 // checkRefusal holds a refusal to the contract and renders it.
-func (a *fuzzAPI) checkRefusal(t *testing.T, bad *api.BadInput, emptyKey bool) *httptest.ResponseRecorder {
+func (a *fuzzAPI) checkRefusal(t *testing.T, bad *api.BadInput) *httptest.ResponseRecorder {
 	t.Helper()
 	if bad.Status < 400 || bad.Status > 499 || bad.Code == "" || bad.Reason == "" {
 		t.Fatalf("refusal %+v is not a 4xx with a code and a reason", bad)
 	}
-	if bad.Field == "" && !bodyLevelCodes[bad.Code] && !emptyKey {
+	if bad.Field == "" && !bodyLevelCodes[bad.Code] {
 		t.Fatalf("refusal %+v names no param and is not about the whole body", bad)
 	}
 	w := a.render(bad, "")
 	if w.Code != bad.Status {
 		t.Fatalf("refusal %+v rendered as %d", bad, w.Code)
 	}
-	if got := a.checkError(t, w, emptyKey); got.Param != apitest.JSONText(bad.Field) {
+	if got := a.checkError(t, w); got.Param != apitest.JSONText(bad.Field) {
 		t.Fatalf("refusal %+v rendered naming %q", bad, got.Param)
 	}
 	return w
@@ -97,7 +96,7 @@ func (a *fuzzAPI) checkDomainRefusal(t *testing.T, err error) {
 	var bad *api.BadInput
 	switch {
 	case errors.As(err, &bad): // the patch's own: a lead left without a name or a way to reach it
-		a.checkRefusal(t, bad, false)
+		a.checkRefusal(t, bad)
 		return
 	case !errors.As(err, &invalid) || invalid.Field == "":
 		t.Fatalf("domain refused with %T %v, want a ValidationError naming a field", err, err)
@@ -106,7 +105,7 @@ func (a *fuzzAPI) checkDomainRefusal(t *testing.T, err error) {
 	if w.Code < 400 || w.Code > 499 {
 		t.Fatalf("domain refusal %v rendered as %d", err, w.Code)
 	}
-	a.checkError(t, w, false)
+	a.checkError(t, w)
 }
 
 // existingLead is a lead as other APIs may have left it.
@@ -155,7 +154,7 @@ func FuzzLeadBody(f *testing.F) {
 		create := a.Serve(http.MethodPost, "/api/crm/lead", "", body, "", small)
 		update := a.Serve(http.MethodPatch, patchPath, "", body, "", small)
 		if bad != nil {
-			want := a.checkRefusal(t, bad, apitest.HasEmptyKey(body))
+			want := a.checkRefusal(t, bad)
 			apitest.SameAnswer(t, "POST /api/crm/lead", create, want)
 			apitest.SameAnswer(t, "PATCH /api/crm/lead/{id}", update, want)
 			return
@@ -165,7 +164,7 @@ func FuzzLeadBody(f *testing.F) {
 		// Past the store: the status is looked up in the tenant's
 		// pipeline, then the patch applies to a new lead or to this one.
 		if bad := pt.resolveStatus(book); bad != nil {
-			a.checkRefusal(t, bad, false)
+			a.checkRefusal(t, bad)
 			return
 		}
 		if p, err := pt.apply(domain.LeadProfile{}); err != nil {
@@ -216,7 +215,7 @@ func FuzzQuery(f *testing.F) {
 		values, _ := url.ParseQuery(rawQuery)
 		sent := map[string]bool{}
 		for k := range values {
-			sent[apitest.JSONText(k)] = true
+			sent[apitest.JSONText(api.FieldName(k))] = true
 		}
 		w := a.Serve(http.MethodGet, "/api/crm/lead", rawQuery, nil, "", false)
 		switch {
@@ -225,7 +224,7 @@ func FuzzQuery(f *testing.F) {
 		case w.Code < 400 || w.Code > 499:
 			t.Fatalf("GET /api/crm/lead?%s: %d %s", rawQuery, w.Code, w.Body.Bytes())
 		default:
-			if e := a.checkError(t, w, sent[""]); e.Param != "" && !sent[e.Param] {
+			if e := a.checkError(t, w); e.Param != "" && !sent[e.Param] {
 				t.Fatalf("GET /api/crm/lead?%s: refusal names %q, which was not sent", rawQuery, e.Param)
 			}
 		}
@@ -248,7 +247,7 @@ func FuzzQuery(f *testing.F) {
 			}
 			// Any id that names no lead is Stripe's resource_missing.
 			apitest.SameAnswer(t, method+" /api/crm/lead/{id}", w, a.render(domain.ErrLeadNotFound, id))
-			a.checkError(t, w, false)
+			a.checkError(t, w)
 		}
 	})
 }
