@@ -22,14 +22,9 @@ import (
 // the same iteration publishes as many messages of the same mean size with
 // PublishAsync, 1000 in flight, to a scratch stream on the same server: the
 // baseline of `crm bench`'s relay row. It reports both rates and their ratio.
+// RELAY_BENCH_WINDOW sets the relay's window (default: the relay's).
 func BenchmarkRelayBacklog(b *testing.B) {
-	n := 20000
-	if s := os.Getenv("RELAY_BENCH_EVENTS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n, window := envInt(b, "RELAY_BENCH_EVENTS", 20000), envInt(b, "RELAY_BENCH_WINDOW", 0)
 	e := newEnv(b)
 	e.fillBacklog(b, n)
 	size := meanMessageSize(b, e)
@@ -42,7 +37,7 @@ func BenchmarkRelayBacklog(b *testing.B) {
 			b.Fatal(err)
 		}
 		cfg := e.streamConfig("R" + strconv.Itoa(i))
-		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg,
+		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, Window: window,
 			Logger: slog.New(slog.DiscardHandler)})
 		b.StartTimer()
 		start := time.Now()
@@ -62,6 +57,20 @@ func BenchmarkRelayBacklog(b *testing.B) {
 	b.ReportMetric(baseRate, "baseline-msgs/s")
 	b.ReportMetric(relayRate/baseRate, "ratio")
 	b.ReportMetric(float64(size), "msg-bytes")
+}
+
+// envInt is the integer in the environment variable name, or def.
+func envInt(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	return n
 }
 
 // waitMsgs waits until the stream holds want messages.
