@@ -15,17 +15,29 @@ import (
 // CheckpointName is the relay's checkpoint row in the checkpoints table.
 const CheckpointName = "relay"
 
+// Defaults of Config.
+const (
+	// DefaultBatchSize is how many events one read takes.
+	DefaultBatchSize = 1000
+	// DefaultWindow is how many messages may await their acknowledgement:
+	// as many as `crm bench` lets its async-publish baseline have in flight.
+	// On one machine the relay is bound by reading, not by the window (500
+	// to 4000 measured the same); a remote cluster's round trip would want
+	// more, within the JetStream context's async-publish limit.
+	DefaultWindow = 1000
+)
+
 // Config configures a Relay.
 type Config struct {
 	Store    *eventstore.Store
 	Listener *eventstore.Listener // wakes the relay on commit; polling covers a lost NOTIFY
 	JS       jetstream.JetStream
 	Stream   StreamConfig
-	// BatchSize is how many events one ReadAll reads (default 1000). The
-	// relay reads ahead while earlier batches are in flight.
+	// BatchSize is how many events one ReadAll reads (DefaultBatchSize).
+	// The relay reads ahead while earlier batches are in flight.
 	BatchSize int
 	// Window is how many published messages may await their acknowledgement
-	// at once (default 2000). It must not exceed the async-publish limit of
+	// at once (DefaultWindow). It must not exceed the async-publish limit of
 	// JS (jetstream.WithPublishAsyncMaxPending, 4000 by default), or
 	// publishing stalls and the session restarts.
 	Window int
@@ -57,10 +69,10 @@ type Relay struct {
 // New returns a relay; call Run (usually under Lead) to start it.
 func New(cfg Config) *Relay {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
+		cfg.BatchSize = DefaultBatchSize
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 2000
+		cfg.Window = DefaultWindow
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
