@@ -5,8 +5,10 @@
 package relay
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,13 +43,48 @@ type message struct {
 // Subject is the NATS subject of an event: one subject per stream, so the
 // messages of a permanently deleted stream can be purged by subject.
 func Subject(prefix string, e eventstore.Event) string {
-	return fmt.Sprintf("%s.%s.%s.%s", prefix, e.TenantID, e.StreamType, e.StreamID)
+	return prefix + "." + e.TenantID.String() + "." + e.StreamType + "." + e.StreamID.String()
 }
 
 // Encode renders e as a NATS message on its subject, with the event id as
 // Nats-Msg-Id so JetStream drops a republished duplicate, and prev, the
 // position of the event relayed before it.
 func Encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, error) {
+	var enc encoder
+	return enc.encode(prefix, e, prev)
+}
+
+// encoder renders events as NATS messages. The body is exactly what
+// json.Marshal makes of a message, written by hand: the relay encodes every
+// event once, and json.Marshal's reflection and its re-validation of the
+// (already valid) jsonb data were most of the relay's CPU time. An encoder
+// remembers the last metadata it rendered, since the events of one commit
+// share theirs.
+type encoder struct {
+	meta     eventstore.Metadata
+	metaJSON []byte
+}
+
+// encode is Encode; it falls back on json.Marshal for what the fast path
+// does not cover (strings that need escaping, years beyond 9999).
+func (c *encoder) encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, error) {
+	body, ok := c.appendBody(make([]byte, 0, 320+len(e.Data)), e)
+	if !ok {
+		var err error
+		if body, err = marshalBody(e); err != nil {
+			return nil, err
+		}
+	}
+	m := &nats.Msg{Subject: Subject(prefix, e), Data: body, Header: make(nats.Header, 6)}
+	m.Header[nats.MsgIdHdr] = []string{e.ID.String()}
+	m.Header[HeaderPosition] = []string{e.Position.String()}
+	m.Header[HeaderPrevious] = []string{prev.String()}
+	return m, nil
+}
+
+// marshalBody is the body of e by json.Marshal, the definition appendBody
+// follows.
+func marshalBody(e eventstore.Event) ([]byte, error) {
 	body, err := json.Marshal(message{
 		Position: e.Position, ID: e.ID, TenantID: e.TenantID, StreamType: e.StreamType,
 		StreamID: e.StreamID, StreamVersion: e.StreamVersion, Type: e.Type,
@@ -56,13 +93,131 @@ func Encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
 	}
-	m := nats.NewMsg(Subject(prefix, e))
-	m.Data = body
-	m.Header.Set(nats.MsgIdHdr, e.ID.String())
-	m.Header.Set(HeaderPosition, e.Position.String())
-	m.Header.Set(HeaderPrevious, prev.String())
-	return m, nil
+	return body, nil
 }
+
+// appendBody appends the JSON body of e as json.Marshal writes it, or
+// reports false if e needs the general path.
+func (c *encoder) appendBody(b []byte, e eventstore.Event) ([]byte, bool) {
+	if !plainString(e.StreamType) || !plainString(e.Type) || e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 {
+		return b, false
+	}
+	if c.metaJSON == nil || c.meta != e.Metadata {
+		meta, err := json.Marshal(e.Metadata)
+		if err != nil {
+			return b, false
+		}
+		c.meta, c.metaJSON = e.Metadata, meta
+	}
+	b = append(b, `{"position":{"tx":`...)
+	b = strconv.AppendUint(b, e.Position.Tx, 10)
+	b = append(b, `,"pos":`...)
+	b = strconv.AppendInt(b, e.Position.Pos, 10)
+	b = append(b, `},"id":`...)
+	b = appendUUID(b, e.ID)
+	b = append(b, `,"tenant_id":`...)
+	b = appendUUID(b, e.TenantID)
+	b = append(b, `,"stream_type":"`...)
+	b = append(b, e.StreamType...)
+	b = append(b, `","stream_id":`...)
+	b = appendUUID(b, e.StreamID)
+	b = append(b, `,"stream_version":`...)
+	b = strconv.AppendInt(b, int64(e.StreamVersion), 10)
+	b = append(b, `,"type":"`...)
+	b = append(b, e.Type...)
+	b = append(b, `","schema_version":`...)
+	b = strconv.AppendInt(b, int64(e.SchemaVersion), 10)
+	b = append(b, `,"data":`...)
+	var ok bool
+	if b, ok = appendCompactJSON(b, e.Data); !ok {
+		return b, false
+	}
+	b = append(b, `,"metadata":`...)
+	b = append(b, c.metaJSON...)
+	b = append(b, `,"recorded_at":"`...)
+	b = e.RecordedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
+	return b, true
+}
+
+// plainString reports whether json.Marshal writes s as is between quotes:
+// printable ASCII without quote, backslash or the HTML-escaped <, >, &.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendUUID appends id as a JSON string, as its MarshalText writes it.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	b = append(b, '"')
+	var buf [36]byte
+	hex.Encode(buf[0:8], id[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], id[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], id[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], id[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], id[10:])
+	b = append(b, buf[:]...)
+	return append(b, '"')
+}
+
+// appendCompactJSON appends the valid JSON document src as json.Marshal
+// writes a json.RawMessage: nil as null, whitespace outside strings removed,
+// and <, >, &, U+2028 and U+2029 escaped. It reports false if src does not
+// end outside a string or is empty but for whitespace (json.Marshal fails).
+// Postgres hands out jsonb with a space after every colon and comma, so
+// the data is never copied verbatim.
+func appendCompactJSON(b, src []byte) ([]byte, bool) {
+	if src == nil {
+		return append(b, "null"...), true
+	}
+	n0 := len(b)
+	inString, escaped := false, false
+	start := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			b = append(b, src[start:i]...)
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			start = i + 1
+		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
+			b = append(b, src[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF])
+			start = i + 3
+			i += 2
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			b = append(b, src[start:i]...)
+			start = i + 1
+		}
+	}
+	b = append(b, src[start:]...)
+	if inString || len(b) == n0 {
+		return b[:n0], false
+	}
+	return b, true
+}
+
+const hexDigits = "0123456789abcdef"
 
 // Decode reads an event back from a NATS message, with the position of the
 // event relayed before it.

@@ -15,14 +15,36 @@ import (
 // CheckpointName is the relay's checkpoint row in the checkpoints table.
 const CheckpointName = "relay"
 
+// Defaults of Config.
+const (
+	// DefaultBatchSize is how many events one read takes.
+	DefaultBatchSize = 1000
+	// DefaultWindow is how many messages may await their acknowledgement:
+	// as many as `crm bench` lets its async-publish baseline have in flight.
+	// On one machine the relay is bound by reading, not by the window (500
+	// to 4000 measured the same); a remote cluster's round trip would want
+	// more, within the JetStream context's async-publish limit.
+	DefaultWindow = 1000
+)
+
 // Config configures a Relay.
 type Config struct {
 	Store    *eventstore.Store
 	Listener *eventstore.Listener // wakes the relay on commit; polling covers a lost NOTIFY
 	JS       jetstream.JetStream
 	Stream   StreamConfig
-	// BatchSize is how many events one publish round reads and awaits (default 1000).
+	// BatchSize is how many events one ReadAll reads (DefaultBatchSize).
+	// The relay reads ahead while earlier batches are in flight.
 	BatchSize int
+	// Window is how many published messages may await their acknowledgement
+	// at once (DefaultWindow). It must not exceed the async-publish limit of
+	// JS (jetstream.WithPublishAsyncMaxPending, 4000 by default), or
+	// publishing stalls and the session restarts.
+	Window int
+	// CheckpointInterval is how often the checkpoint follows the
+	// acknowledgements while messages are in flight (default 1s); it is
+	// also written whenever everything read has been acknowledged.
+	CheckpointInterval time.Duration
 	// PollInterval is the fallback wake-up when no NOTIFY arrives (default 1s).
 	PollInterval time.Duration
 	// PurgeOn reports whether an event ends its stream for good (a permanent
@@ -36,6 +58,10 @@ type Config struct {
 // JetStream. Each publish expects the stream's last sequence, so messages can
 // never land out of order or twice even beyond the duplicate window, and a
 // stale leader is fenced off; the stream's last message is the resume point.
+//
+// It is a pipeline: a reader reads and encodes the next batches while up to
+// Window messages await their acknowledgements, and the checkpoint follows
+// the acknowledgements in a goroutine of its own (see window.go).
 type Relay struct {
 	cfg Config
 }
@@ -43,7 +69,13 @@ type Relay struct {
 // New returns a relay; call Run (usually under Lead) to start it.
 func New(cfg Config) *Relay {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = time.Second
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
@@ -64,9 +96,14 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer unsubscribe()
 	b := newBackoff(100*time.Millisecond, 10*time.Second)
 	for ctx.Err() == nil {
-		err := r.runSession(ctx, wake)
+		progressed, err := r.runSession(ctx, wake)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if progressed {
+			// A session that relayed something was not the same failure
+			// repeating: the next one starts from the shortest delay.
+			b.reset()
 		}
 		r.cfg.Logger.Warn("relay interrupted; retrying", "err", err)
 		if !b.wait(ctx) {
@@ -76,94 +113,24 @@ func (r *Relay) Run(ctx context.Context) error {
 	return nil
 }
 
-// runSession establishes the resume point and publishes until an error.
-func (r *Relay) runSession(ctx context.Context, wake <-chan string) error {
+// runSession establishes the resume point and relays until an error; it
+// reports whether any message was acknowledged.
+func (r *Relay) runSession(ctx context.Context, wake <-chan string) (bool, error) {
 	stream, err := EnsureStream(ctx, r.cfg.JS, r.cfg.Stream)
 	if err != nil {
-		return err
+		return false, err
 	}
 	cursor, lastSeq, err := resumePoint(ctx, stream)
 	if errors.Is(err, errAgedOut) {
 		cursor, err = eventstore.LoadCheckpoint(ctx, r.cfg.Store.Pool(), CheckpointName, false)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := r.recoverPurges(ctx, stream, cursor); err != nil {
-		return err
+		return false, err
 	}
-	poll := time.NewTicker(r.cfg.PollInterval)
-	defer poll.Stop()
-	for {
-		events, err := r.cfg.Store.ReadAll(ctx, cursor, r.cfg.BatchSize)
-		if err != nil {
-			return fmt.Errorf("read events after %s: %w", cursor, err)
-		}
-		if len(events) == 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-wake:
-			case <-poll.C:
-			}
-			continue
-		}
-		seqs, err := r.publish(ctx, events, cursor, lastSeq)
-		if err != nil {
-			return err
-		}
-		for i, e := range events {
-			if r.cfg.PurgeOn(e) {
-				if err := purgeStream(ctx, stream, r.cfg.Stream.Subjects, e, seqs[i]); err != nil {
-					return err
-				}
-			}
-		}
-		cursor, lastSeq = events[len(events)-1].Position, seqs[len(seqs)-1]
-		if err := eventstore.SaveCheckpoint(ctx, r.cfg.Store.Pool(), CheckpointName, cursor); err != nil {
-			return fmt.Errorf("save relay checkpoint: %w", err)
-		}
-		published.Add(float64(len(events)))
-	}
-}
-
-// publish sends a batch asynchronously, each message expecting its
-// predecessor's sequence, and waits for every acknowledgement.
-func (r *Relay) publish(ctx context.Context, events []eventstore.Event, prev eventstore.Position, lastSeq uint64) ([]uint64, error) {
-	futures := make([]jetstream.PubAckFuture, len(events))
-	for i, e := range events {
-		msg, err := Encode(r.cfg.Stream.Subjects, e, prev)
-		if err != nil {
-			return nil, err
-		}
-		prev = e.Position
-		futures[i], err = r.cfg.JS.PublishMsgAsync(msg,
-			jetstream.WithMsgID(e.ID.String()),
-			jetstream.WithExpectLastSequence(lastSeq+uint64(i)),
-			jetstream.WithExpectStream(r.cfg.Stream.Name))
-		if err != nil {
-			return nil, fmt.Errorf("publish event %s: %w", e.ID, err)
-		}
-	}
-	seqs := make([]uint64, len(events))
-	timeout := time.NewTimer(30 * time.Second)
-	defer timeout.Stop()
-	for i, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			if ack.Duplicate {
-				return nil, fmt.Errorf("event %s was already in the stream: resume point is stale", events[i].ID)
-			}
-			seqs[i] = ack.Sequence
-		case err := <-f.Err():
-			return nil, fmt.Errorf("publish event %s: %w", events[i].ID, err)
-		case <-timeout.C:
-			return nil, errors.New("publish: no acknowledgement within 30s")
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return seqs, nil
+	return r.relayWindow(ctx, stream, wake, cursor, lastSeq)
 }
 
 // recoverPurges replays the purges that a crash between publishing and
