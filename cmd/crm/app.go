@@ -151,7 +151,9 @@ func connectNATS(url string, logger *slog.Logger) (*nats.Conn, jetstream.JetStre
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS: %w", err)
 	}
-	js, err := jetstream.New(nc)
+	// An async publish that never gets an answer (NATS restarted under it)
+	// fails after this instead of holding a place in the relay's window forever.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(30*time.Second))
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
