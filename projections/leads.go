@@ -19,8 +19,11 @@ type Leads struct{}
 // Name implements Projection.
 func (Leads) Name() string { return "leads" }
 
-// Tables implements Projection.
-func (Leads) Tables() []string { return []string{"rm_leads"} }
+// Tables implements Projection. The lead counts are kept by triggers on
+// rm_leads (lead_counts.go), so they move and verify with it.
+func (Leads) Tables() []string {
+	return []string{"rm_leads", "rm_lead_counts", "rm_lead_counts_daily", "rm_lead_count_deltas"}
+}
 
 // Setup implements Projection.
 func (Leads) Setup(ctx context.Context, tx pgx.Tx) error {
@@ -47,14 +50,38 @@ create table if not exists rm_leads (
 );
 create unique index if not exists rm_leads_number on rm_leads (tenant_id, number);
 create index if not exists rm_leads_created on rm_leads (tenant_id, created_at desc, id desc);
-create index if not exists rm_leads_status on rm_leads (tenant_id, status, created_at desc);
-create index if not exists rm_leads_source on rm_leads (tenant_id, source, created_at desc);
 create index if not exists rm_leads_assigned on rm_leads (tenant_id, assigned_to, created_at desc);
+`+listIndexes+`
 create extension if not exists pg_trgm schema public;
 create index if not exists rm_leads_search on rm_leads using gin (
 	(lower(name || ' ' || email || ' ' || phone || ' ' || company)) public.gin_trgm_ops);`)
-	return err
+	if err != nil {
+		return err
+	}
+	return setupLeadCounts(ctx, tx)
 }
+
+// listIndexes serve the list pages: for each combination of the status,
+// source and priority filters, an index whose equality prefix is that
+// combination and whose order is the list's (created_at desc, id desc), so a
+// page is an index scan that stops after offset+limit rows (no filter uses
+// rm_leads_created). archived trails: it is checked on the index tuple,
+// without visiting the heap, so an archived-only list skips live leads
+// cheaply. They replace rm_leads_status and rm_leads_source, which left
+// ties on created_at (leads written in one batch) to a sort. The price is
+// on writes: each index is one more entry per insert and per update of an
+// indexed column (status changes, archive and restore are never HOT).
+const listIndexes = `
+create index if not exists rm_leads_by_status on rm_leads (tenant_id, status, created_at desc, id desc, archived);
+create index if not exists rm_leads_by_source on rm_leads (tenant_id, source, created_at desc, id desc, archived);
+create index if not exists rm_leads_by_priority on rm_leads (tenant_id, priority, created_at desc, id desc, archived);
+create index if not exists rm_leads_by_status_source on rm_leads (tenant_id, status, source, created_at desc, id desc, archived);
+create index if not exists rm_leads_by_status_source_priority on rm_leads (tenant_id, status, source, priority, created_at desc, id desc, archived);
+create index if not exists rm_leads_by_status_priority on rm_leads (tenant_id, status, priority, created_at desc, id desc, archived);
+create index if not exists rm_leads_by_source_priority on rm_leads (tenant_id, source, priority, created_at desc, id desc, archived);
+do $$ begin
+	execute format('drop index if exists %1$I.rm_leads_status, %1$I.rm_leads_source', current_schema());
+end $$;`
 
 // Apply implements Projection.
 func (Leads) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {

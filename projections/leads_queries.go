@@ -69,7 +69,7 @@ func (r *Reader) SearchLeads(ctx context.Context, tenantID uuid.UUID, q string, 
 
 // CountByStatus counts the tenant's live (not archived) leads per status key.
 func (r *Reader) CountByStatus(ctx context.Context, tenantID uuid.UUID) (map[string]int64, error) {
-	rows, err := r.pool.Query(ctx, `select status, count(*) from rm_leads where tenant_id=$1 and not archived group by status`, tenantID)
+	rows, err := r.pool.Query(ctx, `select status, sum(n)::bigint from rm_lead_counts where tenant_id=$1 and not archived group by status`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("count by status: %w", err)
 	}
@@ -90,7 +90,7 @@ func (r *Reader) CountByStatus(ctx context.Context, tenantID uuid.UUID) (map[str
 // holds the status key.
 func (r *Reader) StatusInUse(ctx context.Context, tenantID uuid.UUID, key string) (bool, error) {
 	var used bool
-	err := r.pool.QueryRow(ctx, `select exists (select 1 from rm_leads where tenant_id=$1 and status=$2)`, tenantID, key).Scan(&used)
+	err := r.pool.QueryRow(ctx, `select exists (select 1 from rm_lead_counts where tenant_id=$1 and status=$2)`, tenantID, key).Scan(&used)
 	return used, err
 }
 

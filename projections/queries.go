@@ -81,41 +81,34 @@ func scanLead(row pgx.Row) (Lead, error) {
 }
 
 // ListLeads returns a page of leads, newest first, and the total that match.
+// The total comes from the lead counts where the filter allows (see
+// lead_counts.go); both statements go in one round trip.
 func (r *Reader) ListLeads(ctx context.Context, f LeadFilter) ([]Lead, int64, error) {
-	var w where
-	w.add("tenant_id = ?", f.TenantID)
-	if !f.CreatedFrom.IsZero() {
-		w.add("created_at >= ?", f.CreatedFrom)
+	span, err := r.countsSpan(ctx, f)
+	if err != nil {
+		return nil, 0, err
 	}
-	if !f.CreatedTo.IsZero() {
-		w.add("created_at < ?", f.CreatedTo)
-	}
-	for _, c := range []struct{ col, val string }{
-		{"status", f.Status}, {"source", f.Source}, {"priority", f.Priority}, {"assigned_to", f.AssignedTo},
-	} {
-		if c.val != "" {
-			w.add(c.col+" = ?", c.val)
-		}
-	}
-	switch {
-	case f.OnlyArchived:
-		w.add("archived = ?", true)
-	case !f.IncludeArchived:
-		w.add("archived = ?", false)
-	}
+	countSQL, countArgs := countLeadsSQL(f, span)
+	_, _, pageSQL, pageArgs := LeadListSQL(f)
+	var b pgx.Batch
 	var total int64
-	if err := r.pool.QueryRow(ctx, `select count(*) from rm_leads where `+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count leads: %w", err)
-	}
-	args := append(w.args, f.Limit, f.Offset)
-	rows, err := r.pool.Query(ctx, `select `+leadColumns+` from rm_leads where `+w.String()+
-		fmt.Sprintf(` order by created_at desc, id desc limit $%d offset $%d`, len(args)-1, len(args)), args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list leads: %w", err)
-	}
-	leads, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Lead, error) { return scanLead(row) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("list leads: %w", err)
+	b.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&total); err != nil {
+			return fmt.Errorf("count leads: %w", err)
+		}
+		return nil
+	})
+	var leads []Lead
+	b.Queue(pageSQL, pageArgs...).Query(
+		func(rows pgx.Rows) (err error) {
+			leads, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Lead, error) { return scanLead(row) })
+			if err != nil {
+				return fmt.Errorf("list leads: %w", err)
+			}
+			return nil
+		})
+	if err := r.pool.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, 0, err
 	}
 	return leads, total, nil
 }
