@@ -21,9 +21,9 @@ import (
 // events that came after the snapshot with Apply as before.
 type Rebuilder interface {
 	Projection
-	// Rebuild fills the projection's tables, freshly set up, empty and
-	// without their indexes, with exactly the rows that Apply would leave
-	// after applying every event of b's snapshot in commit order.
+	// Rebuild fills the projection's tables, freshly set up and empty,
+	// with exactly the rows that Apply would leave after applying every
+	// event of b's snapshot in commit order.
 	Rebuild(ctx context.Context, b *BulkBuild) error
 }
 
@@ -223,34 +223,37 @@ func (s *chunkSource) Err() error { return nil }
 // index over the loaded rows at once is much cheaper than keeping it up to
 // date row by row, above all the trigram one.
 type index struct {
-	table string // sanitized
-	name  string // sanitized
-	def   string // pg_get_indexdef, or the constraint's definition
-	isCon bool
+	table      string // sanitized, schema-qualified
+	name       string // sanitized
+	def        string // pg_get_indexdef
+	constraint string // "PRIMARY KEY", "UNIQUE" or "" for a plain index
 }
 
-// dropIndexes drops the indexes of the build's table and returns them.
+// dropIndexes drops the indexes of the build's table and returns them, the
+// slowest to build (not btree) first.
 func (b *build) dropIndexes(table string) ([]index, error) {
 	var idx []index
 	err := b.inSchema(func(tx pgx.Tx) error {
-		rows, err := tx.Query(b.ctx, `select t.relname, ic.relname, coalesce(pg_get_constraintdef(c.oid), pg_get_indexdef(i.indexrelid)), c.oid is not null
+		rows, err := tx.Query(b.ctx, `select ic.relname, pg_get_indexdef(i.indexrelid),
+				case c.contype when 'p' then 'PRIMARY KEY' when 'u' then 'UNIQUE' else '' end
 			from pg_index i
 			join pg_class t on t.oid = i.indrelid
 			join pg_class ic on ic.oid = i.indexrelid
+			join pg_am am on am.oid = ic.relam
 			join pg_namespace n on n.oid = t.relnamespace
 			left join pg_constraint c on c.conindid = i.indexrelid and c.conrelid = t.oid and c.contype in ('p', 'u')
 			where n.nspname = $1 and t.relname = $2
-			order by ic.relname`, b.name, table)
+			order by am.amname = 'btree', ic.relname`, b.name, table)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var table, name string
-			var x index
-			if err := rows.Scan(&table, &name, &x.def, &x.isCon); err != nil {
+			var name string
+			x := index{table: b.schema + "." + pgx.Identifier{table}.Sanitize()}
+			if err := rows.Scan(&name, &x.def, &x.constraint); err != nil {
 				return err
 			}
-			x.table, x.name = b.schema+"."+pgx.Identifier{table}.Sanitize(), pgx.Identifier{name}.Sanitize()
+			x.name = pgx.Identifier{name}.Sanitize()
 			idx = append(idx, x)
 		}
 		if err := rows.Err(); err != nil {
@@ -258,7 +261,7 @@ func (b *build) dropIndexes(table string) ([]index, error) {
 		}
 		for _, x := range idx {
 			drop := `drop index ` + b.schema + `.` + x.name
-			if x.isCon {
+			if x.constraint != "" {
 				drop = `alter table ` + x.table + ` drop constraint ` + x.name
 			}
 			if _, err := tx.Exec(b.ctx, drop); err != nil {
@@ -272,32 +275,44 @@ func (b *build) dropIndexes(table string) ([]index, error) {
 
 // createIndexes makes the indexes dropIndexes dropped, a few side by side,
 // one transaction each (a transaction building an index holds the relay
-// back while it runs).
+// back while it runs). A constraint's index is built as a plain unique
+// index first, then attached to its constraint: ALTER TABLE would wait for
+// every index build on the table to end.
 func (b *build) createIndexes(idx []index) error {
 	g, ctx := errgroup.WithContext(b.ctx)
 	g.SetLimit(indexWorkers)
 	for _, x := range idx {
-		create := x.def
-		if x.isCon {
-			create = `alter table ` + x.table + ` add constraint ` + x.name + ` ` + x.def
-		}
 		g.Go(func() error {
 			err := pgx.BeginFunc(ctx, b.store.Pool(), func(tx pgx.Tx) error {
 				if _, err := tx.Exec(ctx, `select set_config('search_path', $1, true), set_config('maintenance_work_mem', '256MB', true),
-					set_config('synchronous_commit', 'off', true)`,
-					b.name+", public"); err != nil {
+					set_config('synchronous_commit', 'off', true)`, b.name+", public"); err != nil {
 					return err
 				}
-				_, err := tx.Exec(ctx, create)
+				_, err := tx.Exec(ctx, x.def)
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("%s: %w", create, err)
+				return fmt.Errorf("%s: %w", x.def, err)
 			}
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, x := range idx {
+		if x.constraint == "" {
+			continue
+		}
+		attach := `alter table ` + x.table + ` add constraint ` + x.name + ` ` + x.constraint + ` using index ` + x.name
+		if err := b.inBuild(func(tx pgx.Tx) error {
+			_, err := tx.Exec(b.ctx, attach)
+			return err
+		}); err != nil {
+			return fmt.Errorf("%s: %w", attach, err)
+		}
+	}
+	return nil
 }
 
 // indexWorkers is how many indexes a rebuild makes at once.

@@ -25,7 +25,9 @@ import (
 // time, and times COPY of the resulting rows into empty copies of the tables
 // (indexes included) as the baseline, all in the same run. Its size is
 // REPLAY_BENCH_EVENTS (default 100000); REPLAY_BENCH_PER_EVENT=0 skips the
-// slow per-event replay. Run it once:
+// slow per-event replay; REPLAY_BENCH_CREATES_ONLY=1 writes creates alone;
+// REPLAY_BENCH_DATABASE_URL names a database to fill once and reuse. Run it
+// once:
 //
 //	go test ./projections -run '^$' -bench Replay -benchtime 1x
 func BenchmarkReplay(b *testing.B) {
@@ -184,10 +186,13 @@ func fillLeadEvents(b *testing.B, ctx context.Context, pool *pgxpool.Pool, n int
 		written += int64(len(rows))
 		rows = rows[:0]
 	}
+	// REPLAY_BENCH_CREATES_ONLY=1 writes lead.created events alone, the
+	// shape of the backlog cmd/crm's bench replays.
+	createsOnly := os.Getenv("REPLAY_BENCH_CREATES_ONLY") == "1"
 	statuses := []domain.Status{"New", "Contacted", "Qualified", "Proposal", "Won", "Lost"}
 	for int(written)+len(rows) < n {
 		// Two of five events create a lead; the rest go to random leads.
-		if len(leads) == 0 || rnd.IntN(5) < 2 {
+		if len(leads) == 0 || rnd.IntN(5) < 2 || createsOnly {
 			i := len(leads) + 1
 			p := domain.LeadProfile{Name: fmt.Sprintf("Bench Lead %d", i), Emails: []string{fmt.Sprintf("lead%d@bench.example", i)},
 				Phones: []string{fmt.Sprintf("+9198%08d", i)}, Company: fmt.Sprintf("Company %d Pvt Ltd", rnd.IntN(5000)),

@@ -308,7 +308,32 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 		if bulk.cursor != each.cursor {
 			t.Errorf("%s: bulk rebuild at %s, per-event at %s", p.Name(), bulk.cursor, each.cursor)
 		}
+		for _, table := range p.Tables() {
+			got, want := indexes(t, ctx, store, bulk.name, table), indexes(t, ctx, store, each.name, table)
+			if !slices.Equal(got, want) || len(want) == 0 {
+				t.Errorf("%s: indexes after the bulk rebuild\n%q\nwant\n%q", table, got, want)
+			}
+		}
 	}
+}
+
+// indexes lists the definitions of table's indexes and constraints in
+// schema, with the schema's name taken out.
+func indexes(t *testing.T, ctx context.Context, store *eventstore.Store, schema, table string) []string {
+	t.Helper()
+	rows, err := store.Pool().Query(ctx, `select replace(indexdef, $1 || '.', '') from pg_indexes where schemaname = $1 and tablename = $2
+		union all
+		select conname || ' ' || pg_get_constraintdef(c.oid) from pg_constraint c join pg_class r on r.oid = c.conrelid
+			join pg_namespace n on n.oid = r.relnamespace where n.nspname = $1 and r.relname = $2
+		order by 1`, schema, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs
 }
 
 // Events committed after the bulk rebuild's snapshot are applied one by one
