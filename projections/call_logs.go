@@ -79,6 +79,6 @@ var callLogCopyColumns = []string{"tenant_id", "id", "lead_id", "call_type", "du
 // callLogRow is the row of rm_call_logs that lead.call_logged e with data d
 // makes.
 func callLogRow(e eventstore.Event, d domain.CallLoggedData) []any {
-	return []any{copyUUID(e.TenantID), copyUUID(d.CallLogID), copyUUID(e.StreamID), string(d.CallType), d.DurationSeconds, d.Outcome, d.Notes,
-		d.CalledAt, e.RecordedAt, e.Metadata.Actor}
+	return []any{copyUUID(e.TenantID), copyUUID(d.CallLogID), copyUUID(e.StreamID), string(d.CallType),
+		d.DurationSeconds, d.Outcome, d.Notes, d.CalledAt, e.RecordedAt, e.Metadata.Actor}
 }

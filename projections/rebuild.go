@@ -284,8 +284,8 @@ func (b *build) createIndexes(idx []index) error {
 	for _, x := range idx {
 		g.Go(func() error {
 			err := pgx.BeginFunc(ctx, b.store.Pool(), func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, `select set_config('search_path', $1, true), set_config('maintenance_work_mem', '256MB', true),
-					set_config('synchronous_commit', 'off', true)`, b.name+", public"); err != nil {
+				if _, err := tx.Exec(ctx, `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)`,
+					b.name+", public"); err != nil {
 					return err
 				}
 				_, err := tx.Exec(ctx, x.def)

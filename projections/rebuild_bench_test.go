@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -79,9 +80,31 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		return time.Since(start)
 	}
+	// The fill's leads are garbage now: measure the heap the bulk replay
+	// itself holds.
+	runtime.GC()
+	var peak uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
 	b.ResetTimer()
 	bulkTime := replayAll(true)
 	b.StopTimer()
+	close(stop)
+	<-sampled
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 	copyTime, rows := copyRowsBaseline(b, ctx, pool)
 	rate := func(d time.Duration) float64 { return float64(events) / d.Seconds() }
 	b.ReportMetric(rate(bulkTime), "bulk-events/s")

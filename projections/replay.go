@@ -14,12 +14,12 @@ type Progress func(name string, applied, total int64)
 
 // Replay rebuilds p from the event store (never from NATS) into fresh tables
 // in a schema of their own, then swaps them in. A Rebuilder is rebuilt in
-// bulk from a snapshot of the store; the events after the snapshot, and every
-// event for another projection, are applied one by one in batches of
-// batchSize. The live tables keep serving
-// and the live projector keeps running until the swap, which takes the
-// projection's checkpoint row lock: the live projector waits for it, then
-// carries on from the replay's checkpoint.
+// bulk from a snapshot of the store, then the events after the snapshot are
+// applied one by one, in batches of batchSize; any other projection applies
+// every event that way. The live tables keep serving and the live projector
+// keeps running until the swap, which takes the projection's checkpoint row
+// lock: the live projector waits for it, then carries on from the replay's
+// checkpoint.
 func Replay(ctx context.Context, store *eventstore.Store, p Projection, batchSize int, progress Progress) error {
 	return replay(ctx, store, p, batchSize, progress, true)
 }
