@@ -58,8 +58,7 @@ func (CallLogs) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error 
 		}
 		_, err = tx.Exec(ctx, `insert into rm_call_logs (tenant_id, id, lead_id, call_type, duration_seconds,
 			outcome, notes, called_at, created_at, created_by) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
-			e.TenantID, d.CallLogID, e.StreamID, string(d.CallType), d.DurationSeconds, d.Outcome, d.Notes,
-			d.CalledAt, e.RecordedAt, e.Metadata.Actor)
+			callLogRow(e, d)...)
 	case domain.CallLogDeleted:
 		ev, derr := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
 		if derr != nil {
@@ -71,4 +70,15 @@ func (CallLogs) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error 
 		_, err = tx.Exec(ctx, `delete from rm_call_logs where tenant_id=$1 and lead_id=$2`, e.TenantID, e.StreamID)
 	}
 	return err
+}
+
+// callLogCopyColumns are the columns of rm_call_logs, in callLogRow's order.
+var callLogCopyColumns = []string{"tenant_id", "id", "lead_id", "call_type", "duration_seconds",
+	"outcome", "notes", "called_at", "created_at", "created_by"}
+
+// callLogRow is the row of rm_call_logs that lead.call_logged e with data d
+// makes.
+func callLogRow(e eventstore.Event, d domain.CallLoggedData) []any {
+	return []any{copyUUID(e.TenantID), copyUUID(d.CallLogID), copyUUID(e.StreamID), string(d.CallType),
+		d.DurationSeconds, d.Outcome, d.Notes, d.CalledAt, e.RecordedAt, e.Metadata.Actor}
 }

@@ -13,16 +13,21 @@ import (
 type Progress func(name string, applied, total int64)
 
 // Replay rebuilds p from the event store (never from NATS) into fresh tables
-// in a schema of their own, then swaps them in. The live tables keep serving
-// and the live projector keeps running until the swap, which takes the
-// projection's checkpoint row lock: the live projector waits for it, then
-// carries on from the replay's checkpoint.
+// in a schema of their own, then swaps them in. A Rebuilder is rebuilt in
+// bulk from a snapshot of the store, then the events after the snapshot are
+// applied one by one, in batches of batchSize; any other projection applies
+// every event that way. The live tables keep serving and the live projector
+// keeps running until the swap, which takes the projection's checkpoint row
+// lock: the live projector waits for it, then carries on from the replay's
+// checkpoint.
 func Replay(ctx context.Context, store *eventstore.Store, p Projection, batchSize int, progress Progress) error {
-	b, err := newBuild(ctx, store, p, "replay_"+p.Name(), batchSize, progress)
+	return replay(ctx, store, p, batchSize, progress, true)
+}
+
+// replay is Replay, in bulk for a Rebuilder only if bulk is set.
+func replay(ctx context.Context, store *eventstore.Store, p Projection, batchSize int, progress Progress, bulk bool) error {
+	b, err := rebuild(ctx, store, p, "replay_"+p.Name(), batchSize, progress, bulk)
 	if err != nil {
-		return err
-	}
-	if err := b.catchUp(); err != nil {
 		return err
 	}
 	// Swap: hold the checkpoint row (the live projector waits), apply what
@@ -69,28 +74,54 @@ func Replay(ctx context.Context, store *eventstore.Store, p Projection, batchSiz
 // the rows that differ between the two, table by table. The live projector
 // must have caught up with the store, and writes must be quiet, for the
 // comparison to mean anything: tests and operators call it at rest.
+//
+// It rebuilds the way Replay does (in bulk for a Rebuilder), so it checks
+// the live projection against the rebuild that replay would swap in.
 func Verify(ctx context.Context, store *eventstore.Store, p Projection) (map[string]int64, error) {
-	b, err := newBuild(ctx, store, p, "verify_"+p.Name(), 0, nil)
+	b, err := rebuild(ctx, store, p, "verify_"+p.Name(), 0, nil, true)
+	if b != nil {
+		defer b.drop()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer store.Pool().Exec(context.WithoutCancel(ctx), `drop schema if exists `+b.schema+` cascade`)
-	if err := b.catchUp(); err != nil {
-		return nil, err
-	}
+	return compareTables(ctx, store, p, "public", b.schema)
+}
+
+// compareTables counts, table by table, the rows of p's tables in schema a
+// (sanitized) that differ from those in schema b, in either direction.
+func compareTables(ctx context.Context, store *eventstore.Store, p Projection, a, b string) (map[string]int64, error) {
 	diffs := map[string]int64{}
 	for _, t := range p.Tables() {
 		table := pgx.Identifier{t}.Sanitize()
 		var n int64
 		err := store.Pool().QueryRow(ctx, `select
-			(select count(*) from (select * from public.`+table+` except all select * from `+b.schema+`.`+table+`) a) +
-			(select count(*) from (select * from `+b.schema+`.`+table+` except all select * from public.`+table+`) b)`).Scan(&n)
+			(select count(*) from (select * from `+a+`.`+table+` except all select * from `+b+`.`+table+`) a) +
+			(select count(*) from (select * from `+b+`.`+table+` except all select * from `+a+`.`+table+`) b)`).Scan(&n)
 		if err != nil {
 			return nil, fmt.Errorf("verify %s: compare %s: %w", p.Name(), t, err)
 		}
 		diffs[t] = n
 	}
 	return diffs, nil
+}
+
+// rebuild builds p's tables from the store into schema, in bulk when p is a
+// Rebuilder and bulk is set, and returns the build caught up with the store.
+// A non-nil build is returned as soon as its schema exists, also on error.
+func rebuild(ctx context.Context, store *eventstore.Store, p Projection, schema string, batchSize int, progress Progress, bulk bool) (*build, error) {
+	r, fast := p.(Rebuilder)
+	fast = fast && bulk
+	b, err := newBuild(ctx, store, p, schema, batchSize, progress, !fast)
+	if err != nil {
+		return b, err
+	}
+	if fast {
+		if err := b.bulkLoad(r); err != nil {
+			return b, err
+		}
+	}
+	return b, b.catchUp()
 }
 
 // build is a projection being rebuilt from the store into a schema.
@@ -107,7 +138,10 @@ type build struct {
 	cursor    eventstore.Position
 }
 
-func newBuild(ctx context.Context, store *eventstore.Store, p Projection, schema string, batchSize int, progress Progress) (*build, error) {
+// newBuild makes the build's schema and tables; count says to count the
+// events for the progress reports, which a bulk load only estimates (a
+// count reads the whole log once more).
+func newBuild(ctx context.Context, store *eventstore.Store, p Projection, schema string, batchSize int, progress Progress, count bool) (*build, error) {
 	if batchSize <= 0 {
 		batchSize = 5000
 	}
@@ -117,12 +151,21 @@ func newBuild(ctx context.Context, store *eventstore.Store, p Projection, schema
 		return nil, fmt.Errorf("rebuild %s: create schema: %w", p.Name(), err)
 	}
 	if err := b.inSchema(func(tx pgx.Tx) error { return p.Setup(ctx, tx) }); err != nil {
-		return nil, fmt.Errorf("rebuild %s: set up tables: %w", p.Name(), err)
+		return b, fmt.Errorf("rebuild %s: set up tables: %w", p.Name(), err)
 	}
-	if err := store.Pool().QueryRow(ctx, `select count(*) from events`).Scan(&b.total); err != nil {
-		return nil, fmt.Errorf("rebuild %s: count events: %w", p.Name(), err)
+	total := `select count(*) from events`
+	if !count {
+		total = `select greatest(reltuples, 0)::bigint from pg_class where oid = 'events'::regclass`
+	}
+	if err := store.Pool().QueryRow(ctx, total).Scan(&b.total); err != nil {
+		return b, fmt.Errorf("rebuild %s: count events: %w", p.Name(), err)
 	}
 	return b, nil
+}
+
+// drop drops the build's schema.
+func (b *build) drop() {
+	_, _ = b.store.Pool().Exec(context.WithoutCancel(b.ctx), `drop schema if exists `+b.schema+` cascade`)
 }
 
 // inSchema runs f in a transaction whose unqualified table names resolve to
@@ -130,6 +173,19 @@ func newBuild(ctx context.Context, store *eventstore.Store, p Projection, schema
 func (b *build) inSchema(f func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(b.ctx, b.store.Pool(), func(tx pgx.Tx) error {
 		if _, err := tx.Exec(b.ctx, `select set_config('search_path', $1, true)`, b.name+", public"); err != nil {
+			return err
+		}
+		return f(tx)
+	})
+}
+
+// inBuild is inSchema for the build's own writes, committed without waiting
+// for their WAL to reach the disk: until the swap, whose commit is
+// synchronous (and so makes everything written before it durable), a crash
+// loses nothing but the build, which a replay starts afresh anyway.
+func (b *build) inBuild(f func(tx pgx.Tx) error) error {
+	return b.inSchema(func(tx pgx.Tx) error {
+		if _, err := tx.Exec(b.ctx, `select set_config('synchronous_commit', 'off', true)`); err != nil {
 			return err
 		}
 		return f(tx)
@@ -158,7 +214,7 @@ func (b *build) next(tx pgx.Tx) (bool, error) {
 // catchUp applies the store batch by batch, one transaction each.
 func (b *build) catchUp() error {
 	for more := true; more; {
-		if err := b.inSchema(func(tx pgx.Tx) (err error) {
+		if err := b.inBuild(func(tx pgx.Tx) (err error) {
 			more, err = b.next(tx)
 			return err
 		}); err != nil {

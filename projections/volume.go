@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -57,7 +58,7 @@ func (LeadVolume) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 		if d.LeadID == uuid.Nil {
 			return nil // redacted: deleted later
 		}
-		day := e.RecordedAt.UTC().Format("2006-01-02")
+		day := volumeDay(e).Format("2006-01-02")
 		if _, err := tx.Exec(ctx, `insert into rm_lead_volume_leads values ($1, $2, $3, $4)`, e.TenantID, e.StreamID, day, string(d.Status)); err != nil {
 			return err
 		}
@@ -110,4 +111,11 @@ func countVolume(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, day, status
 	}
 	_, err = tx.Exec(ctx, `delete from rm_lead_volume where tenant_id=$1 and day=$2 and status=$3 and leads = 0`, tenantID, day, status)
 	return err
+}
+
+// volumeDay is the day a lead created by e counts under: the UTC day it was
+// recorded, as a date at midnight UTC.
+func volumeDay(e eventstore.Event) time.Time {
+	y, m, d := e.RecordedAt.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

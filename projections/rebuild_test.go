@@ -1,0 +1,405 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/eventstore/storetest"
+)
+
+// readModels are the read models with a bulk rebuild.
+var readModels = []Projection{Leads{}, CallLogs{}, LeadVolume{}, Pipelines{}}
+
+// history drives the command handlers through a random history of two
+// tenants: creates (some merging into an existing lead), full and partial
+// updates that clear fields, status changes to default and added statuses,
+// archives and restores, permanent deletes (redacting the stream), call logs
+// and their deletes, comments and their edits, and pipeline changes.
+type history struct {
+	t       *testing.T
+	ctx     context.Context
+	h       *commands.Handler
+	rnd     *rand.Rand
+	tenants []*tenantHistory
+	seq     int
+}
+
+type tenantHistory struct {
+	c        commands.Context
+	leads    []uuid.UUID
+	calls    []uuid.UUID
+	comments []int64
+	statuses []domain.PipelineStatus
+}
+
+func newHistory(t *testing.T, ctx context.Context, store *eventstore.Store, seed uint64) *history {
+	hs := &history{t: t, ctx: ctx, h: commands.New(store, "IN"), rnd: rand.New(rand.NewPCG(seed, seed))}
+	for i := range 2 {
+		hs.tenants = append(hs.tenants, &tenantHistory{c: commands.Context{TenantID: uuid.New(),
+			Metadata: eventstore.Metadata{Actor: fmt.Sprintf("user%d@example.com", i), API: "test"}}})
+	}
+	return hs
+}
+
+func (hs *history) pick(n int) int { return hs.rnd.IntN(n) }
+
+// profile is a random valid profile; email/phone numbers come from a small
+// range so that creates sometimes match an existing lead and merge.
+func (hs *history) profile() domain.LeadProfile {
+	hs.seq++
+	n := hs.pick(400)
+	p := domain.LeadProfile{Name: fmt.Sprintf("Lead %d", hs.seq)}
+	if hs.pick(4) > 0 {
+		p.Emails = []string{fmt.Sprintf("lead%d@example.com", n)}
+	}
+	if len(p.Emails) == 0 || hs.pick(2) == 0 {
+		p.Phones = []string{fmt.Sprintf("+91 98%08d", n)}
+	}
+	if hs.pick(2) == 0 {
+		p.Company = fmt.Sprintf("Company %d", hs.pick(20))
+	}
+	p.Source = []string{"", "website", "referral", "google_ads"}[hs.pick(4)]
+	p.Priority = []domain.Priority{"", domain.PriorityLow, domain.PriorityMedium, domain.PriorityHigh}[hs.pick(4)]
+	if hs.pick(2) == 0 {
+		p.Tags = []string{"vip", "cold", "hot"}[:1+hs.pick(3)]
+	}
+	if hs.pick(3) == 0 {
+		v := float64(hs.pick(100000)) / 100
+		p.DealValue = &v
+	}
+	if hs.pick(3) == 0 {
+		s := hs.pick(101)
+		p.Score = &s
+	}
+	if hs.pick(3) == 0 {
+		p.CustomFields = json.RawMessage(fmt.Sprintf(`{"b": %d, "a": {"x": [1, 2.50, "<&>"]}, "note": "ünïcode %d"}`, hs.pick(9), hs.seq))
+	}
+	if hs.pick(3) == 0 {
+		at := time.Date(2024, 1, 1+hs.pick(300), hs.pick(24), 0, 0, 0, time.FixedZone("IST", 19800))
+		p.LastContact = &at
+	}
+	if hs.pick(3) == 0 {
+		p.Social = map[string]string{"twitter": "@x", "linkedin": "in/y"}
+	}
+	p.AssignedTo = []string{"", "ana@example.com", "raj@example.com"}[hs.pick(3)]
+	p.City = []string{"", "Pune", "Delhi"}[hs.pick(3)]
+	p.Notes = []string{"", "call back", "interested in plan B"}[hs.pick(3)]
+	return p
+}
+
+func (hs *history) status(th *tenantHistory) domain.Status {
+	if len(th.statuses) > 0 && hs.pick(3) == 0 {
+		return th.statuses[hs.pick(len(th.statuses))].Key
+	}
+	return []domain.Status{"New", "Contacted", "Qualified", "Proposal", "Won", "Lost"}[hs.pick(6)]
+}
+
+// expected are the errors a random command may meet: a lead deleted or a
+// duplicate email or phone.
+func expected(err error) bool {
+	var dup *commands.DuplicateError
+	var invalid *domain.ValidationError
+	return err == nil || errors.Is(err, domain.ErrLeadNotFound) || errors.Is(err, domain.ErrCallLogNotFound) ||
+		errors.As(err, &dup) || errors.As(err, &invalid) || errors.Is(err, domain.ErrStatusNotFound) ||
+		errors.Is(err, domain.ErrStatusExists) || errors.Is(err, domain.ErrStatusInUse) ||
+		errors.Is(err, domain.ErrLeadDeleted) || errors.Is(err, domain.ErrCommentNotFound)
+}
+
+// step runs one random command.
+func (hs *history) step() {
+	ctx, th := hs.ctx, hs.tenants[hs.pick(len(hs.tenants))]
+	lead := func() uuid.UUID {
+		if len(th.leads) == 0 {
+			return uuid.New()
+		}
+		return th.leads[hs.pick(len(th.leads))]
+	}
+	var err error
+	switch op := hs.pick(100); {
+	case op < 25 || len(th.leads) < 3:
+		var res commands.LeadResult
+		res, err = hs.h.CreateLead(ctx, th.c, commands.CreateLead{Profile: hs.profile(), Status: hs.status(th),
+			OnDuplicate: commands.MergeDuplicates, Archived: hs.pick(10) == 0})
+		if err == nil && !res.Merged {
+			th.leads = append(th.leads, res.LeadID)
+		}
+	case op < 40:
+		full := hs.pick(2) == 0
+		next := hs.profile()
+		var status domain.Status
+		if hs.pick(3) == 0 {
+			status = hs.status(th)
+		}
+		_, err = hs.h.UpdateLead(ctx, th.c, lead(), commands.UpdateLead{Status: status, Edit: func(cur domain.LeadProfile) (domain.LeadProfile, error) {
+			if full {
+				return next, nil // PUT: clears what next leaves empty
+			}
+			cur.Company, cur.Notes, cur.Tags, cur.Score = next.Company, "", next.Tags, nil
+			cur.CustomFields = next.CustomFields
+			if hs.pick(2) == 0 {
+				cur.Social = nil
+			}
+			return cur, nil
+		}})
+	case op < 50:
+		_, err = hs.h.ChangeStatus(ctx, th.c, lead(), hs.status(th))
+	case op < 55:
+		_, err = hs.h.ArchiveLeads(ctx, th.c, []uuid.UUID{lead(), lead()})
+	case op < 59:
+		_, err = hs.h.RestoreLeads(ctx, th.c, []uuid.UUID{lead()})
+	case op < 64:
+		_, err = hs.h.DeleteLead(ctx, th.c, lead())
+	case op < 66:
+		_, err = hs.h.DeleteLeads(ctx, th.c, []uuid.UUID{lead(), lead()})
+	case op < 78:
+		var res commands.CallLogResult
+		res, err = hs.h.LogCall(ctx, th.c, lead(), domain.CallLog{Type: domain.CallInbound, DurationSeconds: hs.pick(600),
+			Outcome: "answered", Notes: fmt.Sprintf("call %d", hs.pick(1000)), CalledAt: time.Now().Add(-time.Duration(hs.pick(1000)) * time.Hour)})
+		if err == nil {
+			th.calls = append(th.calls, res.CallLogID)
+		}
+	case op < 83:
+		if len(th.calls) > 0 {
+			_, err = hs.h.DeleteCallLog(ctx, th.c, th.calls[hs.pick(len(th.calls))])
+		}
+	case op < 90:
+		var res commands.CommentResult
+		res, err = hs.h.AddComment(ctx, th.c, lead(), fmt.Sprintf("comment %d", hs.pick(1000)))
+		if err == nil {
+			th.comments = append(th.comments, res.CommentID)
+		}
+	case op < 92:
+		if len(th.comments) > 0 {
+			_, err = hs.h.EditComment(ctx, th.c, th.comments[hs.pick(len(th.comments))], "edited")
+		}
+	case op < 95:
+		var res commands.PipelineResult
+		res, err = hs.h.CreateStatus(ctx, th.c, fmt.Sprintf("Stage %d", hs.pick(1000)), domain.Palette[hs.pick(len(domain.Palette))])
+		if err == nil {
+			th.statuses = append(th.statuses, res.Status)
+		}
+	case op < 97:
+		if len(th.statuses) > 0 {
+			s := th.statuses[hs.pick(len(th.statuses))]
+			_, err = hs.h.ChangeStatusDefinition(ctx, th.c, s.ID, fmt.Sprintf("Renamed %d", hs.pick(1000)), "")
+		}
+	case op < 98:
+		_, err = hs.h.DeleteStatus(ctx, th.c, int64(1+hs.pick(8)), func(domain.Status) (bool, error) { return false, nil })
+	default:
+		_, err = hs.h.ReorderStatuses(ctx, th.c, map[int64]int{int64(1 + hs.pick(6)): 1 + hs.pick(6)})
+	}
+	if !expected(err) {
+		hs.t.Fatalf("step: %v", err)
+	}
+}
+
+func newReadModelStore(t *testing.T) (*eventstore.Store, context.Context) {
+	t.Helper()
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := eventstore.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	store := eventstore.New(pool)
+	if err := SetupAll(ctx, pool, readModels); err != nil {
+		t.Fatal(err)
+	}
+	return store, ctx
+}
+
+// waitVisible waits until ReadAll reaches the store's last event (a shared
+// server's other tests may hold a transaction open for a moment).
+func waitVisible(t *testing.T, ctx context.Context, store *eventstore.Store) {
+	t.Helper()
+	var last eventstore.Position
+	var txt string
+	if err := store.Pool().QueryRow(ctx, `select transaction_id::text, position from events order by position desc limit 1`).Scan(&txt, &last.Pos); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WaitFor(t, 2*time.Minute, func() (bool, error) {
+		head, err := store.Head(ctx)
+		return head.Pos >= last.Pos, err
+	})
+}
+
+// rowCount is the number of rows of table in schema.
+func rowCount(t *testing.T, ctx context.Context, store *eventstore.Store, schema, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := store.Pool().QueryRow(ctx, `select count(*) from `+schema+`.`+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The bulk rebuild of every read model gives the same rows as applying the
+// events one by one, on a rich random history.
+func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
+	store, ctx := newReadModelStore(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	hs := newHistory(t, ctx, store, seed)
+	for range 600 {
+		hs.step()
+	}
+	waitVisible(t, ctx, store)
+	var types []string
+	rows, err := store.Pool().Query(ctx, `select distinct event_type from events order by 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range append(domain.LeadEventTypes(), domain.PipelineEventTypes()...) {
+		if !slices.Contains(types, want) {
+			t.Errorf("the history has no %s event", want)
+		}
+	}
+	var redacted int
+	if err := store.Pool().QueryRow(ctx, `select count(*) from events where data = '{"redacted": true}'`).Scan(&redacted); err != nil || redacted == 0 {
+		t.Errorf("%d redacted events, %v", redacted, err)
+	}
+
+	for _, p := range readModels {
+		bulk, err := rebuild(ctx, store, p, "bulk_"+p.Name(), 0, nil, true)
+		if bulk != nil {
+			defer bulk.drop()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
+		if each != nil {
+			defer each.drop()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffs, err := compareTables(ctx, store, p, bulk.schema, each.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range p.Tables() {
+			n := rowCount(t, ctx, store, each.schema, table)
+			t.Logf("%s: %d rows, %d differ", table, n, diffs[table])
+			if diffs[table] != 0 || n == 0 {
+				t.Errorf("%s: %d of %d rows differ between the bulk and the per-event rebuild", table, diffs[table], n)
+			}
+		}
+		if bulk.cursor != each.cursor {
+			t.Errorf("%s: bulk rebuild at %s, per-event at %s", p.Name(), bulk.cursor, each.cursor)
+		}
+		for _, table := range p.Tables() {
+			got, want := indexes(t, ctx, store, bulk.name, table), indexes(t, ctx, store, each.name, table)
+			if !slices.Equal(got, want) || len(want) == 0 {
+				t.Errorf("%s: indexes after the bulk rebuild\n%q\nwant\n%q", table, got, want)
+			}
+		}
+	}
+}
+
+// indexes lists the definitions of table's indexes and constraints in
+// schema, with the schema's name taken out.
+func indexes(t *testing.T, ctx context.Context, store *eventstore.Store, schema, table string) []string {
+	t.Helper()
+	rows, err := store.Pool().Query(ctx, `select replace(indexdef, $1 || '.', '') from pg_indexes where schemaname = $1 and tablename = $2
+		union all
+		select conname || ' ' || pg_get_constraintdef(c.oid) from pg_constraint c join pg_class r on r.oid = c.conrelid
+			join pg_namespace n on n.oid = r.relnamespace where n.nspname = $1 and r.relname = $2
+		order by 1`, schema, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs
+}
+
+// Events committed after the bulk rebuild's snapshot are applied one by one
+// on top of the bulk-loaded tables, and the result still equals a per-event
+// rebuild.
+func TestBulkRebuildThenTail(t *testing.T) {
+	store, ctx := newReadModelStore(t)
+	hs := newHistory(t, ctx, store, 7)
+	for range 150 {
+		hs.step()
+	}
+	waitVisible(t, ctx, store)
+	// An open transaction with an id holds the cut before what commits next.
+	open, err := store.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Rollback(ctx)
+	if _, err := open.Exec(ctx, `select pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	for range 150 {
+		hs.step()
+	}
+	var builds []*build
+	for _, p := range readModels {
+		b, err := rebuild(ctx, store, p, "bulk_"+p.Name(), 0, nil, true)
+		if b != nil {
+			defer b.drop()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds = append(builds, b)
+	}
+	if err := open.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitVisible(t, ctx, store)
+	for i, p := range readModels {
+		b := builds[i]
+		before := b.applied
+		if err := b.catchUp(); err != nil {
+			t.Fatal(err)
+		}
+		if b.applied == before {
+			t.Fatalf("%s: no events after the snapshot", p.Name())
+		}
+		each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
+		if each != nil {
+			defer each.drop()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffs, err := compareTables(ctx, store, p, b.schema, each.schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range p.Tables() {
+			if diffs[table] != 0 {
+				t.Errorf("%s: %d rows differ after the tail", table, diffs[table])
+			}
+		}
+		if b.cursor != each.cursor {
+			t.Errorf("%s: bulk rebuild at %s, per-event at %s", p.Name(), b.cursor, each.cursor)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+)
+
+// volumeEvents are the lead events LeadVolume.Apply acts on.
+var volumeEvents = []string{domain.LeadCreated, domain.LeadStatusChanged, domain.LeadDeleted}
+
+// volumeLeadRow is a lead's row of rm_lead_volume_leads as LeadVolume.Apply
+// leaves it, folded from the lead's own events.
+type volumeLeadRow struct {
+	present  bool
+	tenantID uuid.UUID
+	id       uuid.UUID
+	day      time.Time
+	status   string
+}
+
+// createdHead is the part of lead.created's data the volume reads: decoding
+// the whole profile only to drop it would be most of the volume's work.
+type createdHead struct {
+	LeadID uuid.UUID     `json:"lead_id"`
+	Status domain.Status `json:"status"`
+}
+
+// decodeCreatedHead decodes the lead id and status of lead.created e as
+// domain.DecodeLeadEvent does: data of today's schema version is decoded
+// directly (redacted data has no lead id either way); older versions go
+// through the domain's upcasting.
+func decodeCreatedHead(e eventstore.Event) (createdHead, error) {
+	if e.SchemaVersion != domain.SchemaVersion {
+		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			return createdHead{}, err
+		}
+		d := ev.Data.(domain.LeadCreatedData)
+		return createdHead{LeadID: d.LeadID, Status: d.Status}, nil
+	}
+	var d createdHead
+	if err := json.Unmarshal(e.Data, &d); err != nil {
+		return createdHead{}, fmt.Errorf("decode %s: %w", e.Type, err)
+	}
+	return d, nil
+}
+
+// Fold folds one event of the lead's stream into its row.
+func (r *volumeLeadRow) Fold(e eventstore.Event) error {
+	switch e.Type {
+	case domain.LeadCreated:
+		d, err := decodeCreatedHead(e)
+		if err != nil {
+			return err
+		}
+		if d.LeadID == uuid.Nil {
+			return nil // redacted: deleted later
+		}
+		if r.present {
+			return fmt.Errorf("lead %s created twice", e.StreamID)
+		}
+		*r = volumeLeadRow{present: true, tenantID: e.TenantID, id: e.StreamID, day: volumeDay(e), status: string(d.Status)}
+	case domain.LeadStatusChanged:
+		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			return err
+		}
+		if r.present {
+			r.status = string(ev.Data.(domain.LeadStatusChangedData).To)
+		}
+	case domain.LeadDeleted:
+		r.present = false
+	}
+	return nil
+}
+
+// End emits the lead's row if it exists.
+func (r *volumeLeadRow) End(emit func([]any) error) error {
+	done := *r
+	*r = volumeLeadRow{}
+	if !done.present {
+		return nil
+	}
+	return emit([]any{copyUUID(done.tenantID), copyUUID(done.id), done.day, done.status})
+}
+
+// Rebuild implements Rebuilder: it folds each lead's stream into its row of
+// rm_lead_volume_leads, copies those in, and derives rm_lead_volume from
+// them with one GROUP BY. Apply keeps each count equal to the number of
+// leads of its day and status, and deletes the counts that reach zero, so
+// the counts are exactly that aggregate.
+func (LeadVolume) Rebuild(ctx context.Context, b *BulkBuild) error {
+	err := b.CopyStreams(ctx, "rm_lead_volume_leads", []string{"tenant_id", "lead_id", "day", "status"},
+		eventstore.ScanFilter{StreamTypes: []string{domain.LeadStream}, EventTypes: volumeEvents, NoMetadata: true},
+		func() StreamFold { return &volumeLeadRow{} })
+	if err != nil {
+		return err
+	}
+	return b.Exec(ctx, `insert into rm_lead_volume (tenant_id, day, status, leads)
+		select tenant_id, day, status, count(*) from rm_lead_volume_leads group by tenant_id, day, status`)
+}
