@@ -301,7 +301,8 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 		for _, table := range p.Tables() {
 			n := rowCount(t, ctx, store, each.schema, table)
 			t.Logf("%s: %d rows, %d differ", table, n, diffs[table])
-			if diffs[table] != 0 || n == 0 {
+			// The counts' deltas table is empty whenever no transaction writes.
+			if diffs[table] != 0 || (n == 0 && table != "rm_lead_count_deltas") {
 				t.Errorf("%s: %d of %d rows differ between the bulk and the per-event rebuild", table, diffs[table], n)
 			}
 		}
