@@ -12,23 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // newLeadsDB returns a pool on a fresh database with the Leads tables.
 func newLeadsDB(t *testing.T) (*pgxpool.Pool, context.Context) {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := SetupAll(ctx, pool, []Projection{Leads{}}); err != nil {
-		t.Fatal(err)
-	}
-	return pool, ctx
+	store, ctx := newStoreWith(t, Leads{})
+	return store.Pool(), ctx
 }
 
 // countsDiff is how many rows of the count tables in schema differ from the

@@ -128,23 +128,8 @@ func changeLeadProfile(ctx context.Context, tx pgx.Tx, e eventstore.Event, chang
 	if err != nil {
 		return err
 	}
-	fields := map[string]json.RawMessage{}
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return fmt.Errorf("profile of lead %s: %w", e.StreamID, err)
-	}
-	for _, c := range changes {
-		if len(c.New) == 0 || string(c.New) == "null" {
-			delete(fields, c.Field)
-		} else {
-			fields[c.Field] = c.New
-		}
-	}
-	merged, err := json.Marshal(fields)
+	p, err := applyChanges(raw, changes)
 	if err != nil {
-		return err
-	}
-	var p domain.LeadProfile
-	if err := json.Unmarshal(merged, &p); err != nil {
 		return fmt.Errorf("profile of lead %s: %w", e.StreamID, err)
 	}
 	return upsertLead(ctx, tx, e, number, p, status, false)
@@ -183,4 +168,28 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// applyChanges applies field changes to a profile's JSON object: a null or
+// missing new value removes the field. It reads the result back through
+// LeadProfile, so unknown fields drop out.
+func applyChanges(profile []byte, changes []domain.FieldChange) (domain.LeadProfile, error) {
+	var p domain.LeadProfile
+	fields := map[string]json.RawMessage{}
+	if err := json.Unmarshal(profile, &fields); err != nil {
+		return p, err
+	}
+	for _, c := range changes {
+		if len(c.New) == 0 || string(c.New) == "null" {
+			delete(fields, c.Field)
+		} else {
+			fields[c.Field] = c.New
+		}
+	}
+	merged, err := json.Marshal(fields)
+	if err != nil {
+		return p, err
+	}
+	err = json.Unmarshal(merged, &p)
+	return p, err
 }

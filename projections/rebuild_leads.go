@@ -94,34 +94,17 @@ func (r *leadRow) values() ([]any, error) {
 		r.archived, profile, r.createdAt, r.updatedAt}, nil
 }
 
-// changeProfile applies field changes to a profile the way
-// changeLeadProfile does to the stored one: through its JSON object, a null
-// or missing new value removing the field, and back through LeadProfile (so
-// unknown fields drop out). The stored profile is the jsonb of the marshaled
-// LeadProfile; starting from the marshaled struct instead gives the same
-// fields and values.
+// changeProfile applies field changes to a profile as changeLeadProfile
+// does to the stored one (applyChanges). The stored profile is the jsonb of
+// the marshaled LeadProfile; starting from the marshaled struct instead
+// gives the same fields and values.
 func changeProfile(p domain.LeadProfile, changes []domain.FieldChange) (domain.LeadProfile, error) {
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return p, err
 	}
-	fields := map[string]json.RawMessage{}
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return p, err
-	}
-	for _, c := range changes {
-		if len(c.New) == 0 || string(c.New) == "null" {
-			delete(fields, c.Field)
-		} else {
-			fields[c.Field] = c.New
-		}
-	}
-	merged, err := json.Marshal(fields)
+	next, err := applyChanges(raw, changes)
 	if err != nil {
-		return p, err
-	}
-	var next domain.LeadProfile
-	if err := json.Unmarshal(merged, &next); err != nil {
 		return p, err
 	}
 	return next, nil

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
@@ -208,20 +207,7 @@ func (hs *history) step() {
 
 func newReadModelStore(t *testing.T) (*eventstore.Store, context.Context) {
 	t.Helper()
-	ctx := t.Context()
-	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := eventstore.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	store := eventstore.New(pool)
-	if err := SetupAll(ctx, pool, readModels); err != nil {
-		t.Fatal(err)
-	}
-	return store, ctx
+	return newStoreWith(t, readModels...)
 }
 
 // waitVisible waits until ReadAll reaches the store's last event (a shared

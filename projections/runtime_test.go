@@ -33,6 +33,13 @@ func (seen) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 
 func newStore(t *testing.T) (*eventstore.Store, context.Context) {
 	t.Helper()
+	return newStoreWith(t, seen{})
+}
+
+// newStoreWith returns a store on a fresh, migrated database with the
+// tables of ps set up.
+func newStoreWith(t *testing.T, ps ...Projection) (*eventstore.Store, context.Context) {
+	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
 	if err != nil {
@@ -43,7 +50,7 @@ func newStore(t *testing.T) (*eventstore.Store, context.Context) {
 		t.Fatal(err)
 	}
 	store := eventstore.New(pool)
-	if err := SetupAll(ctx, pool, []Projection{seen{}}); err != nil {
+	if err := SetupAll(ctx, pool, ps); err != nil {
 		t.Fatal(err)
 	}
 	return store, ctx
