@@ -27,7 +27,8 @@ const stallLimit = 2 * time.Minute
 // same size asynchronously to a scratch stream on the same server. Then the
 // projectors catch up on the backlog, which the later workloads read.
 func benchRelay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
-	stream, err := env.js.Stream(ctx, env.stream.Name)
+	// As the relay makes it (it may not have yet, when this is the first workload).
+	stream, err := relay.EnsureStream(ctx, env.js, env.stream)
 	if err != nil {
 		return err
 	}
