@@ -1,7 +1,6 @@
 package eventstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,7 +48,7 @@ func (s *Store) commitPipelined(ctx context.Context, c Commit, meta []byte) (Com
 	b.Queue("begin")
 	if c.IdempotencyKey != "" {
 		b.Queue(`insert into idempotency (tenant_id, key, result) values ($1, $2, '{}')
-			on conflict do nothing`, c.TenantID, c.IdempotencyKey).Exec(claimed)
+			on conflict do nothing`, c.TenantID, c.IdempotencyKey).Exec(oneRow)
 	}
 	for _, i := range lockOrder(c.Streams) {
 		queueAdvance(b, c.TenantID, c.Streams[i], &res.Versions[i])
@@ -88,9 +87,11 @@ func (s *Store) commitPipelined(ctx context.Context, c Commit, meta []byte) (Com
 	return res, nil
 }
 
-// claimed checks the idempotency key's insert: a key already there goes the
-// slow path, which waits for its holder and returns its result.
-func claimed(tag pgconn.CommandTag) error {
+// oneRow checks that a statement changed its row: the idempotency key's
+// insert (a key already there goes the slow path, which returns its first
+// result) or a stream's version check (a conflict goes the slow path, which
+// reports the actual version).
+func oneRow(tag pgconn.CommandTag) error {
 	if tag.RowsAffected() != 1 {
 		return errSlowPath
 	}
@@ -120,7 +121,7 @@ func queueAdvance(b *pgx.Batch, tenant uuid.UUID, sa StreamAppend, version *int)
 			values ($1, $2, $3, $4) on conflict (stream_id) do nothing`,
 			sa.StreamID, tenant, sa.StreamType, n).Exec(func(tag pgconn.CommandTag) error {
 			*version = n
-			return claimed(tag)
+			return oneRow(tag)
 		})
 	case AnyVersion:
 		b.Queue(`insert into streams (stream_id, tenant_id, stream_type, version)
@@ -137,7 +138,7 @@ func queueAdvance(b *pgx.Batch, tenant uuid.UUID, sa StreamAppend, version *int)
 		b.Queue(`update streams set version = $4 where stream_id = $1 and tenant_id = $2 and version = $3`,
 			sa.StreamID, tenant, sa.ExpectedVersion, sa.ExpectedVersion+n).Exec(func(tag pgconn.CommandTag) error {
 			*version = sa.ExpectedVersion + n
-			return claimed(tag)
+			return oneRow(tag)
 		})
 	}
 }
@@ -162,11 +163,7 @@ func queueReserve(b *pgx.Batch, tenant, stream uuid.UUID, rs []Reservation) {
 	if len(rs) == 0 {
 		return
 	}
-	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b Reservation) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
-	})
-	rs = slices.Compact(rs)
+	rs = lockOrderValues(rs)
 	kinds, values := columns(rs)
 	b.Queue(claimSQL, tenant, stream, kinds, values).Query(func(rows pgx.Rows) error {
 		n := 0

@@ -63,35 +63,10 @@ func mustCommit(t *testing.T, s *eventstore.Store, c eventstore.Commit) eventsto
 	return res
 }
 
-// readAll returns every event ReadAll can return now.
-//
-// ReadAll shows an event once every older transaction of the whole Postgres
-// cluster has ended, and tests of other packages may hold one open on a
-// shared server for a moment: readAll waits until every committed event is
-// visible.
+// readAll returns every committed event (storetest.Committed).
 func readAll(t *testing.T, s *eventstore.Store) []eventstore.Event {
 	t.Helper()
-	var committed int
-	if err := s.Pool().QueryRow(t.Context(), `select count(*) from events`).Scan(&committed); err != nil {
-		t.Fatal(err)
-	}
-	var all []eventstore.Event
-	storetest.WaitFor(t, 10*time.Second, func() (bool, error) {
-		all = all[:0]
-		var after eventstore.Position
-		for {
-			batch, err := s.ReadAll(t.Context(), after, 100)
-			if err != nil {
-				return false, err
-			}
-			if len(batch) == 0 {
-				return len(all) >= committed, nil
-			}
-			all = append(all, batch...)
-			after = batch[len(batch)-1].Position
-		}
-	})
-	return all
+	return storetest.Committed(t, s, 10*time.Second)
 }
 
 // types lists the event types of events, in order.

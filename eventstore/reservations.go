@@ -37,12 +37,7 @@ func release(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) 
 // value another stream owns. Claiming a value the stream owns already is a
 // no-op. A value held by a running transaction waits for it to end.
 func reserve(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID, rs []Reservation) error {
-	rs = slices.Clone(rs)
-	// Sorted, so two commits claiming the same values lock them in one order.
-	slices.SortFunc(rs, func(a, b Reservation) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
-	})
-	rs = slices.Compact(rs)
+	rs = lockOrderValues(rs)
 	// A value seen owned by another stream may be released before we look
 	// up its owner; then claiming it again can succeed.
 	for attempt := 0; len(rs) > 0; attempt++ {
@@ -67,6 +62,16 @@ func reserve(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID, rs []Rese
 		rs = missing
 	}
 	return nil
+}
+
+// lockOrderValues returns rs sorted and without repeats: two commits
+// claiming the same values lock them in one order, so they never deadlock.
+func lockOrderValues(rs []Reservation) []Reservation {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b Reservation) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
+	})
+	return slices.Compact(rs)
 }
 
 // claimSQL claims values ($3 kinds, $4 values) for stream $2 of tenant $1,

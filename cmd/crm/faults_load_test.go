@@ -496,27 +496,7 @@ func divergedReadModels(t testing.TB, ctx context.Context, c *core) int {
 // storedEvents returns every committed event in commit order.
 func storedEvents(t testing.TB, ctx context.Context, c *core) []eventstore.Event {
 	t.Helper()
-	var committed int
-	if err := c.pool.QueryRow(ctx, `select count(*) from events`).Scan(&committed); err != nil {
-		t.Fatal(err)
-	}
-	var all []eventstore.Event
-	storetest.WaitFor(t, 30*time.Second, func() (bool, error) {
-		all = all[:0]
-		var cursor eventstore.Position
-		for {
-			batch, err := c.store.ReadAll(ctx, cursor, 1000)
-			if err != nil {
-				return false, err
-			}
-			if len(batch) == 0 {
-				return len(all) >= committed, nil
-			}
-			all = append(all, batch...)
-			cursor = batch[len(batch)-1].Position
-		}
-	})
-	return all
+	return storetest.Committed(t, c.store, 30*time.Second)
 }
 
 // waitRelayed waits until the relay's checkpoint covers the last event.
@@ -598,6 +578,26 @@ type figures struct {
 	lost, diverged, partial      int
 	duplicates, committedUnacked int
 	extra                        string
+}
+
+// audit checks a stack after a fault under gen's load: every acknowledged
+// write present, read models equal to a rebuild, no partial write, and the
+// JetStream stream holding the store's events once each, in order. It
+// returns the figures (extra left for the caller) and the stream check.
+func audit(t testing.TB, s *stack, gen *loadGen, answers []answer, fault string, injected int) (figures, streamCheck) {
+	t.Helper()
+	f := figures{fault: fault, injected: injected, acknowledged: gen.ackedCount()}
+	f.diverged = divergedReadModels(t, s.ctx, s.core) // waits for the read models to catch up
+	f.lost = gen.lostAcknowledged(t)
+	f.partial, f.committedUnacked = partialWrites(t, s.ctx, s.core, answers)
+	stored := storedEvents(t, s.ctx, s.core)
+	waitRelayed(t, s.ctx, s.core, stored)
+	check := compareStream(t, s.ctx, s.js, s.stream.Name, stored, true)
+	if check.bad() > 0 {
+		t.Errorf("%s: stream afterwards: %s", fault, check)
+	}
+	f.duplicates = check.duplicates
+	return f, check
 }
 
 func (f figures) log(t testing.TB) {

@@ -190,17 +190,7 @@ func TestFaultProjectorKilledBeforeAck(t *testing.T) {
 		t.Error("JetStream redelivered nothing to the projectors")
 	}
 
-	f := figures{fault: "projector killed between commit and ack", injected: kills, acknowledged: gen.ackedCount()}
-	f.diverged = divergedReadModels(t, s.ctx, s.core) // waits for the read models to catch up
-	f.lost = gen.lostAcknowledged(t)
-	f.partial, f.committedUnacked = partialWrites(t, s.ctx, s.core, answers)
-	stored := storedEvents(t, s.ctx, s.core)
-	waitRelayed(t, s.ctx, s.core, stored)
-	check := compareStream(t, s.ctx, s.js, s.stream.Name, stored, true)
-	if check.bad() > 0 {
-		t.Errorf("stream: %s", check)
-	}
-	f.duplicates = check.duplicates
+	f, check := audit(t, s, gen, answers, "projector killed between commit and ack", kills)
 	f.extra = fmt.Sprintf("answers={%s} kills_between_commit_and_ack=%d unacked_at_kills=%d (applied %d) redelivered_to_projectors=%d probes=%d stream={%s}",
 		tally(answers), inWindow, held, appliedUnacked, redelivered, probes, check)
 	f.log(t)

@@ -238,17 +238,7 @@ func TestFaultNATSDown30s(t *testing.T) {
 		t.Error("no write answered while NATS was down said its read models were pending")
 	}
 
-	f := figures{fault: "NATS stopped 30 s", injected: 1, acknowledged: gen.ackedCount()}
-	f.diverged = divergedReadModels(t, s.ctx, s.core) // waits for the read models to catch up
-	f.lost = gen.lostAcknowledged(t)
-	f.partial, f.committedUnacked = partialWrites(t, s.ctx, s.core, answers)
-	stored := storedEvents(t, s.ctx, s.core)
-	waitRelayed(t, s.ctx, s.core, stored)
-	check := compareStream(t, s.ctx, s.js, s.stream.Name, stored, true)
-	if check.bad() > 0 {
-		t.Errorf("stream after the outage: %s", check)
-	}
-	f.duplicates = check.duplicates
+	f, check := audit(t, s, gen, answers, "NATS stopped 30 s", 1)
 	f.extra = fmt.Sprintf("answers={%s} during_outage=%d (pending %d) read_models_caught_up_after=%s stream={%s}",
 		tally(answers), len(during), pending, caughtUp.Round(time.Millisecond), check)
 	f.log(t)
@@ -350,17 +340,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 		t.Fatal("no request was answered while Postgres was down")
 	}
 
-	f := figures{fault: "Postgres restart", injected: 1, acknowledged: gen.ackedCount()}
-	f.diverged = divergedReadModels(t, s.ctx, s.core) // waits for the read models to catch up
-	f.lost = gen.lostAcknowledged(t)
-	f.partial, f.committedUnacked = partialWrites(t, s.ctx, s.core, answers)
-	stored := storedEvents(t, s.ctx, s.core)
-	waitRelayed(t, s.ctx, s.core, stored)
-	check := compareStream(t, s.ctx, s.js, s.stream.Name, stored, true)
-	if check.bad() > 0 {
-		t.Errorf("stream after the restart: %s", check)
-	}
-	f.duplicates = check.duplicates
+	f, check := audit(t, s, gen, answers, "Postgres restart", 1)
 	f.extra = fmt.Sprintf("answers={%s} during_outage={%s} cut_by_stop={%s} outage=%s first_2xx_after_start=%s stream={%s}",
 		tally(answers), tally(during), tally(overlap), starting.Sub(stopping).Round(time.Millisecond),
 		firstOK.Round(time.Millisecond), check)
@@ -459,17 +439,7 @@ func TestFaultRelayStandbyTakeover(t *testing.T) {
 
 	answers := gen.all()
 	assertNo500(t, answers)
-	f := figures{fault: "active relay killed, standby takes over", injected: kills, acknowledged: gen.ackedCount()}
-	f.diverged = divergedReadModels(t, s.ctx, s.core) // waits for the read models to catch up
-	f.lost = gen.lostAcknowledged(t)
-	f.partial, f.committedUnacked = partialWrites(t, s.ctx, s.core, answers)
-	stored := storedEvents(t, s.ctx, s.core)
-	waitRelayed(t, s.ctx, s.core, stored)
-	check := compareStream(t, s.ctx, s.js, s.stream.Name, stored, true)
-	if check.bad() > 0 {
-		t.Errorf("stream after the takeovers: %s", check)
-	}
-	f.duplicates = check.duplicates
+	f, check := audit(t, s, gen, answers, "active relay killed, standby takes over", kills)
 	var ts []string
 	for _, d := range takeovers {
 		ts = append(ts, d.Round(time.Millisecond).String())

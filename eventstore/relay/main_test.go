@@ -104,32 +104,10 @@ func (e *env) fillBacklog(tb testing.TB, n int) {
 	}
 }
 
-// storedEvents returns every event ReadAll can return now, waiting until
-// every committed event is visible (another test's open transaction on a
-// shared server holds ReadAll back for a moment).
+// storedEvents returns every committed event, in commit order.
 func (e *env) storedEvents(tb testing.TB) []eventstore.Event {
 	tb.Helper()
-	var committed int
-	if err := e.store.Pool().QueryRow(tb.Context(), `select count(*) from events`).Scan(&committed); err != nil {
-		tb.Fatal(err)
-	}
-	var all []eventstore.Event
-	storetest.WaitFor(tb, 30*time.Second, func() (bool, error) {
-		all = all[:0]
-		var after eventstore.Position
-		for {
-			batch, err := e.store.ReadAll(tb.Context(), after, 1000)
-			if err != nil {
-				return false, err
-			}
-			if len(batch) == 0 {
-				return len(all) >= committed, nil
-			}
-			all = append(all, batch...)
-			after = batch[len(batch)-1].Position
-		}
-	})
-	return all
+	return storetest.Committed(tb, e.store, 30*time.Second)
 }
 
 // streamMsgs returns the number of messages the stream holds.
