@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
@@ -27,7 +26,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
+	pool, err := eventstore.OpenPool(ctx, storetest.Postgres(t))
 	if err != nil {
 		t.Fatal(err)
 	}

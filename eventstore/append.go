@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -33,12 +32,14 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: metadata: %w", err)
 	}
-	res, err := s.commitPipelined(ctx, c, meta)
-	if !errors.Is(err, errSlowPath) {
-		if err == nil {
-			s.notifier.Send(res.Position.String())
+	if s.pipelined(c) {
+		res, err := s.committer.commitGrouped(ctx, c, meta)
+		if !errors.Is(err, errSlowPath) {
+			if err == nil {
+				s.notifier.Send(res.Position.String())
+			}
+			return res, err
 		}
-		return res, err
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -46,7 +47,7 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	res, err = commitTx(ctx, tx, c, meta)
+	res, err := commitTx(ctx, tx, c, meta)
 	if err != nil {
 		return CommitResult{}, err
 	}
@@ -265,23 +266,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, c Commit, from []int, meta []b
 		return Position{}, fmt.Errorf("commit: insert events: %w", err)
 	}
 	var last Position
-	for rows.Next() {
-		var txt string
-		var pos int64
-		if err := rows.Scan(&txt, &pos); err != nil {
-			rows.Close()
-			return Position{}, fmt.Errorf("commit: insert events: %w", err)
-		}
-		tx, err := strconv.ParseUint(txt, 10, 64)
-		if err != nil {
-			rows.Close()
-			return Position{}, fmt.Errorf("commit: transaction id %q: %w", txt, err)
-		}
-		if p := (Position{Tx: tx, Pos: pos}); last.Less(p) {
-			last = p
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := scanPositions(rows, len(eventIDs), &last); err != nil {
 		return Position{}, fmt.Errorf("commit: insert events: %w", err)
 	}
 	return last, nil

@@ -19,72 +19,45 @@ import (
 // again statement by statement, which gives the exact outcome.
 var errSlowPath = errors.New("commit: take the step-by-step path")
 
-// commitPipelined makes c in two round trips to Postgres instead of one per
-// statement: BEGIN and every statement of the commit go in one pipeline,
-// then COMMIT. It is the same transaction as commitTx makes, statement for
-// statement, with the checks moved into the results: the stream rows are
-// locked in the same order, and any check that fails ends in errSlowPath
-// after a rollback, before anything is committed.
-//
-// On a busy server each round trip costs a context switch on both sides;
-// a create used to take eight of them in its transaction.
-func (s *Store) commitPipelined(ctx context.Context, c Commit, meta []byte) (CommitResult, error) {
+// pipelined reports whether c can take the pipelined path (and so join a
+// group, see committer): every stream gets events and none is redacted.
+// The rest — version checks without events, permanent deletes — are rare
+// and go step by step.
+func (s *Store) pipelined(c Commit) bool {
 	if s.stepByStep {
-		return CommitResult{}, errSlowPath
+		return false
 	}
 	for _, sa := range c.Streams {
 		if len(sa.Events) == 0 || sa.Redact {
-			return CommitResult{}, errSlowPath // rare: version checks without events, permanent deletes
+			return false
 		}
 	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return CommitResult{}, fmt.Errorf("commit: %w", err)
-	}
-	defer conn.Release()
+	return true
+}
 
-	res := CommitResult{Versions: make([]int, len(c.Streams)), StreamIDs: make([]uuid.UUID, len(c.Streams)), Note: c.Note}
-	b := &pgx.Batch{}
-	b.Queue("begin")
-	if c.IdempotencyKey != "" {
-		b.Queue(`insert into idempotency (tenant_id, key, result) values ($1, $2, '{}')
-			on conflict do nothing`, c.TenantID, c.IdempotencyKey).Exec(oneRow)
-	}
-	for _, i := range lockOrder(c.Streams) {
-		queueAdvance(b, c.TenantID, c.Streams[i], &res.Versions[i])
-		res.StreamIDs[i] = c.Streams[i].StreamID
-	}
-	for _, sa := range c.Streams {
-		queueRelease(b, c.TenantID, sa)
-	}
-	for _, sa := range c.Streams {
-		queueReserve(b, c.TenantID, sa.StreamID, sa.Reserve)
-	}
-	queueInsertEvents(b, c, meta, &res.Position)
+// The pipelined path makes a commit in two round trips to Postgres instead
+// of one per statement: BEGIN and every statement of the commit go in one
+// pipeline, then COMMIT (see commitMembers, which does it for a group of
+// commits at once). It is the same transaction as commitTx makes, statement
+// for statement, with the checks moved into the results: the stream rows
+// are locked in the same order, and any check that fails marks its commit,
+// which after a rollback is made again step by step.
+//
+// On a busy server each round trip costs a context switch on both sides;
+// a create used to take eight of them in its transaction.
 
-	err = conn.SendBatch(ctx, b).Close()
-	if err == nil && c.IdempotencyKey != "" {
-		err = saveIdempotentResult(ctx, conn, c, res)
+// blame makes err, met by one of m's statements, m's: m leaves its group.
+// A failed check (errSlowPath) lets the pipeline go on, so the group's
+// other members are still checked; any other error ends it.
+func (m *groupMember) blame(err error) error {
+	if err == nil {
+		return nil
 	}
-	if err != nil {
-		// Never leave the pooled connection inside the transaction.
-		if _, rbErr := conn.Exec(context.WithoutCancel(ctx), "rollback"); rbErr != nil {
-			_ = conn.Conn().Close(context.WithoutCancel(ctx))
-		}
-		var pgErr *pgconn.PgError
-		if errors.Is(err, errSlowPath) || errors.As(err, &pgErr) {
-			return CommitResult{}, errSlowPath
-		}
-		return CommitResult{}, fmt.Errorf("commit: %w", err)
+	m.failed = true
+	if errors.Is(err, errSlowPath) {
+		return nil
 	}
-	tag, err := conn.Exec(ctx, "commit")
-	if err != nil {
-		return CommitResult{}, fmt.Errorf("commit: %w", err)
-	}
-	if tag.String() != "COMMIT" {
-		return CommitResult{}, fmt.Errorf("commit: transaction ended with %s", tag)
-	}
-	return res, nil
+	return err
 }
 
 // oneRow checks that a statement changed its row: the idempotency key's
@@ -111,55 +84,52 @@ func lockOrder(streams []StreamAppend) []int {
 	return order
 }
 
-// queueAdvance queues advanceVersion's statement for sa; version receives
-// the stream's new version.
-func queueAdvance(b *pgx.Batch, tenant uuid.UUID, sa StreamAppend, version *int) {
+// queueAdvance queues advanceVersion's statement for sa, one of m's
+// streams; version receives the stream's new version.
+func queueAdvance(b *pgx.Batch, tenant uuid.UUID, sa StreamAppend, version *int, m *groupMember) {
 	n := len(sa.Events)
 	switch sa.ExpectedVersion {
 	case NoStream:
-		b.Queue(`insert into streams (stream_id, tenant_id, stream_type, version)
+		*version = n
+		guard(b.Queue(`insert into streams (stream_id, tenant_id, stream_type, version)
 			values ($1, $2, $3, $4) on conflict (stream_id) do nothing`,
-			sa.StreamID, tenant, sa.StreamType, n).Exec(func(tag pgconn.CommandTag) error {
-			*version = n
-			return oneRow(tag)
-		})
+			sa.StreamID, tenant, sa.StreamType, n), m, oneRow)
 	case AnyVersion:
 		b.Queue(`insert into streams (stream_id, tenant_id, stream_type, version)
 			values ($1, $2, $3, $4)
 			on conflict (stream_id) do update set version = streams.version + excluded.version
 			where streams.tenant_id = excluded.tenant_id
 			returning version`, sa.StreamID, tenant, sa.StreamType, n).QueryRow(func(row pgx.Row) error {
-			if err := row.Scan(version); err != nil {
-				return errSlowPath // another tenant's stream: the slow path reports the conflict
+			err := row.Scan(version)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = errSlowPath // another tenant's stream: the slow path reports the conflict
 			}
-			return nil
+			return m.blame(err)
 		})
 	default:
-		b.Queue(`update streams set version = $4 where stream_id = $1 and tenant_id = $2 and version = $3`,
-			sa.StreamID, tenant, sa.ExpectedVersion, sa.ExpectedVersion+n).Exec(func(tag pgconn.CommandTag) error {
-			*version = sa.ExpectedVersion + n
-			return oneRow(tag)
-		})
+		*version = sa.ExpectedVersion + n
+		guard(b.Queue(`update streams set version = $4 where stream_id = $1 and tenant_id = $2 and version = $3`,
+			sa.StreamID, tenant, sa.ExpectedVersion, sa.ExpectedVersion+n), m, oneRow)
 	}
 }
 
 // queueRelease queues release's statement for sa, if it releases anything.
-func queueRelease(b *pgx.Batch, tenant uuid.UUID, sa StreamAppend) {
+func queueRelease(b *pgx.Batch, tenant uuid.UUID, sa StreamAppend, m *groupMember) {
 	switch {
 	case sa.ReleaseAll:
-		b.Queue("delete from reservations where tenant_id = $1 and stream_id = $2", tenant, sa.StreamID)
+		guard(b.Queue("delete from reservations where tenant_id = $1 and stream_id = $2", tenant, sa.StreamID), m, nil)
 	case len(sa.Release) > 0:
 		kinds, values := columns(sa.Release)
-		b.Queue(`delete from reservations r
+		guard(b.Queue(`delete from reservations r
 			using unnest($3::text[], $4::text[]) as x(kind, value)
 			where r.tenant_id = $1 and r.stream_id = $2 and r.kind = x.kind and r.value = x.value`,
-			tenant, sa.StreamID, kinds, values)
+			tenant, sa.StreamID, kinds, values), m, nil)
 	}
 }
 
 // queueReserve queues claim's statement for rs; any value it could not
 // claim sends the commit down the slow path, which names its owner.
-func queueReserve(b *pgx.Batch, tenant, stream uuid.UUID, rs []Reservation) {
+func queueReserve(b *pgx.Batch, tenant, stream uuid.UUID, rs []Reservation, m *groupMember) {
 	if len(rs) == 0 {
 		return
 	}
@@ -171,10 +141,10 @@ func queueReserve(b *pgx.Batch, tenant, stream uuid.UUID, rs []Reservation) {
 			n++
 		}
 		if err := rows.Err(); err != nil {
-			return err
+			return m.blame(err)
 		}
 		if n != len(rs) {
-			return errSlowPath
+			return m.blame(errSlowPath)
 		}
 		return nil
 	})
@@ -185,7 +155,7 @@ func queueReserve(b *pgx.Batch, tenant, stream uuid.UUID, rs []Reservation) {
 // version minus the stream's event count plus the event's rank), so they are
 // right for AnyVersion streams too, whose old version the pipeline cannot
 // know in advance. last receives the position of the last event.
-func queueInsertEvents(b *pgx.Batch, c Commit, meta []byte, last *Position) {
+func queueInsertEvents(b *pgx.Batch, c Commit, meta []byte, last *Position, m *groupMember) {
 	var (
 		types, eventTypes, data []string
 		streamIDs, eventIDs     []uuid.UUID
@@ -213,31 +183,36 @@ func queueInsertEvents(b *pgx.Batch, c Commit, meta []byte, last *Position) {
 		order by e.n
 		returning transaction_id::text, position`,
 		c.TenantID, types, streamIDs, ranks, counts, eventIDs, eventTypes, schemas, data, string(meta)).
-		Query(func(rows pgx.Rows) error {
-			n := 0
-			for rows.Next() {
-				var txt string
-				var pos int64
-				if err := rows.Scan(&txt, &pos); err != nil {
-					return err
-				}
-				tx, err := strconv.ParseUint(txt, 10, 64)
-				if err != nil {
-					return fmt.Errorf("transaction id %q: %w", txt, err)
-				}
-				if p := (Position{Tx: tx, Pos: pos}); last.Less(p) {
-					*last = p
-				}
-				n++
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if n != len(eventIDs) {
-				return errSlowPath
-			}
-			return nil
-		})
+		Query(func(rows pgx.Rows) error { return m.blame(scanPositions(rows, len(eventIDs), last)) })
+}
+
+// scanPositions reads the positions the insert of n events returned into
+// last (the latest), or errSlowPath if it returned another number of rows.
+func scanPositions(rows pgx.Rows, n int, last *Position) error {
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var txt string
+		var pos int64
+		if err := rows.Scan(&txt, &pos); err != nil {
+			return err
+		}
+		tx, err := strconv.ParseUint(txt, 10, 64)
+		if err != nil {
+			return fmt.Errorf("transaction id %q: %w", txt, err)
+		}
+		if p := (Position{Tx: tx, Pos: pos}); last.Less(p) {
+			*last = p
+		}
+		got++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if got != n {
+		return errSlowPath
+	}
+	return nil
 }
 
 // saveIdempotentResult records res as the result of c's idempotency key.

@@ -7,3 +7,16 @@ func StepByStep(s *Store) *Store {
 	o.stepByStep = true
 	return o
 }
+
+// HoldGroups holds s's group leaders until release is called, so that the
+// commits made meanwhile queue up and go in one group; queued says how many
+// are waiting.
+func HoldGroups(s *Store) (queued func() int, release func()) {
+	s.committer.gate = make(chan struct{})
+	queued = func() int {
+		s.committer.mu.Lock()
+		defer s.committer.mu.Unlock()
+		return len(s.committer.queue)
+	}
+	return queued, func() { close(s.committer.gate) }
+}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/storetest"
@@ -19,7 +18,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 func newStore(t *testing.T) *eventstore.Store {
 	t.Helper()
 	ctx := t.Context()
-	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
+	pool, err := eventstore.OpenPool(ctx, storetest.Postgres(t))
 	if err != nil {
 		t.Fatal(err)
 	}

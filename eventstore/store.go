@@ -4,7 +4,12 @@
 package eventstore
 
 import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // notifyChannel is the LISTEN/NOTIFY channel every commit notifies.
@@ -18,14 +23,42 @@ const NotifyChannel = notifyChannel
 type Store struct {
 	pool     *pgxpool.Pool
 	notifier *Notifier // announces commits on NotifyChannel
+	// committer makes pipelined commits, in groups when they come together.
+	committer *committer
 	// stepByStep turns the pipelined commit off (tests compare the paths).
 	stepByStep bool
 }
 
 // New returns a Store on pool. The schema must be migrated (see Migrate).
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, notifier: NewNotifier(pool, notifyChannel)}
+	s := &Store{pool: pool, notifier: NewNotifier(pool, notifyChannel)}
+	s.committer = &committer{store: s}
+	return s
 }
 
 // Pool returns the connection pool the store uses.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// ConfigurePool prepares cfg for the store's pool: google/uuid values travel
+// in Postgres's binary uuid form (pgx-google-uuid), not through their
+// database/sql text form, which took 7% of a create's CPU in pgx's encoder.
+func ConfigurePool(cfg *pgxpool.Config) {
+	next := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		pgxuuid.Register(conn.TypeMap())
+		if next != nil {
+			return next(ctx, conn)
+		}
+		return nil
+	}
+}
+
+// OpenPool connects a pool to url configured by ConfigurePool.
+func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	ConfigurePool(cfg)
+	return pgxpool.NewWithConfig(ctx, cfg)
+}

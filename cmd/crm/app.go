@@ -97,6 +97,7 @@ func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*co
 	if cfg.MaxConns < 16 {
 		cfg.MaxConns = 16
 	}
+	eventstore.ConfigurePool(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Postgres: %w", err)
@@ -120,6 +121,16 @@ func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*co
 	return &core{pool: pool, store: store, listener: eventstore.NewListener(pool, logger), logger: logger,
 		photoDir: envOr("CRM_PHOTO_DIR", "./photos"), maxPhotoBytes: maxPhoto,
 		rateLimits: api.RateLimits{PerKey: perKey, PerTenant: perTenant}}, nil
+}
+
+// statisticsInterval is how often a writing process looks for tables that
+// have doubled since their planner statistics were made (see
+// eventstore.KeepStatistics).
+const statisticsInterval = 2 * time.Second
+
+// keepStatistics runs eventstore.KeepStatistics on the core's database.
+func (c *core) keepStatistics(ctx context.Context) error {
+	return eventstore.KeepStatistics(ctx, c.pool, statisticsInterval, c.logger)
 }
 
 // migrate brings the event store schema and the read-model tables up to date.
@@ -249,6 +260,7 @@ func runServe(ctx context.Context, logger *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.listener.Run(ctx) })
 	g.Go(func() error { return waiter.Run(ctx) })
+	g.Go(func() error { return c.keepStatistics(ctx) })
 	g.Go(func() error { return serveHTTP(ctx, ln, c.handler(waiter, cfg.Region), logger) })
 	return g.Wait()
 }
@@ -298,7 +310,10 @@ func runRelay(ctx context.Context, logger *slog.Logger) error {
 // runProject is `crm project`.
 func runProject(ctx context.Context, logger *slog.Logger) error {
 	return withNATSWorker(ctx, logger, func(ctx context.Context, c *core, js jetstream.JetStream, cfg config) error {
-		return c.runProjectors(ctx, js, cfg.Stream, cfg.ProjectorBatch)
+		g, ctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return c.keepStatistics(ctx) })
+		g.Go(func() error { return c.runProjectors(ctx, js, cfg.Stream, cfg.ProjectorBatch) })
+		return g.Wait()
 	})
 }
 

@@ -136,6 +136,7 @@ func startBenchEnv(parent context.Context, logger *slog.Logger) (_ *benchEnv, er
 	env.waiter = projections.NewWaiter(env.c.store, env.c.listener, logger)
 	env.cmds = commands.New(env.c.store, env.cfg.Region)
 	env.start("listener", env.c.listener.Run)
+	env.start("statistics", env.c.keepStatistics)
 	env.start("waiter", env.waiter.Run)
 	env.startRelay()
 	env.startProjectors()

@@ -103,12 +103,63 @@ func benchDurableWrites(ctx context.Context, env *benchEnv, cfg benchConfig, r *
 	})
 	r.note("durable writes: CPU time per write: crm %s (this process runs the API, relay, projectors, embedded NATS and the HTTP load generator); baseline %s (the pgx clients); 2 cores give 2,000 ms of CPU a second", crmCPU.per(ok), baseCPU.per(int64(n)))
 	r.note("durable writes: what Postgres sessions were doing, as the mean number of sessions in each state (pg_stat_activity every 20 ms, top 4): crm: %s; baseline: %s", crmWaits, baseWaits)
+	groups, members := env.c.store.GroupStats()
+	if err := groupCommitAB(ctx, env, client, n, r); err != nil {
+		return err
+	}
+	if groups > 0 {
+		r.note("durable writes: group commit: %d transactions held %d commits (%.1f per transaction)",
+			groups, members, float64(members)/float64(groups))
+	}
 	if failed.Load() > 0 {
 		r.note("durable writes: %d of %d creates failed; first error: %v", failed.Load(), n, firstErr)
 	}
 	if pending.Load() > 0 {
 		r.note("durable writes: %d responses hit the 2 s read-your-writes bound (X-Crm-Consistency: pending)", pending.Load())
 	}
+	return nil
+}
+
+// groupCommitAB measures what group commit buys: the same creates with it
+// off and on, in alternate segments of the same run, so the machine's drift
+// weighs on both alike. Each segment starts with the read models caught up
+// and its CPU time includes their catching up on its writes.
+func groupCommitAB(ctx context.Context, env *benchEnv, client apiCall, n int, r *benchReport) error {
+	defer env.c.store.SetGroupCommit(true)
+	segment := max(500, min(n/8, 2500))
+	var (
+		elapsed [2]time.Duration
+		cpu     [2]cpuSample
+	)
+	for k := range 4 {
+		on := k%2 == 1
+		env.c.store.SetGroupCommit(on)
+		first := env.leads.take(segment)
+		if _, err := env.waitProjected(ctx); err != nil {
+			return err
+		}
+		cpu0 := env.cpu.sample()
+		d, err := runClients(ctx, benchClients, segment, func(ctx context.Context, i int) error {
+			_, _, err := client.createLead(ctx, first+int64(i))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("group commit %v: %w", on, err)
+		}
+		if _, err := env.waitProjected(ctx); err != nil {
+			return err
+		}
+		used := env.cpu.sample().sub(cpu0)
+		i := 0
+		if on {
+			i = 1
+		}
+		elapsed[i] += d
+		cpu[i] = cpuSample{self: cpu[i].self + used.self, pg: cpu[i].pg + used.pg, pgOK: used.pgOK}
+	}
+	off, on := rate(int64(2*segment), elapsed[0]), rate(int64(2*segment), elapsed[1])
+	r.note("durable writes: group commit off vs on, alternated in this run (4 segments of %d creates, %d clients): off %.0f creates/s, CPU per write %s; on %.0f creates/s, CPU per write %s; on/off %s",
+		segment, benchClients, off, cpu[0].per(int64(2*segment)), on, cpu[1].per(int64(2*segment)), ratio(on, off))
 	return nil
 }
 

@@ -113,6 +113,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.listener.Run(gctx) })
 	g.Go(func() error { return waiter.Run(gctx) })
+	g.Go(func() error { return c.keepStatistics(gctx) })
 	g.Go(func() error { return c.runRelayLoop(gctx, js, cfg.Stream, cfg.RelayBatch) })
 	g.Go(func() error { return c.runProjectors(gctx, js, cfg.Stream, cfg.ProjectorBatch) })
 	g.Go(func() error { return serveHTTP(gctx, ln, c.handler(waiter, cfg.Region), logger) })
