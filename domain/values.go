@@ -136,9 +136,26 @@ func NormalizePhone(raw, defaultRegion string) (string, error) {
 		return "", invalid("phone", "must not be empty")
 	}
 	key := phoneKey{raw: raw, region: strings.ToUpper(strings.TrimSpace(defaultRegion))}
+	if strings.HasPrefix(raw, "+") {
+		key.region = "" // an international number is read the same in every region
+	}
 	if r, ok := phones.Get(key); ok {
 		return r.e164, r.err
 	}
+	r := parsePhone(key)
+	if len(raw) <= maxCachedPhone {
+		phones.Add(key, r)
+	}
+	if r.err == nil && r.e164 != raw {
+		// The normalized number is what the later steps parse again.
+		phones.Add(phoneKey{raw: r.e164}, r)
+	}
+	return r.e164, r.err
+}
+
+// parsePhone reads key.raw by libphonenumber's rules, national numbers in
+// key.region.
+func parsePhone(key phoneKey) phoneResult {
 	var r phoneResult
 	num, err := phonenumbers.Parse(key.raw, key.region)
 	switch {
@@ -149,17 +166,15 @@ func NormalizePhone(raw, defaultRegion string) (string, error) {
 	default:
 		r.e164 = phonenumbers.Format(num, phonenumbers.E164)
 	}
-	if len(raw) <= maxCachedPhone {
-		phones.Add(key, r)
-	}
-	return r.e164, r.err
+	return r
 }
 
 // phones remembers the latest NormalizePhone outcomes. Parsing a number by
 // libphonenumber's rules is the costliest step in taking a lead (a tenth of
 // a create's CPU, measured), and each number is parsed three times on the
 // way: when the API decodes it, when the command normalizes the profile and
-// when the profile is validated.
+// when the profile is validated; the last two see the E.164 form, which is
+// kept under its own key.
 var phones = mustLRU[phoneKey, phoneResult](8192)
 
 // maxCachedPhone bounds the inputs phones keeps (a phone is short; a long

@@ -178,6 +178,26 @@ func TestNormalizePhone(t *testing.T) {
 	}
 }
 
+// TestNormalizePhoneCacheKeys checks the two shortcuts NormalizePhone's
+// cache takes: a number written with a leading + reads the same whatever the
+// default region, and an E.164 result reads as itself.
+func TestNormalizePhoneCacheKeys(t *testing.T) {
+	for _, raw := range []string{"+91 98765 43210", "+1 (650) 253-0000", "+44 20 7946 0958", "+1 555 555 5555", "+999", "+", "+800 1234 5678"} {
+		want := parsePhone(phoneKey{raw: raw})
+		for _, region := range []string{"IN", "US", "GB", "ZZ", "XX"} {
+			if got := parsePhone(phoneKey{raw: raw, region: region}); got.e164 != want.e164 || (got.err == nil) != (want.err == nil) {
+				t.Errorf("parsePhone(%q) in %q = %+v; with no region %+v", raw, region, got, want)
+			}
+		}
+		if want.err != nil {
+			continue
+		}
+		if again := parsePhone(phoneKey{raw: want.e164}); again.e164 != want.e164 || again.err != nil {
+			t.Errorf("parsePhone(%q) = %q, which reads as %+v", raw, want.e164, again)
+		}
+	}
+}
+
 func TestErrors(t *testing.T) {
 	if !errors.Is(ErrLeadDeleted, ErrLeadNotFound) {
 		t.Error("ErrLeadDeleted must match ErrLeadNotFound: a deleted lead does not exist for callers")
