@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+
+	"github.com/crmcore/crm/eventstore/relay"
 )
 
 // waitSampler samples what the database's active sessions wait on, so the
@@ -85,4 +89,48 @@ func (s *waitSampler) stop() string {
 		parts = append(parts, fmt.Sprintf("%s %.1f", e.what, float64(e.n)/float64(s.samples)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// arrivals notes when each relayed event reaches NATS, by its position, on
+// a connection of its own: the write-to-visible workload splits each wait
+// into the relay's part (commit → NATS) and the projectors' (NATS → applied).
+type arrivals struct {
+	nc *nats.Conn
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// watchArrivals subscribes to every subject of the events stream.
+func watchArrivals(env *benchEnv) (*arrivals, error) {
+	nc, err := nats.Connect(env.natsURL, nats.Name("crm bench arrivals"))
+	if err != nil {
+		return nil, err
+	}
+	a := &arrivals{nc: nc, at: map[string]time.Time{}}
+	if _, err := nc.Subscribe(env.stream.Subjects+".>", func(m *nats.Msg) {
+		now := time.Now()
+		a.mu.Lock()
+		a.at[m.Header.Get(relay.HeaderPosition)] = now
+		a.mu.Unlock()
+	}); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// stop ends the subscription once what NATS has sent is handled.
+func (a *arrivals) stop() {
+	_ = a.nc.Drain()
+	for a.nc.IsDraining() {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// arrived says when the event at position reached NATS.
+func (a *arrivals) arrived(position string) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.at[position]
+	return t, ok
 }

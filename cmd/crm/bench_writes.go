@@ -227,6 +227,18 @@ func benchWriteToVisible(ctx context.Context, env *benchEnv, cfg benchConfig, r 
 	cc := commands.Context{TenantID: env.tenantID, Metadata: eventstore.Metadata{Actor: "bench", API: "bench"}}
 	env.logger.Info("bench: paced writes", "writes", n, "per_second", int(target))
 
+	arrived, err := watchArrivals(env)
+	if err != nil {
+		return err
+	}
+	defer arrived.stop()
+	type written struct {
+		position  string
+		committed time.Time
+		visible   time.Duration
+	}
+	var mu sync.Mutex
+	var writes []written
 	var commit, visible latencies
 	var late atomic.Int64
 	jobs := make(chan int64)
@@ -260,12 +272,15 @@ func benchWriteToVisible(ctx context.Context, env *benchEnv, cfg benchConfig, r 
 					}
 					late.Add(1)
 				}
-				visible.add(time.Since(committed))
+				v := time.Since(committed)
+				visible.add(v)
+				mu.Lock()
+				writes = append(writes, written{res.Position.String(), committed, v})
+				mu.Unlock()
 			}
 		}()
 	}
 	start := time.Now()
-	var err error
 dispatch:
 	for i := range n {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
@@ -283,6 +298,14 @@ dispatch:
 	close(jobs)
 	wg.Wait()
 	achieved := rate(int64(commit.count()), time.Since(start))
+	arrived.stop()
+	var relayed, applied latencies
+	for _, w := range writes {
+		if at, ok := arrived.arrived(w.position); ok {
+			relayed.add(at.Sub(w.committed))
+			applied.add(w.visible - at.Sub(w.committed))
+		}
+	}
 	if err == nil {
 		select {
 		case err = <-errc:
@@ -303,6 +326,8 @@ dispatch:
 	})
 	r.note("write to visible: the commits themselves took p50 %s, p99 %s (CreateLead: lookups, number, append)",
 		ms(commit.pct(0.5)), ms(commit.pct(0.99)))
+	r.note("write to visible: of which commit → in NATS (relay) p50 %s, p99 %s; in NATS → applied and seen by the waiter (projectors) p50 %s, p99 %s (%d of %d writes seen arriving)",
+		ms(relayed.pct(0.5)), ms(relayed.pct(0.99)), ms(applied.pct(0.5)), ms(applied.pct(0.99)), relayed.count(), len(writes))
 	if late.Load() > 0 {
 		r.note("write to visible: %d writes were not visible within 10 s (counted as 10 s)", late.Load())
 	}
