@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -20,6 +21,13 @@ func Unavailable(err error) bool {
 	if errors.As(err, &pgErr) {
 		// Class 08: connection exception; 57P0x: shutdown, crash, cannot connect now.
 		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	// A connection Postgres dropped (a crash, a restart) that pgx is asked
+	// to use again: it refuses with "conn closed", an error it marks safe to
+	// retry since nothing was sent. A cancelled context is marked so too:
+	// a client that went away is not an outage.
+	if pgconn.SafeToRetry(err) && !errors.Is(err, context.Canceled) {
+		return true
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)

@@ -21,9 +21,10 @@ const (
 // Listener holds one dedicated connection that LISTENs on the channels its
 // subscribers asked for and fans notifications out to them.
 //
-// Deliveries are wakeups, not a message log: each subscriber has a buffer of
-// one and a delivery to a full buffer is dropped, so a slow subscriber never
-// blocks the others. On a wakeup a subscriber re-reads the state it follows
+// Deliveries are wakeups, not a message log: each subscriber has a buffer
+// (of one, unless it asks for more) and a delivery to a full buffer replaces
+// what is pending with an empty wakeup, so a slow subscriber never blocks the
+// others. On a wakeup a subscriber re-reads the state it follows
 // (ReadAll from its cursor, say). Every subscriber is also woken after each
 // (re)connection, since notifications may have been missed meanwhile, and
 // after LISTEN takes effect on a channel it is the first to subscribe to.
@@ -58,9 +59,20 @@ func NewListener(pool *pgxpool.Pool, logger *slog.Logger) *Listener {
 // Subscribe returns a channel that receives the payload of notifications on
 // channel (an empty string for the wakeups the Listener makes itself), and a
 // function that ends the subscription and closes the returned channel. It
-// may be called before or while Run runs.
+// may be called before or while Run runs. The channel holds one wakeup: a
+// subscriber that re-reads its state on each wakeup needs no more.
 func (l *Listener) Subscribe(channel string) (<-chan string, func()) {
-	sub := &subscription{ch: make(chan string, 1)}
+	return l.SubscribeQueued(channel, 1)
+}
+
+// SubscribeQueued is Subscribe with room for n payloads, for a subscriber
+// that follows the state the payloads carry (the projections' Waiter reads
+// each projector's checkpoint off them): it gets every payload, in order,
+// while it stays within n of the Listener. A delivery that finds the buffer
+// full replaces everything pending with one empty wakeup, the cue to re-read
+// the state; a payload is never dropped without one.
+func (l *Listener) SubscribeQueued(channel string, n int) (<-chan string, func()) {
+	sub := &subscription{ch: make(chan string, max(n, 1))}
 	l.mu.Lock()
 	set, ok := l.subs[channel]
 	if !ok {
@@ -195,15 +207,28 @@ func (l *Listener) nextTurn(ctx context.Context, listened map[string]bool) ([]st
 	}
 }
 
-// deliver hands payload to every subscriber of channel whose buffer is free.
+// deliver hands payload to every subscriber of channel. A subscriber whose
+// buffer is full is behind: what it has pending is replaced by one empty
+// wakeup (re-read the state), so it never misses a payload unawares. Only
+// deliver sends, under l.mu, so once drained the buffer has room.
 func (l *Listener) deliver(channel, payload string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for sub := range l.subs[channel] {
 		select {
 		case sub.ch <- payload:
-		default: // already has a wakeup pending
+			continue
+		default:
 		}
+	drain:
+		for {
+			select {
+			case <-sub.ch:
+			default:
+				break drain
+			}
+		}
+		sub.ch <- ""
 	}
 }
 

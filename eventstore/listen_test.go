@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,6 +87,10 @@ func TestListenerSlowSubscriberDoesNotBlock(t *testing.T) {
 	defer stopSlow()
 	fast, stopFast := l.Subscribe("ch")
 	defer stopFast()
+	queued, stopQueued := l.SubscribeQueued("ch", 4)
+	defer stopQueued()
+	short, stopShort := l.SubscribeQueued("ch", 2)
+	defer stopShort()
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
 	defer func() { cancel(); <-done }()
@@ -100,5 +105,29 @@ func TestListenerSlowSubscriberDoesNotBlock(t *testing.T) {
 	// The slow one never read: it holds one pending wakeup, the rest dropped.
 	if len(slow) != 1 {
 		t.Fatalf("slow subscriber has %d pending, want 1", len(slow))
+	}
+	// One with room for everything (the wakeup after LISTEN and three
+	// payloads) gets each, in order.
+	if got := drain(queued); !slices.Equal(got, []string{"", "1", "2", "3"}) {
+		t.Fatalf("queued subscriber holds %q, want the wakeup and 1, 2, 3", got)
+	}
+	// One that fell behind at "2" is never left with a partial set of
+	// payloads: what it had pending became one empty wakeup, its cue to
+	// re-read, and what came after follows it.
+	if got := drain(short); !slices.Equal(got, []string{"", "3"}) {
+		t.Fatalf("subscriber that fell behind holds %q, want an empty wakeup, then 3", got)
+	}
+}
+
+// drain returns what ch holds now.
+func drain(ch <-chan string) []string {
+	var got []string
+	for {
+		select {
+		case p := <-ch:
+			got = append(got, p)
+		default:
+			return got
+		}
 	}
 }

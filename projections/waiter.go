@@ -18,14 +18,24 @@ type Waiter struct {
 	listener *eventstore.Listener
 	logger   *slog.Logger
 
+	reloadEvery time.Duration // the safety net's period
+
 	mu      sync.Mutex
 	cps     map[string]eventstore.Position
 	changed chan struct{} // closed and replaced whenever cps moves
 }
 
+// waiterQueue is how many checkpoint notifications may wait for the Waiter
+// before the Listener replaces them with one wakeup (and the Waiter re-reads
+// the checkpoints table). Every projector announces each batch, and the
+// notifications of several arrive together: with room for one, all but the
+// first were dropped, and a response waited for its read model's next batch
+// or the one-second reload.
+const waiterQueue = 256
+
 // NewWaiter returns a Waiter; Run must be running for it to see progress.
 func NewWaiter(store *eventstore.Store, listener *eventstore.Listener, logger *slog.Logger) *Waiter {
-	return &Waiter{store: store, listener: listener, logger: logger,
+	return &Waiter{store: store, listener: listener, logger: logger, reloadEvery: time.Second,
 		cps: map[string]eventstore.Position{}, changed: make(chan struct{})}
 }
 
@@ -33,10 +43,10 @@ func NewWaiter(store *eventstore.Store, listener *eventstore.Listener, logger *s
 // checkpoints table now and then, so a notification lost in a reconnect
 // delays a waiter by at most that period.
 func (w *Waiter) Run(ctx context.Context) error {
-	notes, unsubscribe := w.listener.Subscribe(NotifyChannel)
+	notes, unsubscribe := w.listener.SubscribeQueued(NotifyChannel, waiterQueue)
 	defer unsubscribe()
 	w.reload(ctx)
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(w.reloadEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -48,7 +58,8 @@ func (w *Waiter) Run(ctx context.Context) error {
 			name, pos, ok := strings.Cut(payload, " ")
 			p, err := eventstore.ParsePosition(pos)
 			if !ok || err != nil {
-				w.reload(ctx) // a reconnect's wake-up: state may have moved unseen
+				// A reconnect's or an overflow's wakeup: state may have moved unseen.
+				w.reload(ctx)
 				continue
 			}
 			w.advance(map[string]eventstore.Position{name: p})

@@ -282,6 +282,18 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return c.removeSocketDir()
 }
 
+// Crash stops the server as a crash would (pg_ctl stop -m immediate): every
+// backend exits at once, nothing is flushed or checkpointed, and the next
+// start recovers from the WAL, losing the commits made with
+// synchronous_commit off whose WAL was not yet written. For fault tests.
+func (c *Cluster) Crash(ctx context.Context) error {
+	c.log.Info("crashing server")
+	if out, err := c.run(ctx, c.bin.pgCtl, "stop", "-D", c.dataDir, "-m", "immediate", "-w"); err != nil {
+		return fmt.Errorf("localpg: crash %s: %w: %s", c.dir, err, out)
+	}
+	return c.removeSocketDir()
+}
+
 // removeSocketDir removes the short socket directory, which only exists so
 // the socket path fits; Dir itself belongs to the caller.
 func (c *Cluster) removeSocketDir() error {
