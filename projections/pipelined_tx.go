@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/eventstore"
 )
@@ -111,15 +112,29 @@ func (t *pipelinedTx) Begin(ctx context.Context) (pgx.Tx, error) {
 	return t.Tx.Begin(ctx)
 }
 
-// Commit flushes, then commits; after a failed flush it rolls back and
-// returns the flush's error.
+// Commit sends the queued statements and the commit in one pipeline; if a
+// statement or the commit itself fails (a deferred trigger runs at commit),
+// nothing of the transaction stays and Commit returns that error.
+//
+// The commit is sent as a plain statement rather than through the embedded
+// pgx.Tx, which would cost a round trip of its own. That leaves the pgx.Tx
+// unfinished, which is harmless on a connection the caller then releases (a
+// pooled connection goes back to the pool only when idle, not in a
+// transaction); inPipelinedTx does.
 func (t *pipelinedTx) Commit(ctx context.Context) error {
-	_ = t.flush(ctx) // recorded in t.failed
+	if t.failed == nil {
+		t.batch.Queue("commit")
+		t.labels = append(t.labels, "commit")
+		_ = t.flush(ctx) // recorded in t.failed
+	}
 	if t.failed != nil {
-		_ = t.Tx.Rollback(ctx)
+		// After a failed commit there is no transaction left and the
+		// rollback only draws a warning; after a failed statement it ends
+		// the aborted transaction.
+		_ = t.Tx.Rollback(context.WithoutCancel(ctx))
 		return t.failed
 	}
-	return t.Tx.Commit(ctx)
+	return nil
 }
 
 // Rollback drops what is queued and rolls back.
@@ -144,11 +159,17 @@ func (l labelled) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 	return l.Projection.Apply(ctx, tx, e)
 }
 
-// inPipelinedTx runs f in a pipelined transaction on db and commits it.
-func inPipelinedTx(ctx context.Context, db interface {
-	Begin(context.Context) (pgx.Tx, error)
-}, f func(tx pgx.Tx) error) error {
-	tx, err := db.Begin(ctx)
+// inPipelinedTx runs f in a pipelined transaction on a connection of pool
+// and commits it. A projector's batch then costs three round trips: the
+// begin, the checkpoint read with what was queued before it, and the rest
+// with the commit.
+func inPipelinedTx(ctx context.Context, pool *pgxpool.Pool, f func(tx pgx.Tx) error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}

@@ -65,4 +65,35 @@ func TestPipelinedTx(t *testing.T) {
 	if err := pool.QueryRow(ctx, `select count(*) from pt`).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("%d rows after the failed transaction (%v), want 3", n, err)
 	}
+
+	// A constraint checked at commit (the counts' fold is a deferred
+	// trigger) fails the commit, which travels with the last statements:
+	// the error is the commit's, nothing stays, and the connection goes
+	// back to the pool fit for the next transaction.
+	if _, err := pool.Exec(ctx, `create table pd (k int, constraint pd_k unique (k) deferrable initially deferred)`); err != nil {
+		t.Fatal(err)
+	}
+	err = inPipelinedTx(ctx, pool, func(tx pgx.Tx) error {
+		_, _ = tx.Exec(ctx, `insert into pd values (1)`)
+		_, _ = tx.Exec(ctx, `insert into pd values (1)`)
+		_, err := tx.Exec(ctx, `insert into pt values (6, 'f')`)
+		return err
+	})
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" || !strings.HasPrefix(err.Error(), "commit: ") {
+		t.Fatalf("err = %v, want the deferred duplicate key, at commit", err)
+	}
+	for range 2 * int(pool.Config().MaxConns) {
+		if err := inPipelinedTx(ctx, pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `insert into pd values (2)`)
+			if err == nil {
+				_, err = tx.Exec(ctx, `delete from pd`)
+			}
+			return err
+		}); err != nil {
+			t.Fatalf("a transaction after the failed commit: %v", err)
+		}
+	}
+	if err := pool.QueryRow(ctx, `select (select count(*) from pt) + (select count(*) from pd)`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d rows after the failed commit (%v), want 3", n, err)
+	}
 }
