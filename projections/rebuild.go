@@ -238,10 +238,22 @@ func copyStreams(ctx context.Context, snap *eventstore.Snapshot, reqs []*copyReq
 	}()
 	for i, r := range reqs {
 		g.Go(func() error {
+			// A connection of its own, not the pool's: every table's COPY
+			// must go on for the shared scan to go on, whatever the size of
+			// the pool and whoever else holds its connections.
+			conn, err := pgx.ConnectConfig(gctx, r.bb.b.store.Pool().Config().ConnConfig)
+			if err != nil {
+				return fmt.Errorf("copy %s: connect: %w", r.table, err)
+			}
+			defer conn.Close(context.WithoutCancel(gctx))
 			src := &chunkSource{batches: batches[i]}
 			for !src.done {
 				src.left = copyChunkRows
-				if err := r.bb.b.inBuild(func(tx pgx.Tx) error {
+				if err := pgx.BeginFunc(gctx, conn, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(gctx, `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)`,
+						r.bb.b.name+", public"); err != nil {
+						return err
+					}
 					_, err := tx.CopyFrom(gctx, pgx.Identifier{r.table}, r.columns, src)
 					return err
 				}); err != nil {
