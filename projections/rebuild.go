@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 )
 
@@ -118,6 +120,21 @@ type pickedEvent struct {
 	picks uint64
 }
 
+// leadFold is a StreamFold of lead streams that also folds an event
+// decoded already, with domain.DecodeLeadEvent: when several folds of a
+// shared scan take the same lead event, it is decoded once for all of them.
+type leadFold interface {
+	StreamFold
+	foldLead(e eventstore.Event, ev domain.Event) error
+}
+
+// decodedLead is a lead event decoded for the leadFolds of a stream.
+type decodedLead struct {
+	done bool
+	ev   domain.Event
+	err  error
+}
+
 // copyStreams serves reqs (at most 64) from one scan of snap: one goroutine
 // reads the events any of them picks, foldWorkers fold whole streams side by
 // side (a fold per request each), and every request's rows go to its table
@@ -198,15 +215,39 @@ func copyStreams(ctx context.Context, snap *eventstore.Snapshot, reqs []*copyReq
 					return nil
 				}
 			}
+			// The lead events that two or more leadFolds take are decoded
+			// once, for all of them.
+			var shareMask uint64
+			for i, fold := range folds {
+				if _, ok := fold.(leadFold); ok {
+					shareMask |= 1 << i
+				}
+			}
+			var decoded []decodedLead
 			for events := range streams {
+				decoded = slices.Grow(decoded[:0], len(events))[:len(events)]
+				clear(decoded)
 				for i, fold := range folds {
 					bit, folded := uint64(1)<<i, false
-					for _, e := range events {
+					for j, e := range events {
 						if e.picks&bit == 0 {
 							continue
 						}
 						folded = true
-						if err := fold.Fold(e.Event); err != nil {
+						var err error
+						if shared := e.picks & shareMask; shared&bit != 0 && bits.OnesCount64(shared) > 1 && e.StreamType == domain.LeadStream {
+							d := &decoded[j]
+							if !d.done {
+								d.ev, d.err = domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+								d.done = true
+							}
+							if err = d.err; err == nil {
+								err = fold.(leadFold).foldLead(e.Event, d.ev)
+							}
+						} else {
+							err = fold.Fold(e.Event)
+						}
+						if err != nil {
 							return fmt.Errorf("copy %s: apply %s %s at %s: %w", reqs[i].table, e.Type, e.ID, e.Position, err)
 						}
 					}
