@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -85,16 +86,55 @@ type ScanFilter struct {
 // stream from one query: memory does not grow with the log. An error from f
 // stops the scan and is returned.
 func (sn *Snapshot) ScanStreams(ctx context.Context, filter ScanFilter, f func(Event) error) error {
-	var where strings.Builder
+	return sn.ScanStreamsAny(ctx, []ScanFilter{filter}, f)
+}
+
+// ScanStreamsAny is ScanStreams for the events that any of filters picks,
+// in one read of the log: bulk readers that rebuild several read models at
+// once share it. An event carries its metadata if a filter that picks it
+// wants metadata.
+func (sn *Snapshot) ScanStreamsAny(ctx context.Context, filters []ScanFilter, f func(Event) error) error {
 	args := []any{sn.xmin}
-	where.WriteString(`transaction_id < $1::text::xid8`)
-	if len(filter.StreamTypes) > 0 {
-		args = append(args, filter.StreamTypes)
-		fmt.Fprintf(&where, ` and stream_type = any($%d::text[])`, len(args))
+	// cond is the SQL condition of one filter; "" picks every event.
+	cond := func(filter ScanFilter) string {
+		var c []string
+		if len(filter.StreamTypes) > 0 {
+			args = append(args, filter.StreamTypes)
+			c = append(c, fmt.Sprintf(`stream_type = any($%d::text[])`, len(args)))
+		}
+		if len(filter.EventTypes) > 0 {
+			args = append(args, filter.EventTypes)
+			c = append(c, fmt.Sprintf(`event_type = any($%d::text[])`, len(args)))
+		}
+		return strings.Join(c, ` and `)
 	}
-	if len(filter.EventTypes) > 0 {
-		args = append(args, filter.EventTypes)
-		fmt.Fprintf(&where, ` and event_type = any($%d::text[])`, len(args))
+	var picks, metas []string
+	all, allMeta := len(filters) == 0, false
+	for _, filter := range filters {
+		c := cond(filter)
+		if c == "" {
+			all = true
+		}
+		if !filter.NoMetadata {
+			if c == "" {
+				allMeta = true
+			}
+			metas = append(metas, `(`+c+`)`)
+		}
+		picks = append(picks, `(`+c+`)`)
+	}
+	where := `transaction_id < $1::text::xid8`
+	if !all {
+		where += ` and (` + strings.Join(picks, ` or `) + `)`
+	}
+	// Metadata is read only for the events whose reader wants it: reading
+	// and decoding it is a good part of a scan's work.
+	meta := `null::jsonb`
+	switch {
+	case allMeta:
+		meta = `metadata`
+	case len(metas) > 0:
+		meta = `case when ` + strings.Join(metas, ` or `) + ` then metadata end`
 	}
 	// The planner reads in the order of the unique index on (stream_id,
 	// stream_version) or sorts what a selective filter picks: give such a
@@ -103,18 +143,14 @@ func (sn *Snapshot) ScanStreams(ctx context.Context, filter ScanFilter, f func(E
 	if _, err := sn.tx.Exec(ctx, `select set_config('work_mem', '64MB', true), set_config('jit', 'off', true)`); err != nil {
 		return fmt.Errorf("scan streams: %w", err)
 	}
-	columns, scan := eventColumns, scanEvent
-	if filter.NoMetadata {
-		columns, scan = eventColumnsNoMetadata, scanEventNoMetadata
-	}
-	rows, err := sn.tx.Query(ctx, `select `+columns+` from events where `+where.String()+`
+	rows, err := sn.tx.Query(ctx, `select `+eventColumnsNoMetadata+`, `+meta+` from events where `+where+`
 		order by stream_id, stream_version`, args...)
 	if err != nil {
 		return fmt.Errorf("scan streams: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		e, err := scan(rows)
+		e, err := scanEventMaybeMetadata(rows)
 		if err != nil {
 			return fmt.Errorf("scan streams: %w", err)
 		}
@@ -128,25 +164,30 @@ func (sn *Snapshot) ScanStreams(ctx context.Context, filter ScanFilter, f func(E
 	return nil
 }
 
-// eventColumnsNoMetadata are eventColumns without metadata, as
-// scanEventNoMetadata reads them.
+// eventColumnsNoMetadata are eventColumns without metadata.
 const eventColumnsNoMetadata = `transaction_id::text as tx, position, tenant_id, stream_type, stream_id, stream_version,
 	event_id, event_type, schema_version, data, recorded_at`
 
-// scanEventNoMetadata reads one row of eventColumnsNoMetadata.
-func scanEventNoMetadata(row pgx.CollectableRow) (Event, error) {
+// scanEventMaybeMetadata reads one row of eventColumnsNoMetadata followed
+// by the metadata or null (left empty).
+func scanEventMaybeMetadata(row pgx.CollectableRow) (Event, error) {
 	var (
-		e    Event
-		txt  string
-		data []byte
+		e          Event
+		txt        string
+		data, meta []byte
 	)
 	err := row.Scan(&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
-		&e.ID, &e.Type, &e.SchemaVersion, &data, &e.RecordedAt)
+		&e.ID, &e.Type, &e.SchemaVersion, &data, &e.RecordedAt, &meta)
 	if err != nil {
 		return Event{}, err
 	}
 	if e.Position.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
 		return Event{}, fmt.Errorf("transaction id %q: %w", txt, err)
+	}
+	if meta != nil {
+		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+			return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+		}
 	}
 	e.Data = data
 	return e, nil

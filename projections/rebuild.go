@@ -3,7 +3,9 @@ package projections
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -11,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 )
 
@@ -49,8 +52,14 @@ type StreamFold interface {
 // BulkBuild is what a Rebuilder works with: the store's events up to a
 // consistent cut, and the build's tables to copy rows into.
 type BulkBuild struct {
-	b       *build
-	snap    *eventstore.Snapshot
+	b    *build
+	snap *eventstore.Snapshot
+	// shared, if set, is the one scan of the snapshot that the rebuilds of
+	// several read models share (rebuildAll).
+	shared *sharedScan
+	// joined says the build has joined shared's scan or left it: each build
+	// counts once.
+	joined  bool
 	scanned int64
 	// deferred holds the indexes dropped from the tables copied into, to
 	// be made again once the rows are in.
@@ -64,6 +73,11 @@ type BulkBuild struct {
 // with COPY meanwhile. The indexes of table are dropped first and made again
 // once the rebuild is done. Memory holds the streams and rows in flight:
 // at most a few channel buffers of them, whatever the size of the log.
+//
+// When several read models are rebuilt together (rebuildAll), the first
+// CopyStreams of each joins one scan of the snapshot shared by all of them:
+// each event is read once, and every rebuild folds and copies its own rows
+// from it side by side.
 func (bb *BulkBuild) CopyStreams(ctx context.Context, table string, columns []string, filter eventstore.ScanFilter, newFold func() StreamFold) error {
 	// Only the tables copied into lose their indexes: a table kept by a
 	// trigger or written by Exec may need its own (on conflict).
@@ -72,13 +86,74 @@ func (bb *BulkBuild) CopyStreams(ctx context.Context, table string, columns []st
 		return fmt.Errorf("copy %s: drop indexes: %w", table, err)
 	}
 	bb.deferred = append(bb.deferred, idx...)
+	req := &copyRequest{bb: bb, table: table, columns: columns, filter: filter, newFold: newFold}
+	if bb.shared != nil {
+		if err, ok := bb.shared.join(req); ok {
+			return err
+		}
+		bb.shared.alone.Lock() // the snapshot's one connection
+		defer bb.shared.alone.Unlock()
+	}
+	return copyStreams(ctx, bb.snap, []*copyRequest{req})
+}
 
+// copyRequest is one CopyStreams: what to fold and where the rows go.
+type copyRequest struct {
+	bb      *BulkBuild
+	table   string
+	columns []string
+	filter  eventstore.ScanFilter
+	newFold func() StreamFold
+}
+
+// picks says whether the request's filter picks e.
+func (r *copyRequest) picks(e *eventstore.Event) bool {
+	f := r.filter
+	return (len(f.StreamTypes) == 0 || slices.Contains(f.StreamTypes, e.StreamType)) &&
+		(len(f.EventTypes) == 0 || slices.Contains(f.EventTypes, e.Type))
+}
+
+// pickedEvent is an event of a scan with the requests that pick it, one bit
+// each.
+type pickedEvent struct {
+	eventstore.Event
+	picks uint64
+}
+
+// leadFold is a StreamFold of lead streams that also folds an event
+// decoded already, with domain.DecodeLeadEvent: when several folds of a
+// shared scan take the same lead event, it is decoded once for all of them.
+type leadFold interface {
+	StreamFold
+	foldLead(e eventstore.Event, ev domain.Event) error
+}
+
+// decodedLead is a lead event decoded for the leadFolds of a stream.
+type decodedLead struct {
+	done bool
+	ev   domain.Event
+	err  error
+}
+
+// copyStreams serves reqs (at most 64) from one scan of snap: one goroutine
+// reads the events any of them picks, foldWorkers fold whole streams side by
+// side (a fold per request each), and every request's rows go to its table
+// with COPY of its own, meanwhile.
+func copyStreams(ctx context.Context, snap *eventstore.Snapshot, reqs []*copyRequest) error {
+	if len(reqs) > 64 {
+		return fmt.Errorf("copy streams: %d tables in one scan", len(reqs))
+	}
 	g, gctx := errgroup.WithContext(ctx)
-	streams := make(chan []eventstore.Event, 64)
-	batches := make(chan [][]any, 8)
+	streams := make(chan []pickedEvent, 64)
+	batches := make([]chan [][]any, len(reqs))
+	filters := make([]eventstore.ScanFilter, len(reqs))
+	for i, r := range reqs {
+		batches[i] = make(chan [][]any, 8)
+		filters[i] = r.filter
+	}
 	g.Go(func() error {
 		defer close(streams)
-		var stream []eventstore.Event
+		var stream []pickedEvent
 		send := func() error {
 			select {
 			case streams <- stream:
@@ -88,16 +163,24 @@ func (bb *BulkBuild) CopyStreams(ctx context.Context, table string, columns []st
 				return gctx.Err()
 			}
 		}
-		err := bb.snap.ScanStreams(gctx, filter, func(e eventstore.Event) error {
-			if bb.scanned++; bb.b.progress != nil && bb.scanned%10000 == 0 {
-				bb.b.progress(bb.b.p.Name(), bb.scanned, max(bb.b.total, bb.scanned))
+		err := snap.ScanStreamsAny(gctx, filters, func(e eventstore.Event) error {
+			var picks uint64
+			for i, r := range reqs {
+				if !r.picks(&e) {
+					continue
+				}
+				picks |= 1 << i
+				b := r.bb.b
+				if r.bb.scanned++; b.progress != nil && r.bb.scanned%10000 == 0 {
+					b.progress(b.p.Name(), r.bb.scanned, max(b.total, r.bb.scanned))
+				}
 			}
 			if len(stream) > 0 && stream[0].StreamID != e.StreamID {
 				if err := send(); err != nil {
 					return err
 				}
 			}
-			stream = append(stream, e)
+			stream = append(stream, pickedEvent{Event: e, picks: picks})
 			return nil
 		})
 		if err == nil && len(stream) > 0 {
@@ -110,61 +193,124 @@ func (bb *BulkBuild) CopyStreams(ctx context.Context, table string, columns []st
 		folders.Add(1)
 		g.Go(func() error {
 			defer folders.Done()
-			fold := newFold()
-			batch := make([][]any, 0, copyBatchRows)
-			send := func() error {
-				select {
-				case batches <- batch:
-					batch = make([][]any, 0, copyBatchRows)
-					return nil
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			emit := func(row []any) error {
-				if batch = append(batch, row); len(batch) == copyBatchRows {
-					return send()
-				}
-				return nil
-			}
-			for events := range streams {
-				for _, e := range events {
-					if err := fold.Fold(e); err != nil {
-						return fmt.Errorf("apply %s %s at %s: %w", e.Type, e.ID, e.Position, err)
+			folds := make([]StreamFold, len(reqs))
+			batch := make([][][]any, len(reqs))
+			emits := make([]func([]any) error, len(reqs))
+			for i, r := range reqs {
+				folds[i] = r.newFold()
+				batch[i] = make([][]any, 0, copyBatchRows)
+				send := func() error {
+					select {
+					case batches[i] <- batch[i]:
+						batch[i] = make([][]any, 0, copyBatchRows)
+						return nil
+					case <-gctx.Done():
+						return gctx.Err()
 					}
 				}
-				if err := fold.End(emit); err != nil {
-					return fmt.Errorf("stream %s: %w", events[0].StreamID, err)
+				emits[i] = func(row []any) error {
+					if batch[i] = append(batch[i], row); len(batch[i]) == copyBatchRows {
+						return send()
+					}
+					return nil
 				}
 			}
-			if len(batch) > 0 {
-				return send()
+			// The lead events that two or more leadFolds take are decoded
+			// once, for all of them.
+			var shareMask uint64
+			for i, fold := range folds {
+				if _, ok := fold.(leadFold); ok {
+					shareMask |= 1 << i
+				}
+			}
+			var decoded []decodedLead
+			for events := range streams {
+				decoded = slices.Grow(decoded[:0], len(events))[:len(events)]
+				clear(decoded)
+				for i, fold := range folds {
+					bit, folded := uint64(1)<<i, false
+					for j, e := range events {
+						if e.picks&bit == 0 {
+							continue
+						}
+						folded = true
+						var err error
+						if shared := e.picks & shareMask; shared&bit != 0 && bits.OnesCount64(shared) > 1 && e.StreamType == domain.LeadStream {
+							d := &decoded[j]
+							if !d.done {
+								d.ev, d.err = domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+								d.done = true
+							}
+							if err = d.err; err == nil {
+								err = fold.(leadFold).foldLead(e.Event, d.ev)
+							}
+						} else {
+							err = fold.Fold(e.Event)
+						}
+						if err != nil {
+							return fmt.Errorf("copy %s: apply %s %s at %s: %w", reqs[i].table, e.Type, e.ID, e.Position, err)
+						}
+					}
+					if !folded {
+						continue
+					}
+					if err := fold.End(emits[i]); err != nil {
+						return fmt.Errorf("copy %s: stream %s: %w", reqs[i].table, events[0].StreamID, err)
+					}
+				}
+			}
+			for i := range reqs {
+				if len(batch[i]) > 0 {
+					select {
+					case batches[i] <- batch[i]:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
 			}
 			return nil
 		})
 	}
 	go func() {
 		folders.Wait()
-		close(batches)
+		for _, ch := range batches {
+			close(ch)
+		}
 	}()
-	g.Go(func() error {
-		src := &chunkSource{batches: batches}
-		for !src.done {
-			src.left = copyChunkRows
-			if err := bb.b.inBuild(func(tx pgx.Tx) error {
-				_, err := tx.CopyFrom(gctx, pgx.Identifier{table}, columns, src)
-				return err
-			}); err != nil {
-				return err
+	for i, r := range reqs {
+		g.Go(func() error {
+			// A connection of its own, not the pool's: every table's COPY
+			// must go on for the shared scan to go on, whatever the size of
+			// the pool and whoever else holds its connections.
+			conn, err := pgx.ConnectConfig(gctx, r.bb.b.store.Pool().Config().ConnConfig)
+			if err != nil {
+				return fmt.Errorf("copy %s: connect: %w", r.table, err)
+			}
+			defer conn.Close(context.WithoutCancel(gctx))
+			src := &chunkSource{batches: batches[i]}
+			for !src.done {
+				src.left = copyChunkRows
+				if err := pgx.BeginFunc(gctx, conn, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(gctx, `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)`,
+						r.bb.b.name+", public"); err != nil {
+						return err
+					}
+					_, err := tx.CopyFrom(gctx, pgx.Identifier{r.table}, r.columns, src)
+					return err
+				}); err != nil {
+					return fmt.Errorf("copy %s: %w", r.table, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		for _, ch := range batches {
+			for range ch {
+				// drain, so that no folder is left blocked
 			}
 		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
-		for range batches {
-			// drain, so that no folder is left blocked
-		}
-		return fmt.Errorf("copy %s: %w", table, err)
+		return err
 	}
 	return nil
 }
@@ -227,6 +373,8 @@ type index struct {
 	name       string // sanitized
 	def        string // pg_get_indexdef
 	constraint string // "PRIMARY KEY", "UNIQUE" or "" for a plain index
+	schemaName string // the build's schema, unquoted: pg_get_indexdef leaves it out
+	slow       bool   // not a btree
 }
 
 // dropIndexes drops the indexes of the build's table and returns them, the
@@ -235,7 +383,7 @@ func (b *build) dropIndexes(table string) ([]index, error) {
 	var idx []index
 	err := b.inSchema(func(tx pgx.Tx) error {
 		rows, err := tx.Query(b.ctx, `select ic.relname, pg_get_indexdef(i.indexrelid),
-				case c.contype when 'p' then 'PRIMARY KEY' when 'u' then 'UNIQUE' else '' end
+				case c.contype when 'p' then 'PRIMARY KEY' when 'u' then 'UNIQUE' else '' end, am.amname <> 'btree'
 			from pg_index i
 			join pg_class t on t.oid = i.indrelid
 			join pg_class ic on ic.oid = i.indexrelid
@@ -249,8 +397,8 @@ func (b *build) dropIndexes(table string) ([]index, error) {
 		}
 		for rows.Next() {
 			var name string
-			x := index{table: b.schema + "." + pgx.Identifier{table}.Sanitize()}
-			if err := rows.Scan(&name, &x.def, &x.constraint); err != nil {
+			x := index{table: b.schema + "." + pgx.Identifier{table}.Sanitize(), schemaName: b.name}
+			if err := rows.Scan(&name, &x.def, &x.constraint, &x.slow); err != nil {
 				return err
 			}
 			x.name = pgx.Identifier{name}.Sanitize()
@@ -273,22 +421,33 @@ func (b *build) dropIndexes(table string) ([]index, error) {
 	return idx, err
 }
 
-// createIndexes makes the indexes dropIndexes dropped, a few side by side,
-// one transaction each (a transaction building an index holds the relay
-// back while it runs). A constraint's index is built as a plain unique
-// index first, then attached to its constraint: ALTER TABLE would wait for
-// every index build on the table to end.
-func (b *build) createIndexes(idx []index) error {
-	g, ctx := errgroup.WithContext(b.ctx)
+// createIndexes makes the indexes dropIndexes dropped, a few side by side
+// (the slowest first), one transaction each (a transaction building an
+// index holds the relay back while it runs), with room to sort in memory.
+// A constraint's index is built as a plain unique index first, then
+// attached to its constraint: ALTER TABLE would wait for every index build
+// on the table to end.
+func createIndexes(ctx context.Context, store *eventstore.Store, idx []index) error {
+	idx = slices.Clone(idx)
+	slices.SortStableFunc(idx, func(a, b index) int {
+		switch {
+		case a.slow == b.slow:
+			return 0
+		case a.slow:
+			return -1
+		}
+		return 1
+	})
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(indexWorkers)
 	for _, x := range idx {
 		g.Go(func() error {
-			err := pgx.BeginFunc(ctx, b.store.Pool(), func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)`,
-					b.name+", public"); err != nil {
+			err := pgx.BeginFunc(gctx, store.Pool(), func(tx pgx.Tx) error {
+				if _, err := tx.Exec(gctx, `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true),
+					set_config('maintenance_work_mem', $2, true)`, x.schemaName+", public", indexMemory); err != nil {
 					return err
 				}
-				_, err := tx.Exec(ctx, x.def)
+				_, err := tx.Exec(gctx, x.def)
 				return err
 			})
 			if err != nil {
@@ -305,15 +464,21 @@ func (b *build) createIndexes(idx []index) error {
 			continue
 		}
 		attach := `alter table ` + x.table + ` add constraint ` + x.name + ` ` + x.constraint + ` using index ` + x.name
-		if err := b.inBuild(func(tx pgx.Tx) error {
-			_, err := tx.Exec(b.ctx, attach)
+		err := pgx.BeginFunc(ctx, store.Pool(), func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, attach)
 			return err
-		}); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("%s: %w", attach, err)
 		}
 	}
 	return nil
 }
+
+// indexMemory is the maintenance_work_mem of an index build: a trigram
+// index built in the default 64MB flushes its entries to disk many times
+// over, and each of indexWorkers builds has its own.
+const indexMemory = "256MB"
 
 // indexWorkers is how many indexes a rebuild makes at once.
 const indexWorkers = 2
@@ -331,16 +496,22 @@ func (b *build) bulkLoad(r Rebuilder) error {
 		return fmt.Errorf("rebuild %s: %w", b.p.Name(), err)
 	}
 	snap.Close(b.ctx) // release the connection before the index builds
-	if err := b.createIndexes(bb.deferred); err != nil {
+	if err := createIndexes(b.ctx, b.store, bb.deferred); err != nil {
 		return fmt.Errorf("rebuild %s: create indexes: %w", b.p.Name(), err)
 	}
-	b.cursor = snap.Head()
+	b.loaded(snap.Head(), bb.scanned)
+	return nil
+}
+
+// loaded moves the build's cursor to head, the snapshot's it was loaded
+// from, having read scanned events.
+func (b *build) loaded(head eventstore.Position, scanned int64) {
+	b.cursor = head
 	// Progress counts the events the projection read: the rest of the log
 	// cannot change its tables.
-	b.applied = bb.scanned
+	b.applied = scanned
 	b.total = max(b.total, b.applied)
 	if b.progress != nil {
 		b.progress(b.p.Name(), b.applied, b.total)
 	}
-	return nil
 }

@@ -45,6 +45,11 @@ func (r *leadRow) Fold(e eventstore.Event) error {
 	if err != nil {
 		return err
 	}
+	return r.foldLead(e, ev)
+}
+
+// foldLead is Fold of e decoded as ev.
+func (r *leadRow) foldLead(e eventstore.Event, ev domain.Event) error {
 	switch d := ev.Data.(type) {
 	case domain.LeadCreatedData:
 		if d.LeadID == uuid.Nil {

@@ -81,6 +81,30 @@ func (r *volumeLeadRow) Fold(e eventstore.Event) error {
 	return nil
 }
 
+// foldLead is Fold of e decoded whole as ev (by DecodeLeadEvent, as
+// decodeCreatedHead decodes the data of other versions): the same lead id
+// and status as Fold reads.
+func (r *volumeLeadRow) foldLead(e eventstore.Event, ev domain.Event) error {
+	switch e.Type {
+	case domain.LeadCreated:
+		d := ev.Data.(domain.LeadCreatedData)
+		if d.LeadID == uuid.Nil {
+			return nil // redacted: deleted later
+		}
+		if r.present {
+			return fmt.Errorf("lead %s created twice", e.StreamID)
+		}
+		*r = volumeLeadRow{present: true, tenantID: e.TenantID, id: e.StreamID, day: volumeDay(e), status: string(d.Status)}
+	case domain.LeadStatusChanged:
+		if r.present {
+			r.status = string(ev.Data.(domain.LeadStatusChangedData).To)
+		}
+	case domain.LeadDeleted:
+		r.present = false
+	}
+	return nil
+}
+
 // End emits the lead's row if it exists.
 func (r *volumeLeadRow) End(emit func([]any) error) error {
 	done := *r

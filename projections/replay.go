@@ -30,9 +30,15 @@ func replay(ctx context.Context, store *eventstore.Store, p Projection, batchSiz
 	if err != nil {
 		return err
 	}
-	// Swap: hold the checkpoint row (the live projector waits), apply what
-	// arrived since, move the fresh tables in and set the checkpoint.
-	err = b.inSchema(func(tx pgx.Tx) error {
+	return b.swap()
+}
+
+// swap moves the build's tables in place of the live ones: it holds the
+// checkpoint row (the live projector waits), applies what arrived since,
+// moves the fresh tables in and sets the checkpoint.
+func (b *build) swap() error {
+	ctx, p := b.ctx, b.p
+	err := b.inSchema(func(tx pgx.Tx) error {
 		if _, err := eventstore.LoadCheckpoint(ctx, tx, p.Name(), true); err != nil {
 			return err
 		}

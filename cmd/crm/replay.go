@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crmcore/crm/projections"
@@ -48,23 +49,44 @@ func runReplay(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	if err := c.migrate(ctx); err != nil {
 		return err
 	}
-	for _, p := range chosen {
-		start := time.Now()
-		var applied int64
-		last := time.Time{}
-		progress := func(name string, done, total int64) {
-			applied = done
-			if time.Since(last) >= time.Second || done == total {
-				last = time.Now()
-				fmt.Fprintf(stderr, "replay %s: %d/%d events (%.0f%%)\n", name, done, total, 100*float64(done)/float64(max(total, 1)))
-			}
+	var (
+		mu      sync.Mutex
+		applied map[string]int64
+		last    = map[string]time.Time{}
+	)
+	progress := func(name string, done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		applied[name] = done
+		if time.Since(last[name]) >= time.Second || done == total {
+			last[name] = time.Now()
+			fmt.Fprintf(stderr, "replay %s: %d/%d events (%.0f%%)\n", name, done, total, 100*float64(done)/float64(max(total, 1)))
 		}
-		if err := projections.Replay(ctx, c.store, p, 0, progress); err != nil {
+	}
+	report := func(name string, elapsed time.Duration) {
+		fmt.Fprintf(stderr, "replay %s: done, %d events in %s (%.0f events/s)\n", name, applied[name], elapsed.Round(time.Millisecond),
+			float64(applied[name])/max(elapsed.Seconds(), 1e-9))
+	}
+	if *all {
+		// One read of the store feeds every read model's rebuild.
+		applied = map[string]int64{}
+		start := time.Now()
+		if err := projections.ReplayAll(ctx, c.store, chosen, 0, progress); err != nil {
 			return err
 		}
 		elapsed := time.Since(start)
-		fmt.Fprintf(stderr, "replay %s: done, %d events in %s (%.0f events/s)\n", p.Name(), applied, elapsed.Round(time.Millisecond),
-			float64(applied)/max(elapsed.Seconds(), 1e-9))
+		for _, p := range chosen {
+			report(p.Name(), elapsed)
+		}
+		return nil
+	}
+	for _, p := range chosen {
+		applied = map[string]int64{}
+		start := time.Now()
+		if err := projections.Replay(ctx, c.store, p, 0, progress); err != nil {
+			return err
+		}
+		report(p.Name(), time.Since(start))
 	}
 	return nil
 }
