@@ -46,9 +46,12 @@ func Subject(prefix string, e eventstore.Event) string {
 	return prefix + "." + e.TenantID.String() + "." + e.StreamType + "." + e.StreamID.String()
 }
 
-// Encode renders e as a NATS message on its subject, with the event id as
-// Nats-Msg-Id so JetStream drops a republished duplicate, and prev, the
-// position of the event relayed before it.
+// Encode renders e as a NATS message on its subject, with its position and
+// prev, the position of the event relayed before it. It sets no
+// Nats-Msg-Id: the relay's expected-last-sequence header already rules out a
+// duplicate (a republished message does not match the stream's last
+// sequence), and JetStream's duplicate window would only cost the server a
+// map entry per message. The event id is in the body.
 func Encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, error) {
 	var enc encoder
 	return enc.encode(prefix, e, prev)
@@ -75,8 +78,7 @@ func (c *encoder) encode(prefix string, e eventstore.Event, prev eventstore.Posi
 			return nil, err
 		}
 	}
-	m := &nats.Msg{Subject: Subject(prefix, e), Data: body, Header: make(nats.Header, 6)}
-	m.Header[nats.MsgIdHdr] = []string{e.ID.String()}
+	m := &nats.Msg{Subject: Subject(prefix, e), Data: body, Header: make(nats.Header, 4)}
 	m.Header[HeaderPosition] = []string{e.Position.String()}
 	m.Header[HeaderPrevious] = []string{prev.String()}
 	return m, nil

@@ -77,6 +77,8 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 	take := func(ack *jetstream.PubAck) error {
 		m := queue[0]
 		queue = queue[1:]
+		// The relay sets no Nats-Msg-Id, so the server never reports a
+		// duplicate; were one reported, the resume point would be stale.
 		if ack.Duplicate {
 			return fmt.Errorf("event %s was already in the stream: resume point is stale", m.event.ID)
 		}
