@@ -67,6 +67,63 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	return events, nil
 }
 
+// ReadMarks splits what ReadAll would return now after the position after
+// into ranges of every events: it returns the positions of the every-th,
+// 2×every-th, … of those events, up to n of them, in commit order. It reads
+// only the commit-order index, not the events. Every mark is visible, so
+// the events up to it are all committed and no later commit can land among
+// them: ReadRange(after, m1), ReadRange(m1, m2), … return exactly every
+// event up to the last mark, and may run concurrently.
+func (s *Store) ReadMarks(ctx context.Context, after Position, every, n int) ([]Position, error) {
+	if every <= 0 || n <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `select transaction_id::text as tx, position from (
+			select transaction_id, position, row_number() over (order by transaction_id, position) as n
+			from events where (transaction_id, position) > ($1::text::xid8, $2) and `+visible+`
+			order by transaction_id, position limit $3) as ahead
+		where n % $4 = 0 order by n`,
+		strconv.FormatUint(after.Tx, 10), after.Pos, int64(every)*int64(n), every)
+	if err != nil {
+		return nil, fmt.Errorf("read marks after %s: %w", after, err)
+	}
+	marks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Position, error) {
+		var txt string
+		var p Position
+		if err := row.Scan(&txt, &p.Pos); err != nil {
+			return Position{}, err
+		}
+		var err error
+		if p.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
+			return Position{}, fmt.Errorf("transaction id %q: %w", txt, err)
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read marks after %s: %w", after, err)
+	}
+	return marks, nil
+}
+
+// ReadRange returns the events after the position after up to and
+// including upTo, in commit order, of those ReadAll can return now. With
+// upTo a mark of ReadMarks, that is every event in between.
+func (s *Store) ReadRange(ctx context.Context, after, upTo Position) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `select `+eventColumns+` from events
+		where (transaction_id, position) > ($1::text::xid8, $2)
+		and (transaction_id, position) <= ($3::text::xid8, $4) and `+visible+`
+		order by transaction_id, position`,
+		strconv.FormatUint(after.Tx, 10), after.Pos, strconv.FormatUint(upTo.Tx, 10), upTo.Pos)
+	if err != nil {
+		return nil, fmt.Errorf("read range %s–%s: %w", after, upTo, err)
+	}
+	events, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("read range %s–%s: %w", after, upTo, err)
+	}
+	return events, nil
+}
+
 // Head returns the position of the last event ReadAll can return now, or the
 // zero Position if there is none.
 func (s *Store) Head(ctx context.Context) (Position, error) {

@@ -25,6 +25,10 @@ const (
 	// to 4000 measured the same); a remote cluster's round trip would want
 	// more, within the JetStream context's async-publish limit.
 	DefaultWindow = 1000
+	// DefaultReaders is how many batches the relay reads at once, each on a
+	// connection of its own, when it is far behind: Postgres rendering the
+	// jsonb columns is most of a read, and it then runs on several cores.
+	DefaultReaders = 3
 )
 
 // Config configures a Relay.
@@ -36,6 +40,11 @@ type Config struct {
 	// BatchSize is how many events one ReadAll reads (DefaultBatchSize).
 	// The relay reads ahead while earlier batches are in flight.
 	BatchSize int
+	// Readers is how many batches are read at once, on separate pool
+	// connections, while a backlog of more than two batches waits
+	// (DefaultReaders); they are published strictly in commit order all the
+	// same. 1 reads one batch at a time.
+	Readers int
 	// Window is how many published messages may await their acknowledgement
 	// at once (DefaultWindow). It must not exceed the async-publish limit of
 	// JS (jetstream.WithPublishAsyncMaxPending, 4000 by default), or
@@ -73,6 +82,9 @@ func New(cfg Config) *Relay {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
+	}
+	if cfg.Readers <= 0 {
+		cfg.Readers = DefaultReaders
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second

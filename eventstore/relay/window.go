@@ -184,15 +184,23 @@ func failedInFlight(queue []inFlight) error {
 // until ctx ends or a read fails; it waits for a NOTIFY or the poll
 // interval when it has caught up. It reads the next batch while encode
 // works on the last one: the query's time is mostly Postgres rendering
-// jsonb, which then overlaps the relay's own work.
+// jsonb, which then overlaps the relay's own work. Far behind (a read
+// filled its batch), readRanges reads several batches at once.
 func (r *Relay) read(ctx context.Context, after eventstore.Position, wake <-chan string, out chan<- []eventstore.Event) error {
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
+	behind := true // a new session usually is
 	for {
+		if behind && r.cfg.Readers > 1 {
+			if err := r.readRanges(ctx, &after, out); err != nil {
+				return err
+			}
+		}
 		events, err := r.cfg.Store.ReadAll(ctx, after, r.cfg.BatchSize)
 		if err != nil {
 			return fmt.Errorf("read events after %s: %w", after, err)
 		}
+		behind = len(events) == r.cfg.BatchSize
 		if len(events) == 0 {
 			select {
 			case <-ctx.Done():
@@ -208,6 +216,80 @@ func (r *Relay) read(ctx context.Context, after eventstore.Position, wake <-chan
 			return ctx.Err()
 		}
 		after = events[len(events)-1].Position
+	}
+}
+
+// marksAhead is how many ranges one ReadMarks query finds.
+const marksAhead = 64
+
+// rangeRead is a range of events being read.
+type rangeRead struct {
+	after, upTo eventstore.Position
+	done        chan struct{} // closed when events and err are set
+	events      []eventstore.Event
+	err         error
+}
+
+// readRanges reads what is visible after *after in ranges of BatchSize
+// events (ReadMarks finds their ends), up to Readers of them at once, each
+// on a pool connection of its own, and sends them to out strictly in
+// commit order, advancing *after past each range it sent. It returns when
+// fewer than two ranges are left (then ReadAll reads the rest) or on error.
+// The ends are visible positions, so every event of a range is committed
+// and none can land in it later: the ranges together hold every event up
+// to the last end, once, whatever is committed meanwhile.
+func (r *Relay) readRanges(ctx context.Context, after *eventstore.Position, out chan<- []eventstore.Event) error {
+	var wg sync.WaitGroup
+	defer wg.Wait() // no range read outlives the call
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		queue []*rangeRead          // started, in commit order
+		marks []eventstore.Position // ends of the ranges not started yet
+		from  = *after              // where the next range starts
+		more  = true                // the last ReadMarks found all it asked for
+	)
+	for {
+		if len(marks) == 0 && more {
+			m, err := r.cfg.Store.ReadMarks(ctx, from, r.cfg.BatchSize, marksAhead)
+			if err != nil {
+				return fmt.Errorf("read marks after %s: %w", from, err)
+			}
+			if len(queue) == 0 && len(m) < 2 {
+				return nil
+			}
+			marks, more = m, len(m) == marksAhead
+		}
+		for len(queue) < r.cfg.Readers && len(marks) > 0 {
+			rr := &rangeRead{after: from, upTo: marks[0], done: make(chan struct{})}
+			wg.Go(func() {
+				defer close(rr.done)
+				rr.events, rr.err = r.cfg.Store.ReadRange(ctx, rr.after, rr.upTo)
+			})
+			from, marks = rr.upTo, marks[1:]
+			queue = append(queue, rr)
+		}
+		if len(queue) == 0 {
+			return nil
+		}
+		rr := queue[0]
+		select {
+		case <-rr.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		queue = queue[1:]
+		if rr.err != nil {
+			return fmt.Errorf("read events after %s: %w", rr.after, rr.err)
+		}
+		if len(rr.events) > 0 {
+			select {
+			case out <- rr.events:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		*after = rr.upTo
 	}
 }
 
