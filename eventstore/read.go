@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // DefaultReadLimit is the batch size ReadAll uses when asked for limit <= 0.
@@ -33,7 +35,7 @@ func (s *Store) ReadStream(ctx context.Context, tenantID, streamID uuid.UUID) ([
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
 	}
-	events, err := pgx.CollectRows(rows, scanEvent)
+	events, err := collectEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
 	}
@@ -60,7 +62,7 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	if err != nil {
 		return nil, fmt.Errorf("read all after %s: %w", after, err)
 	}
-	events, err := pgx.CollectRows(rows, scanEvent)
+	events, err := collectEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %s: %w", after, err)
 	}
@@ -117,7 +119,7 @@ func (s *Store) ReadRange(ctx context.Context, after, upTo Position) ([]Event, e
 	if err != nil {
 		return nil, fmt.Errorf("read range %s–%s: %w", after, upTo, err)
 	}
-	events, err := pgx.CollectRows(rows, scanEvent)
+	events, err := collectEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("read range %s–%s: %w", after, upTo, err)
 	}
@@ -208,10 +210,25 @@ func (s *Store) NextNumber(ctx context.Context, tenantID uuid.UUID, name string)
 
 // scanEvent reads one row of eventColumns.
 func scanEvent(row pgx.CollectableRow) (Event, error) {
+	var sc eventScanner
+	return sc.scan(row)
+}
+
+// eventScanner reads rows of eventColumns, decoding each run of equal
+// metadata once: the events of one commit share theirs, and decoding the
+// metadata was most of the client's time per row.
+type eventScanner struct {
+	meta     []byte // the last metadata decoded, as Postgres sent it
+	metadata Metadata
+}
+
+// scan reads one row of eventColumns.
+func (sc *eventScanner) scan(row pgx.CollectableRow) (Event, error) {
 	var (
-		e          Event
-		txt        string
-		data, meta []byte
+		e    Event
+		txt  string
+		data []byte
+		meta pgtype.DriverBytes // valid until the next row: copied when kept
 	)
 	err := row.Scan(&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
 		&e.ID, &e.Type, &e.SchemaVersion, &data, &meta, &e.RecordedAt)
@@ -221,11 +238,22 @@ func scanEvent(row pgx.CollectableRow) (Event, error) {
 	if e.Position.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
 		return Event{}, fmt.Errorf("transaction id %q: %w", txt, err)
 	}
-	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
-		return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+	if sc.meta == nil || !bytes.Equal(sc.meta, meta) {
+		var m Metadata
+		if err := json.Unmarshal(meta, &m); err != nil {
+			return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+		}
+		sc.meta, sc.metadata = append(sc.meta[:0], meta...), m
 	}
+	e.Metadata = sc.metadata
 	e.Data = json.RawMessage(data)
 	return e, nil
+}
+
+// collectEvents reads every row of rows with an eventScanner.
+func collectEvents(rows pgx.Rows) ([]Event, error) {
+	var sc eventScanner
+	return pgx.CollectRows(rows, sc.scan)
 }
 
 // IdempotentResult returns what the commit made with the tenant's

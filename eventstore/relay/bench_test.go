@@ -22,9 +22,11 @@ import (
 // the same iteration publishes as many messages of the same mean size with
 // PublishAsync, 1000 in flight, to a scratch stream on the same server: the
 // baseline of `crm bench`'s relay row. It reports both rates and their ratio.
-// RELAY_BENCH_WINDOW sets the relay's window (default: the relay's).
+// RELAY_BENCH_WINDOW sets the relay's window and RELAY_BENCH_READERS its
+// readers (default: the relay's).
 func BenchmarkRelayBacklog(b *testing.B) {
 	n, window := envInt(b, "RELAY_BENCH_EVENTS", 20000), envInt(b, "RELAY_BENCH_WINDOW", 0)
+	readers := envInt(b, "RELAY_BENCH_READERS", 0)
 	e := newEnv(b)
 	e.fillBacklog(b, n)
 	size := meanMessageSize(b, e)
@@ -37,7 +39,7 @@ func BenchmarkRelayBacklog(b *testing.B) {
 			b.Fatal(err)
 		}
 		cfg := e.streamConfig("R" + strconv.Itoa(i))
-		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, Window: window,
+		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, Window: window, Readers: readers,
 			Logger: slog.New(slog.DiscardHandler)})
 		b.StartTimer()
 		start := time.Now()
