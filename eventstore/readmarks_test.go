@@ -105,3 +105,29 @@ func TestReadMarksSplitVisibleEventsIntoRanges(t *testing.T) {
 		t.Fatalf("event 53 is %s, want A (older transaction first)", got[53].Type)
 	}
 }
+
+// Each event read back has its own commit's metadata, whether it is the
+// same as the event's before it or not.
+func TestReadAllKeepsEachCommitsMetadata(t *testing.T) {
+	s := newStore(t)
+	tenant := newID(t)
+	var want []eventstore.Metadata
+	for i := range 6 {
+		c := appendTo(tenant, newID(t), eventstore.NoStream, ev("e", i), ev("e", i))
+		c.Metadata = eventstore.Metadata{Actor: "a", RequestID: string(rune('a' + i/2))}
+		if i == 5 {
+			c.Metadata = eventstore.Metadata{}
+		}
+		mustCommit(t, s, c)
+		want = append(want, c.Metadata, c.Metadata)
+	}
+	got := readAll(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Metadata != want[i] {
+			t.Fatalf("event %d metadata %+v, want %+v", i, got[i].Metadata, want[i])
+		}
+	}
+}
