@@ -182,27 +182,35 @@ func appendCompactJSON(b, src []byte) ([]byte, bool) {
 		return append(b, "null"...), true
 	}
 	n0 := len(b)
-	inString, escaped := false, false
+	inString := false
 	start := 0
 	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch {
+		if inString {
+			// Most of a document is string contents: skip to what matters.
+			for i < len(src) && !stringSpecial[src[i]] {
+				i++
+			}
+			if i == len(src) {
+				break
+			}
+		}
+		switch c := src[i]; {
 		case c == '<' || c == '>' || c == '&':
 			b = append(b, src[start:i]...)
 			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			start = i + 1
-		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
-			b = append(b, src[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF])
-			start = i + 3
-			i += 2
+		case c == 0xE2:
+			if i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8 {
+				b = append(b, src[start:i]...)
+				b = append(b, '\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF])
+				start = i + 3
+				i += 2
+			}
 		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
+			switch c {
+			case '\\':
+				i++ // the escaped byte: ASCII, nothing to do
+			case '"':
 				inString = false
 			}
 		case c == '"':
@@ -212,12 +220,20 @@ func appendCompactJSON(b, src []byte) ([]byte, bool) {
 			start = i + 1
 		}
 	}
-	b = append(b, src[start:]...)
-	if inString || len(b) == n0 {
+	if inString {
 		return b[:n0], false
+	}
+	b = append(b, src[start:]...)
+	if len(b) == n0 {
+		return b, false
 	}
 	return b, true
 }
+
+// stringSpecial marks the bytes appendCompactJSON stops at inside a
+// string: its end, an escape, and what json.Marshal escapes (<, >, & and
+// 0xE2, which starts U+2028 and U+2029).
+var stringSpecial = [256]bool{'"': true, '\\': true, '<': true, '>': true, '&': true, 0xE2: true}
 
 const hexDigits = "0123456789abcdef"
 

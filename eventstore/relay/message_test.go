@@ -27,6 +27,8 @@ func TestEncodeMatchesJSONMarshal(t *testing.T) {
 		`{"n": -1.5e+10, "z": 0, "s": "", "esc": "\"\\\"\"", "tab": "a\tb"}`,
 		`"just a string"`, `123`, `[]`, `{}`, `{"redacted": true}`,
 		``,
+		`{"ends in escapes": "\\\\", "e2 alone": "â", "amp": "&&<>"}`, "\"\xe2\x82\xac euro \xe2\x80\xa8\"",
+		`{"a": "x"}   `, `   `, `"unterminated`,
 	}
 	metas := []eventstore.Metadata{
 		{},
