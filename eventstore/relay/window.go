@@ -25,7 +25,8 @@ const readAhead = 2
 type outgoing struct {
 	event eventstore.Event // without its data: the message holds it
 	msg   *nats.Msg
-	purge bool // a permanent delete: purge the stream's earlier messages
+	seq   []string // the value of its expected-last-sequence header, to fill
+	purge bool     // a permanent delete: purge the stream's earlier messages
 }
 
 // inFlight is a published message awaiting its acknowledgement.
@@ -62,6 +63,7 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 	cp := checkpointer{store: r.cfg.Store, want: make(chan eventstore.Position, 1)}
 	wg.Go(func() { failed <- cp.run(ctx) })
 
+	streamName := []string{r.cfg.Stream.Name} // every message's; nothing changes it
 	tick := time.NewTicker(min(r.cfg.CheckpointInterval, time.Second))
 	defer tick.Stop()
 	var (
@@ -99,8 +101,9 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 		for len(pending) > 0 && len(queue) < r.cfg.Window && !barrier {
 			o := pending[0]
 			pending = pending[1:]
-			o.msg.Header[jetstream.ExpectedStreamHeader] = []string{r.cfg.Stream.Name}
-			o.msg.Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(lastSeq, 10)}
+			o.msg.Header[jetstream.ExpectedStreamHeader] = streamName
+			o.seq[0] = strconv.FormatUint(lastSeq, 10)
+			o.msg.Header[jetstream.ExpectedLastSeqHeader] = o.seq
 			f, err := r.cfg.JS.PublishMsgAsync(o.msg)
 			if err != nil {
 				return progressed, fmt.Errorf("publish event %s: %w", o.event.ID, err)
@@ -306,13 +309,13 @@ func (r *Relay) encode(ctx context.Context, after eventstore.Position, in <-chan
 		}
 		batch := make([]outgoing, len(events))
 		for i, e := range events {
-			msg, err := enc.encode(r.cfg.Stream.Subjects, e, after)
+			msg, seq, err := enc.encode(r.cfg.Stream.Subjects, e, after)
 			if err != nil {
 				return err
 			}
 			purge := r.cfg.PurgeOn(e)
 			e.Data = nil
-			batch[i] = outgoing{event: e, msg: msg, purge: purge}
+			batch[i] = outgoing{event: e, msg: msg, seq: seq, purge: purge}
 			after = e.Position
 		}
 		select {
