@@ -69,12 +69,14 @@ type Config struct {
 
 // Relay tails the event store in commit order and publishes every event to
 // JetStream. Each publish expects the stream's last sequence, so messages can
-// never land out of order or twice even beyond the duplicate window, and a
-// stale leader is fenced off; the stream's last message is the resume point.
+// never land out of order or twice (no Nats-Msg-Id duplicate window is
+// needed), and a stale leader is fenced off; the stream's last message is
+// the resume point.
 //
-// It is a pipeline: a reader reads and encodes the next batches while up to
-// Window messages await their acknowledgements, and the checkpoint follows
-// the acknowledgements in a goroutine of its own (see window.go).
+// It is a pipeline: readers read the next batches (up to Readers of them at
+// once over a backlog) and an encoder renders them while up to Window
+// messages await their acknowledgements, and the checkpoint follows the
+// acknowledgements in a goroutine of its own (see window.go).
 type Relay struct {
 	cfg Config
 }
