@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // DefaultReadLimit is the batch size ReadAll uses when asked for limit <= 0.
@@ -33,7 +35,7 @@ func (s *Store) ReadStream(ctx context.Context, tenantID, streamID uuid.UUID) ([
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
 	}
-	events, err := pgx.CollectRows(rows, scanEvent)
+	events, err := collectEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
 	}
@@ -60,9 +62,66 @@ func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event
 	if err != nil {
 		return nil, fmt.Errorf("read all after %s: %w", after, err)
 	}
-	events, err := pgx.CollectRows(rows, scanEvent)
+	events, err := collectEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %s: %w", after, err)
+	}
+	return events, nil
+}
+
+// ReadMarks splits what ReadAll would return now after the position after
+// into ranges of every events: it returns the positions of the every-th,
+// 2×every-th, … of those events, up to n of them, in commit order. It reads
+// only the commit-order index, not the events. Every mark is visible, so
+// the events up to it are all committed and no later commit can land among
+// them: ReadRange(after, m1), ReadRange(m1, m2), … return exactly every
+// event up to the last mark, and may run concurrently.
+func (s *Store) ReadMarks(ctx context.Context, after Position, every, n int) ([]Position, error) {
+	if every <= 0 || n <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `select transaction_id::text as tx, position from (
+			select transaction_id, position, row_number() over (order by transaction_id, position) as n
+			from events where (transaction_id, position) > ($1::text::xid8, $2) and `+visible+`
+			order by transaction_id, position limit $3) as ahead
+		where n % $4 = 0 order by n`,
+		strconv.FormatUint(after.Tx, 10), after.Pos, int64(every)*int64(n), every)
+	if err != nil {
+		return nil, fmt.Errorf("read marks after %s: %w", after, err)
+	}
+	marks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Position, error) {
+		var txt string
+		var p Position
+		if err := row.Scan(&txt, &p.Pos); err != nil {
+			return Position{}, err
+		}
+		var err error
+		if p.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
+			return Position{}, fmt.Errorf("transaction id %q: %w", txt, err)
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read marks after %s: %w", after, err)
+	}
+	return marks, nil
+}
+
+// ReadRange returns the events after the position after up to and
+// including upTo, in commit order, of those ReadAll can return now. With
+// upTo a mark of ReadMarks, that is every event in between.
+func (s *Store) ReadRange(ctx context.Context, after, upTo Position) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `select `+eventColumns+` from events
+		where (transaction_id, position) > ($1::text::xid8, $2)
+		and (transaction_id, position) <= ($3::text::xid8, $4) and `+visible+`
+		order by transaction_id, position`,
+		strconv.FormatUint(after.Tx, 10), after.Pos, strconv.FormatUint(upTo.Tx, 10), upTo.Pos)
+	if err != nil {
+		return nil, fmt.Errorf("read range %s–%s: %w", after, upTo, err)
+	}
+	events, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read range %s–%s: %w", after, upTo, err)
 	}
 	return events, nil
 }
@@ -151,10 +210,25 @@ func (s *Store) NextNumber(ctx context.Context, tenantID uuid.UUID, name string)
 
 // scanEvent reads one row of eventColumns.
 func scanEvent(row pgx.CollectableRow) (Event, error) {
+	var sc eventScanner
+	return sc.scan(row)
+}
+
+// eventScanner reads rows of eventColumns, decoding each run of equal
+// metadata once: the events of one commit share theirs, and decoding the
+// metadata was most of the client's time per row.
+type eventScanner struct {
+	meta     []byte // the last metadata decoded, as Postgres sent it
+	metadata Metadata
+}
+
+// scan reads one row of eventColumns.
+func (sc *eventScanner) scan(row pgx.CollectableRow) (Event, error) {
 	var (
-		e          Event
-		txt        string
-		data, meta []byte
+		e    Event
+		txt  string
+		data []byte
+		meta pgtype.DriverBytes // valid until the next row: copied when kept
 	)
 	err := row.Scan(&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
 		&e.ID, &e.Type, &e.SchemaVersion, &data, &meta, &e.RecordedAt)
@@ -164,11 +238,22 @@ func scanEvent(row pgx.CollectableRow) (Event, error) {
 	if e.Position.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
 		return Event{}, fmt.Errorf("transaction id %q: %w", txt, err)
 	}
-	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
-		return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+	if sc.meta == nil || !bytes.Equal(sc.meta, meta) {
+		var m Metadata
+		if err := json.Unmarshal(meta, &m); err != nil {
+			return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+		}
+		sc.meta, sc.metadata = append(sc.meta[:0], meta...), m
 	}
+	e.Metadata = sc.metadata
 	e.Data = json.RawMessage(data)
 	return e, nil
+}
+
+// collectEvents reads every row of rows with an eventScanner.
+func collectEvents(rows pgx.Rows) ([]Event, error) {
+	var sc eventScanner
+	return pgx.CollectRows(rows, sc.scan)
 }
 
 // IdempotentResult returns what the commit made with the tenant's

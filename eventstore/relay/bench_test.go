@@ -1,14 +1,18 @@
 package relay_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -22,14 +26,19 @@ import (
 // the same iteration publishes as many messages of the same mean size with
 // PublishAsync, 1000 in flight, to a scratch stream on the same server: the
 // baseline of `crm bench`'s relay row. It reports both rates and their ratio.
-// RELAY_BENCH_WINDOW sets the relay's window (default: the relay's).
+// RELAY_BENCH_WINDOW sets the relay's window and RELAY_BENCH_READERS its
+// readers (default: the relay's). On a shared machine the rates swing with
+// the load; the CPU time per event (this process, which runs the embedded
+// NATS server too, plus, for the relay, the test database's Postgres
+// backends) does less.
 func BenchmarkRelayBacklog(b *testing.B) {
 	n, window := envInt(b, "RELAY_BENCH_EVENTS", 20000), envInt(b, "RELAY_BENCH_WINDOW", 0)
+	readers := envInt(b, "RELAY_BENCH_READERS", 0)
 	e := newEnv(b)
 	e.fillBacklog(b, n)
 	size := meanMessageSize(b, e)
 	ctx := b.Context()
-	var relayTime, baseTime time.Duration
+	var relayTime, baseTime, relayCPU, baseCPU time.Duration
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -37,17 +46,21 @@ func BenchmarkRelayBacklog(b *testing.B) {
 			b.Fatal(err)
 		}
 		cfg := e.streamConfig("R" + strconv.Itoa(i))
-		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, Window: window,
+		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, Window: window, Readers: readers,
 			Logger: slog.New(slog.DiscardHandler)})
 		b.StartTimer()
+		cpu0 := cpuTime(b, e)
 		start := time.Now()
 		stop := startRelay(b, r)
 		waitMsgs(b, e.js, cfg.Name, uint64(n))
 		relayTime += time.Since(start)
+		relayCPU += cpuTime(b, e) - cpu0
 		b.StopTimer()
 		stop()
 		base := e.streamConfig("B" + strconv.Itoa(i))
+		cpu0 = processCPU(b)
 		baseTime += baselinePublish(b, base, n, size, 1000)
+		baseCPU += processCPU(b) - cpu0
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -57,6 +70,50 @@ func BenchmarkRelayBacklog(b *testing.B) {
 	b.ReportMetric(baseRate, "baseline-msgs/s")
 	b.ReportMetric(relayRate/baseRate, "ratio")
 	b.ReportMetric(float64(size), "msg-bytes")
+	b.ReportMetric(float64(relayCPU.Microseconds())/float64(n*b.N), "relay-cpu-µs/event")
+	b.ReportMetric(float64(baseCPU.Microseconds())/float64(n*b.N), "baseline-cpu-µs/msg")
+}
+
+// processCPU is the CPU time this process has used so far.
+func processCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuTime is processCPU plus the CPU time of the Postgres backends now
+// connected to the test's database (read from /proc: Linux only; a backend
+// whose entry cannot be read counts zero).
+func cpuTime(tb testing.TB, e *env) time.Duration {
+	tb.Helper()
+	total := processCPU(tb)
+	rows, err := e.store.Pool().Query(tb.Context(), `select pid from pg_stat_activity where datname = current_database()`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, pid := range pids {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields 14 and 15 (utime, stime, in clock ticks) follow the
+		// parenthesized command name.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(utime+stime) * (time.Second / 100) // USER_HZ
+	}
+	return total
 }
 
 // envInt is the integer in the environment variable name, or def.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -36,7 +35,7 @@ type env struct {
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
 	ctx := tb.Context()
-	pool, err := pgxpool.New(ctx, storetest.Postgres(tb))
+	pool, err := eventstore.OpenPool(ctx, storetest.Postgres(tb)) // as crm configures its pool
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -46,12 +46,16 @@ func Subject(prefix string, e eventstore.Event) string {
 	return prefix + "." + e.TenantID.String() + "." + e.StreamType + "." + e.StreamID.String()
 }
 
-// Encode renders e as a NATS message on its subject, with the event id as
-// Nats-Msg-Id so JetStream drops a republished duplicate, and prev, the
-// position of the event relayed before it.
+// Encode renders e as a NATS message on its subject, with its position and
+// prev, the position of the event relayed before it. It sets no
+// Nats-Msg-Id: the relay's expected-last-sequence header already rules out a
+// duplicate (a republished message does not match the stream's last
+// sequence), and JetStream's duplicate window would only cost the server a
+// map entry per message. The event id is in the body.
 func Encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, error) {
 	var enc encoder
-	return enc.encode(prefix, e, prev)
+	m, _, err := enc.encode(prefix, e, prev)
+	return m, err
 }
 
 // encoder renders events as NATS messages. The body is exactly what
@@ -65,21 +69,47 @@ type encoder struct {
 	metaJSON []byte
 }
 
-// encode is Encode; it falls back on json.Marshal for what the fast path
-// does not cover (strings that need escaping, years beyond 9999).
-func (c *encoder) encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, error) {
+// encode is Encode, and returns a header value slice of one string to set
+// the expected last sequence with; it falls back on json.Marshal for what
+// the fast path does not cover (strings that need escaping, years beyond
+// 9999).
+func (c *encoder) encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, []string, error) {
 	body, ok := c.appendBody(make([]byte, 0, 320+len(e.Data)), e)
 	if !ok {
 		var err error
 		if body, err = marshalBody(e); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	m := &nats.Msg{Subject: Subject(prefix, e), Data: body, Header: make(nats.Header, 6)}
-	m.Header[nats.MsgIdHdr] = []string{e.ID.String()}
-	m.Header[HeaderPosition] = []string{e.Position.String()}
-	m.Header[HeaderPrevious] = []string{prev.String()}
-	return m, nil
+	// The subject and both positions are cut from one string, and the
+	// header values from one slice, whose third place is returned for the
+	// relay's expected last sequence: the relay encodes every event, and
+	// these small allocations added up.
+	text := make([]byte, 0, len(prefix)+len(e.StreamType)+3+2*36+2*41)
+	text = append(text, prefix...)
+	text = append(text, '.')
+	text = appendUUIDText(text, e.TenantID)
+	text = append(text, '.')
+	text = append(text, e.StreamType...)
+	text = append(text, '.')
+	text = appendUUIDText(text, e.StreamID)
+	subjectEnd := len(text)
+	text = appendPosition(text, e.Position)
+	positionEnd := len(text)
+	text = appendPosition(text, prev)
+	all := string(text)
+	values := []string{all[subjectEnd:positionEnd], all[positionEnd:], ""}
+	m := &nats.Msg{Subject: all[:subjectEnd], Data: body, Header: make(nats.Header, 4)}
+	m.Header[HeaderPosition] = values[0:1:1]
+	m.Header[HeaderPrevious] = values[1:2:2]
+	return m, values[2:3:3], nil
+}
+
+// appendPosition appends p as Position.String writes it.
+func appendPosition(b []byte, p eventstore.Position) []byte {
+	b = strconv.AppendUint(b, p.Tx, 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, p.Pos, 10)
 }
 
 // marshalBody is the body of e by json.Marshal, the definition appendBody
@@ -155,6 +185,12 @@ func plainString(s string) bool {
 // appendUUID appends id as a JSON string, as its MarshalText writes it.
 func appendUUID(b []byte, id uuid.UUID) []byte {
 	b = append(b, '"')
+	b = appendUUIDText(b, id)
+	return append(b, '"')
+}
+
+// appendUUIDText appends id as its String writes it.
+func appendUUIDText(b []byte, id uuid.UUID) []byte {
 	var buf [36]byte
 	hex.Encode(buf[0:8], id[0:4])
 	buf[8] = '-'
@@ -165,8 +201,7 @@ func appendUUID(b []byte, id uuid.UUID) []byte {
 	hex.Encode(buf[19:23], id[8:10])
 	buf[23] = '-'
 	hex.Encode(buf[24:], id[10:])
-	b = append(b, buf[:]...)
-	return append(b, '"')
+	return append(b, buf[:]...)
 }
 
 // appendCompactJSON appends the valid JSON document src as json.Marshal
@@ -180,27 +215,35 @@ func appendCompactJSON(b, src []byte) ([]byte, bool) {
 		return append(b, "null"...), true
 	}
 	n0 := len(b)
-	inString, escaped := false, false
+	inString := false
 	start := 0
 	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch {
+		if inString {
+			// Most of a document is string contents: skip to what matters.
+			for i < len(src) && !stringSpecial[src[i]] {
+				i++
+			}
+			if i == len(src) {
+				break
+			}
+		}
+		switch c := src[i]; {
 		case c == '<' || c == '>' || c == '&':
 			b = append(b, src[start:i]...)
 			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			start = i + 1
-		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
-			b = append(b, src[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF])
-			start = i + 3
-			i += 2
+		case c == 0xE2:
+			if i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8 {
+				b = append(b, src[start:i]...)
+				b = append(b, '\\', 'u', '2', '0', '2', hexDigits[src[i+2]&0xF])
+				start = i + 3
+				i += 2
+			}
 		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
+			switch c {
+			case '\\':
+				i++ // the escaped byte: ASCII, nothing to do
+			case '"':
 				inString = false
 			}
 		case c == '"':
@@ -210,12 +253,20 @@ func appendCompactJSON(b, src []byte) ([]byte, bool) {
 			start = i + 1
 		}
 	}
-	b = append(b, src[start:]...)
-	if inString || len(b) == n0 {
+	if inString {
 		return b[:n0], false
+	}
+	b = append(b, src[start:]...)
+	if len(b) == n0 {
+		return b, false
 	}
 	return b, true
 }
+
+// stringSpecial marks the bytes appendCompactJSON stops at inside a
+// string: its end, an escape, and what json.Marshal escapes (<, >, & and
+// 0xE2, which starts U+2028 and U+2029).
+var stringSpecial = [256]bool{'"': true, '\\': true, '<': true, '>': true, '&': true, 0xE2: true}
 
 const hexDigits = "0123456789abcdef"
 

@@ -27,6 +27,8 @@ func TestEncodeMatchesJSONMarshal(t *testing.T) {
 		`{"n": -1.5e+10, "z": 0, "s": "", "esc": "\"\\\"\"", "tab": "a\tb"}`,
 		`"just a string"`, `123`, `[]`, `{}`, `{"redacted": true}`,
 		``,
+		`{"ends in escapes": "\\\\", "e2 alone": "â", "amp": "&&<>"}`, "\"\xe2\x82\xac euro \xe2\x80\xa8\"",
+		`{"a": "x"}   `, `   `, `"unterminated`,
 	}
 	metas := []eventstore.Metadata{
 		{},
@@ -58,7 +60,7 @@ func TestEncodeMatchesJSONMarshal(t *testing.T) {
 			RecordedAt:    times[rng.IntN(len(times))],
 		}
 		want, wantErr := marshalBody(e)
-		m, err := enc.encode("crm.events", e, eventstore.Position{Tx: 1, Pos: 2})
+		m, _, err := enc.encode("crm.events", e, eventstore.Position{Tx: 1, Pos: 2})
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("event %d: error %v, json.Marshal's %v", i, err, wantErr)
 		}
@@ -67,6 +69,10 @@ func TestEncodeMatchesJSONMarshal(t *testing.T) {
 		}
 		if !bytes.Equal(m.Data, want) {
 			t.Fatalf("event %d:\n got %s\nwant %s", i, m.Data, want)
+		}
+		if m.Subject != Subject("crm.events", e) || len(m.Header) != 2 ||
+			m.Header.Get(HeaderPosition) != e.Position.String() || m.Header.Get(HeaderPrevious) != "1.2" {
+			t.Fatalf("event %d: subject %s, headers %v", i, m.Subject, m.Header)
 		}
 		back, prev, err := Decode(m.Data, m.Header)
 		if err != nil {
@@ -100,7 +106,7 @@ func BenchmarkEncode(b *testing.B) {
 	b.Run("encoder", func(b *testing.B) {
 		var enc encoder
 		for b.Loop() {
-			if _, err := enc.encode("crm.events", e, e.Position); err != nil {
+			if _, _, err := enc.encode("crm.events", e, e.Position); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -25,7 +25,8 @@ const readAhead = 2
 type outgoing struct {
 	event eventstore.Event // without its data: the message holds it
 	msg   *nats.Msg
-	purge bool // a permanent delete: purge the stream's earlier messages
+	seq   []string // the value of its expected-last-sequence header, to fill
+	purge bool     // a permanent delete: purge the stream's earlier messages
 }
 
 // inFlight is a published message awaiting its acknowledgement.
@@ -62,6 +63,7 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 	cp := checkpointer{store: r.cfg.Store, want: make(chan eventstore.Position, 1)}
 	wg.Go(func() { failed <- cp.run(ctx) })
 
+	streamName := []string{r.cfg.Stream.Name} // every message's; nothing changes it
 	tick := time.NewTicker(min(r.cfg.CheckpointInterval, time.Second))
 	defer tick.Stop()
 	var (
@@ -77,6 +79,8 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 	take := func(ack *jetstream.PubAck) error {
 		m := queue[0]
 		queue = queue[1:]
+		// The relay sets no Nats-Msg-Id, so the server never reports a
+		// duplicate; were one reported, the resume point would be stale.
 		if ack.Duplicate {
 			return fmt.Errorf("event %s was already in the stream: resume point is stale", m.event.ID)
 		}
@@ -97,8 +101,9 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 		for len(pending) > 0 && len(queue) < r.cfg.Window && !barrier {
 			o := pending[0]
 			pending = pending[1:]
-			o.msg.Header[jetstream.ExpectedStreamHeader] = []string{r.cfg.Stream.Name}
-			o.msg.Header[jetstream.ExpectedLastSeqHeader] = []string{strconv.FormatUint(lastSeq, 10)}
+			o.msg.Header[jetstream.ExpectedStreamHeader] = streamName
+			o.seq[0] = strconv.FormatUint(lastSeq, 10)
+			o.msg.Header[jetstream.ExpectedLastSeqHeader] = o.seq
 			f, err := r.cfg.JS.PublishMsgAsync(o.msg)
 			if err != nil {
 				return progressed, fmt.Errorf("publish event %s: %w", o.event.ID, err)
@@ -182,15 +187,23 @@ func failedInFlight(queue []inFlight) error {
 // until ctx ends or a read fails; it waits for a NOTIFY or the poll
 // interval when it has caught up. It reads the next batch while encode
 // works on the last one: the query's time is mostly Postgres rendering
-// jsonb, which then overlaps the relay's own work.
+// jsonb, which then overlaps the relay's own work. Far behind (a read
+// filled its batch), readRanges reads several batches at once.
 func (r *Relay) read(ctx context.Context, after eventstore.Position, wake <-chan string, out chan<- []eventstore.Event) error {
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
+	behind := true // a new session usually is
 	for {
+		if behind && r.cfg.Readers > 1 {
+			if err := r.readRanges(ctx, &after, out); err != nil {
+				return err
+			}
+		}
 		events, err := r.cfg.Store.ReadAll(ctx, after, r.cfg.BatchSize)
 		if err != nil {
 			return fmt.Errorf("read events after %s: %w", after, err)
 		}
+		behind = len(events) == r.cfg.BatchSize
 		if len(events) == 0 {
 			select {
 			case <-ctx.Done():
@@ -209,6 +222,80 @@ func (r *Relay) read(ctx context.Context, after eventstore.Position, wake <-chan
 	}
 }
 
+// marksAhead is how many ranges one ReadMarks query finds.
+const marksAhead = 64
+
+// rangeRead is a range of events being read.
+type rangeRead struct {
+	after, upTo eventstore.Position
+	done        chan struct{} // closed when events and err are set
+	events      []eventstore.Event
+	err         error
+}
+
+// readRanges reads what is visible after *after in ranges of BatchSize
+// events (ReadMarks finds their ends), up to Readers of them at once, each
+// on a pool connection of its own, and sends them to out strictly in
+// commit order, advancing *after past each range it sent. It returns when
+// fewer than two ranges are left (then ReadAll reads the rest) or on error.
+// The ends are visible positions, so every event of a range is committed
+// and none can land in it later: the ranges together hold every event up
+// to the last end, once, whatever is committed meanwhile.
+func (r *Relay) readRanges(ctx context.Context, after *eventstore.Position, out chan<- []eventstore.Event) error {
+	var wg sync.WaitGroup
+	defer wg.Wait() // no range read outlives the call
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		queue []*rangeRead          // started, in commit order
+		marks []eventstore.Position // ends of the ranges not started yet
+		from  = *after              // where the next range starts
+		more  = true                // the last ReadMarks found all it asked for
+	)
+	for {
+		if len(marks) == 0 && more {
+			m, err := r.cfg.Store.ReadMarks(ctx, from, r.cfg.BatchSize, marksAhead)
+			if err != nil {
+				return fmt.Errorf("read marks after %s: %w", from, err)
+			}
+			if len(queue) == 0 && len(m) < 2 {
+				return nil
+			}
+			marks, more = m, len(m) == marksAhead
+		}
+		for len(queue) < r.cfg.Readers && len(marks) > 0 {
+			rr := &rangeRead{after: from, upTo: marks[0], done: make(chan struct{})}
+			wg.Go(func() {
+				defer close(rr.done)
+				rr.events, rr.err = r.cfg.Store.ReadRange(ctx, rr.after, rr.upTo)
+			})
+			from, marks = rr.upTo, marks[1:]
+			queue = append(queue, rr)
+		}
+		if len(queue) == 0 {
+			return nil
+		}
+		rr := queue[0]
+		select {
+		case <-rr.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		queue = queue[1:]
+		if rr.err != nil {
+			return fmt.Errorf("read events after %s: %w", rr.after, rr.err)
+		}
+		if len(rr.events) > 0 {
+			select {
+			case out <- rr.events:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		*after = rr.upTo
+	}
+}
+
 // encode renders the batches from in as messages, each naming its
 // predecessor (the first one after), and sends them to out until ctx ends.
 func (r *Relay) encode(ctx context.Context, after eventstore.Position, in <-chan []eventstore.Event, out chan<- []outgoing) error {
@@ -222,13 +309,13 @@ func (r *Relay) encode(ctx context.Context, after eventstore.Position, in <-chan
 		}
 		batch := make([]outgoing, len(events))
 		for i, e := range events {
-			msg, err := enc.encode(r.cfg.Stream.Subjects, e, after)
+			msg, seq, err := enc.encode(r.cfg.Stream.Subjects, e, after)
 			if err != nil {
 				return err
 			}
 			purge := r.cfg.PurgeOn(e)
 			e.Data = nil
-			batch[i] = outgoing{event: e, msg: msg, purge: purge}
+			batch[i] = outgoing{event: e, msg: msg, seq: seq, purge: purge}
 			after = e.Position
 		}
 		select {

@@ -39,7 +39,7 @@ func (f *faultyJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (j
 	n := f.publishes
 	send := f.fault == nil || f.fault(n, m)
 	if send {
-		f.log = append(f.log, "publish "+m.Header.Get(nats.MsgIdHdr))
+		f.log = append(f.log, "publish "+m.Header.Get(relay.HeaderPosition))
 	}
 	f.mu.Unlock()
 	if !send {
@@ -257,7 +257,7 @@ func assertPurgeBarriers(t *testing.T, log []string, stored []eventstore.Event, 
 	deletionSubject := make(map[string]string)
 	for _, ev := range stored {
 		if ev.Type == "lead.deleted" {
-			deletionSubject["publish "+ev.ID.String()] = relay.Subject(prefix, ev)
+			deletionSubject["publish "+ev.Position.String()] = relay.Subject(prefix, ev)
 		}
 	}
 	purges, deletions := 0, 0
