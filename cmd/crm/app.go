@@ -40,6 +40,9 @@ type config struct {
 	// RelayBatch and ProjectorBatch are CRM_RELAY_BATCH_SIZE (default 1000)
 	// and CRM_PROJECTOR_BATCH_SIZE (default 500): events per round trip.
 	RelayBatch, ProjectorBatch int
+	// RelayReaders is CRM_RELAY_READERS (default 1): batches of a backlog
+	// the relay reads at once (relay.Config.Readers).
+	RelayReaders int
 }
 
 func configFromEnv() config {
@@ -57,6 +60,7 @@ func configFromEnv() config {
 	c.Stream.Subjects = envOr("CRM_NATS_SUBJECTS", c.Stream.Subjects)
 	c.RelayBatch, _ = strconv.Atoi(os.Getenv("CRM_RELAY_BATCH_SIZE"))
 	c.ProjectorBatch, _ = strconv.Atoi(os.Getenv("CRM_PROJECTOR_BATCH_SIZE"))
+	c.RelayReaders, _ = strconv.Atoi(os.Getenv("CRM_RELAY_READERS"))
 	return c
 }
 
@@ -173,9 +177,9 @@ func connectNATS(url string, logger *slog.Logger) (*nats.Conn, jetstream.JetStre
 }
 
 // runRelayLoop relays while leading; standby otherwise.
-func (c *core) runRelayLoop(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig, batch int) error {
+func (c *core) runRelayLoop(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig, batch, readers int) error {
 	r := relay.New(relay.Config{Store: c.store, Listener: c.listener, JS: js, Stream: stream, PurgeOn: purgeOn,
-		Logger: c.logger, BatchSize: batch})
+		Logger: c.logger, BatchSize: batch, Readers: readers})
 	return relay.Lead(ctx, c.pool.Config().ConnConfig.Copy(), "relay", c.logger, r.Run)
 }
 
@@ -302,7 +306,7 @@ func runRelay(ctx context.Context, logger *slog.Logger) error {
 	return withNATSWorker(ctx, logger, func(ctx context.Context, c *core, js jetstream.JetStream, cfg config) error {
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return c.listener.Run(ctx) })
-		g.Go(func() error { return c.runRelayLoop(ctx, js, cfg.Stream, cfg.RelayBatch) })
+		g.Go(func() error { return c.runRelayLoop(ctx, js, cfg.Stream, cfg.RelayBatch, cfg.RelayReaders) })
 		return g.Wait()
 	})
 }

@@ -262,7 +262,7 @@ func (env *benchEnv) stop(name string) {
 
 func (env *benchEnv) startRelay() {
 	env.start("relay", func(ctx context.Context) error {
-		return env.c.runRelayLoop(ctx, env.js, env.stream, env.cfg.RelayBatch)
+		return env.c.runRelayLoop(ctx, env.js, env.stream, env.cfg.RelayBatch, env.cfg.RelayReaders)
 	})
 }
 

@@ -188,7 +188,7 @@ func (s *stack) stop(name string) {
 }
 
 func (s *stack) startRelay() {
-	s.start("relay", func(ctx context.Context) error { return s.core.runRelayLoop(ctx, s.js, s.stream, 0) })
+	s.start("relay", func(ctx context.Context) error { return s.core.runRelayLoop(ctx, s.js, s.stream, 0, 0) })
 }
 
 func (s *stack) startProjectors() {

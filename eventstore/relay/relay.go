@@ -26,13 +26,15 @@ const (
 	// more, within the JetStream context's async-publish limit.
 	DefaultWindow = 1000
 	// DefaultReaders is how many batches the relay reads at once, each on a
-	// connection of its own, when it is far behind: Postgres rendering the
-	// jsonb columns is most of a read, and it then runs on several cores.
-	// Finding the ranges costs Postgres an index scan of them as well: on
-	// the two-core bench machine, saturated, 3 readers used ~10% more CPU
-	// per event than 1 and won nothing; 2 overlaps reads where Postgres
-	// has cores to spare (its own machine in production) at less cost.
-	DefaultReaders = 2
+	// connection of its own, when it is far behind. Postgres rendering the
+	// jsonb columns is most of a read, and with more readers it runs on
+	// several cores; but finding the ranges costs Postgres an index scan of
+	// them as well. On the two-core bench machine, where Postgres, NATS
+	// and crm share the cores, one reader relayed a 100k backlog at
+	// 28–30k events/s and two at 21–22k (`crm bench --only relay --scale
+	// 100000`, alternated), so the default is one; CRM_RELAY_READERS sets
+	// more where Postgres has cores of its own.
+	DefaultReaders = 1
 )
 
 // Config configures a Relay.
