@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/crmcore/crm/eventstore"
@@ -28,31 +27,7 @@ func TestRebuildAllEqualsPerEventApply(t *testing.T) {
 		t.Fatalf("%d builds of %d read models, %d progress reports", len(builds), len(readModels), reports)
 	}
 	for i, p := range readModels {
-		all := builds[i]
-		each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
-		if each != nil {
-			defer each.drop()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		diffs, err := compareTables(ctx, store, p, all.schema, each.schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, table := range p.Tables() {
-			n := rowCount(t, ctx, store, each.schema, table)
-			if diffs[table] != 0 || (n == 0 && table != "rm_lead_count_deltas") {
-				t.Errorf("%s: %d of %d rows differ between the shared and the per-event rebuild", table, diffs[table], n)
-			}
-			got, want := indexes(t, ctx, store, all.name, table), indexes(t, ctx, store, each.name, table)
-			if !slices.Equal(got, want) || len(want) == 0 {
-				t.Errorf("%s: indexes after the shared rebuild\n%q\nwant\n%q", table, got, want)
-			}
-		}
-		if all.cursor != each.cursor {
-			t.Errorf("%s: shared rebuild at %s, per-event at %s", p.Name(), all.cursor, each.cursor)
-		}
+		sameAsPerEvent(t, ctx, store, p, builds[i], "shared")
 	}
 }
 
@@ -97,25 +72,7 @@ func TestReplayAllWhileWriting(t *testing.T) {
 		if err := live.catchUp(); err != nil {
 			t.Fatal(err)
 		}
-		each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
-		if each != nil {
-			defer each.drop()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		diffs, err := compareTables(ctx, store, p, "public", each.schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, table := range p.Tables() {
-			if diffs[table] != 0 {
-				t.Errorf("%s: %d rows differ from a per-event rebuild", table, diffs[table])
-			}
-		}
-		if live.cursor != each.cursor {
-			t.Errorf("%s: live tables at %s, per-event rebuild at %s", p.Name(), live.cursor, each.cursor)
-		}
+		sameAsPerEvent(t, ctx, store, p, live, "replayed and caught-up")
 		var schemas int
 		if err := pool.QueryRow(ctx, `select count(*) from pg_namespace where nspname like 'replay\_%'`).Scan(&schemas); err != nil || schemas != 0 {
 			t.Errorf("%d replay schemas left, %v", schemas, err)

@@ -273,34 +273,39 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
-		if each != nil {
-			defer each.drop()
+		sameAsPerEvent(t, ctx, store, p, bulk, "bulk")
+	}
+}
+
+// sameAsPerEvent rebuilds p event by event beside got and checks that got
+// has the same rows, indexes and cursor; what names got's kind of rebuild.
+func sameAsPerEvent(t *testing.T, ctx context.Context, store *eventstore.Store, p Projection, got *build, what string) {
+	t.Helper()
+	each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
+	if each != nil {
+		defer each.drop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := compareTables(ctx, store, p, got.schema, each.schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range p.Tables() {
+		n := rowCount(t, ctx, store, each.schema, table)
+		t.Logf("%s: %d rows, %d differ", table, n, diffs[table])
+		// The counts' deltas table is empty whenever no transaction writes.
+		if diffs[table] != 0 || (n == 0 && table != "rm_lead_count_deltas") {
+			t.Errorf("%s: %d of %d rows differ between the %s and the per-event rebuild", table, diffs[table], n, what)
 		}
-		if err != nil {
-			t.Fatal(err)
+		gotIdx, want := indexes(t, ctx, store, got.name, table), indexes(t, ctx, store, each.name, table)
+		if !slices.Equal(gotIdx, want) || len(want) == 0 {
+			t.Errorf("%s: indexes after the %s rebuild\n%q\nwant\n%q", table, what, gotIdx, want)
 		}
-		diffs, err := compareTables(ctx, store, p, bulk.schema, each.schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, table := range p.Tables() {
-			n := rowCount(t, ctx, store, each.schema, table)
-			t.Logf("%s: %d rows, %d differ", table, n, diffs[table])
-			// The counts' deltas table is empty whenever no transaction writes.
-			if diffs[table] != 0 || (n == 0 && table != "rm_lead_count_deltas") {
-				t.Errorf("%s: %d of %d rows differ between the bulk and the per-event rebuild", table, diffs[table], n)
-			}
-		}
-		if bulk.cursor != each.cursor {
-			t.Errorf("%s: bulk rebuild at %s, per-event at %s", p.Name(), bulk.cursor, each.cursor)
-		}
-		for _, table := range p.Tables() {
-			got, want := indexes(t, ctx, store, bulk.name, table), indexes(t, ctx, store, each.name, table)
-			if !slices.Equal(got, want) || len(want) == 0 {
-				t.Errorf("%s: indexes after the bulk rebuild\n%q\nwant\n%q", table, got, want)
-			}
-		}
+	}
+	if got.cursor != each.cursor {
+		t.Errorf("%s: %s rebuild at %s, per-event at %s", p.Name(), what, got.cursor, each.cursor)
 	}
 }
 
