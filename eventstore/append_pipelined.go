@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -197,9 +196,9 @@ func scanPositions(rows pgx.Rows, n int, last *Position) error {
 		if err := rows.Scan(&txt, &pos); err != nil {
 			return err
 		}
-		tx, err := strconv.ParseUint(txt, 10, 64)
+		tx, err := parseTx(txt)
 		if err != nil {
-			return fmt.Errorf("transaction id %q: %w", txt, err)
+			return err
 		}
 		if p := (Position{Tx: tx, Pos: pos}); last.Less(p) {
 			*last = p

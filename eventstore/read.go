@@ -16,11 +16,15 @@ import (
 // DefaultReadLimit is the batch size ReadAll uses when asked for limit <= 0.
 const DefaultReadLimit = 1000
 
-// eventColumns are the columns scanEvent reads, in its order. The text form
-// of transaction_id is renamed: an output column named transaction_id would
+// eventColumns are the columns eventScanner reads, in its order: eventFields,
+// then the metadata (a scan that does not want it selects null instead).
+const eventColumns = eventFields + `, metadata`
+
+// eventFields are eventColumns but the metadata. The text form of
+// transaction_id is renamed: an output column named transaction_id would
 // make "order by transaction_id" sort as text ('10' < '9').
-const eventColumns = `transaction_id::text as tx, position, tenant_id, stream_type, stream_id, stream_version,
-	event_id, event_type, schema_version, data, metadata, recorded_at`
+const eventFields = `transaction_id::text as tx, position, tenant_id, stream_type, stream_id, stream_version,
+	event_id, event_type, schema_version, data, recorded_at`
 
 // visible restricts a query on events to transactions older than the oldest
 // one still running: no event can ever appear before the last one it returns.
@@ -96,10 +100,8 @@ func (s *Store) ReadMarks(ctx context.Context, after Position, every, n int) ([]
 			return Position{}, err
 		}
 		var err error
-		if p.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
-			return Position{}, fmt.Errorf("transaction id %q: %w", txt, err)
-		}
-		return p, nil
+		p.Tx, err = parseTx(txt)
+		return p, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read marks after %s: %w", after, err)
@@ -139,8 +141,8 @@ func (s *Store) Head(ctx context.Context) (Position, error) {
 	if err != nil {
 		return Position{}, fmt.Errorf("head: %w", err)
 	}
-	if p.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
-		return Position{}, fmt.Errorf("head: transaction id %q: %w", txt, err)
+	if p.Tx, err = parseTx(txt); err != nil {
+		return Position{}, fmt.Errorf("head: %w", err)
 	}
 	return p, nil
 }
@@ -208,15 +210,19 @@ func (s *Store) NextNumber(ctx context.Context, tenantID uuid.UUID, name string)
 	return n, nil
 }
 
-// scanEvent reads one row of eventColumns.
-func scanEvent(row pgx.CollectableRow) (Event, error) {
-	var sc eventScanner
-	return sc.scan(row)
+// parseTx parses a transaction_id as the queries select it: as text.
+func parseTx(txt string) (uint64, error) {
+	tx, err := strconv.ParseUint(txt, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("transaction id %q: %w", txt, err)
+	}
+	return tx, nil
 }
 
 // eventScanner reads rows of eventColumns, decoding each run of equal
 // metadata once: the events of one commit share theirs, and decoding the
-// metadata was most of the client's time per row.
+// metadata was most of the client's time per row. A null metadata (not
+// selected) leaves the event's empty.
 type eventScanner struct {
 	meta     []byte // the last metadata decoded, as Postgres sent it
 	metadata Metadata
@@ -231,21 +237,23 @@ func (sc *eventScanner) scan(row pgx.CollectableRow) (Event, error) {
 		meta pgtype.DriverBytes // valid until the next row: copied when kept
 	)
 	err := row.Scan(&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
-		&e.ID, &e.Type, &e.SchemaVersion, &data, &meta, &e.RecordedAt)
+		&e.ID, &e.Type, &e.SchemaVersion, &data, &e.RecordedAt, &meta)
 	if err != nil {
 		return Event{}, err
 	}
-	if e.Position.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
-		return Event{}, fmt.Errorf("transaction id %q: %w", txt, err)
+	if e.Position.Tx, err = parseTx(txt); err != nil {
+		return Event{}, err
 	}
-	if sc.meta == nil || !bytes.Equal(sc.meta, meta) {
-		var m Metadata
-		if err := json.Unmarshal(meta, &m); err != nil {
-			return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+	if meta != nil {
+		if sc.meta == nil || !bytes.Equal(sc.meta, meta) {
+			var m Metadata
+			if err := json.Unmarshal(meta, &m); err != nil {
+				return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
+			}
+			sc.meta, sc.metadata = append(sc.meta[:0], meta...), m
 		}
-		sc.meta, sc.metadata = append(sc.meta[:0], meta...), m
+		e.Metadata = sc.metadata
 	}
-	e.Metadata = sc.metadata
 	e.Data = json.RawMessage(data)
 	return e, nil
 }

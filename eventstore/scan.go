@@ -2,10 +2,8 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -52,9 +50,9 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 		sn.Close(ctx)
 		return nil, fmt.Errorf("snapshot: head: %w", err)
 	default:
-		if sn.head.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
+		if sn.head.Tx, err = parseTx(txt); err != nil {
 			sn.Close(ctx)
-			return nil, fmt.Errorf("snapshot: transaction id %q: %w", txt, err)
+			return nil, fmt.Errorf("snapshot: %w", err)
 		}
 	}
 	return sn, nil
@@ -143,14 +141,15 @@ func (sn *Snapshot) ScanStreamsAny(ctx context.Context, filters []ScanFilter, f 
 	if _, err := sn.tx.Exec(ctx, `select set_config('work_mem', '64MB', true), set_config('jit', 'off', true)`); err != nil {
 		return fmt.Errorf("scan streams: %w", err)
 	}
-	rows, err := sn.tx.Query(ctx, `select `+eventColumnsNoMetadata+`, `+meta+` from events where `+where+`
+	rows, err := sn.tx.Query(ctx, `select `+eventFields+`, `+meta+` from events where `+where+`
 		order by stream_id, stream_version`, args...)
 	if err != nil {
 		return fmt.Errorf("scan streams: %w", err)
 	}
 	defer rows.Close()
+	var sc eventScanner
 	for rows.Next() {
-		e, err := scanEventMaybeMetadata(rows)
+		e, err := sc.scan(rows)
 		if err != nil {
 			return fmt.Errorf("scan streams: %w", err)
 		}
@@ -162,33 +161,4 @@ func (sn *Snapshot) ScanStreamsAny(ctx context.Context, filters []ScanFilter, f 
 		return fmt.Errorf("scan streams: %w", err)
 	}
 	return nil
-}
-
-// eventColumnsNoMetadata are eventColumns without metadata.
-const eventColumnsNoMetadata = `transaction_id::text as tx, position, tenant_id, stream_type, stream_id, stream_version,
-	event_id, event_type, schema_version, data, recorded_at`
-
-// scanEventMaybeMetadata reads one row of eventColumnsNoMetadata followed
-// by the metadata or null (left empty).
-func scanEventMaybeMetadata(row pgx.CollectableRow) (Event, error) {
-	var (
-		e          Event
-		txt        string
-		data, meta []byte
-	)
-	err := row.Scan(&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
-		&e.ID, &e.Type, &e.SchemaVersion, &data, &e.RecordedAt, &meta)
-	if err != nil {
-		return Event{}, err
-	}
-	if e.Position.Tx, err = strconv.ParseUint(txt, 10, 64); err != nil {
-		return Event{}, fmt.Errorf("transaction id %q: %w", txt, err)
-	}
-	if meta != nil {
-		if err := json.Unmarshal(meta, &e.Metadata); err != nil {
-			return Event{}, fmt.Errorf("event %s metadata: %w", e.ID, err)
-		}
-	}
-	e.Data = data
-	return e, nil
 }

@@ -290,11 +290,7 @@ func copyStreams(ctx context.Context, snap *eventstore.Snapshot, reqs []*copyReq
 			src := &chunkSource{batches: batches[i]}
 			for !src.done {
 				src.left = copyChunkRows
-				if err := pgx.BeginFunc(gctx, conn, func(tx pgx.Tx) error {
-					if _, err := tx.Exec(gctx, `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)`,
-						r.bb.b.name+", public"); err != nil {
-						return err
-					}
+				if err := inSchemaTx(gctx, conn, r.bb.b.name, false, func(tx pgx.Tx) error {
 					_, err := tx.CopyFrom(gctx, pgx.Identifier{r.table}, r.columns, src)
 					return err
 				}); err != nil {
@@ -442,9 +438,8 @@ func createIndexes(ctx context.Context, store *eventstore.Store, idx []index) er
 	g.SetLimit(indexWorkers)
 	for _, x := range idx {
 		g.Go(func() error {
-			err := pgx.BeginFunc(gctx, store.Pool(), func(tx pgx.Tx) error {
-				if _, err := tx.Exec(gctx, `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true),
-					set_config('maintenance_work_mem', $2, true)`, x.schemaName+", public", indexMemory); err != nil {
+			err := inSchemaTx(gctx, store.Pool(), x.schemaName, false, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(gctx, `select set_config('maintenance_work_mem', $1, true)`, indexMemory); err != nil {
 					return err
 				}
 				_, err := tx.Exec(gctx, x.def)

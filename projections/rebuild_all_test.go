@@ -11,10 +11,7 @@ import (
 func TestRebuildAllEqualsPerEventApply(t *testing.T) {
 	store, ctx := newReadModelStore(t)
 	hs := newHistory(t, ctx, store, 11)
-	for range 600 {
-		hs.step()
-	}
-	waitVisible(t, ctx, store)
+	hs.run(600)
 	var reports int
 	builds, err := rebuildAll(ctx, store, readModels, "all_", 0, func(string, int64, int64) { reports++ })
 	for _, b := range builds {
@@ -37,10 +34,7 @@ func TestRebuildAllEqualsPerEventApply(t *testing.T) {
 func TestReplayAllWhileWriting(t *testing.T) {
 	store, ctx := newReadModelStore(t)
 	hs := newHistory(t, ctx, store, 23)
-	for range 300 {
-		hs.step()
-	}
-	waitVisible(t, ctx, store)
+	hs.run(300)
 	done := make(chan error, 1)
 	go func() { done <- ReplayAll(ctx, store, readModels, 7, nil) }()
 	writes := 0

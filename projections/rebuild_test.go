@@ -30,6 +30,7 @@ var readModels = []Projection{Leads{}, CallLogs{}, LeadVolume{}, Pipelines{}}
 type history struct {
 	t       *testing.T
 	ctx     context.Context
+	store   *eventstore.Store
 	h       *commands.Handler
 	rnd     *rand.Rand
 	tenants []*tenantHistory
@@ -45,7 +46,7 @@ type tenantHistory struct {
 }
 
 func newHistory(t *testing.T, ctx context.Context, store *eventstore.Store, seed uint64) *history {
-	hs := &history{t: t, ctx: ctx, h: commands.New(store, "IN"), rnd: rand.New(rand.NewPCG(seed, seed))}
+	hs := &history{t: t, ctx: ctx, store: store, h: commands.New(store, "IN"), rnd: rand.New(rand.NewPCG(seed, seed))}
 	for i := range 2 {
 		hs.tenants = append(hs.tenants, &tenantHistory{c: commands.Context{TenantID: uuid.New(),
 			Metadata: eventstore.Metadata{Actor: fmt.Sprintf("user%d@example.com", i), API: "test"}}})
@@ -118,6 +119,14 @@ func expected(err error) bool {
 }
 
 // step runs one random command.
+// run takes n steps, then waits until the store shows them all.
+func (hs *history) run(n int) {
+	for range n {
+		hs.step()
+	}
+	waitVisible(hs.t, hs.ctx, hs.store)
+}
+
 func (hs *history) step() {
 	ctx, th := hs.ctx, hs.tenants[hs.pick(len(hs.tenants))]
 	lead := func() uuid.UUID {
@@ -242,10 +251,7 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	hs := newHistory(t, ctx, store, seed)
-	for range 600 {
-		hs.step()
-	}
-	waitVisible(t, ctx, store)
+	hs.run(600)
 	var types []string
 	rows, err := store.Pool().Query(ctx, `select distinct event_type from events order by 1`)
 	if err != nil {
@@ -334,10 +340,7 @@ func indexes(t *testing.T, ctx context.Context, store *eventstore.Store, schema,
 func TestBulkRebuildThenTail(t *testing.T) {
 	store, ctx := newReadModelStore(t)
 	hs := newHistory(t, ctx, store, 7)
-	for range 150 {
-		hs.step()
-	}
-	waitVisible(t, ctx, store)
+	hs.run(150)
 	// An open transaction with an id holds the cut before what commits next.
 	open, err := store.Pool().Begin(ctx)
 	if err != nil {

@@ -52,52 +52,57 @@ func decodeCreatedHead(e eventstore.Event) (createdHead, error) {
 	return d, nil
 }
 
-// Fold folds one event of the lead's stream into its row.
+// Fold folds one event of the lead's stream into its row, decoding no more
+// of it than the row needs.
 func (r *volumeLeadRow) Fold(e eventstore.Event) error {
+	var created createdHead
+	var to domain.Status
 	switch e.Type {
 	case domain.LeadCreated:
-		d, err := decodeCreatedHead(e)
-		if err != nil {
+		var err error
+		if created, err = decodeCreatedHead(e); err != nil {
 			return err
 		}
-		if d.LeadID == uuid.Nil {
-			return nil // redacted: deleted later
-		}
-		if r.present {
-			return fmt.Errorf("lead %s created twice", e.StreamID)
-		}
-		*r = volumeLeadRow{present: true, tenantID: e.TenantID, id: e.StreamID, day: volumeDay(e), status: string(d.Status)}
 	case domain.LeadStatusChanged:
 		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
 		if err != nil {
 			return err
 		}
-		if r.present {
-			r.status = string(ev.Data.(domain.LeadStatusChangedData).To)
-		}
-	case domain.LeadDeleted:
-		r.present = false
+		to = ev.Data.(domain.LeadStatusChangedData).To
 	}
-	return nil
+	return r.fold(e, created, to)
 }
 
 // foldLead is Fold of e decoded whole as ev (by DecodeLeadEvent, as
 // decodeCreatedHead decodes the data of other versions): the same lead id
 // and status as Fold reads.
 func (r *volumeLeadRow) foldLead(e eventstore.Event, ev domain.Event) error {
+	var created createdHead
+	var to domain.Status
+	switch d := ev.Data.(type) {
+	case domain.LeadCreatedData:
+		created = createdHead{LeadID: d.LeadID, Status: d.Status}
+	case domain.LeadStatusChangedData:
+		to = d.To
+	}
+	return r.fold(e, created, to)
+}
+
+// fold folds e, given what the row takes of it: a lead.created's lead id and
+// status, a lead.status_changed's new status.
+func (r *volumeLeadRow) fold(e eventstore.Event, created createdHead, to domain.Status) error {
 	switch e.Type {
 	case domain.LeadCreated:
-		d := ev.Data.(domain.LeadCreatedData)
-		if d.LeadID == uuid.Nil {
+		if created.LeadID == uuid.Nil {
 			return nil // redacted: deleted later
 		}
 		if r.present {
 			return fmt.Errorf("lead %s created twice", e.StreamID)
 		}
-		*r = volumeLeadRow{present: true, tenantID: e.TenantID, id: e.StreamID, day: volumeDay(e), status: string(d.Status)}
+		*r = volumeLeadRow{present: true, tenantID: e.TenantID, id: e.StreamID, day: volumeDay(e), status: string(created.Status)}
 	case domain.LeadStatusChanged:
 		if r.present {
-			r.status = string(ev.Data.(domain.LeadStatusChangedData).To)
+			r.status = string(to)
 		}
 	case domain.LeadDeleted:
 		r.present = false

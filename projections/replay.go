@@ -177,21 +177,30 @@ func (b *build) drop() {
 // inSchema runs f in a transaction whose unqualified table names resolve to
 // the build's schema first.
 func (b *build) inSchema(f func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(b.ctx, b.store.Pool(), func(tx pgx.Tx) error {
-		if _, err := tx.Exec(b.ctx, `select set_config('search_path', $1, true)`, b.name+", public"); err != nil {
-			return err
-		}
-		return f(tx)
-	})
+	return inSchemaTx(b.ctx, b.store.Pool(), b.name, true, f)
 }
 
-// inBuild is inSchema for the build's own writes, committed without waiting
-// for their WAL to reach the disk: until the swap, whose commit is
+// inBuild is inSchema for the build's own writes, which commit without
+// waiting for their WAL (see inSchemaTx).
+func (b *build) inBuild(f func(tx pgx.Tx) error) error {
+	return inSchemaTx(b.ctx, b.store.Pool(), b.name, false, f)
+}
+
+// inSchemaTx runs f in a transaction on db (the pool, or a connection of
+// its own) whose unqualified table names resolve to schema first. Unless
+// durable, it commits without waiting for its WAL to reach the disk: that
+// is for a build's own writes, since until the swap, whose commit is
 // synchronous (and so makes everything written before it durable), a crash
 // loses nothing but the build, which a replay starts afresh anyway.
-func (b *build) inBuild(f func(tx pgx.Tx) error) error {
-	return b.inSchema(func(tx pgx.Tx) error {
-		if _, err := tx.Exec(b.ctx, `select set_config('synchronous_commit', 'off', true)`); err != nil {
+func inSchemaTx(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, schema string, durable bool, f func(tx pgx.Tx) error) error {
+	set := `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)`
+	if durable {
+		set = `select set_config('search_path', $1, true)`
+	}
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, set, schema+", public"); err != nil {
 			return err
 		}
 		return f(tx)
