@@ -73,7 +73,7 @@ func (n *Notifier) notify(payload string) error {
 	defer cancel()
 	b := &pgx.Batch{}
 	b.Queue("begin")
-	b.Queue("set local synchronous_commit = off")
+	b.Queue(`select set_config('synchronous_commit', 'off', true), ` + NoEvents)
 	b.Queue("select pg_notify($1, $2)", n.channel, payload)
 	b.Queue("commit")
 	if err := n.pool.SendBatch(ctx, b).Close(); err != nil {

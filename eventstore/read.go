@@ -26,10 +26,6 @@ const eventColumns = eventFields + `, metadata`
 const eventFields = `transaction_id::text as tx, position, tenant_id, stream_type, stream_id, stream_version,
 	event_id, event_type, schema_version, data, recorded_at`
 
-// visible restricts a query on events to transactions older than the oldest
-// one still running: no event can ever appear before the last one it returns.
-const visible = `transaction_id < pg_snapshot_xmin(pg_current_snapshot())`
-
 // ReadStream returns the tenant's events of one stream, by stream version.
 // It returns ErrStreamNotFound when the stream has no events for the tenant,
 // including when it belongs to another tenant.
@@ -50,11 +46,12 @@ func (s *Store) ReadStream(ctx context.Context, tenantID, streamID uuid.UUID) ([
 }
 
 // ReadAll returns up to limit events after the position after, in commit
-// order. It only returns events of transactions older than the oldest one
-// still running, so an event committed later can never land behind the
-// returned ones: a reader that advances its cursor to the last event it got
-// skips nothing. A long-running transaction holds readers back; it never
-// makes them skip.
+// order. It only returns events below the horizon (horizon.go): of
+// transactions older than the oldest one still running that may append, so
+// an event committed later can never land behind the returned ones, and a
+// reader that advances its cursor to the last event it got skips nothing. A
+// long-running transaction holds readers back, unless it declared NoEvents;
+// it never makes them skip.
 func (s *Store) ReadAll(ctx context.Context, after Position, limit int) ([]Event, error) {
 	if limit <= 0 {
 		limit = DefaultReadLimit
@@ -198,7 +195,7 @@ func (s *Store) NextNumber(ctx context.Context, tenantID uuid.UUID, name string)
 	// One round trip: the four statements go in one pipeline.
 	b := &pgx.Batch{}
 	b.Queue("begin")
-	b.Queue("set local synchronous_commit = off")
+	b.Queue(`select set_config('synchronous_commit', 'off', true), ` + NoEvents)
 	b.Queue(`insert into counters (tenant_id, name, value) values ($1, $2, 1)
 		on conflict (tenant_id, name) do update set value = counters.value + 1
 		returning value`, tenantID, name).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })

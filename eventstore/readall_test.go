@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,69 @@ func TestReadAllOrdersTransactionsNumerically(t *testing.T) {
 	}
 	if head, err := s.Head(ctx); err != nil || head.Tx != 100 {
 		t.Fatalf("head = %v, %v", head, err)
+	}
+}
+
+// TestReadAllPassesTransactionsWithoutEvents: a transaction that declared
+// it writes no events (a projector batch, a replay's load) does not hold
+// readers back while it runs, and cannot append.
+func TestReadAllPassesTransactionsWithoutEvents(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	tenant := newID(t)
+	mustCommit(t, s, appendTo(tenant, newID(t), eventstore.NoStream, ev("first", 0)))
+	cursor := tailOnce(t, s, eventstore.Position{}, "first")
+
+	// A declares, then takes a transaction id (writes), and stays open.
+	txA, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txA.Rollback(ctx)
+	if err := eventstore.DeclareNoEvents(ctx, txA); err != nil {
+		t.Fatal(err)
+	}
+	var xidA uint64
+	if err := txA.QueryRow(ctx, "select pg_current_xact_id()::text::bigint").Scan(&xidA); err != nil {
+		t.Fatal(err)
+	}
+
+	b := mustCommit(t, s, appendTo(tenant, newID(t), eventstore.NoStream, ev("B", 1)))
+	if xidA >= b.Position.Tx {
+		t.Fatalf("A's transaction %d is not older than B's %d", xidA, b.Position.Tx)
+	}
+	// B is readable while the older A is open: A said it writes no events.
+	// (Another package's test may hold an undeclared transaction open on a
+	// shared server for a moment: wait for that one.)
+	cursor = tailOnce(t, s, cursor, "B")
+	if cursor != b.Position {
+		t.Fatalf("read B at %v, commit said %v", cursor, b.Position)
+	}
+	storetest.WaitFor(t, 10*time.Second, func() (bool, error) {
+		head, err := s.Head(ctx)
+		return head == b.Position, err
+	})
+	storetest.WaitFor(t, 10*time.Second, func() (bool, error) {
+		sn, err := s.Snapshot(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer sn.Close(ctx)
+		return sn.Head() == b.Position, nil
+	})
+
+	// A cannot append: the events table refuses a declared transaction, so
+	// nothing can land behind the cursor that just passed it.
+	_, err = txA.Exec(ctx, `insert into events
+		(tenant_id, stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+		values ($1, 'lead', $2, 1, $3, 'A', 1, '{}', '{}')`, tenant, newID(t), newID(t))
+	if err == nil || !strings.Contains(err.Error(), "declared it writes none") {
+		t.Fatalf("append in a declared transaction: %v, want refused", err)
+	}
+	if err := txA.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ReadAll(ctx, cursor, 10); err != nil || len(got) != 0 {
+		t.Fatalf("after B: %v, %v", types(got), err)
 	}
 }

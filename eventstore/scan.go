@@ -12,17 +12,17 @@ import (
 // Snapshot is a consistent cut of the log for bulk readers (replay): every
 // event at or before Head and none after, read in one repeatable-read
 // transaction. The cut follows ReadAll's rule: it holds exactly the events
-// of transactions older than the oldest one running when the snapshot was
-// taken, all of which had ended by then, so a ReadAll after Head continues
+// below the horizon (horizon.go) when the snapshot was taken, of
+// transactions that had all ended by then, so a ReadAll after Head continues
 // the log with nothing skipped and nothing twice.
 //
 // A Snapshot holds one pooled connection until Close. Its transaction is
 // read-only and takes no transaction id, so it never holds other readers'
 // horizon back.
 type Snapshot struct {
-	tx   pgx.Tx
-	xmin string // text form of the xid8 horizon: events below it are in the cut
-	head Position
+	tx      pgx.Tx
+	horizon string // text form of the xid8 horizon: events below it are in the cut
+	head    Position
 }
 
 // Snapshot opens a consistent cut of the log at the position ReadAll can
@@ -35,14 +35,14 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 	sn := &Snapshot{tx: tx}
 	// In repeatable read every statement sees the transaction's snapshot, so
 	// this horizon and the rows read below belong to the same instant.
-	if err := tx.QueryRow(ctx, `select pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&sn.xmin); err != nil {
+	if err := tx.QueryRow(ctx, `select `+horizon+`::text`).Scan(&sn.horizon); err != nil {
 		sn.Close(ctx)
 		return nil, fmt.Errorf("snapshot: horizon: %w", err)
 	}
 	var txt string
 	err = tx.QueryRow(ctx, `select transaction_id::text as tx, position from events
 		where transaction_id < $1::text::xid8 order by transaction_id desc, position desc limit 1`,
-		sn.xmin).Scan(&txt, &sn.head.Pos)
+		sn.horizon).Scan(&txt, &sn.head.Pos)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		sn.head = Position{}
@@ -92,7 +92,7 @@ func (sn *Snapshot) ScanStreams(ctx context.Context, filter ScanFilter, f func(E
 // once share it. An event carries its metadata if a filter that picks it
 // wants metadata.
 func (sn *Snapshot) ScanStreamsAny(ctx context.Context, filters []ScanFilter, f func(Event) error) error {
-	args := []any{sn.xmin}
+	args := []any{sn.horizon}
 	// cond is the SQL condition of one filter; "" picks every event.
 	cond := func(filter ScanFilter) string {
 		var c []string

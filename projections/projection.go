@@ -53,7 +53,7 @@ type delivery struct {
 // load, waiting for the flush put every projector batch in the queue for
 // the WAL behind the writes' own fsyncs.
 func applyBatch(ctx context.Context, tx pgx.Tx, store *eventstore.Store, p Projection, batch []delivery) (eventstore.Position, int, error) {
-	if _, err := tx.Exec(ctx, `select set_config('synchronous_commit', 'off', true)`); err != nil {
+	if _, err := tx.Exec(ctx, `select set_config('synchronous_commit', 'off', true), `+eventstore.NoEvents); err != nil {
 		return eventstore.Position{}, 0, err
 	}
 	cp, err := eventstore.LoadCheckpoint(ctx, tx, p.Name(), true)

@@ -195,9 +195,9 @@ func (b *build) inBuild(f func(tx pgx.Tx) error) error {
 func inSchemaTx(ctx context.Context, db interface {
 	Begin(context.Context) (pgx.Tx, error)
 }, schema string, durable bool, f func(tx pgx.Tx) error) error {
-	set := `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)`
+	set := `select set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true), ` + eventstore.NoEvents
 	if durable {
-		set = `select set_config('search_path', $1, true)`
+		set = `select set_config('search_path', $1, true), ` + eventstore.NoEvents
 	}
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, set, schema+", public"); err != nil {
