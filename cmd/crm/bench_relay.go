@@ -91,7 +91,7 @@ func benchRelay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 		return fmt.Errorf("projectors: %w", err)
 	}
 	took := time.Since(start)
-	r.note("projectors: %d read models caught up on the %d-event backlog from JetStream in %s (%.0f events/s each, side by side)",
+	r.note("projectors: %d read models caught up on the %d-event backlog in %s (%.0f events/s each, side by side; restarted after the relay, they read what they missed from the store, then follow JetStream)",
 		len(allProjections()), n, took.Round(time.Millisecond), rate(int64(n), took))
 	return nil
 }

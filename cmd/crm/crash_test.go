@@ -224,20 +224,96 @@ func TestProjectorKilledMidStreamAppliesEveryEventOnce(t *testing.T) {
 	}
 }
 
-// TestProjectorSkipsRedeliveredMessages acknowledges nothing the projector
-// applied: a new consumer redelivers the whole stream, which the checkpoint
-// must skip.
+// TestProjectorSkipsRedeliveredMessages gives each projector a consumer
+// that acknowledged nothing it applied (as a session killed between its
+// commits and their acks leaves it, or as crm before consumers started at
+// the checkpoint made it): it redelivers the whole stream, which is within
+// the window a projector keeps a consumer for, and the checkpoint must skip
+// every message of it.
 func TestProjectorSkipsRedeliveredMessages(t *testing.T) {
 	s := newStack(t)
 	s.writeLeads(50, "d")
 	s.caughtUp()
 	s.stop("projectors")
+	before := s.relayed()
 	for _, p := range allProjections() {
-		if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.stream.Name+"_"+p.Name()); err != nil && err != jetstream.ErrConsumerNotFound {
-			t.Fatal(err)
-		}
+		s.resetConsumer(p.Name())
 	}
 	s.startProjectors()
 	s.writeLeads(10, "e")
 	s.assertReplayEqual()
+	for _, p := range allProjections() {
+		if n := s.delivered(p.Name()); n < before {
+			t.Errorf("%s: %d messages delivered, want the %d from before again and the new ones", p.Name(), n, before)
+		}
+	}
+}
+
+// TestProjectorConsumerStartsAfterItsCheckpoint: a projector whose consumer
+// is gone (a new read model, a recreated stream) or far behind (kept from a
+// session long ago; the store catch-up applied what it missed) starts a
+// consumer right after its checkpoint, not at the stream's first message:
+// JetStream redelivers nothing already applied, so the writes of the moment
+// do not wait behind the retained stream.
+func TestProjectorConsumerStartsAfterItsCheckpoint(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reset func(s *stack, projection string)
+		batch int // the window is 10 batches: 2 puts 50 leads' messages beyond it
+	}{
+		{"consumer gone", func(s *stack, name string) {
+			if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.consumerName(name)); err != nil && err != jetstream.ErrConsumerNotFound {
+				s.t.Fatal(err)
+			}
+		}, 0},
+		{"consumer far behind", (*stack).resetConsumer, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t)
+			s.writeLeads(50, "d")
+			s.caughtUp()
+			s.stop("projectors")
+			for _, p := range allProjections() {
+				tc.reset(s, p.Name())
+			}
+			before := s.relayed()
+			s.start("projectors", func(ctx context.Context) error {
+				return s.core.runProjectors(ctx, s.js, s.stream, tc.batch)
+			})
+			s.writeLeads(10, "e")
+			s.assertReplayEqual()
+			for _, p := range allProjections() {
+				if n, fresh := s.delivered(p.Name()), s.relayed()-before; n > fresh {
+					t.Errorf("%s: %d messages delivered, want at most the %d relayed since it started", p.Name(), n, fresh)
+				}
+			}
+		})
+	}
+}
+
+// delivered counts the deliveries of a projection's consumer, redeliveries
+// included.
+func (s *stack) delivered(projection string) uint64 {
+	s.t.Helper()
+	info, err := s.consumerInfo(s.ctx, projection)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return info.Delivered.Consumer
+}
+
+// resetConsumer replaces a projection's consumer, while its projector is
+// stopped, with one that starts at the stream's first message and has
+// acknowledged nothing.
+func (s *stack) resetConsumer(projection string) {
+	s.t.Helper()
+	if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.consumerName(projection)); err != nil && err != jetstream.ErrConsumerNotFound {
+		s.t.Fatal(err)
+	}
+	if _, err := s.js.CreateConsumer(s.ctx, s.stream.Name, jetstream.ConsumerConfig{
+		Durable: s.consumerName(projection), AckPolicy: jetstream.AckAllPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: s.stream.Subjects + ".>", AckWait: time.Minute, MaxAckPending: 5000,
+	}); err != nil {
+		s.t.Fatal(err)
+	}
 }

@@ -99,3 +99,47 @@ func resumePoint(ctx context.Context, s jetstream.Stream) (eventstore.Position, 
 	}
 	return pos, last, nil
 }
+
+// FirstAfter returns the sequence a consumer of stream s (subjects, its
+// subject prefix) starts at to receive every event after position p and
+// none before: the first message whose event is after p, or the sequence
+// after the stream's last one if there is none yet. Sequences follow
+// commit order (the relay publishes in that order, each message expecting
+// the previous sequence), so it is a binary search over the stream; messages
+// purged with a deleted stream leave holes, which GetMsg's next-by-subject
+// steps over.
+//
+// A projector that caught up from the store starts its consumer here: from
+// the first sequence, a new consumer would redeliver the whole retained
+// stream, every message of it skipped by the checkpoint, while the writes
+// of the moment waited behind them.
+func FirstAfter(ctx context.Context, s jetstream.Stream, subjects string, p eventstore.Position) (uint64, error) {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	// Every message before lo is at or before p; every message from hi on
+	// is after it.
+	lo, hi := max(info.State.FirstSeq, 1), info.State.LastSeq+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		msg, err := s.GetMsg(ctx, mid, jetstream.WithGetMsgSubject(subjects+".>"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			hi = mid // nothing from mid on
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read message %d: %w", mid, err)
+		}
+		pos, err := eventstore.ParsePosition(msg.Header.Get(HeaderPosition))
+		if err != nil {
+			return 0, fmt.Errorf("message %d: %w", msg.Sequence, err)
+		}
+		if p.Less(pos) {
+			hi = mid // the messages from mid on start at msg
+		} else {
+			lo = msg.Sequence + 1
+		}
+	}
+	return lo, nil
+}
