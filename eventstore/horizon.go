@@ -32,14 +32,17 @@ import (
 // own snapshot, the one pg_current_snapshot returns, taken before pg_locks
 // is read. A transaction below the horizon either had ended when the
 // snapshot was taken (its rows are in it), or was in progress then and was
-// found in pg_locks still running under the declaration (it writes no
-// events). Any other transaction in progress bounds the horizon, including
-// one that ended between the snapshot and the lock read, and one that
-// starts later gets a transaction id above the snapshot's xmax.
+// found in pg_locks (read once, grouped by virtual transaction) still
+// running under the declaration (it writes no events). Any other
+// transaction in progress bounds the horizon, including one that ended
+// between the snapshot and the lock read, and one that starts later gets a
+// transaction id above the snapshot's xmax.
 const horizon = `coalesce((select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
-		where x::xid not in (select t.transactionid from pg_locks t join pg_locks d using (virtualtransaction)
-			where t.locktype = 'transactionid' and d.locktype = 'advisory' and d.granted
-			and d.classid = 1668441453 and d.objid = 1 and d.objsubid = 2)),
+		where x::xid not in (select declared.xid from (
+			select (array_agg(transactionid) filter (where locktype = 'transactionid'))[1] as xid,
+				bool_or(locktype = 'advisory' and classid = 1668441453 and objid = 1 and objsubid = 2 and granted) as no_events
+			from pg_locks group by virtualtransaction) as declared
+			where declared.no_events and declared.xid is not null)),
 	pg_snapshot_xmax(pg_current_snapshot()))`
 
 // visible restricts a query on events to transactions below the horizon: no

@@ -48,7 +48,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	scale := fs.Int("scale", defaultBenchScale, "number of leads (1000000 for the full run)")
-	duration := fs.Duration("duration", 0, "mixed traffic of the memory workload (default 60s, 10m at --scale 1000000)")
+	duration := fs.Duration("duration", 0, "mixed traffic of the memory workload (default 2m, 10m at --scale 1000000)")
 	out := fs.String("out", "", "also write the report to this file")
 	binary := fs.String("crm-binary", "", "crm executable to run `crm serve` from for the memory workload (default: this one)")
 	only := fs.String("only", "", "run only these workloads, comma-separated ("+strings.Join(benchStepNames(), ",")+"); for profiling one, not for the report")
@@ -83,7 +83,10 @@ func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		defer pprof.StopCPUProfile()
 	}
 	if cfg.Duration <= 0 {
-		cfg.Duration = time.Minute
+		// Two minutes, so the half judged for flatness follows a minute of
+		// warm-up (pools, caches, the heap's first growth): after one
+		// minute, the last half still rose 5% where 10 minutes were flat.
+		cfg.Duration = 2 * time.Minute
 		if cfg.Scale >= 1000000 {
 			cfg.Duration = 10 * time.Minute
 		}
