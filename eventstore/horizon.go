@@ -22,28 +22,36 @@ import (
 // So a transaction that writes no events says so, first thing (NoEvents),
 // and the horizon skips it: it is the oldest transaction in progress that
 // has not said so, or, with none, the snapshot's xmax (no transaction at or
-// above it had ended when the snapshot was taken). The declaration is a
-// shared advisory lock, held until the transaction ends and visible with
-// its transaction id in pg_locks (the same virtual transaction), and a
-// setting that the events table's insert trigger refuses, so a transaction
-// that declared it can never append.
+// above it had ended when the snapshot was taken). The declaration takes a
+// transaction id and an exclusive advisory lock keyed by it, held until the
+// transaction ends; the horizon probes the lock of each transaction the
+// snapshot saw in progress with a shared try-lock, released at once: it
+// fails only while a declared transaction holds it. The declaration also
+// sets a setting that the events table's insert trigger refuses, so a
+// transaction that declared it can never append.
 //
 // Why nothing is skipped: rows below the horizon are read in the statement's
-// own snapshot, the one pg_current_snapshot returns, taken before pg_locks
-// is read. A transaction below the horizon either had ended when the
-// snapshot was taken (its rows are in it), or was in progress then and was
-// found in pg_locks (read once, grouped by virtual transaction) still
-// running under the declaration (it writes no events). Any other
-// transaction in progress bounds the horizon, including one that ended
-// between the snapshot and the lock read, and one that starts later gets a
-// transaction id above the snapshot's xmax.
+// own snapshot, the one pg_current_snapshot returns, taken before the
+// probes. A transaction below the horizon either had ended when the
+// snapshot was taken (its rows are in it), or was in progress then and its
+// probe failed: it held its declaration's lock, so it writes no events. Any
+// other transaction in progress bounds the horizon: one that never declared,
+// one that ended between the snapshot and its probe, and one caught between
+// taking its id and its lock (a probe that fails wrongly is impossible; one
+// that succeeds wrongly only makes the horizon lower). One that starts later
+// gets a transaction id above the snapshot's xmax. Probes of concurrent
+// readers share the lock and do not conflict; each is a single lock-table
+// entry, where reading pg_locks would take every partition of the lock
+// table on every read.
 const horizon = `coalesce((select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
-		where x::xid not in (select declared.xid from (
-			select (array_agg(transactionid) filter (where locktype = 'transactionid'))[1] as xid,
-				bool_or(locktype = 'advisory' and classid = 1668441453 and objid = 1 and objsubid = 2 and granted) as no_events
-			from pg_locks group by virtualtransaction) as declared
-			where declared.no_events and declared.xid is not null)),
+		where case when pg_try_advisory_lock_shared(` + declaredKey + `)
+			then pg_advisory_unlock_shared(` + declaredKey + `) else false end),
 	pg_snapshot_xmax(pg_current_snapshot()))`
+
+// declaredKey is the advisory lock key of transaction x's declaration: a
+// namespace and x's low 32 bits (transactions in progress at once are less
+// than 2^31 apart, so no two share one).
+const declaredKey = `1668441453, ((x::text::bigint & 4294967295) - 2147483648)::int4`
 
 // visible restricts a query on events to transactions below the horizon: no
 // event can ever appear before the last one it returns.
@@ -51,11 +59,13 @@ const visible = `transaction_id < ` + horizon
 
 // NoEvents is a select-list item that declares the transaction it runs in
 // writes no events, so readers of the store do not wait for it to end (see
-// horizon). It must run before the transaction writes anything (before it
-// has a transaction id): make it part of the transaction's first statement,
-// as in "select set_config('synchronous_commit', 'off', true), " + NoEvents.
-// The transaction can then not append events: the events table refuses it.
-const NoEvents = `pg_advisory_xact_lock_shared(1668441453, 1), set_config('crm.no_events', 'on', true)`
+// horizon). It takes the transaction's id. It must run before the
+// transaction writes anything: make it part of the transaction's first
+// statement, as in "select set_config('synchronous_commit', 'off', true), "
+// + NoEvents. The transaction can then not append events: the events table
+// refuses it.
+const NoEvents = `(select pg_advisory_xact_lock(` + declaredKey + `) from pg_current_xact_id() as x),
+	set_config('crm.no_events', 'on', true)`
 
 // DeclareNoEvents runs NoEvents as tx's statement; see NoEvents.
 func DeclareNoEvents(ctx context.Context, tx pgx.Tx) error {
