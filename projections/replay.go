@@ -2,9 +2,12 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crmcore/crm/eventstore"
 )
@@ -36,35 +39,66 @@ func replay(ctx context.Context, store *eventstore.Store, p Projection, batchSiz
 // swap moves the build's tables in place of the live ones: it holds the
 // checkpoint row (the live projector waits), applies what arrived since,
 // moves the fresh tables in and sets the checkpoint.
+//
+// Moving a table takes its exclusive lock. A reader of two of the tables
+// (the lead list's count, on the counts tables, and its page, on rm_leads,
+// run in one implicit transaction) holds the first while it waits for the
+// second: a swap that took rm_leads first and then waited for the counts
+// deadlocked with it, and Postgres broke the deadlock after
+// deadlock_timeout (1 s) by failing the API's read. So the swap locks every
+// live table first, in the order readers take them (lockLiveTables), and
+// waits for each at most swapLockTimeout, well under deadlock_timeout; on
+// a timeout (a reader it cannot foresee) it rolls back, letting the
+// readers through, and runs again.
 func (b *build) swap() error {
 	ctx, p := b.ctx, b.p
-	err := b.inSchema(func(tx pgx.Tx) error {
-		if _, err := eventstore.LoadCheckpoint(ctx, tx, p.Name(), true); err != nil {
-			return err
-		}
-		for more := true; more; {
-			var err error
-			if more, err = b.next(tx); err != nil {
+	cursor, applied := b.cursor, b.applied
+	for attempt := 1; ; attempt++ {
+		err := b.inSchema(func(tx pgx.Tx) error {
+			if _, err := eventstore.LoadCheckpoint(ctx, tx, p.Name(), true); err != nil {
 				return err
 			}
-		}
-		for _, t := range p.Tables() {
-			table := pgx.Identifier{t}.Sanitize()
-			if _, err := tx.Exec(ctx, `drop table if exists public.`+table+`; alter table `+b.schema+`.`+table+` set schema public`); err != nil {
-				return fmt.Errorf("swap table %s: %w", t, err)
+			for more := true; more; {
+				var err error
+				if more, err = b.next(tx); err != nil {
+					return err
+				}
 			}
-		}
-		if _, err := tx.Exec(ctx, `drop schema `+b.schema+` cascade`); err != nil {
+			if _, err := tx.Exec(ctx, `select set_config('lock_timeout', $1, true)`, swapLockTimeout); err != nil {
+				return err
+			}
+			if err := lockLiveTables(ctx, tx, p.Tables()); err != nil {
+				return err
+			}
+			for _, t := range p.Tables() {
+				table := pgx.Identifier{t}.Sanitize()
+				if _, err := tx.Exec(ctx, `drop table if exists public.`+table+`; alter table `+b.schema+`.`+table+` set schema public`); err != nil {
+					return fmt.Errorf("swap table %s: %w", t, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `drop schema `+b.schema+` cascade`); err != nil {
+				return err
+			}
+			if err := eventstore.SaveCheckpoint(ctx, tx, p.Name(), b.cursor); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `select pg_notify($1, $2)`, NotifyChannel, p.Name()+" "+b.cursor.String())
 			return err
+		})
+		var pgErr *pgconn.PgError // 55P03: lock_not_available, the lock timeout
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" && attempt < swapAttempts {
+			b.cursor, b.applied = cursor, applied // rolled back
+			select {
+			case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
 		}
-		if err := eventstore.SaveCheckpoint(ctx, tx, p.Name(), b.cursor); err != nil {
-			return err
+		if err != nil {
+			return fmt.Errorf("replay %s: swap: %w", p.Name(), err)
 		}
-		_, err := tx.Exec(ctx, `select pg_notify($1, $2)`, NotifyChannel, p.Name()+" "+b.cursor.String())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("replay %s: swap: %w", p.Name(), err)
+		break
 	}
 	// Fresh tables have no statistics until autovacuum comes by: plan the
 	// API's queries on real ones from the first request.
@@ -185,6 +219,36 @@ func (b *build) inSchema(f func(tx pgx.Tx) error) error {
 func (b *build) inBuild(f func(tx pgx.Tx) error) error {
 	return inSchemaTx(b.ctx, b.store.Pool(), b.name, false, f)
 }
+
+// lockLiveTables takes the exclusive locks of the live tables a swap
+// replaces, those that exist, in the reverse of the projection's Tables
+// order: a projection lists its main table first, and its readers read the
+// others (counts) before it.
+func lockLiveTables(ctx context.Context, tx pgx.Tx, tables []string) error {
+	rows, err := tx.Query(ctx, `select t from unnest($1::text[]) with ordinality as u(t, n)
+		where to_regclass(format('public.%I', t)) is not null order by n desc`, tables)
+	if err != nil {
+		return err
+	}
+	live, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, t := range live {
+		if _, err := tx.Exec(ctx, `lock table public.`+pgx.Identifier{t}.Sanitize()+` in access exclusive mode`); err != nil {
+			return fmt.Errorf("lock %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// swapLockTimeout bounds a swap's wait for each table lock, and
+// swapAttempts the swaps tried before replay gives up (about 30 s of
+// waiting in all).
+const (
+	swapLockTimeout = "200ms"
+	swapAttempts    = 60
+)
 
 // inSchemaTx runs f in a transaction on db (the pool, or a connection of
 // its own) whose unqualified table names resolve to schema first. Unless
