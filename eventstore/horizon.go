@@ -1,12 +1,5 @@
 package eventstore
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/jackc/pgx/v5"
-)
-
 // The readers' horizon. Events are read in commit order, (transaction_id,
 // position), and a reader may only return events below a horizon no later
 // commit can land under: every transaction below it that may still write
@@ -66,11 +59,3 @@ const visible = `transaction_id < ` + horizon
 // refuses it.
 const NoEvents = `(select pg_advisory_xact_lock(` + declaredKey + `) from pg_current_xact_id() as x),
 	set_config('crm.no_events', 'on', true)`
-
-// DeclareNoEvents runs NoEvents as tx's statement; see NoEvents.
-func DeclareNoEvents(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `select `+NoEvents); err != nil {
-		return fmt.Errorf("declare no events: %w", err)
-	}
-	return nil
-}

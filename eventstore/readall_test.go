@@ -293,7 +293,7 @@ func TestReadAllPassesTransactionsWithoutEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer txA.Rollback(ctx)
-	if err := eventstore.DeclareNoEvents(ctx, txA); err != nil {
+	if _, err := txA.Exec(ctx, "select "+eventstore.NoEvents); err != nil {
 		t.Fatal(err)
 	}
 	var xidA uint64

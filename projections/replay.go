@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -230,16 +231,17 @@ func lockLiveTables(ctx context.Context, tx pgx.Tx, tables []string) error {
 	if err != nil {
 		return err
 	}
-	live, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	live, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (string, error) {
+		var t string
+		err := row.Scan(&t)
+		return "public." + pgx.Identifier{t}.Sanitize(), err
+	})
+	if err != nil || len(live) == 0 {
 		return err
 	}
-	for _, t := range live {
-		if _, err := tx.Exec(ctx, `lock table public.`+pgx.Identifier{t}.Sanitize()+` in access exclusive mode`); err != nil {
-			return fmt.Errorf("lock %s: %w", t, err)
-		}
-	}
-	return nil
+	// LOCK takes a list's locks one after the other, in its order.
+	_, err = tx.Exec(ctx, `lock table `+strings.Join(live, ", ")+` in access exclusive mode`)
+	return err
 }
 
 // swapLockTimeout bounds a swap's wait for each table lock, and
