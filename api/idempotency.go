@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -17,9 +19,9 @@ import (
 
 // Requests keeps the first response of each idempotent request.
 type Requests interface {
-	ClaimRequest(ctx context.Context, tenantID uuid.UUID, key string, fingerprint []byte) (*eventstore.StoredResponse, error)
-	CompleteRequest(ctx context.Context, tenantID uuid.UUID, key string, res eventstore.StoredResponse) error
-	ReleaseRequest(ctx context.Context, tenantID uuid.UUID, key string) error
+	ClaimRequest(ctx context.Context, tenantID uuid.UUID, key string, fingerprint []byte, lease time.Duration) (uuid.UUID, *eventstore.StoredResponse, error)
+	CompleteRequest(ctx context.Context, tenantID uuid.UUID, key string, token uuid.UUID, res eventstore.StoredResponse, streams []uuid.UUID) error
+	ReleaseRequest(ctx context.Context, tenantID uuid.UUID, key string, token uuid.UUID) error
 }
 
 // HeaderReplayed marks a response replayed for a retried request.
@@ -28,16 +30,46 @@ const HeaderReplayed = "Idempotent-Replayed"
 // replayedHeaders are the response headers a replay repeats.
 var replayedHeaders = []string{"Content-Type", HeaderPosition, HeaderConsistency, "Location"}
 
-// Idempotent applies Stripe's rules to POSTs carrying an Idempotency-Key:
-// the first response (any status but a 5xx, which stays retryable) is
-// replayed for 24 hours to a retry with the same key and the same request;
-// the same key with another request is refused (commands.ErrKeyReused); a
-// retry while the first is still running gets commands.ErrBusy. fail
-// renders those in the dialect's shape. Runs after RequireKey.
-func Idempotent(reqs Requests, fail func(*gin.Context, error)) gin.HandlerFunc {
+// Where Idempotent leaves a request's fingerprint and its touched streams
+// for CommandContext.
+const (
+	fingerprintKey = "crm.idempotency.fingerprint"
+	touchedKey     = "crm.idempotency.touched"
+)
+
+// mutating reports whether method changes something, and so honours an
+// Idempotency-Key.
+func mutating(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// fingerprint identifies a request for its Idempotency-Key: method,
+// concrete path, query (sorted by name, so its order does not matter) and
+// body, byte for byte.
+func fingerprint(r *http.Request, body []byte) []byte {
+	sum := sha256.New()
+	io.WriteString(sum, r.Method+" "+r.URL.Path+"?"+r.URL.Query().Encode()+"\n")
+	sum.Write(body)
+	return sum.Sum(nil)
+}
+
+// Idempotent applies Stripe's rules to every POST, PUT, PATCH and DELETE
+// carrying an Idempotency-Key: the first response (any status but a 5xx,
+// which stays retryable) is replayed for RequestTTL (24 hours) to a retry
+// with the same key and the same request (fingerprint); the same key with
+// another method, path, query or body is refused (commands.ErrKeyReused);
+// a retry while the first is still running gets commands.ErrBusy, until
+// the first's lease (d.IdempotencyLease) runs out: then the retry takes
+// the key over, so a process killed mid-request holds no key for long.
+// fail renders those in the dialect's shape. Runs after RequireKey.
+func (d *Deps) Idempotent(fail func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key := c.GetHeader("Idempotency-Key")
-		if c.Request.Method != http.MethodPost || key == "" || reqs == nil {
+		if !mutating(c.Request.Method) || key == "" {
 			c.Next()
 			return
 		}
@@ -60,12 +92,16 @@ func Idempotent(reqs Requests, fail func(*gin.Context, error)) gin.HandlerFunc {
 			return
 		}
 		c.Request.Body = io.NopCloser(bytes.NewReader(body))
-		sum := sha256.New()
-		io.WriteString(sum, c.Request.Method+" "+c.Request.URL.Path+"\n")
-		sum.Write(body)
+		fp := fingerprint(c.Request, body)
+		touched := &commands.Touched{}
+		c.Set(fingerprintKey, hex.EncodeToString(fp))
+		c.Set(touchedKey, touched)
+		if d.Requests == nil {
+			c.Next()
+			return
+		}
 		tenant := Principal(c).TenantID
-
-		stored, err := reqs.ClaimRequest(c.Request.Context(), tenant, key, sum.Sum(nil))
+		token, stored, err := d.Requests.ClaimRequest(c.Request.Context(), tenant, key, fp, d.IdempotencyLease)
 		switch {
 		case errors.Is(err, eventstore.ErrRequestMismatch):
 			fail(c, commands.ErrKeyReused)
@@ -94,15 +130,20 @@ func Idempotent(reqs Requests, fail func(*gin.Context, error)) gin.HandlerFunc {
 		c.Writer = rec
 		done := false
 		ctx := context.WithoutCancel(c.Request.Context())
+		release := func() {
+			if err := d.Requests.ReleaseRequest(ctx, tenant, key, token); err != nil {
+				d.Logger.Warn("idempotency key not released", "err", err, "request_id", c.GetString(HeaderRequestID))
+			}
+		}
 		defer func() {
 			if !done { // a panic: keep the key retryable
-				reqs.ReleaseRequest(ctx, tenant, key)
+				release()
 			}
 		}()
 		c.Next()
 		done = true
 		if c.Writer.Status() >= 500 {
-			reqs.ReleaseRequest(ctx, tenant, key)
+			release()
 			return
 		}
 		header := map[string]string{}
@@ -111,7 +152,21 @@ func Idempotent(reqs Requests, fail func(*gin.Context, error)) gin.HandlerFunc {
 				header[h] = v
 			}
 		}
-		reqs.CompleteRequest(ctx, tenant, key, eventstore.StoredResponse{Status: c.Writer.Status(), Header: header, Body: rec.body.Bytes()})
+		// The response has gone out: a failure to store it must not turn it
+		// into an error. A lost Complete is safe: the claim's lease runs
+		// out, a retry takes the key over and runs again, and its commands
+		// find their own idempotency key (eventstore.Commit), committed with
+		// the first attempt's events, and replay that result: no second
+		// effect. ErrRequestRedacted is the purge of a response quoting a
+		// lead deleted meanwhile, working as meant.
+		err = d.Requests.CompleteRequest(ctx, tenant, key, token,
+			eventstore.StoredResponse{Status: c.Writer.Status(), Header: header, Body: rec.body.Bytes()}, touched.Streams())
+		switch {
+		case errors.Is(err, eventstore.ErrRequestRedacted):
+			d.Logger.Debug("idempotent response not kept: it quotes a deleted lead", "request_id", c.GetString(HeaderRequestID))
+		case err != nil:
+			d.Logger.Warn("idempotent response not stored", "err", err, "request_id", c.GetString(HeaderRequestID))
+		}
 	}
 }
 

@@ -52,6 +52,8 @@ func Principal(c *gin.Context) eventstore.Principal {
 func CommandContext(c *gin.Context, dialect string) commands.Context {
 	p := Principal(c)
 	rid := c.GetString(HeaderRequestID)
+	v, _ := c.Get(touchedKey)
+	touched, _ := v.(*commands.Touched)
 	return commands.Context{
 		TenantID: p.TenantID,
 		Metadata: eventstore.Metadata{
@@ -62,15 +64,20 @@ func CommandContext(c *gin.Context, dialect string) commands.Context {
 			CorrelationID: rid,
 		},
 		IdempotencyKey: idempotencyKey(c),
+		Touched:        touched,
 	}
 }
 
+// idempotencyKey is the commands' key of a request with an Idempotency-Key:
+// the client's key scoped to the one request it was sent with (method,
+// concrete path, query and body: Idempotent's fingerprint), so a commit is
+// replayed only to a true retry, never to the key reused on another lead.
 func idempotencyKey(c *gin.Context) string {
-	k := c.GetHeader("Idempotency-Key")
-	if k == "" || len(k) > 255 {
+	fp := c.GetString(fingerprintKey)
+	if fp == "" {
 		return ""
 	}
-	return c.Request.Method + " " + c.FullPath() + " " + k
+	return c.Request.Method + " " + c.Request.URL.Path + " " + fp + " " + c.GetHeader("Idempotency-Key")
 }
 
 // HeaderPosition tells the client the commit-order position of its write;

@@ -31,8 +31,11 @@ type Deps struct {
 	Reader   *projections.Reader
 	Waiter   *projections.Waiter
 	Auth     Authenticator
-	// Requests keeps idempotent POSTs' first responses (nil: no replay).
+	// Requests keeps idempotent writes' first responses (nil: no replay).
 	Requests Requests
+	// IdempotencyLease is how long a request holds its Idempotency-Key in
+	// progress before a retry may take it over (default 30 s).
+	IdempotencyLease time.Duration
 	// RateLimits bound the requests of each API key and tenant.
 	RateLimits RateLimits
 
@@ -57,6 +60,9 @@ type Dialect interface {
 func NewServer(d *Deps, dialects ...Dialect) http.Handler {
 	if d.WaitTimeout <= 0 {
 		d.WaitTimeout = 2 * time.Second
+	}
+	if d.IdempotencyLease <= 0 {
+		d.IdempotencyLease = eventstore.DefaultRequestLease
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20

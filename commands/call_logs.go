@@ -34,7 +34,7 @@ func (h *Handler) LogCall(ctx context.Context, c Context, leadID uuid.UUID, call
 	}
 	call.ID = id
 	return retry(ctx, func() (CallLogResult, error) {
-		lead, _, err := h.loadLead(ctx, c.TenantID, leadID)
+		lead, _, err := h.loadLead(ctx, c, leadID)
 		if err != nil {
 			return CallLogResult{}, err
 		}
@@ -75,6 +75,10 @@ func replayCallLog(c Context, prior eventstore.CommitResult) (CallLogResult, err
 
 // DeleteCallLog permanently deletes a call log. Errors: domain.ErrCallLogNotFound.
 func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
+	// Before the lookup: once deleted, the call log's id names no lead.
+	if prior, ok, err := h.replayedOn(ctx, c, nil); err != nil || ok {
+		return Result{Position: prior.Position}, err
+	}
 	leadID, ok, err := h.store.LookupReservation(ctx, c.TenantID, domain.ReserveCallLog, id.String())
 	if err != nil {
 		return Result{}, fmt.Errorf("look up call log %s: %w", id, err)
@@ -83,7 +87,7 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 		return Result{}, domain.ErrCallLogNotFound
 	}
 	return retry(ctx, func() (Result, error) {
-		lead, _, err := h.loadLead(ctx, c.TenantID, leadID)
+		lead, _, err := h.loadLead(ctx, c, leadID)
 		if errors.Is(err, domain.ErrLeadNotFound) {
 			return Result{}, domain.ErrCallLogNotFound
 		}

@@ -30,7 +30,7 @@ func (h *Handler) AddComment(ctx context.Context, c Context, leadID uuid.UUID, c
 		}
 		return replayComment(c, prior)
 	}
-	if _, _, err := h.loadLead(ctx, c.TenantID, leadID); err != nil {
+	if _, _, err := h.loadLead(ctx, c, leadID); err != nil {
 		return CommentResult{}, err
 	}
 	id, err := h.store.NextNumber(ctx, c.TenantID, "comment")
@@ -38,7 +38,7 @@ func (h *Handler) AddComment(ctx context.Context, c Context, leadID uuid.UUID, c
 		return CommentResult{}, fmt.Errorf("number comment: %w", err)
 	}
 	return retry(ctx, func() (CommentResult, error) {
-		lead, _, err := h.loadLead(ctx, c.TenantID, leadID)
+		lead, _, err := h.loadLead(ctx, c, leadID)
 		if err != nil {
 			return CommentResult{}, err
 		}
@@ -80,6 +80,12 @@ func replayComment(c Context, prior eventstore.CommitResult) (CommentResult, err
 // EditComment replaces a comment's content. Errors: domain.ErrCommentNotFound,
 // domain.ValidationError.
 func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, content string) (CommentResult, error) {
+	if prior, ok, err := h.replayedOn(ctx, c, nil); err != nil || ok {
+		if err != nil {
+			return CommentResult{}, err
+		}
+		return CommentResult{Result: Result{Position: prior.Position}, CommentID: commentID, LeadID: prior.StreamIDs[0]}, nil
+	}
 	leadID, ok, err := h.store.LookupReservation(ctx, c.TenantID, domain.ReserveComment, strconv.FormatInt(commentID, 10))
 	if err != nil {
 		return CommentResult{}, fmt.Errorf("look up comment %d: %w", commentID, err)
@@ -88,7 +94,7 @@ func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, c
 		return CommentResult{}, domain.ErrCommentNotFound
 	}
 	return retry(ctx, func() (CommentResult, error) {
-		lead, last, err := h.loadLead(ctx, c.TenantID, leadID)
+		lead, last, err := h.loadLead(ctx, c, leadID)
 		if errors.Is(err, domain.ErrLeadNotFound) {
 			return CommentResult{}, domain.ErrCommentNotFound
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,9 +39,14 @@ func (h *Handler) Region() string { return h.region }
 
 // Context is who runs a command, for which tenant, through which request.
 type Context struct {
-	TenantID       uuid.UUID
-	Metadata       eventstore.Metadata
+	TenantID uuid.UUID
+	Metadata eventstore.Metadata
+	// IdempotencyKey makes a commit happen once: a retry with the key gets
+	// the first commit's result. The HTTP layer scopes it to one request
+	// (method, concrete path, query and body).
 	IdempotencyKey string
+	// Touched, when set, collects the streams the commands load or write.
+	Touched *Touched
 }
 
 // Result is where a command's events landed.
@@ -51,9 +57,10 @@ type Result struct {
 
 // loadLead rebuilds a lead from its stream; a missing, deleted or other
 // tenant's lead is domain.ErrLeadNotFound. It also returns the position of
-// the stream's last event.
-func (h *Handler) loadLead(ctx context.Context, tenantID, id uuid.UUID) (*domain.Lead, eventstore.Position, error) {
-	lead, stored, err := h.readLead(ctx, tenantID, id)
+// the stream's last event. The stream counts as touched by c's request.
+func (h *Handler) loadLead(ctx context.Context, c Context, id uuid.UUID) (*domain.Lead, eventstore.Position, error) {
+	c.Touched.add(id, false)
+	lead, stored, err := h.readLead(ctx, c.TenantID, id)
 	if err != nil {
 		return nil, eventstore.Position{}, err
 	}
@@ -112,11 +119,23 @@ func (h *Handler) commit(ctx context.Context, c Context, note any, streams ...ev
 			return res, false, err
 		}
 	}
+	ids := make([]uuid.UUID, len(streams))
+	creates := false
+	for i, sa := range streams {
+		c.Touched.add(sa.StreamID, sa.Redact)
+		ids[i] = sa.StreamID
+		creates = creates || sa.ExpectedVersion == eventstore.NoStream
+	}
 	res, err = h.store.Commit(ctx, eventstore.Commit{
 		TenantID: c.TenantID, Metadata: c.Metadata, IdempotencyKey: c.IdempotencyKey, Note: raw, Streams: streams,
 	})
 	var dup *eventstore.DuplicateCommitError
 	if errors.As(err, &dup) {
+		// A create names a new stream each attempt (its note says what the
+		// first made); any other command must have written these streams.
+		if !creates && !within(dup.Result, ids) {
+			return res, false, keyReused(c)
+		}
 		return dup.Result, true, nil
 	}
 	return res, false, err
@@ -129,6 +148,38 @@ func (h *Handler) replayed(ctx context.Context, c Context) (eventstore.CommitRes
 		return eventstore.CommitResult{}, false, nil
 	}
 	return h.store.IdempotentResult(ctx, c.TenantID, c.IdempotencyKey)
+}
+
+// replayedOn is replayed for a command on known streams: a retry whose
+// first attempt committed (and whose answer was lost) must get that
+// attempt's result, not redo its work nor fail on the state it left (a
+// second delete is a 404). The earlier commit must have written only
+// streams among targets (nil: any), or the key is refused.
+func (h *Handler) replayedOn(ctx context.Context, c Context, targets []uuid.UUID) (eventstore.CommitResult, bool, error) {
+	prior, ok, err := h.replayed(ctx, c)
+	if err != nil || !ok {
+		return prior, false, err
+	}
+	if targets != nil && !within(prior, targets) {
+		return prior, false, keyReused(c)
+	}
+	return prior, true, nil
+}
+
+// within reports whether res wrote at least one stream and only streams
+// among ids.
+func within(res eventstore.CommitResult, ids []uuid.UUID) bool {
+	for _, id := range res.StreamIDs {
+		if !slices.Contains(ids, id) {
+			return false
+		}
+	}
+	return len(res.StreamIDs) > 0
+}
+
+// keyReused is ErrKeyReused naming c's key.
+func keyReused(c Context) error {
+	return fmt.Errorf("idempotency key %q was used by another request: %w", c.IdempotencyKey, ErrKeyReused)
 }
 
 // retry runs attempt until it does not fail with a version conflict,

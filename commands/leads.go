@@ -106,11 +106,13 @@ func (h *Handler) replayLead(ctx context.Context, c Context, prior eventstore.Co
 	if err := json.Unmarshal(prior.Note, &n); err != nil || n.LeadID == uuid.Nil {
 		return LeadResult{}, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
 	}
-	res := LeadResult{Result: Result{Position: prior.Position}, LeadID: n.LeadID, Number: n.Number, Merged: n.Merged}
-	if lead, _, err := h.loadLead(ctx, c.TenantID, n.LeadID); err == nil {
-		res.Profile, res.Status = lead.Profile(), lead.Status()
+	// The lead as it is now: a deleted one is not found, never an empty success.
+	lead, _, err := h.loadLead(ctx, c, n.LeadID)
+	if err != nil {
+		return LeadResult{}, err
 	}
-	return res, nil
+	return LeadResult{Result: Result{Position: prior.Position}, LeadID: n.LeadID, Number: n.Number, Merged: n.Merged,
+		Profile: lead.Profile(), Status: lead.Status()}, nil
 }
 
 // owner finds the lead that owns one of p's emails (first) or phones.
@@ -181,7 +183,7 @@ func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile
 // another lead stay with that lead.
 // A status given with the create moves the lead to it in the same commit.
 func (h *Handler) mergeInto(ctx context.Context, c Context, id uuid.UUID, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
-	lead, last, err := h.loadLead(ctx, c.TenantID, id)
+	lead, last, err := h.loadLead(ctx, c, id)
 	if err != nil {
 		return LeadResult{}, err
 	}
@@ -278,8 +280,11 @@ func (h *Handler) RestoreLeads(ctx context.Context, c Context, ids []uuid.UUID) 
 // events are redacted and its emails and phones released in the same
 // transaction; the lead.deleted event keeps who deleted it and when.
 func (h *Handler) DeleteLead(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
+	if prior, ok, err := h.replayedOn(ctx, c, []uuid.UUID{id}); err != nil || ok {
+		return Result{Position: prior.Position}, err
+	}
 	return retry(ctx, func() (Result, error) {
-		lead, _, err := h.loadLead(ctx, c.TenantID, id)
+		lead, _, err := h.loadLead(ctx, c, id)
 		if err != nil {
 			return Result{}, err
 		}
@@ -318,6 +323,9 @@ func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decid
 
 // onLeadStreams is onLeads with a hook that adjusts each stream's append.
 func (h *Handler) onLeadStreams(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error), adjust func(*eventstore.StreamAppend)) (Result, error) {
+	if prior, ok, err := h.replayedOn(ctx, c, ids); err != nil || ok {
+		return Result{Position: prior.Position}, err
+	}
 	return retry(ctx, func() (Result, error) {
 		var streams []eventstore.StreamAppend
 		var missing []uuid.UUID
@@ -328,7 +336,7 @@ func (h *Handler) onLeadStreams(ctx context.Context, c Context, ids []uuid.UUID,
 				continue
 			}
 			seen[id] = true
-			lead, pos, err := h.loadLead(ctx, c.TenantID, id)
+			lead, pos, err := h.loadLead(ctx, c, id)
 			if errors.Is(err, domain.ErrLeadNotFound) {
 				missing = append(missing, id)
 				continue

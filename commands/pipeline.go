@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -39,6 +40,13 @@ type PipelineResult struct {
 
 // onPipeline runs one pipeline decision and commits it.
 func (h *Handler) onPipeline(ctx context.Context, c Context, decide func(*domain.Pipeline) ([]domain.Event, domain.PipelineStatus, error)) (PipelineResult, error) {
+	prior, ok, err := h.replayedOn(ctx, c, []uuid.UUID{domain.PipelineID(c.TenantID)})
+	if err != nil {
+		return PipelineResult{}, err
+	}
+	if ok {
+		return h.replayPipeline(ctx, c, prior)
+	}
 	return retry(ctx, func() (PipelineResult, error) {
 		p, err := h.loadPipeline(ctx, c.TenantID)
 		if err != nil {
@@ -60,12 +68,38 @@ func (h *Handler) onPipeline(ctx context.Context, c Context, decide func(*domain
 		if err != nil {
 			return PipelineResult{}, err
 		}
-		commit, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
+		commit, replayed, err := h.commit(ctx, c, pipelineNote{Status: s}, eventstore.StreamAppend{
 			StreamType: domain.PipelineStream, StreamID: domain.PipelineID(c.TenantID), ExpectedVersion: version, Events: events,
 		})
+		if err != nil {
+			return PipelineResult{}, err
+		}
+		if replayed {
+			return h.replayPipeline(ctx, c, commit)
+		}
 		res.Position = commit.Position
-		return res, err
+		return res, nil
 	})
+}
+
+// pipelineNote is what a pipeline command keeps with its idempotency key:
+// the status it created or changed.
+type pipelineNote struct {
+	Status domain.PipelineStatus `json:"status"`
+}
+
+// replayPipeline answers a retried pipeline command with the status the
+// first one created or changed and the pipeline as it is now.
+func (h *Handler) replayPipeline(ctx context.Context, c Context, prior eventstore.CommitResult) (PipelineResult, error) {
+	var n pipelineNote
+	if err := json.Unmarshal(prior.Note, &n); err != nil {
+		return PipelineResult{}, keyReused(c)
+	}
+	p, err := h.loadPipeline(ctx, c.TenantID)
+	if err != nil {
+		return PipelineResult{}, err
+	}
+	return PipelineResult{Result: Result{Position: prior.Position}, Status: n.Status, Statuses: p.Statuses()}, nil
 }
 
 // PipelineStatuses returns the tenant's statuses in order, from the write side.

@@ -28,8 +28,14 @@ type UpdateLead struct {
 // commit. Errors: domain.ErrLeadNotFound, domain.ValidationError,
 // *DuplicateError (an email or phone of another lead), ErrBusy.
 func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd UpdateLead) (LeadResult, error) {
+	if prior, ok, err := h.replayedOn(ctx, c, []uuid.UUID{id}); err != nil || ok {
+		if err != nil {
+			return LeadResult{}, err
+		}
+		return h.leadAfter(ctx, c, id, prior.Position)
+	}
 	return retry(ctx, func() (LeadResult, error) {
-		lead, last, err := h.loadLead(ctx, c.TenantID, id)
+		lead, last, err := h.loadLead(ctx, c, id)
 		if err != nil {
 			return LeadResult{}, err
 		}
@@ -79,7 +85,7 @@ func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd U
 		if err != nil {
 			return LeadResult{}, err
 		}
-		commit, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
+		commit, replayed, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
 			StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: version, Events: events,
 			Reserve: reservations(lead.Profile()), Release: released(current, lead.Profile()),
 		})
@@ -90,9 +96,23 @@ func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd U
 		if err != nil {
 			return LeadResult{}, err
 		}
+		if replayed { // a concurrent retry committed first: its effect is the one
+			return h.leadAfter(ctx, c, id, commit.Position)
+		}
 		res.Position = commit.Position
 		return res, nil
 	})
+}
+
+// leadAfter answers a retried update whose first attempt committed at pos:
+// the lead as it is now (a lead deleted since is not found).
+func (h *Handler) leadAfter(ctx context.Context, c Context, id uuid.UUID, pos eventstore.Position) (LeadResult, error) {
+	lead, _, err := h.loadLead(ctx, c, id)
+	if err != nil {
+		return LeadResult{}, err
+	}
+	return LeadResult{Result: Result{Position: pos}, LeadID: id, Number: lead.Number(),
+		Profile: lead.Profile(), Status: lead.Status()}, nil
 }
 
 // checkOwnership refuses emails and phones that belong to another lead.

@@ -101,6 +101,9 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 			sa.StreamID, c.TenantID); err != nil {
 			return CommitResult{}, fmt.Errorf("commit: redact stream %s: %w", sa.StreamID, err)
 		}
+		if err := purgeRequests(ctx, tx, c.TenantID, sa.StreamID, c.IdempotencyKey); err != nil {
+			return CommitResult{}, err
+		}
 	}
 
 	last, err := insertEvents(ctx, tx, c, from, meta)
@@ -122,12 +125,18 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 	return res, nil
 }
 
+// claimKeySQL inserts a commit's idempotency key, or takes over the row of
+// an expired one (older than RequestTTL, as the HTTP record it backs): an
+// expired key is free again. One row changed means the key is the commit's.
+const claimKeySQL = `insert into idempotency (tenant_id, key, result) values ($1, $2, '{}')
+	on conflict (tenant_id, key) do update set result = '{}', stream_ids = null, created_at = now()
+	where idempotency.created_at < now() - make_interval(secs => $3)`
+
 // claimIdempotencyKey inserts the key's row, or returns *DuplicateCommitError
 // with the stored result when a committed transaction holds the key. If the
 // holder is still running, the insert waits for it to end.
 func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, key string) error {
-	tag, err := tx.Exec(ctx, `insert into idempotency (tenant_id, key, result) values ($1, $2, '{}')
-		on conflict do nothing`, tenant, key)
+	tag, err := tx.Exec(ctx, claimKeySQL, tenant, key, RequestTTL.Seconds())
 	if err != nil {
 		return fmt.Errorf("commit: idempotency key %q: %w", key, err)
 	}

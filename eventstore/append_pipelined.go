@@ -214,6 +214,10 @@ func scanPositions(rows pgx.Rows, n int, last *Position) error {
 	return nil
 }
 
+// saveResultSQL records a commit's result with its idempotency key, and the
+// streams it wrote, which a permanent delete of one of them purges it by.
+const saveResultSQL = "update idempotency set result = $3, stream_ids = $4 where tenant_id = $1 and key = $2"
+
 // saveIdempotentResult records res as the result of c's idempotency key.
 func saveIdempotentResult(ctx context.Context, db interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
@@ -222,8 +226,7 @@ func saveIdempotentResult(ctx context.Context, db interface {
 	if err != nil {
 		return fmt.Errorf("commit: idempotency result: %w", err)
 	}
-	if _, err := db.Exec(ctx, "update idempotency set result = $3 where tenant_id = $1 and key = $2",
-		c.TenantID, c.IdempotencyKey, raw); err != nil {
+	if _, err := db.Exec(ctx, saveResultSQL, c.TenantID, c.IdempotencyKey, raw, res.StreamIDs); err != nil {
 		return fmt.Errorf("commit: idempotency result: %w", err)
 	}
 	return nil

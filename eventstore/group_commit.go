@@ -293,8 +293,7 @@ func (s *Store) commitMembers(ctx context.Context, group []*groupMember) error {
 		return cmp.Compare(a.c.IdempotencyKey, b.c.IdempotencyKey)
 	})
 	for _, m := range keyed {
-		guard(b.Queue(`insert into idempotency (tenant_id, key, result) values ($1, $2, '{}')
-			on conflict do nothing`, m.c.TenantID, m.c.IdempotencyKey), m, oneRow)
+		guard(b.Queue(claimKeySQL, m.c.TenantID, m.c.IdempotencyKey, RequestTTL.Seconds()), m, oneRow)
 	}
 	type advance struct {
 		m *groupMember
@@ -375,8 +374,7 @@ func saveIdempotentResults(ctx context.Context, conn interface {
 		if err != nil {
 			return fmt.Errorf("commit: idempotency result: %w", err)
 		}
-		guard(b.Queue("update idempotency set result = $3 where tenant_id = $1 and key = $2",
-			m.c.TenantID, m.c.IdempotencyKey, raw), m, nil)
+		guard(b.Queue(saveResultSQL, m.c.TenantID, m.c.IdempotencyKey, raw, m.res.StreamIDs), m, nil)
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("commit: idempotency result: %w", err)

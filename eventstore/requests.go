@@ -8,10 +8,16 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// RequestTTL is how long a stored response answers retries of its request.
+// RequestTTL is how long a stored response answers retries of its request,
+// and how long a commit's idempotency key replays its result.
 const RequestTTL = 24 * time.Hour
+
+// DefaultRequestLease is how long a request may hold its idempotency key
+// in progress before a retry of the same request may take it over.
+const DefaultRequestLease = 30 * time.Second
 
 // StoredResponse is the first response to an idempotent request.
 type StoredResponse struct {
@@ -20,34 +26,49 @@ type StoredResponse struct {
 	Body   []byte
 }
 
-// Request outcomes of ClaimRequest.
+// Request outcomes of ClaimRequest, CompleteRequest and ReleaseRequest.
 var (
 	// ErrRequestInProgress: a request with the key is still running.
 	ErrRequestInProgress = errors.New("a request with this idempotency key is in progress")
 	// ErrRequestMismatch: the key was used with another request.
 	ErrRequestMismatch = errors.New("idempotency key used with another request")
+	// ErrClaimLost: the caller's claim is no longer its own (a retry took
+	// it over after the lease, or a permanent delete purged it).
+	ErrClaimLost = errors.New("idempotency claim no longer held")
+	// ErrRequestRedacted: a stream the response was made from has been
+	// permanently deleted meanwhile, so the response is not stored.
+	ErrRequestRedacted = errors.New("idempotent response quotes a deleted stream")
 )
 
 // ClaimRequest claims an idempotency key for a request with fingerprint. It
-// returns (nil, nil) when the caller now owns the key and must run the
-// request, then Complete or Release it; the stored response when the same
-// request already ran (within RequestTTL); ErrRequestMismatch when the key
-// was used with another request; ErrRequestInProgress while the first is
-// still running.
-func (s *Store) ClaimRequest(ctx context.Context, tenantID uuid.UUID, key string, fingerprint []byte) (*StoredResponse, error) {
+// returns a claim token (stored nil) when the caller now owns the key and
+// must run the request, then Complete or Release it with the token; the
+// stored response when the same request already ran (within RequestTTL);
+// ErrRequestMismatch when the key was used with another request;
+// ErrRequestInProgress while the first is still running. A claim still in
+// progress after lease (its holder died) is taken over by the same request.
+func (s *Store) ClaimRequest(ctx context.Context, tenantID uuid.UUID, key string, fingerprint []byte, lease time.Duration) (uuid.UUID, *StoredResponse, error) {
+	token, err := uuid.NewV7()
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
 	for range 3 {
 		// An expired key is free again.
-		if _, err := s.pool.Exec(ctx, `delete from http_idempotency where tenant_id=$1 and key=$2 and created_at < now() - $3::interval`,
-			tenantID, key, RequestTTL.String()); err != nil {
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
+		if _, err := s.pool.Exec(ctx, `delete from http_idempotency where tenant_id=$1 and key=$2
+			and created_at < now() - make_interval(secs => $3)`, tenantID, key, RequestTTL.Seconds()); err != nil {
+			return uuid.Nil, nil, fmt.Errorf("claim idempotency key: %w", err)
 		}
-		tag, err := s.pool.Exec(ctx, `insert into http_idempotency (tenant_id, key, fingerprint) values ($1, $2, $3)
-			on conflict do nothing`, tenantID, key, fingerprint)
+		tag, err := s.pool.Exec(ctx, `insert into http_idempotency (tenant_id, key, fingerprint, claim_token, claimed_at)
+			values ($1, $2, $3, $4, now())
+			on conflict (tenant_id, key) do update set claim_token = excluded.claim_token, claimed_at = now()
+			where http_idempotency.status is null and http_idempotency.fingerprint = excluded.fingerprint
+				and http_idempotency.claimed_at < now() - make_interval(secs => $5)`,
+			tenantID, key, fingerprint, token, lease.Seconds())
 		if err != nil {
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
+			return uuid.Nil, nil, fmt.Errorf("claim idempotency key: %w", err)
 		}
 		if tag.RowsAffected() == 1 {
-			return nil, nil
+			return token, nil, nil
 		}
 		var fp []byte
 		var status *int
@@ -58,36 +79,109 @@ func (s *Store) ClaimRequest(ctx context.Context, tenantID uuid.UUID, key string
 			continue // released meanwhile: claim again
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read idempotency key: %w", err)
+			return uuid.Nil, nil, fmt.Errorf("read idempotency key: %w", err)
 		}
 		switch {
 		case string(fp) != string(fingerprint):
-			return nil, ErrRequestMismatch
+			return uuid.Nil, nil, ErrRequestMismatch
 		case status == nil:
-			return nil, ErrRequestInProgress
+			return uuid.Nil, nil, ErrRequestInProgress
 		}
 		res.Status = *status
-		return &res, nil
+		return uuid.Nil, &res, nil
 	}
-	return nil, ErrRequestInProgress
+	return uuid.Nil, nil, ErrRequestInProgress
 }
 
-// CompleteRequest stores the response of a claimed request.
-func (s *Store) CompleteRequest(ctx context.Context, tenantID uuid.UUID, key string, res StoredResponse) error {
-	_, err := s.pool.Exec(ctx, `update http_idempotency set status=$3, header=$4, body=$5
-		where tenant_id=$1 and key=$2`, tenantID, key, res.Status, res.Header, res.Body)
+// CompleteRequest stores the response of the request holding claim token,
+// with the streams it was made from (see PurgeRequests). It returns
+// ErrClaimLost when token no longer holds the key, and ErrRequestRedacted
+// (releasing the key) when one of streams was permanently deleted after
+// the request read it: the response may quote what the delete erased.
+func (s *Store) CompleteRequest(ctx context.Context, tenantID uuid.UUID, key string, token uuid.UUID, res StoredResponse, streams []uuid.UUID) error {
+	if len(streams) == 0 {
+		tag, err := s.pool.Exec(ctx, completeSQL, tenantID, key, token, res.Status, res.Header, res.Body, nil)
+		if err != nil {
+			return fmt.Errorf("store idempotent response: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrClaimLost
+		}
+		return nil
+	}
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store idempotent response: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// A share lock on the streams' rows orders this with a delete of one of
+	// them: a delete committing first is seen by the check below; one
+	// committing after waits for this transaction and then purges the row.
+	var redacted bool
+	_, err = tx.Exec(ctx, `select `+NoEvents)
+	if err == nil {
+		_, err = tx.Exec(ctx, `select stream_id from streams where tenant_id = $1 and stream_id = any($2)
+			order by stream_id for share`, tenantID, streams)
+	}
+	if err == nil {
+		err = tx.QueryRow(ctx, `select exists (select 1 from events
+			where tenant_id = $1 and stream_id = any($2) and redacted_at is not null)`, tenantID, streams).Scan(&redacted)
+	}
+	if err != nil {
+		return fmt.Errorf("store idempotent response: %w", err)
+	}
+	var tag pgconn.CommandTag
+	if redacted {
+		tag, err = tx.Exec(ctx, `delete from http_idempotency
+			where tenant_id = $1 and key = $2 and claim_token = $3 and status is null`, tenantID, key, token)
+	} else {
+		tag, err = tx.Exec(ctx, completeSQL, tenantID, key, token, res.Status, res.Header, res.Body, streams)
+	}
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("store idempotent response: %w", err)
+	case tag.RowsAffected() == 0:
+		return ErrClaimLost
+	case redacted:
+		return ErrRequestRedacted
 	}
 	return nil
 }
 
-// ReleaseRequest frees a claimed key whose request must be retryable (it
-// failed on our side: a 5xx).
-func (s *Store) ReleaseRequest(ctx context.Context, tenantID uuid.UUID, key string) error {
-	_, err := s.pool.Exec(ctx, `delete from http_idempotency where tenant_id=$1 and key=$2 and status is null`, tenantID, key)
+// completeSQL stores a claimed request's response, if the claim is the caller's.
+const completeSQL = `update http_idempotency set status = $4, header = $5, body = $6, stream_ids = $7
+	where tenant_id = $1 and key = $2 and claim_token = $3 and status is null`
+
+// ReleaseRequest frees the key claimed with token, whose request must be
+// retryable (it failed on our side: a 5xx). ErrClaimLost: token no longer
+// holds it.
+func (s *Store) ReleaseRequest(ctx context.Context, tenantID uuid.UUID, key string, token uuid.UUID) error {
+	tag, err := s.pool.Exec(ctx, `delete from http_idempotency
+		where tenant_id=$1 and key=$2 and claim_token=$3 and status is null`, tenantID, key, token)
 	if err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrClaimLost
+	}
+	return nil
+}
+
+// purgeRequests deletes, inside a permanent delete's transaction, every
+// stored response and command result of the tenant made from stream (they
+// may quote its personal data), except the deleting commit's own key. A
+// later request with a purged key is a new request.
+func purgeRequests(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID, ownKey string) error {
+	if _, err := tx.Exec(ctx, `delete from http_idempotency where tenant_id = $1 and stream_ids @> array[$2::uuid]`,
+		tenant, stream); err != nil {
+		return fmt.Errorf("commit: purge stored responses of %s: %w", stream, err)
+	}
+	if _, err := tx.Exec(ctx, `delete from idempotency where tenant_id = $1 and stream_ids @> array[$2::uuid] and key <> $3`,
+		tenant, stream, ownKey); err != nil {
+		return fmt.Errorf("commit: purge idempotency keys of %s: %w", stream, err)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	h := &handlers{d: d}
 	limit := d.RateLimit(h.fail)
 	g := r.Group("/api/v1", api.RequireKey(d.Auth, unauthorized), limit, api.CheckParams(h.fail),
-		api.Idempotent(d.Requests, h.fail))
+		d.Idempotent(h.fail))
 	g.GET("/leads", h.listLeads)
 	g.POST("/leads", h.createLead)
 	g.DELETE("/leads/:id", h.deleteLead)
@@ -90,7 +90,7 @@ func (h *handlers) fail(c *gin.Context, err error) {
 	case errors.Is(err, api.ErrRateLimited):
 		c.JSON(http.StatusTooManyRequests, errorBody{errorDetail{Code: "rate_limited", Message: "rate limit exceeded; retry after Retry-After"}})
 	case errors.Is(err, commands.ErrKeyReused):
-		c.JSON(http.StatusUnprocessableEntity, errorBody{errorDetail{Code: "invalid_field", Message: "Idempotency-Key: was used for another request", Field: "Idempotency-Key"}})
+		c.JSON(http.StatusUnprocessableEntity, errorBody{errorDetail{Code: "invalid_field", Message: "Idempotency-Key: was used for another request (method, path or body)", Field: "Idempotency-Key"}})
 	case errors.Is(err, commands.ErrBusy):
 		c.Header("Retry-After", "1")
 		c.JSON(http.StatusConflict, errorBody{errorDetail{Code: "conflict", Message: err.Error()}})

@@ -111,7 +111,7 @@ func (h *handlers) fail(c *gin.Context, err error) {
 	case errors.Is(err, api.ErrRateLimited):
 		reply(c, http.StatusTooManyRequests, "Too many requests; retry after Retry-After", "")
 	case errors.Is(err, commands.ErrKeyReused):
-		reply(c, http.StatusBadRequest, "Idempotency-Key was already used for another kind of request", "Idempotency-Key")
+		reply(c, http.StatusUnprocessableEntity, "Idempotency-Key was already used for another request (method, path or body)", "Idempotency-Key")
 	case errors.Is(err, commands.ErrBusy):
 		c.Header("Retry-After", "1")
 		reply(c, http.StatusConflict, "The lead is being changed by other requests; retry", "")

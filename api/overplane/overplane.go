@@ -37,7 +37,7 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	h := &handlers{d: d}
 	limit := d.RateLimit(h.fail)
 	g := r.Group("/api/crm/lead", api.RequireKey(d.Auth, unauthorized), limit, api.CheckParams(h.fail),
-		api.Idempotent(d.Requests, h.fail))
+		d.Idempotent(h.fail))
 	g.GET("", h.listLeads)
 	g.POST("", h.createLead)
 	g.GET("/:id", h.getLead)
@@ -111,8 +111,9 @@ func (h *handlers) fail(c *gin.Context, err error) {
 		c.JSON(http.StatusTooManyRequests, errorBody{errorDetail{Type: invalidRequest, Code: "rate_limit",
 			Message: "Too many requests hit the API too quickly; retry after Retry-After"}})
 	case errors.Is(err, commands.ErrKeyReused):
-		c.JSON(http.StatusBadRequest, errorBody{errorDetail{Type: invalidRequest, Code: "idempotency_key_reused",
-			Message: "The Idempotency-Key was already used for another kind of request"}})
+		c.JSON(http.StatusUnprocessableEntity, errorBody{errorDetail{Type: invalidRequest, Code: "idempotency_key_reused",
+			Message: "Keys for idempotent requests can only be used with the same parameters they were first used with: the Idempotency-Key was used for another request (method, path or body)",
+			Param: "Idempotency-Key"}})
 	case errors.Is(err, commands.ErrBusy):
 		c.Header("Retry-After", "1")
 		c.JSON(http.StatusConflict, errorBody{errorDetail{Type: apiError, Code: "lock_timeout",

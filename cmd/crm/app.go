@@ -91,6 +91,10 @@ type core struct {
 	// rateLimits bound each API key and tenant (CRM_RATE_LIMIT_KEY,
 	// CRM_RATE_LIMIT_TENANT: LIMIT:BURST requests per second, or off).
 	rateLimits api.RateLimits
+	// idempotencyLease is how long a request holds its Idempotency-Key in
+	// progress before a retry may take it over (CRM_IDEMPOTENCY_LEASE,
+	// default 30s).
+	idempotencyLease time.Duration
 }
 
 func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*core, error) {
@@ -122,9 +126,14 @@ func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*co
 		pool.Close()
 		return nil, fmt.Errorf("CRM_RATE_LIMIT_TENANT: %w", err)
 	}
+	lease, err := time.ParseDuration(envOr("CRM_IDEMPOTENCY_LEASE", eventstore.DefaultRequestLease.String()))
+	if err != nil || lease <= 0 {
+		pool.Close()
+		return nil, fmt.Errorf("CRM_IDEMPOTENCY_LEASE: want a positive duration such as 30s")
+	}
 	return &core{pool: pool, store: store, listener: eventstore.NewListener(pool, logger), logger: logger,
 		photoDir: envOr("CRM_PHOTO_DIR", "./photos"), maxPhotoBytes: maxPhoto,
-		rateLimits: api.RateLimits{PerKey: perKey, PerTenant: perTenant}}, nil
+		rateLimits: api.RateLimits{PerKey: perKey, PerTenant: perTenant}, idempotencyLease: lease}, nil
 }
 
 // statisticsInterval is how often a writing process looks for tables that
@@ -208,6 +217,7 @@ func (c *core) handler(waiter *projections.Waiter, region string, options ...fun
 		Ready:    func(ctx context.Context) error { return c.pool.Ping(ctx) },
 	}
 	deps.RateLimits = c.rateLimits
+	deps.IdempotencyLease = c.idempotencyLease
 	for _, o := range options {
 		o(deps)
 	}

@@ -1,0 +1,204 @@
+package eventstore_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/eventstore/storetest"
+)
+
+// claim claims key for fingerprint fp and wants to own it.
+func claim(t *testing.T, s *eventstore.Store, tenant uuid.UUID, key, fp string, lease time.Duration) uuid.UUID {
+	t.Helper()
+	token, stored, err := s.ClaimRequest(t.Context(), tenant, key, []byte(fp), lease)
+	if err != nil || stored != nil || token == uuid.Nil {
+		t.Fatalf("claim %s: token %v, stored %v, err %v", key, token, stored, err)
+	}
+	return token
+}
+
+// TestRequestLeaseTakeoverAndTokens: a claim in progress refuses retries
+// while its lease runs, is taken over by the same request after it, never
+// by another request; only the token holding the claim may complete or
+// release it.
+func TestRequestLeaseTakeoverAndTokens(t *testing.T) {
+	s := newStore(t)
+	ctx, tenant := t.Context(), newID(t)
+	first := claim(t, s, tenant, "k", "fp", time.Hour)
+	if _, _, err := s.ClaimRequest(ctx, tenant, "k", []byte("fp"), time.Hour); !errors.Is(err, eventstore.ErrRequestInProgress) {
+		t.Fatalf("retry within the lease: %v", err)
+	}
+	if _, _, err := s.ClaimRequest(ctx, tenant, "k", []byte("other"), time.Nanosecond); !errors.Is(err, eventstore.ErrRequestMismatch) {
+		t.Fatalf("another request after the lease: %v", err)
+	}
+	// The first holder is gone (killed): the lease is past for a retry.
+	second := claim(t, s, tenant, "k", "fp", time.Nanosecond)
+	if second == first {
+		t.Fatal("takeover kept the dead holder's token")
+	}
+	res := eventstore.StoredResponse{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(`{"id":1}`)}
+	if err := s.CompleteRequest(ctx, tenant, "k", first, res, nil); !errors.Is(err, eventstore.ErrClaimLost) {
+		t.Fatalf("complete with the lost token: %v", err)
+	}
+	if err := s.ReleaseRequest(ctx, tenant, "k", first); !errors.Is(err, eventstore.ErrClaimLost) {
+		t.Fatalf("release with the lost token: %v", err)
+	}
+	if err := s.CompleteRequest(ctx, tenant, "k", second, res, nil); err != nil {
+		t.Fatal(err)
+	}
+	token, stored, err := s.ClaimRequest(ctx, tenant, "k", []byte("fp"), time.Nanosecond)
+	if err != nil || token != uuid.Nil || stored == nil || stored.Status != 201 || string(stored.Body) != `{"id":1}` {
+		t.Fatalf("retry after completion: %v %+v %v", token, stored, err)
+	}
+	if err := s.ReleaseRequest(ctx, tenant, "k", second); !errors.Is(err, eventstore.ErrClaimLost) {
+		t.Fatalf("release of a completed request: %v", err)
+	}
+	// Release frees the key for the next attempt.
+	third := claim(t, s, tenant, "k2", "fp", time.Hour)
+	if err := s.ReleaseRequest(ctx, tenant, "k2", third); err != nil {
+		t.Fatal(err)
+	}
+	claim(t, s, tenant, "k2", "fp", time.Hour)
+}
+
+// TestIdempotencyKeysExpire: after RequestTTL a stored response and a
+// commit's key are free again, for any request.
+func TestIdempotencyKeysExpire(t *testing.T) {
+	s := newStore(t)
+	ctx, tenant, stream := t.Context(), newID(t), newID(t)
+	token := claim(t, s, tenant, "k", "fp", time.Hour)
+	if err := s.CompleteRequest(ctx, tenant, "k", token, eventstore.StoredResponse{Status: 200}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := appendTo(tenant, stream, eventstore.NoStream, ev("lead.created", 1))
+	c.IdempotencyKey = "cmd"
+	first := mustCommit(t, s, c)
+	if _, err := s.Commit(ctx, c); !errors.As(err, new(*eventstore.DuplicateCommitError)) {
+		t.Fatalf("second commit with the key: %v", err)
+	}
+	for _, table := range []string{"http_idempotency", "idempotency"} {
+		if _, err := s.Pool().Exec(ctx, `update `+table+` set created_at = now() - interval '25 hours' where tenant_id = $1`, tenant); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim(t, s, tenant, "k", "another request", time.Hour)
+	if _, ok, err := s.IdempotentResult(ctx, tenant, "cmd"); err != nil || ok {
+		t.Fatalf("expired command key still answers: %v %v", ok, err)
+	}
+	c.Streams[0].ExpectedVersion = 1
+	again := mustCommit(t, s, c)
+	if !first.Position.Less(again.Position) {
+		t.Fatalf("the expired key replayed %v", again)
+	}
+	if _, err := s.Commit(ctx, c); !errors.As(err, new(*eventstore.DuplicateCommitError)) {
+		t.Fatalf("the key taken again does not hold: %v", err)
+	}
+}
+
+// TestRedactionPurgesStoredResponses: a permanent delete removes every
+// stored response and command result made from the stream, in its own
+// transaction, except the deleting commit's key; a response completed after
+// the delete is not stored.
+func TestRedactionPurgesStoredResponses(t *testing.T) {
+	s := newStore(t)
+	ctx, tenant, lead, other := t.Context(), newID(t), newID(t), newID(t)
+	create := claim(t, s, tenant, "create", "fp", time.Hour)
+	c := appendTo(tenant, lead, eventstore.NoStream, ev("lead.created", 1))
+	c.IdempotencyKey = "cmd-create"
+	mustCommit(t, s, c)
+	if err := s.CompleteRequest(ctx, tenant, "create", create, eventstore.StoredResponse{Status: 201, Body: []byte(`{"name":"Priya"}`)},
+		[]uuid.UUID{lead}); err != nil {
+		t.Fatal(err)
+	}
+	keep := claim(t, s, tenant, "other", "fp", time.Hour)
+	mustCommit(t, s, appendTo(tenant, other, eventstore.NoStream, ev("lead.created", 2)))
+	if err := s.CompleteRequest(ctx, tenant, "other", keep, eventstore.StoredResponse{Status: 201}, []uuid.UUID{other}); err != nil {
+		t.Fatal(err)
+	}
+	// A request that read the lead and is still running.
+	late := claim(t, s, tenant, "late", "fp", time.Hour)
+
+	del := appendTo(tenant, lead, 1, ev("lead.deleted", 3))
+	del.IdempotencyKey = "cmd-delete"
+	del.Streams[0].Redact, del.Streams[0].ReleaseAll = true, true
+	mustCommit(t, s, del)
+
+	keys := func(table string) map[string]bool {
+		rows, err := s.Pool().Query(ctx, `select key from `+table+` where tenant_id = $1`, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			out[k] = true
+		}
+		return out
+	}
+	if got := keys("http_idempotency"); got["create"] || !got["other"] || !got["late"] {
+		t.Fatalf("stored responses after the delete: %v", got)
+	}
+	if got := keys("idempotency"); got["cmd-create"] || !got["cmd-delete"] {
+		t.Fatalf("command keys after the delete: %v", got)
+	}
+	err := s.CompleteRequest(ctx, tenant, "late", late, eventstore.StoredResponse{Status: 200, Body: []byte(`{"name":"Priya"}`)}, []uuid.UUID{lead})
+	if !errors.Is(err, eventstore.ErrRequestRedacted) {
+		t.Fatalf("completing a response made from the deleted lead: %v", err)
+	}
+	if got := keys("http_idempotency"); got["late"] {
+		t.Fatal("the late response was kept")
+	}
+	// The purged key is a new request now.
+	claim(t, s, tenant, "create", "fp", time.Hour)
+}
+
+// TestCompleteWaitsForADeleteInFlight: a response completed while a delete
+// of its lead is committing waits for it, then sees the redaction and is
+// not stored (the purge inside the delete could not see it yet).
+func TestCompleteWaitsForADeleteInFlight(t *testing.T) {
+	s := newStore(t)
+	ctx, tenant, lead := t.Context(), newID(t), newID(t)
+	mustCommit(t, s, appendTo(tenant, lead, eventstore.NoStream, ev("lead.created", 1)))
+	token := claim(t, s, tenant, "create", "fp", time.Hour)
+
+	// The delete's transaction, holding the stream's row as a commit does.
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `update streams set version = version + 1 where stream_id = $1`, lead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `update events set data = '{"redacted": true}', redacted_at = now() where stream_id = $1`, lead); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.CompleteRequest(ctx, tenant, "create", token, eventstore.StoredResponse{Status: 201, Body: []byte(`{"name":"Priya"}`)},
+			[]uuid.UUID{lead})
+	}()
+	storetest.WaitFor(t, 10*time.Second, func() (bool, error) {
+		var waiting bool
+		err := s.Pool().QueryRow(ctx, `select exists (select 1 from pg_stat_activity
+			where datname = current_database() and wait_event_type = 'Lock' and query like '%for share%')`).Scan(&waiting)
+		return waiting, err
+	})
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, eventstore.ErrRequestRedacted) {
+		t.Fatalf("complete after the delete committed: %v", err)
+	}
+	var n int
+	if err := s.Pool().QueryRow(ctx, `select count(*) from http_idempotency where tenant_id = $1`, tenant).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d stored responses (%v)", n, err)
+	}
+}
