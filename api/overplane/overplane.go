@@ -113,7 +113,7 @@ func (h *handlers) fail(c *gin.Context, err error) {
 	case errors.Is(err, commands.ErrKeyReused):
 		c.JSON(http.StatusUnprocessableEntity, errorBody{errorDetail{Type: invalidRequest, Code: "idempotency_key_reused",
 			Message: "Keys for idempotent requests can only be used with the same parameters they were first used with: the Idempotency-Key was used for another request (method, path or body)",
-			Param: "Idempotency-Key"}})
+			Param:   "Idempotency-Key"}})
 	case errors.Is(err, commands.ErrBusy):
 		c.Header("Retry-After", "1")
 		c.JSON(http.StatusConflict, errorBody{errorDetail{Type: apiError, Code: "lock_timeout",
