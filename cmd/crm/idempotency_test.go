@@ -2,8 +2,11 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestIdempotencyKeyFollowsStripesRules: a retry with the same key and body
@@ -62,4 +65,87 @@ func TestIdempotencyKeyFollowsStripesRules(t *testing.T) {
 		t.Fatalf("%d leads, want 2", got)
 	}
 	s.assertReplayEqual()
+}
+
+// TestPermanentDeletePurgesStoredResponses is the issue's erasure finding:
+// a lead created with an Idempotency-Key, deleted, then the create retried
+// with the key answered 201 with the deleted lead's name and email,
+// replayed from the stored response. The delete now purges every stored
+// response and command key made from the lead (the create, a call log, a
+// comment, an update); the delete's own key still replays; and the create
+// retried with its purged key is a new request.
+func TestPermanentDeletePurgesStoredResponses(t *testing.T) {
+	s := newStack(t)
+	pii := []string{"priya", "erasable", "91234", "56789", "wants a call"}
+	body := map[string]any{"name": "Priya Erasable", "email": "priya.erasable@example.com", "phone": "+91 91234 56789"}
+	key := func(k string) http.Header { return http.Header{"Idempotency-Key": {k}} }
+	created := s.doWith(s.key, "POST", "/api/v1/leads", body, key("erase-create"))
+	if created.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.Status, created.Body)
+	}
+	id := created.object(t)["id"].(string)
+	for _, r := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/api/v1/call-logs", map[string]any{"lead_id": id, "call_type": "Inbound", "duration_seconds": 5, "notes": "Priya wants a call"}},
+		{"POST", "/leads/comments/1", map[string]any{"content": "Priya wants a call"}},
+		{"PATCH", "/api/crm/lead/" + opIDOf(id), map[string]any{"company_name": "Erasable Ltd"}},
+	} {
+		if res := s.doWith(s.key, r.method, r.path, r.body, key("erase-"+r.method+r.path)); res.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", r.method, r.path, res.Status, res.Body)
+		}
+	}
+	if n := s.storedMentioning(pii); n == 0 {
+		t.Fatal("the stored responses do not quote the lead: the test checks nothing")
+	}
+	deleted := s.doWith(s.key, "DELETE", "/api/v1/leads/"+id, nil, key("erase-delete"))
+	if deleted.Status != http.StatusOK {
+		t.Fatalf("delete: %d %s", deleted.Status, deleted.Body)
+	}
+	if n := s.storedMentioning(pii); n != 0 {
+		t.Fatalf("%d stored responses or command keys still quote the deleted lead", n)
+	}
+	// Only the delete's own keys still name the lead (by id, nothing personal).
+	if n, own := s.storedMentioning([]string{id}), s.storedMentioning([]string{"erase-delete"}); n != own {
+		t.Fatalf("%d stored rows name the deleted lead, %d of them the delete's own", n, own)
+	}
+	again := s.doWith(s.key, "DELETE", "/api/v1/leads/"+id, nil, key("erase-delete"))
+	if again.Status != http.StatusOK || again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(deleted.Body) {
+		t.Fatalf("the delete's retry: %d %v %s", again.Status, again.Header, again.Body)
+	}
+	retried := s.doWith(s.key, "POST", "/api/v1/leads", body, key("erase-create"))
+	if retried.Status != http.StatusCreated || retried.Header.Get("Idempotent-Replayed") != "" || retried.object(t)["id"] == id {
+		t.Fatalf("the create retried with its purged key: %d %v %s", retried.Status, retried.Header, retried.Body)
+	}
+	s.assertReplayEqual()
+}
+
+// storedMentioning counts the rows of http_idempotency and idempotency of
+// the stack's tenant that mention any of words (case-insensitive): in a
+// key, a stored body or a command result.
+func (s *stack) storedMentioning(words []string) int {
+	s.t.Helper()
+	rows, err := s.core.pool.Query(s.ctx, `
+		select key || ' ' || coalesce(convert_from(body, 'UTF8'), '') || ' ' || coalesce(stream_ids::text, '')
+			from http_idempotency where tenant_id = $1
+		union all
+		select key || ' ' || result::text || ' ' || coalesce(stream_ids::text, '') from idempotency where tenant_id = $1`, s.tenantID)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := 0
+	for _, text := range texts {
+		for _, w := range words {
+			if strings.Contains(strings.ToLower(text), strings.ToLower(w)) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
