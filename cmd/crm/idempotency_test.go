@@ -127,10 +127,9 @@ func TestPermanentDeletePurgesStoredResponses(t *testing.T) {
 func (s *stack) storedMentioning(words []string) int {
 	s.t.Helper()
 	rows, err := s.core.pool.Query(s.ctx, `
-		select key || ' ' || coalesce(convert_from(body, 'UTF8'), '') || ' ' || coalesce(stream_ids::text, '')
-			from http_idempotency where tenant_id = $1
+		select key || ' ' || coalesce(convert_from(body, 'UTF8'), '') from http_idempotency where tenant_id = $1
 		union all
-		select key || ' ' || result::text || ' ' || coalesce(stream_ids::text, '') from idempotency where tenant_id = $1`, s.tenantID)
+		select key || ' ' || result::text from idempotency where tenant_id = $1`, s.tenantID)
 	if err != nil {
 		s.t.Fatal(err)
 	}
