@@ -160,7 +160,7 @@ func (h *Handler) replayedOn(ctx context.Context, c Context, targets []uuid.UUID
 	if err != nil || !ok {
 		return prior, false, err
 	}
-	if targets != nil && !within(prior, targets) {
+	if len(prior.StreamIDs) == 0 || (targets != nil && !within(prior, targets)) {
 		return prior, false, keyReused(c)
 	}
 	return prior, true, nil

@@ -118,9 +118,12 @@ type StreamAppend struct {
 
 // Commit is one atomic write: events for one or more streams of one tenant.
 type Commit struct {
-	TenantID       uuid.UUID
-	Metadata       Metadata
-	IdempotencyKey string // optional; a second commit with the same key returns DuplicateCommitError
+	TenantID uuid.UUID
+	Metadata Metadata
+	// IdempotencyKey is optional; a second commit with the same key within
+	// RequestTTL returns DuplicateCommitError. A permanent delete of a
+	// stream the first commit wrote frees the key.
+	IdempotencyKey string
 	// Note is the caller's own record of what the commit meant (the id it
 	// created, say), kept with the idempotency key and returned on a retry.
 	Note    json.RawMessage
