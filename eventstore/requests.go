@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,4 +185,43 @@ func purgeRequests(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID, own
 		return fmt.Errorf("commit: purge idempotency keys of %s: %w", stream, err)
 	}
 	return nil
+}
+
+// ExpireRequests deletes the stored responses and command idempotency
+// results older than RequestTTL: a stored response may quote personal data,
+// which must not outlive the 24 hours it serves retries for. It returns how
+// many rows went.
+func (s *Store) ExpireRequests(ctx context.Context) (int64, error) {
+	var n int64
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	b.Queue(`select ` + NoEvents)
+	for _, table := range []string{"http_idempotency", "idempotency"} {
+		b.Queue(`delete from `+table+` where created_at < now() - make_interval(secs => $1)`, RequestTTL.Seconds()).
+			Exec(func(tag pgconn.CommandTag) error { n += tag.RowsAffected(); return nil })
+	}
+	b.Queue("commit")
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("expire idempotency keys: %w", err)
+	}
+	return n, nil
+}
+
+// KeepRequestsExpiring runs ExpireRequests every interval until ctx ends;
+// a failed round is logged and tried again at the next.
+func (s *Store) KeepRequestsExpiring(ctx context.Context, interval time.Duration, logger *slog.Logger) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if n, err := s.ExpireRequests(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("expiring idempotency keys", "err", err)
+		} else if n > 0 {
+			logger.Debug("expired idempotency keys", "rows", n)
+		}
+	}
 }

@@ -80,11 +80,7 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	if _, err := s.Commit(ctx, c); !errors.As(err, new(*eventstore.DuplicateCommitError)) {
 		t.Fatalf("second commit with the key: %v", err)
 	}
-	for _, table := range []string{"http_idempotency", "idempotency"} {
-		if _, err := s.Pool().Exec(ctx, `update `+table+` set created_at = now() - interval '25 hours' where tenant_id = $1`, tenant); err != nil {
-			t.Fatal(err)
-		}
-	}
+	age(t, s, tenant)
 	claim(t, s, tenant, "k", "another request", time.Hour)
 	if _, ok, err := s.IdempotentResult(ctx, tenant, "cmd"); err != nil || ok {
 		t.Fatalf("expired command key still answers: %v %v", ok, err)
@@ -96,6 +92,29 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	}
 	if _, err := s.Commit(ctx, c); !errors.As(err, new(*eventstore.DuplicateCommitError)) {
 		t.Fatalf("the key taken again does not hold: %v", err)
+	}
+
+	// The sweep deletes what is past its 24 hours, and nothing else.
+	age(t, s, tenant)
+	fresh := claim(t, s, tenant, "fresh", "fp", time.Hour)
+	if err := s.CompleteRequest(ctx, tenant, "fresh", fresh, eventstore.StoredResponse{Status: 200}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.ExpireRequests(ctx); err != nil || n != 2 {
+		t.Fatalf("swept %d expired keys (%v), want the response and the command key", n, err)
+	}
+	if _, stored, err := s.ClaimRequest(ctx, tenant, "fresh", []byte("fp"), time.Hour); err != nil || stored == nil {
+		t.Fatalf("a live response was swept: %v %v", stored, err)
+	}
+}
+
+// age makes every idempotency key of tenant 25 hours old.
+func age(t *testing.T, s *eventstore.Store, tenant uuid.UUID) {
+	t.Helper()
+	for _, table := range []string{"http_idempotency", "idempotency"} {
+		if _, err := s.Pool().Exec(t.Context(), `update `+table+` set created_at = now() - interval '25 hours' where tenant_id = $1`, tenant); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -136,6 +136,10 @@ func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*co
 		rateLimits: api.RateLimits{PerKey: perKey, PerTenant: perTenant}, idempotencyLease: lease}, nil
 }
 
+// requestExpiryInterval is how often a serving process deletes idempotency
+// keys past their 24 hours (eventstore.Store.ExpireRequests).
+const requestExpiryInterval = time.Minute
+
 // statisticsInterval is how often a writing process looks for tables that
 // have doubled since their planner statistics were made (see
 // eventstore.KeepStatistics).
@@ -275,6 +279,7 @@ func runServe(ctx context.Context, logger *slog.Logger) error {
 	g.Go(func() error { return c.listener.Run(ctx) })
 	g.Go(func() error { return waiter.Run(ctx) })
 	g.Go(func() error { return c.keepStatistics(ctx) })
+	g.Go(func() error { return c.store.KeepRequestsExpiring(ctx, requestExpiryInterval, logger) })
 	g.Go(func() error { return serveHTTP(ctx, ln, c.handler(waiter, cfg.Region), logger) })
 	return g.Wait()
 }

@@ -114,6 +114,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	g.Go(func() error { return c.listener.Run(gctx) })
 	g.Go(func() error { return waiter.Run(gctx) })
 	g.Go(func() error { return c.keepStatistics(gctx) })
+	g.Go(func() error { return c.store.KeepRequestsExpiring(gctx, requestExpiryInterval, logger) })
 	g.Go(func() error { return c.runRelayLoop(gctx, js, cfg.Stream, cfg.RelayBatch, cfg.RelayReaders) })
 	g.Go(func() error { return c.runProjectors(gctx, js, cfg.Stream, cfg.ProjectorBatch) })
 	g.Go(func() error { return serveHTTP(gctx, ln, c.handler(waiter, cfg.Region), logger) })

@@ -13,3 +13,5 @@ create index http_idempotency_streams on http_idempotency using gin (stream_ids)
 -- The same for the commands' own keys: the streams a keyed commit wrote.
 alter table idempotency add column stream_ids uuid[];
 create index idempotency_streams on idempotency using gin (stream_ids);
+-- Expired keys are swept (Store.ExpireRequests) by their age.
+create index idempotency_created on idempotency (created_at);
