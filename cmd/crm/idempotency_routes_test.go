@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 // keyedRequest is one request of a keyed-route case.
@@ -347,6 +350,17 @@ func refusesReusedKey(t *testing.T, path string, r response) {
 // naming the header, and writes nothing (the other target is unchanged).
 func TestIdempotencyKeyOnEveryMutatingRoute(t *testing.T) {
 	s := newStack(t)
+	covered := map[string]bool{}
+	for _, route := range keyedRoutes() {
+		_, methodPath, _ := strings.Cut(route.name, " ")
+		covered[methodPath] = true
+	}
+	param := regexp.MustCompile(`[:*](\w+)`)
+	for _, r := range s.srv.Config.Handler.(*gin.Engine).Routes() {
+		if r.Method != "GET" && !covered[r.Method+" "+param.ReplaceAllString(r.Path, "{$1}")] {
+			t.Errorf("mutating route %s %s has no case here", r.Method, r.Path)
+		}
+	}
 	f := &fixtures{s: s}
 	parent := s.t
 	for i, route := range keyedRoutes() {
