@@ -279,3 +279,46 @@ func searchFiles(t *testing.T, what, dir string, marks []string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeletedLeadsPhotosAreRemovedOnceProjected deletes leads while the
+// projectors are down: their photo files stay until the projectors run
+// again, and are then removed, but for a file another lead still names.
+func TestDeletedLeadsPhotosAreRemovedOnceProjected(t *testing.T) {
+	s := newStack(t, withWaitTimeout(100*time.Millisecond))
+	photoPath := func(name string) string { return filepath.Join(s.core.photoDir, s.tenantID.String(), name) }
+	exists := func(name string) bool {
+		_, err := os.Stat(photoPath(name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	a := s.laCreate(s.key, laPerson("Asha", "asha@example.com"))
+	b := s.laCreate(s.key, laPerson("Bina", "bina@example.com"))
+	c := s.laCreate(s.key, laPerson("Chitra", "chitra@example.com"))
+	var shared, own string
+	s.laWant(s.laUpload(s.key, laPNG(t, 8), map[string]string{"id": fmt.Sprint(a.ID)}), http.StatusOK, &shared)
+	s.laWant(s.do(s.key, "PUT", fmt.Sprintf("/leads/%d", b.ID), map[string]any{"firstName": "Bina", "email": "bina@example.com", "photo": shared}), http.StatusOK, nil)
+	s.laWant(s.laUpload(s.key, laPNG(t, 8), map[string]string{"id": fmt.Sprint(c.ID)}), http.StatusOK, &own)
+	s.caughtUp()
+
+	s.stop("projectors")
+	s.laWant(s.do(s.key, "DELETE", "/leads", map[string]any{"ids": []int64{a.ID, c.ID}}), http.StatusOK, nil)
+	if !exists(shared) || !exists(own) {
+		t.Fatal("a photo was removed before any projector applied the deletion")
+	}
+	s.startProjectors()
+	s.caughtUp()
+	if exists(own) {
+		t.Errorf("photo %s of deleted lead %d is still there", own, c.ID)
+	}
+	if !exists(shared) {
+		t.Errorf("photo %s was removed while lead %d still names it", shared, b.ID)
+	}
+	s.laWant(s.do(s.key, "DELETE", "/leads", map[string]any{"ids": []int64{b.ID}}), http.StatusOK, nil)
+	s.caughtUp()
+	if exists(shared) {
+		t.Errorf("photo %s outlived every lead that named it", shared)
+	}
+	s.assertReplayEqual()
+}
