@@ -124,6 +124,8 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 // sa.RedactEvents keeping sa.RedactKeep) with {"redacted": true}, and drops
 // the client-sent request and correlation ids from their metadata: a client
 // may put anything in X-Request-Id. Who (actor, key, API) and when stay.
+// redacted_at marks the events of a stream deleted for good; a partial
+// redaction shows in the data only, so the stream is not taken for deleted.
 func redact(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) error {
 	var ids []uuid.UUID // nil: every event of the stream
 	keep := []string{}
@@ -134,7 +136,7 @@ func redact(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) e
 			data = '{"redacted": true}'::jsonb
 				|| (select coalesce(jsonb_object_agg(k, data -> k), '{}') from unnest($4::text[]) k where data ? k),
 			metadata = metadata - '{request_id,correlation_id}'::text[],
-			redacted_at = now()
+			redacted_at = case when $3::uuid[] is null then now() end
 		where stream_id = $1 and tenant_id = $2 and redacted_at is null and ($3::uuid[] is null or event_id = any($3))`,
 		sa.StreamID, tenant, ids, keep); err != nil {
 		return fmt.Errorf("commit: redact stream %s: %w", sa.StreamID, err)

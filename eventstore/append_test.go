@@ -268,6 +268,11 @@ func TestRedactEventsKeepsIDsAndDropsRequestIDs(t *testing.T) {
 	if got := string(events[1].Data); got != `{"lead_id": "l", "redacted": true, "call_log_id": "a"}` {
 		t.Errorf("redacted call log: %s", got)
 	}
+	var marked int
+	if err := s.Pool().QueryRow(t.Context(), `select count(*) from events where stream_id = $1 and redacted_at is not null`,
+		stream).Scan(&marked); err != nil || marked != 0 {
+		t.Errorf("%d events marked as of a deleted stream (%v), want none", marked, err)
+	}
 	want := eventstore.Metadata{Actor: "api_key:k", APIKeyID: "k", API: "cratio", CausationID: "c"}
 	if events[1].Metadata != want {
 		t.Errorf("redacted event's metadata %+v, want %+v", events[1].Metadata, want)
