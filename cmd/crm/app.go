@@ -183,21 +183,21 @@ func eraseOn(e eventstore.Event) *relay.Erasure {
 	case domain.LeadDeleted:
 		return &relay.Erasure{All: true}
 	case domain.CallLogDeleted:
-		id, ok := calledLogID(e)
+		id, ok := callLogIDOf(e)
 		if !ok {
 			return nil // redacted with its lead, whose deletion erases it all
 		}
 		return &relay.Erasure{Match: func(m eventstore.Event) bool {
-			logged, ok := calledLogID(m)
+			logged, ok := callLogIDOf(m)
 			return ok && m.Type == domain.CallLogged && logged == id
 		}}
 	}
 	return nil
 }
 
-// calledLogID is the call log id of a lead.call_logged or
+// callLogIDOf is the call log id of a lead.call_logged or
 // lead.call_log_deleted event, if its data still holds one.
-func calledLogID(e eventstore.Event) (uuid.UUID, bool) {
+func callLogIDOf(e eventstore.Event) (uuid.UUID, bool) {
 	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
 	if err != nil {
 		return uuid.Nil, false
