@@ -168,8 +168,14 @@ func (c *core) liveProjections() []projections.Projection {
 // photoFiles removes photo files from the Leads API's photo folder.
 type photoFiles struct{ store leadsapi.DirPhotoStore }
 
-// Remove implements projections.PhotoFiles.
+// Remove implements projections.PhotoFiles. A file already gone is no
+// error, but a photo folder this process cannot see is: a lead named a file
+// in it, so crm serve saved one there, and skipping it would keep the file
+// (the projector retries, and logs why, until CRM_PHOTO_DIR is right).
 func (f photoFiles) Remove(ctx context.Context, tenantID uuid.UUID, name string) error {
+	if _, err := os.Stat(f.store.Dir); err != nil {
+		return fmt.Errorf("photo folder: %w", err)
+	}
 	if err := f.store.Delete(ctx, tenantID, name); err != nil && !errors.Is(err, leadsapi.ErrPhotoNotFound) {
 		return err
 	}
