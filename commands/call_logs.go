@@ -73,7 +73,9 @@ func replayCallLog(c Context, prior eventstore.CommitResult) (CallLogResult, err
 	return CallLogResult{Result: Result{Position: prior.Position}, CallLogID: n.CallLogID}, nil
 }
 
-// DeleteCallLog permanently deletes a call log. Errors: domain.ErrCallLogNotFound.
+// DeleteCallLog permanently deletes a call log: the event that logged it
+// keeps only its ids, redacted in the same transaction as the deletion.
+// Errors: domain.ErrCallLogNotFound.
 func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
 	// Before the lookup: once deleted, the call log's id names no lead.
 	if prior, ok, err := h.replayedOn(ctx, c, nil); err != nil || ok {
@@ -87,7 +89,8 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 		return Result{}, domain.ErrCallLogNotFound
 	}
 	return retry(ctx, func() (Result, error) {
-		lead, _, err := h.loadLead(ctx, c, leadID)
+		c.Touched.add(leadID, false)
+		lead, stored, err := h.readLead(ctx, c.TenantID, leadID)
 		if errors.Is(err, domain.ErrLeadNotFound) {
 			return Result{}, domain.ErrCallLogNotFound
 		}
@@ -102,10 +105,34 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 		if err != nil {
 			return Result{}, err
 		}
+		logged, err := callLoggedEvents(stored, id)
+		if err != nil {
+			return Result{}, err
+		}
 		res, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
 			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
-			Release: []eventstore.Reservation{{Kind: domain.ReserveCallLog, Value: id.String()}},
+			Release:      []eventstore.Reservation{{Kind: domain.ReserveCallLog, Value: id.String()}},
+			RedactEvents: logged, RedactKeep: domain.CallLoggedRedactionKeeps,
 		})
 		return Result{Position: res.Position}, err
 	})
+}
+
+// callLoggedEvents returns the ids of the stored events that logged call
+// log id: a permanent delete redacts their content with the deletion.
+func callLoggedEvents(stored []eventstore.Event, id uuid.UUID) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	for _, e := range stored {
+		if e.Type != domain.CallLogged {
+			continue
+		}
+		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			return nil, fmt.Errorf("call log %s: %w", id, err)
+		}
+		if ev.Data.(domain.CallLoggedData).CallLogID == id {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids, nil
 }

@@ -86,7 +86,14 @@ type CallLoggedData struct {
 	Outcome         string    `json:"outcome,omitempty"`
 	Notes           string    `json:"notes,omitempty"`
 	CalledAt        time.Time `json:"called_at"`
+	// Redacted marks a call log deleted for good: only the ids in
+	// CallLoggedRedactionKeeps are left, so the lead still refuses the id.
+	Redacted bool `json:"redacted,omitempty"`
 }
+
+// CallLoggedRedactionKeeps names the data fields a permanently deleted call
+// log's lead.call_logged keeps when its content is redacted.
+var CallLoggedRedactionKeeps = []string{"lead_id", "call_log_id"}
 
 // CallLogDeletedData is the data of lead.call_log_deleted.
 type CallLogDeletedData struct {

@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -345,8 +346,26 @@ func TestLogCall(t *testing.T) {
 			when: with(func(*CallLog) {}), err: ErrCallLogExists},
 		{name: "id of a deleted call log", given: []Event{created(asha()), callLogged(callA), callDeleted(callA)},
 			when: with(func(*CallLog) {}), err: ErrCallLogExists},
+		{name: "id of a deleted call log whose content was redacted",
+			given: []Event{created(asha()), redactedCallLogged(t, callA), callDeleted(callA)},
+			when:  with(func(*CallLog) {}), err: ErrCallLogExists},
 		{name: "lead never created", when: with(func(*CallLog) {}), err: ErrLeadNotFound},
 	})
+}
+
+// redactedCallLogged is lead.call_logged of call log id as a permanent
+// delete of the call log leaves it in the store: the ids, nothing else.
+func redactedCallLogged(t *testing.T, id uuid.UUID) Event {
+	t.Helper()
+	data := fmt.Sprintf(`{"redacted": true, "lead_id": %q, "call_log_id": %q}`, leadID, id)
+	e, err := DecodeLeadEvent(CallLogged, SchemaVersion, []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.Data.(CallLoggedData); !d.Redacted || d.CallLogID != id || d.Notes != "" {
+		t.Fatalf("redacted call_logged decodes as %+v", d)
+	}
+	return e
 }
 
 func TestLogCallTimeSurvivesStorage(t *testing.T) {

@@ -93,13 +93,11 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 		}
 	}
 	for _, sa := range c.Streams {
-		if !sa.Redact {
+		if !sa.redacts() {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `update events set data = '{"redacted": true}', redacted_at = now()
-			where stream_id = $1 and tenant_id = $2 and redacted_at is null`,
-			sa.StreamID, c.TenantID); err != nil {
-			return CommitResult{}, fmt.Errorf("commit: redact stream %s: %w", sa.StreamID, err)
+		if err := redact(ctx, tx, c.TenantID, sa); err != nil {
+			return CommitResult{}, err
 		}
 		if err := purgeRequests(ctx, tx, c.TenantID, sa.StreamID, c.IdempotencyKey); err != nil {
 			return CommitResult{}, err
@@ -123,6 +121,30 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 		}
 	}
 	return res, nil
+}
+
+// redact replaces the data of sa's stream's earlier events (all of them, or
+// sa.RedactEvents keeping sa.RedactKeep) with {"redacted": true}, and drops
+// the client-sent request and correlation ids from their metadata: a client
+// may put anything in X-Request-Id. Who (actor, key, API) and when stay.
+// redacted_at marks the events of a stream deleted for good; a partial
+// redaction shows in the data only, so the stream is not taken for deleted.
+func redact(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) error {
+	var ids []uuid.UUID // nil: every event of the stream
+	keep := []string{}
+	if !sa.Redact {
+		ids, keep = sa.RedactEvents, append(keep, sa.RedactKeep...)
+	}
+	if _, err := tx.Exec(ctx, `update events set
+			data = '{"redacted": true}'::jsonb
+				|| (select coalesce(jsonb_object_agg(k, data -> k), '{}') from unnest($4::text[]) k where data ? k),
+			metadata = metadata - '{request_id,correlation_id}'::text[],
+			redacted_at = case when $3::uuid[] is null then now() end
+		where stream_id = $1 and tenant_id = $2 and redacted_at is null and ($3::uuid[] is null or event_id = any($3))`,
+		sa.StreamID, tenant, ids, keep); err != nil {
+		return fmt.Errorf("commit: redact stream %s: %w", sa.StreamID, err)
+	}
+	return nil
 }
 
 // claimKeySQL inserts a commit's idempotency key, or takes over the row of

@@ -27,7 +27,7 @@ func (s *Store) pipelined(c Commit) bool {
 		return false
 	}
 	for _, sa := range c.Streams {
-		if len(sa.Events) == 0 || sa.Redact {
+		if len(sa.Events) == 0 || sa.redacts() {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -237,5 +238,61 @@ func TestRedact(t *testing.T) {
 	kept, _ := s.ReadStream(t.Context(), tenant, other)
 	if string(kept[0].Data) != `{"n": 3}` {
 		t.Errorf("another stream was redacted: %s", kept[0].Data)
+	}
+}
+
+// A commit that redacts some events of a stream (a call log deleted for
+// good) replaces their data but for the fields it keeps, leaves the other
+// events alone, and drops the client-sent request and correlation ids from
+// the redacted events' metadata, keeping who wrote them. A whole-stream
+// redaction drops those ids too.
+func TestRedactEventsKeepsIDsAndDropsRequestIDs(t *testing.T) {
+	s := newStore(t)
+	tenant, stream := newID(t), newID(t)
+	meta := eventstore.Metadata{Actor: "api_key:k", APIKeyID: "k", API: "cratio",
+		RequestID: "rid-asha@example.com", CorrelationID: "rid-asha@example.com", CausationID: "c"}
+	logged := eventstore.NewEvent{ID: newID(t), Type: "lead.call_logged", SchemaVersion: 1,
+		Data: json.RawMessage(`{"lead_id": "l", "call_log_id": "a", "notes": "private"}`)}
+	c := appendTo(tenant, stream, eventstore.NoStream, ev("lead.created", 1), logged, ev("lead.updated", 2))
+	c.Metadata = meta
+	mustCommit(t, s, c)
+
+	c = appendTo(tenant, stream, 3, ev("lead.call_log_deleted", 3))
+	c.Metadata = meta
+	c.Streams[0].RedactEvents, c.Streams[0].RedactKeep = []uuid.UUID{logged.ID}, []string{"lead_id", "call_log_id", "absent"}
+	mustCommit(t, s, c)
+	events, err := s.ReadStream(t.Context(), tenant, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(events[1].Data); got != `{"lead_id": "l", "redacted": true, "call_log_id": "a"}` {
+		t.Errorf("redacted call log: %s", got)
+	}
+	var marked int
+	if err := s.Pool().QueryRow(t.Context(), `select count(*) from events where stream_id = $1 and redacted_at is not null`,
+		stream).Scan(&marked); err != nil || marked != 0 {
+		t.Errorf("%d events marked as of a deleted stream (%v), want none", marked, err)
+	}
+	want := eventstore.Metadata{Actor: "api_key:k", APIKeyID: "k", API: "cratio", CausationID: "c"}
+	if events[1].Metadata != want {
+		t.Errorf("redacted event's metadata %+v, want %+v", events[1].Metadata, want)
+	}
+	for _, i := range []int{0, 2, 3} {
+		if events[i].Metadata != meta || strings.Contains(string(events[i].Data), "redacted") {
+			t.Errorf("event %d was redacted: %s %+v", i, events[i].Data, events[i].Metadata)
+		}
+	}
+
+	c = appendTo(tenant, stream, 4, ev("lead.deleted", 4))
+	c.Streams[0].Redact = true
+	mustCommit(t, s, c)
+	events, err = s.ReadStream(t.Context(), tenant, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range events[:4] {
+		if e.Metadata.RequestID != "" || e.Metadata.CorrelationID != "" || e.Metadata.Actor != "api_key:k" {
+			t.Errorf("event %d of the deleted stream keeps metadata %+v", i, e.Metadata)
+		}
 	}
 }

@@ -114,7 +114,16 @@ type StreamAppend struct {
 	// Redact replaces the data of every earlier event of the stream with
 	// {"redacted": true}, in the same transaction (permanent delete).
 	Redact bool
+	// RedactEvents names earlier events of the stream to redact the same
+	// way (the permanent delete of a part of it, such as a call log).
+	RedactEvents []uuid.UUID
+	// RedactKeep names the top-level fields of RedactEvents' data kept
+	// beside "redacted": the ids the aggregate needs to stay correct.
+	RedactKeep []string
 }
+
+// redacts reports whether sa redacts earlier events of its stream.
+func (sa StreamAppend) redacts() bool { return sa.Redact || len(sa.RedactEvents) > 0 }
 
 // Commit is one atomic write: events for one or more streams of one tenant.
 type Commit struct {

@@ -53,8 +53,8 @@ func (CallLogs) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error 
 			return derr
 		}
 		d := ev.Data.(domain.CallLoggedData)
-		if d.CallLogID == uuid.Nil {
-			return nil // redacted: its lead was permanently deleted later
+		if d.CallLogID == uuid.Nil || d.Redacted {
+			return nil // redacted: it or its lead was permanently deleted later
 		}
 		_, err = tx.Exec(ctx, `insert into rm_call_logs (tenant_id, id, lead_id, call_type, duration_seconds,
 			outcome, notes, called_at, created_at, created_by) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,

@@ -35,8 +35,8 @@ func (l *leadCallLogs) Fold(e eventstore.Event) error {
 			return err
 		}
 		d := ev.Data.(domain.CallLoggedData)
-		if d.CallLogID == uuid.Nil {
-			return nil // redacted: its lead was permanently deleted later
+		if d.CallLogID == uuid.Nil || d.Redacted {
+			return nil // redacted: it or its lead was permanently deleted later
 		}
 		for _, c := range l.rows {
 			if c.id == d.CallLogID {

@@ -105,6 +105,12 @@ func (p pipeline) entryOf(e eventstore.Event) (logEntry, error) {
 		}
 		out.Changes = append(out.Changes, change{Field: "state", OldValue: raw(from), NewValue: raw(to)})
 	case domain.CallLoggedData:
+		if d.Redacted {
+			// Deleted for good since: the entry says a call was logged, not what.
+			out.Changes = append(out.Changes, change{Field: "callLog",
+				NewValue: raw(map[string]any{"call_log_id": d.CallLogID, "redacted": true})})
+			break
+		}
 		out.Changes = append(out.Changes, change{Field: "callLog", NewValue: raw(d)})
 	case domain.CallLogDeletedData:
 		out.Changes = append(out.Changes, change{Field: "callLog", OldValue: raw(d.CallLogID)})

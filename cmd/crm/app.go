@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -161,11 +162,73 @@ func (c *core) migrate(ctx context.Context) error {
 // allProjections lists every read model crm maintains.
 func allProjections() []projections.Projection {
 	return []projections.Projection{projections.Leads{}, projections.CallLogs{}, projections.Pipelines{},
-		projections.LeadVolume{}}
+		projections.LeadVolume{}, projections.LeadPhotos{}}
 }
 
-// purgeOn marks the events that end a stream for good (permanent delete).
-func purgeOn(e eventstore.Event) bool { return e.Type == domain.LeadDeleted }
+// liveProjections is allProjections as the projectors run them: the photo
+// projection removes the files of deleted leads from c's photo folder
+// (replay and verify build its table and touch no file).
+func (c *core) liveProjections() []projections.Projection {
+	ps := allProjections()
+	for i, p := range ps {
+		if _, ok := p.(projections.LeadPhotos); ok {
+			ps[i] = projections.LeadPhotos{Files: photoFiles{leadsapi.DirPhotoStore{Dir: c.photoDir}}}
+		}
+	}
+	return ps
+}
+
+// photoFiles removes photo files from the Leads API's photo folder.
+type photoFiles struct{ store leadsapi.DirPhotoStore }
+
+// Remove implements projections.PhotoFiles. A file already gone is no
+// error, but a photo folder this process cannot see is: a lead named a file
+// in it, so crm serve saved one there, and skipping it would keep the file
+// (the projector retries, and logs why, until CRM_PHOTO_DIR is right).
+func (f photoFiles) Remove(ctx context.Context, tenantID uuid.UUID, name string) error {
+	if _, err := os.Stat(f.store.Dir); err != nil {
+		return fmt.Errorf("photo folder: %w", err)
+	}
+	if err := f.store.Delete(ctx, tenantID, name); err != nil && !errors.Is(err, leadsapi.ErrPhotoNotFound) {
+		return err
+	}
+	return nil
+}
+
+// eraseOn picks what a permanent delete erases from JetStream: every earlier
+// message of a deleted lead, the message that logged a deleted call log.
+func eraseOn(e eventstore.Event) *relay.Erasure {
+	switch e.Type {
+	case domain.LeadDeleted:
+		return &relay.Erasure{All: true}
+	case domain.CallLogDeleted:
+		id, ok := callLogIDOf(e)
+		if !ok {
+			return nil // redacted with its lead, whose deletion erases it all
+		}
+		return &relay.Erasure{Match: func(m eventstore.Event) bool {
+			logged, ok := callLogIDOf(m)
+			return ok && m.Type == domain.CallLogged && logged == id
+		}}
+	}
+	return nil
+}
+
+// callLogIDOf is the call log id of a lead.call_logged or
+// lead.call_log_deleted event, if its data still holds one.
+func callLogIDOf(e eventstore.Event) (uuid.UUID, bool) {
+	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return uuid.Nil, false
+	}
+	switch d := ev.Data.(type) {
+	case domain.CallLoggedData:
+		return d.CallLogID, d.CallLogID != uuid.Nil
+	case domain.CallLogDeletedData:
+		return d.CallLogID, d.CallLogID != uuid.Nil
+	}
+	return uuid.Nil, false
+}
 
 func connectNATS(url string, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(url, nats.Name("crm"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
@@ -191,7 +254,7 @@ func connectNATS(url string, logger *slog.Logger) (*nats.Conn, jetstream.JetStre
 
 // runRelayLoop relays while leading; standby otherwise.
 func (c *core) runRelayLoop(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig, batch, readers int) error {
-	r := relay.New(relay.Config{Store: c.store, Listener: c.listener, JS: js, Stream: stream, PurgeOn: purgeOn,
+	r := relay.New(relay.Config{Store: c.store, Listener: c.listener, JS: js, Stream: stream, EraseOn: eraseOn,
 		Logger: c.logger, BatchSize: batch, Readers: readers})
 	return relay.Lead(ctx, c.pool.Config().ConnConfig.Copy(), "relay", c.logger, r.Run)
 }
@@ -199,7 +262,7 @@ func (c *core) runRelayLoop(ctx context.Context, js jetstream.JetStream, stream 
 // runProjectors runs one worker per read model.
 func (c *core) runProjectors(ctx context.Context, js jetstream.JetStream, stream relay.StreamConfig, batch int) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for _, p := range allProjections() {
+	for _, p := range c.liveProjections() {
 		g.Go(func() error {
 			return projections.Run(ctx, projections.RunnerConfig{Store: c.store, JS: js, Stream: stream,
 				Logger: c.logger, BatchSize: batch}, p)

@@ -62,10 +62,10 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// PollInterval is the fallback wake-up when no NOTIFY arrives (default 1s).
 	PollInterval time.Duration
-	// PurgeOn reports whether an event ends its stream for good (a permanent
-	// delete): the stream's earlier messages are then purged from JetStream
-	// too, so NATS keeps no copy of redacted personal data.
-	PurgeOn func(eventstore.Event) bool
+	// EraseOn says which earlier messages of an event's subject the event
+	// erases from JetStream (nil: none): for a permanent delete, those that
+	// carried what the store redacted, so NATS keeps no copy of it.
+	EraseOn func(eventstore.Event) *Erasure
 	Logger  *slog.Logger
 }
 
@@ -103,8 +103,8 @@ func New(cfg Config) *Relay {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.PurgeOn == nil {
-		cfg.PurgeOn = func(eventstore.Event) bool { return false }
+	if cfg.EraseOn == nil {
+		cfg.EraseOn = func(eventstore.Event) *Erasure { return nil }
 	}
 	return &Relay{cfg: cfg}
 }
@@ -147,16 +147,17 @@ func (r *Relay) runSession(ctx context.Context, wake <-chan string) (bool, error
 	if err != nil {
 		return false, err
 	}
-	if err := r.recoverPurges(ctx, stream, cursor); err != nil {
+	if err := r.recoverErasures(ctx, stream, cursor); err != nil {
 		return false, err
 	}
 	return r.relayWindow(ctx, stream, wake, cursor, lastSeq)
 }
 
-// recoverPurges replays the purges that a crash between publishing and
-// checkpointing may have skipped: events after the Postgres checkpoint up to
-// the stream's resume point are already in NATS, but their purge may not be.
-func (r *Relay) recoverPurges(ctx context.Context, stream jetstream.Stream, resume eventstore.Position) error {
+// recoverErasures replays the erasures that a crash between publishing and
+// checkpointing may have skipped: events after the Postgres checkpoint up
+// to the stream's resume point are already in NATS, but their erasure may
+// not be. The checkpoint passes a deletion only once its erasure is done.
+func (r *Relay) recoverErasures(ctx context.Context, stream jetstream.Stream, resume eventstore.Position) error {
 	from, err := eventstore.LoadCheckpoint(ctx, r.cfg.Store.Pool(), CheckpointName, false)
 	if err != nil {
 		return fmt.Errorf("load relay checkpoint: %w", err)
@@ -164,7 +165,7 @@ func (r *Relay) recoverPurges(ctx context.Context, stream jetstream.Stream, resu
 	for from.Less(resume) {
 		events, err := r.cfg.Store.ReadAll(ctx, from, r.cfg.BatchSize)
 		if err != nil {
-			return fmt.Errorf("read events for purge recovery: %w", err)
+			return fmt.Errorf("read events for erasure recovery: %w", err)
 		}
 		if len(events) == 0 {
 			break
@@ -173,8 +174,8 @@ func (r *Relay) recoverPurges(ctx context.Context, stream jetstream.Stream, resu
 			if resume.Less(e.Position) {
 				return eventstore.SaveCheckpoint(ctx, r.cfg.Store.Pool(), CheckpointName, resume)
 			}
-			if r.cfg.PurgeOn(e) {
-				if err := purgeStream(ctx, stream, r.cfg.Stream.Subjects, e, 0); err != nil {
+			if er := r.cfg.EraseOn(e); er != nil {
+				if err := er.erase(ctx, stream, r.cfg.Stream.Subjects, e, 0); err != nil {
 					return err
 				}
 			}
@@ -182,19 +183,4 @@ func (r *Relay) recoverPurges(ctx context.Context, stream jetstream.Stream, resu
 		}
 	}
 	return eventstore.SaveCheckpoint(ctx, r.cfg.Store.Pool(), CheckpointName, resume)
-}
-
-// purgeStream removes the earlier messages of e's store stream from NATS,
-// keeping e itself (the deletion) so lagging consumers still see it.
-func purgeStream(ctx context.Context, stream jetstream.Stream, prefix string, e eventstore.Event, seq uint64) error {
-	opts := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSubject(Subject(prefix, e))}
-	if seq > 0 {
-		opts = append(opts, jetstream.WithPurgeSequence(seq))
-	} else {
-		opts = append(opts, jetstream.WithPurgeKeep(1))
-	}
-	if err := stream.Purge(ctx, opts...); err != nil {
-		return fmt.Errorf("purge messages of stream %s: %w", e.StreamID, err)
-	}
-	return nil
 }

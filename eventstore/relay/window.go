@@ -26,7 +26,7 @@ type outgoing struct {
 	event eventstore.Event // without its data: the message holds it
 	msg   *nats.Msg
 	seq   []string // the value of its expected-last-sequence header, to fill
-	purge bool     // a permanent delete: purge the stream's earlier messages
+	erase *Erasure // a permanent delete: erase these earlier messages
 }
 
 // inFlight is a published message awaiting its acknowledgement.
@@ -44,7 +44,7 @@ type inFlight struct {
 // message is in the stream, and the checkpoint (saved by a goroutine of its
 // own) only ever names such a position. A permanent delete is a barrier:
 // nothing after it is published until it is acknowledged (so is everything
-// before it) and its stream's earlier messages are purged, and the
+// before it) and its subject's earlier messages are erased, and the
 // checkpoint passes it only then. It reports whether any message was
 // acknowledged.
 func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <-chan string,
@@ -87,8 +87,8 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 		if ack.Sequence != m.seq {
 			return fmt.Errorf("event %s landed at sequence %d, want %d", m.event.ID, ack.Sequence, m.seq)
 		}
-		if m.purge {
-			if err := purgeStream(ctx, stream, r.cfg.Stream.Subjects, m.event, ack.Sequence); err != nil {
+		if m.erase != nil {
+			if err := m.erase.erase(ctx, stream, r.cfg.Stream.Subjects, m.event, ack.Sequence); err != nil {
 				return err
 			}
 			barrier = false
@@ -110,7 +110,7 @@ func (r *Relay) relayWindow(ctx context.Context, stream jetstream.Stream, wake <
 			}
 			lastSeq++
 			queue = append(queue, inFlight{outgoing: o, seq: lastSeq, ack: f, sent: time.Now()})
-			barrier = o.purge
+			barrier = o.erase != nil
 		}
 
 		var next <-chan []outgoing
@@ -313,9 +313,9 @@ func (r *Relay) encode(ctx context.Context, after eventstore.Position, in <-chan
 			if err != nil {
 				return err
 			}
-			purge := r.cfg.PurgeOn(e)
+			erase := r.cfg.EraseOn(e) // while e has its data
 			e.Data = nil
-			batch[i] = outgoing{event: e, msg: msg, seq: seq, purge: purge}
+			batch[i] = outgoing{event: e, msg: msg, seq: seq, erase: erase}
 			after = e.Position
 		}
 		select {

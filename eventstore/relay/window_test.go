@@ -30,7 +30,10 @@ type faultyJS struct {
 	// fault, when set, may change or drop the n-th publish (from 1); it
 	// returns false to drop the message, which is then never answered.
 	fault func(n int, m *nats.Msg) bool
-	log   []string
+	// failErasures is how many secure deletes fail before they reach the
+	// server: a relay dying between publishing a deletion and erasing.
+	failErasures int
+	log          []string
 }
 
 func (f *faultyJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
@@ -96,6 +99,25 @@ func (s loggedStream) Purge(ctx context.Context, opts ...jetstream.StreamPurgeOp
 	return nil
 }
 
+func (s loggedStream) SecureDeleteMsg(ctx context.Context, seq uint64) error {
+	s.js.mu.Lock()
+	fail := s.js.failErasures > 0
+	if fail {
+		s.js.failErasures--
+	}
+	s.js.mu.Unlock()
+	if fail {
+		return errors.New("injected: the relay died before erasing")
+	}
+	if err := s.Stream.SecureDeleteMsg(ctx, seq); err != nil {
+		return err
+	}
+	s.js.mu.Lock()
+	s.js.log = append(s.js.log, "erase "+strconv.FormatUint(seq, 10))
+	s.js.mu.Unlock()
+	return nil
+}
+
 // lostFuture is the future of a message lost on its way: never answered.
 type lostFuture struct{}
 
@@ -145,7 +167,13 @@ func (e *env) appendLeads(tb testing.TB, n int) map[uuid.UUID]bool {
 	return deleted
 }
 
-func purgeOnDelete(e eventstore.Event) bool { return e.Type == "lead.deleted" }
+// eraseOnDelete erases a deleted lead's earlier messages.
+func eraseOnDelete(e eventstore.Event) *relay.Erasure {
+	if e.Type == "lead.deleted" {
+		return &relay.Erasure{All: true}
+	}
+	return nil
+}
 
 // assertMirrors checks that the stream holds every stored event once, in
 // commit order, except the messages of deleted streams before their
@@ -228,7 +256,7 @@ func TestRelayWindowRestartsMidWindow(t *testing.T) {
 		}
 		return true
 	}}
-	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: js, Stream: cfg, PurgeOn: purgeOnDelete,
+	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: js, Stream: cfg, EraseOn: eraseOnDelete,
 		BatchSize: 50, Window: 16, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	stop := startRelay(t, r)
 
@@ -247,11 +275,11 @@ func TestRelayWindowRestartsMidWindow(t *testing.T) {
 	assertPurgeBarriers(t, js.entries(), e.storedEvents(t), cfg.Subjects)
 }
 
-// assertPurgeBarriers checks from the log of publishes and purges that
-// each deletion's purge came right after the deletion was published,
-// before anything else was (the purge names the deletion's sequence, from
-// its ack; a session that fails before the ack leaves the purge to the
-// next one's recoverPurges).
+// assertPurgeBarriers checks from the log of publishes, erasures and
+// purges that each deletion's purge came right after the deletion was
+// published and its earlier messages erased, before anything else was (the
+// purge names the deletion's sequence, from its ack; a session that fails
+// before the ack leaves the erasure to the next one's recoverErasures).
 func assertPurgeBarriers(t *testing.T, log []string, stored []eventstore.Event, prefix string) {
 	t.Helper()
 	deletionSubject := make(map[string]string)
@@ -265,8 +293,12 @@ func assertPurgeBarriers(t *testing.T, log []string, stored []eventstore.Event, 
 		switch {
 		case strings.HasPrefix(entry, "purge "):
 			purges++
-			if i == 0 || "purge "+deletionSubject[log[i-1]] != entry {
-				t.Fatalf("log entry %d: %q after %q, not right after the deletion", i, entry, log[max(i-1, 0)])
+			prev := i - 1
+			for prev >= 0 && strings.HasPrefix(log[prev], "erase ") {
+				prev--
+			}
+			if prev < 0 || prev == i-1 || "purge "+deletionSubject[log[prev]] != entry {
+				t.Fatalf("log entry %d: %q after %q, not right after the deletion and its erasures", i, entry, log[max(prev, 0)])
 			}
 		case deletionSubject[entry] != "":
 			deletions++
@@ -285,7 +317,7 @@ func TestRelayWindowTwoRelaysFenceEachOther(t *testing.T) {
 	deleted := e.appendLeads(t, 200)
 	cfg := e.streamConfig("F")
 	for range 2 {
-		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, PurgeOn: purgeOnDelete,
+		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, EraseOn: eraseOnDelete,
 			BatchSize: 30, Window: 8, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 		startRelay(t, r)
 	}
