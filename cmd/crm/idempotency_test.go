@@ -6,6 +6,10 @@ import (
 	"testing"
 )
 
+// leadsAPIKeyReuseStatus is the Leads API's answer to an Idempotency-Key
+// used for another request.
+const leadsAPIKeyReuseStatus = http.StatusBadRequest
+
 // TestIdempotencyKeyFollowsStripesRules: a retry with the same key and body
 // gets the first response back (marked replayed); the same key with another
 // body is refused in each API's shape; concurrent retries of one key make
@@ -28,9 +32,11 @@ func TestIdempotencyKeyFollowsStripesRules(t *testing.T) {
 	if r := s.doWith(s.key, "POST", "/api/crm/lead", map[string]any{"lead_name": "X", "email_id": "x@example.com"}, key); r.Status != http.StatusBadRequest {
 		t.Fatalf("key reused on another endpoint (Overplane): %d %s", r.Status, r.Body)
 	}
-	if r := s.doWith(s.key, "POST", "/leads", map[string]any{"firstName": "X", "email": "x@example.com"}, key); r.Status < 400 || r.Status >= 500 {
-		t.Fatalf("key reused on another endpoint (Leads API): %d %s", r.Status, r.Body)
-	}
+	// The Leads API's own shape, naming the header. Its status is 400 today;
+	// issue 13 moves every API's key reuse to 422 (another change): then
+	// leadsAPIKeyReuseStatus becomes http.StatusUnprocessableEntity.
+	s.laFails(s.doWith(s.key, "POST", "/leads", map[string]any{"firstName": "X", "email": "x@example.com"}, key),
+		leadsAPIKeyReuseStatus, "Idempotency-Key was already used for another kind of request", "Idempotency-Key")
 	if after := len(s.events()); after != before {
 		t.Fatalf("refused retries wrote %d events", after-before)
 	}
