@@ -45,6 +45,11 @@ func Invalid(field, reason string) *BadInput {
 	return &BadInput{Status: http.StatusUnprocessableEntity, Code: "invalid_field", Field: field, Reason: reason}
 }
 
+// MaxOffset is the deepest row a list may start at, in every dialect: a
+// deeper offset makes Postgres read and drop every row before it, so it is
+// refused with 400 naming the parameter. Filters narrow a list further.
+const MaxOffset = 100_000
+
 // BadParam is a 400 for a malformed query or path parameter.
 func BadParam(field, reason string) *BadInput {
 	return &BadInput{Status: http.StatusBadRequest, Code: "invalid_parameter", Field: field, Reason: reason}

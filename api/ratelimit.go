@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,16 +44,22 @@ func ParseRate(s string) (Rate, error) {
 	return Rate{Limit: lim, Burst: burst}, nil
 }
 
-// RateLimits are the buckets every API key and every tenant get.
+// RateLimits are the buckets every API key and every tenant get, and the
+// bucket of refused keys every client IP gets.
 type RateLimits struct {
 	PerKey, PerTenant Rate
+	// PerIP bounds the requests with a missing or refused key from one
+	// client IP: checked before authentication, so past it a flood of bad
+	// keys costs no key lookup. Requests with a good key take nothing from
+	// it, so it never holds back a working client.
+	PerIP Rate
 }
 
-// limiters holds one bucket per key or tenant; idle ones are dropped.
-type limiters struct {
+// limiters holds one bucket per key, tenant or IP; idle ones are dropped.
+type limiters[K comparable] struct {
 	rate Rate
 	mu   sync.Mutex
-	m    map[uuid.UUID]*bucket
+	m    map[K]*bucket
 	n    int
 }
 
@@ -63,7 +70,13 @@ type bucket struct {
 
 // reserve takes a token from id's bucket; the caller cancels it if
 // another bucket refuses the request, so a refused request costs nothing.
-func (ls *limiters) reserve(id uuid.UUID, now time.Time) (*rate.Reservation, *rate.Limiter) {
+func (ls *limiters[K]) reserve(id K, now time.Time) (*rate.Reservation, *rate.Limiter) {
+	l := ls.bucket(id, now)
+	return l.ReserveN(now, 1), l
+}
+
+// bucket returns id's bucket, made full on first use.
+func (ls *limiters[K]) bucket(id K, now time.Time) *rate.Limiter {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	if ls.n++; ls.n%4096 == 0 { // now and then, forget the idle
@@ -79,20 +92,42 @@ func (ls *limiters) reserve(id uuid.UUID, now time.Time) (*rate.Reservation, *ra
 		ls.m[id] = b
 	}
 	b.seen = now
-	return b.l.ReserveN(now, 1), b.l
+	return b.l
+}
+
+// refusedKeys returns ip's bucket of refused keys (nil when unlimited) and,
+// when it is spent, how long until it holds a token again. It only looks:
+// RequireKey takes a token when it refuses a key.
+func (ls *limiters[K]) refusedKeys(ip K, now time.Time) (*rate.Limiter, time.Duration) {
+	if ls.rate.Limit <= 0 {
+		return nil, 0
+	}
+	b := ls.bucket(ip, now)
+	if tokens := b.TokensAt(now); tokens < 1 {
+		return b, time.Duration((1 - tokens) / ls.rate.Limit * float64(time.Second))
+	}
+	return b, 0
 }
 
 // rateLimiter holds the buckets, shared by every dialect of a server, so a
 // key's budget is one whichever API it calls.
 type rateLimiter struct {
 	cfg           RateLimits
-	keys, tenants *limiters
+	keys, tenants *limiters[uuid.UUID]
+	ips           *limiters[string]
 }
 
 func newRateLimiter(cfg RateLimits) *rateLimiter {
 	return &rateLimiter{cfg: cfg,
-		keys:    &limiters{rate: cfg.PerKey, m: map[uuid.UUID]*bucket{}},
-		tenants: &limiters{rate: cfg.PerTenant, m: map[uuid.UUID]*bucket{}}}
+		keys:    &limiters[uuid.UUID]{rate: cfg.PerKey, m: map[uuid.UUID]*bucket{}},
+		tenants: &limiters[uuid.UUID]{rate: cfg.PerTenant, m: map[uuid.UUID]*bucket{}},
+		ips:     &limiters[string]{rate: cfg.PerIP, m: map[string]*bucket{}}}
+}
+
+// rateLimiter returns the server's buckets, made on first use.
+func (d *Deps) rateLimiter() *rateLimiter {
+	d.limiterOnce.Do(func() { d.limiter = newRateLimiter(d.RateLimits) })
+	return d.limiter
 }
 
 // RateLimit limits requests per API key and per tenant (after RequireKey):
@@ -100,8 +135,7 @@ func newRateLimiter(cfg RateLimits) *rateLimiter {
 // Retry-After; every answer carries RateLimit-Limit, RateLimit-Remaining and
 // RateLimit-Reset for the key's bucket.
 func (d *Deps) RateLimit(fail func(*gin.Context, error)) gin.HandlerFunc {
-	d.limiterOnce.Do(func() { d.limiter = newRateLimiter(d.RateLimits) })
-	rl := d.limiter
+	rl := d.rateLimiter()
 	cfg := rl.cfg
 	return func(c *gin.Context) {
 		p := Principal(c)
@@ -110,7 +144,7 @@ func (d *Deps) RateLimit(fail func(*gin.Context, error)) gin.HandlerFunc {
 		var taken []*rate.Reservation
 		var keyBucket *rate.Limiter
 		for _, l := range []struct {
-			ls *limiters
+			ls *limiters[uuid.UUID]
 			id uuid.UUID
 		}{{rl.keys, p.KeyID}, {rl.tenants, p.TenantID}} {
 			if l.ls.rate.Limit <= 0 {
@@ -145,4 +179,21 @@ func (d *Deps) RateLimit(fail func(*gin.Context, error)) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// ParseTrustedProxies reads a comma-separated list of IPs and CIDRs
+// (CRM_TRUSTED_PROXIES); empty means none.
+func ParseTrustedProxies(s string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return nil, &net.ParseError{Type: "IP address or CIDR", Text: p}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

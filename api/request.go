@@ -3,8 +3,11 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,24 +18,39 @@ import (
 const principalKey = "crm.principal"
 
 // RequireKey authenticates the bearer API key; unauthorized renders the
-// dialect's own 401 (and 503 when the key store cannot be reached).
-func RequireKey(auth Authenticator, unauthorized func(c *gin.Context, status int)) gin.HandlerFunc {
+// dialect's own 401 (and 503 when the key store cannot be reached), fail its
+// 429. A client IP that has spent its bucket of refused keys
+// (RateLimits.PerIP) is refused with 429 before its key is looked up.
+func (d *Deps) RequireKey(unauthorized func(c *gin.Context, status int), fail func(*gin.Context, error)) gin.HandlerFunc {
+	ips := d.rateLimiter().ips
 	return func(c *gin.Context) {
-		scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-			unauthorized(c, http.StatusUnauthorized)
+		bucket, retry := ips.refusedKeys(c.ClientIP(), time.Now())
+		if retry > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+			fail(c, ErrRateLimited)
 			c.Abort()
 			return
 		}
-		p, err := auth.Authenticate(c.Request.Context(), strings.TrimSpace(key))
+		refuse := func(status int) {
+			if status == http.StatusUnauthorized && bucket != nil {
+				bucket.Allow() // the refused key takes its token
+			}
+			unauthorized(c, status)
+			c.Abort()
+		}
+		scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+			refuse(http.StatusUnauthorized)
+			return
+		}
+		p, err := d.Auth.Authenticate(c.Request.Context(), strings.TrimSpace(key))
 		if err != nil {
 			status := http.StatusUnauthorized
 			if !errors.Is(err, eventstore.ErrUnauthorized) {
 				status = http.StatusServiceUnavailable
 				c.Header("Retry-After", "1")
 			}
-			unauthorized(c, status)
-			c.Abort()
+			refuse(status)
 			return
 		}
 		c.Set(principalKey, p)

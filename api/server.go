@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
@@ -47,8 +47,13 @@ type Deps struct {
 	WaitTimeout time.Duration
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// Ready reports whether the process can serve (healthz).
+	// Ready reports whether the process can serve: /healthz asks it at
+	// most once a second (see health).
 	Ready func(ctx context.Context) error
+	// TrustedProxies are the addresses (IPs or CIDRs) whose
+	// X-Forwarded-For / X-Real-IP name the client, for the per-IP limit;
+	// none by default, so a client cannot pick its own IP.
+	TrustedProxies []string
 }
 
 // Dialect mounts one of the APIs crm serves.
@@ -74,17 +79,15 @@ func NewServer(d *Deps, dialects ...Dialect) http.Handler {
 	r := gin.New()
 	r.ContextWithFallback = true
 	r.HandleMethodNotAllowed = false
+	// Gin trusts every proxy unless told otherwise; ParseTrustedProxies
+	// has checked the list, so this cannot fail but on a programming error.
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		panic(fmt.Sprintf("api: trusted proxies %q: %v", d.TrustedProxies, err))
+	}
 	r.Use(requestID(), recovery(d.Logger), accessLog(d.Logger), limitBody(d.MaxBodyBytes))
-	r.GET("/healthz", func(c *gin.Context) {
-		if d.Ready != nil {
-			if err := d.Ready(c.Request.Context()); err != nil {
-				c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable"})
-				return
-			}
-		}
-		c.JSON(http.StatusOK, gin.H{"status": "ok"})
-	})
-	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	// Metrics are not served here: the process serves them on a listener of
+	// their own (CRM_METRICS_ADDR), off the public port.
+	r.GET("/healthz", health(d.Ready, time.Now).handle)
 	for _, dialect := range dialects {
 		dialect.Mount(r, d)
 	}

@@ -36,7 +36,7 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	r.GET("/openapi/cratio.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", OpenAPI) })
 	h := &handlers{d: d}
 	limit := d.RateLimit(h.fail)
-	g := r.Group("/api/v1", api.RequireKey(d.Auth, unauthorized), limit, api.CheckParams(h.fail),
+	g := r.Group("/api/v1", d.RequireKey(unauthorized, h.fail), limit, api.CheckParams(h.fail),
 		d.Idempotent(h.fail))
 	g.GET("/leads", h.listLeads)
 	g.POST("/leads", h.createLead)

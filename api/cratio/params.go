@@ -20,7 +20,8 @@ const (
 	defaultDays  = 30
 )
 
-// page reads limit (1..500, default 50) and offset (>= 0, default 0).
+// page reads limit (1..500, default 50) and offset (0..api.MaxOffset,
+// default 0).
 func page(c *gin.Context) (limit, offset int, bad *api.BadInput) {
 	limit, offset = defaultLimit, 0
 	if s, ok := c.GetQuery("limit"); ok {
@@ -40,6 +41,9 @@ func page(c *gin.Context) (limit, offset int, bad *api.BadInput) {
 		}
 		if n < 0 {
 			return 0, 0, api.BadParam("offset", "must not be negative")
+		}
+		if n > api.MaxOffset {
+			return 0, 0, api.BadParam("offset", "must be at most "+strconv.Itoa(api.MaxOffset)+"; narrow the list with filters")
 		}
 		offset = n
 	}

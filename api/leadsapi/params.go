@@ -67,13 +67,14 @@ func intQuery(c *gin.Context, name string, def, lo, hi int) (int, *api.BadInput)
 	return n, nil
 }
 
-// page reads page (1-based, default 1) and limit (1..max, default def).
+// page reads page (1-based, default 1) and limit (1..max, default def); a
+// page starting past api.MaxOffset rows is refused, naming page.
 func page(c *gin.Context, def, max int) (limit, offset int, bad *api.BadInput) {
-	p, bad := intQuery(c, "page", 1, 1, 1_000_000)
-	if bad != nil {
+	if limit, bad = intQuery(c, "limit", def, 1, max); bad != nil {
 		return 0, 0, bad
 	}
-	if limit, bad = intQuery(c, "limit", def, 1, max); bad != nil {
+	p, bad := intQuery(c, "page", 1, 1, api.MaxOffset/limit+1)
+	if bad != nil {
 		return 0, 0, bad
 	}
 	return limit, (p - 1) * limit, nil

@@ -26,7 +26,8 @@ type listBody struct {
 	Total   int64  `json:"total"`
 }
 
-// page reads limit (1..100, default 20) and offset (>= 0, default 0).
+// page reads limit (1..100, default 20) and offset (0..api.MaxOffset,
+// default 0).
 func page(c *gin.Context) (limit, offset int, bad *api.BadInput) {
 	limit = defaultLimit
 	if s, ok := c.GetQuery("limit"); ok {
@@ -38,8 +39,8 @@ func page(c *gin.Context) (limit, offset int, bad *api.BadInput) {
 	}
 	if s, ok := c.GetQuery("offset"); ok {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return 0, 0, invalidParam("offset", "must be an integer of 0 or more")
+		if err != nil || n < 0 || n > api.MaxOffset {
+			return 0, 0, invalidParam("offset", "must be an integer from 0 to "+strconv.Itoa(api.MaxOffset))
 		}
 		offset = n
 	}

@@ -36,7 +36,7 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	r.GET("/openapi/overplane.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", OpenAPI) })
 	h := &handlers{d: d}
 	limit := d.RateLimit(h.fail)
-	g := r.Group("/api/crm/lead", api.RequireKey(d.Auth, unauthorized), limit, api.CheckParams(h.fail),
+	g := r.Group("/api/crm/lead", d.RequireKey(unauthorized, h.fail), limit, api.CheckParams(h.fail),
 		d.Idempotent(h.fail))
 	g.GET("", h.listLeads)
 	g.POST("", h.createLead)

@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crmcore/crm/api"
@@ -90,12 +89,16 @@ type core struct {
 	// maxPhotoBytes caps an upload (CRM_MAX_PHOTO_BYTES, default 5 MB).
 	maxPhotoBytes int64
 	// rateLimits bound each API key and tenant (CRM_RATE_LIMIT_KEY,
-	// CRM_RATE_LIMIT_TENANT: LIMIT:BURST requests per second, or off).
+	// CRM_RATE_LIMIT_TENANT: LIMIT:BURST requests per second, or off) and
+	// the refused keys of each client IP (CRM_RATE_LIMIT_IP).
 	rateLimits api.RateLimits
 	// idempotencyLease is how long a request holds its Idempotency-Key in
 	// progress before a retry may take it over (CRM_IDEMPOTENCY_LEASE,
 	// default 30s).
 	idempotencyLease time.Duration
+	// trustedProxies may name the client in X-Forwarded-For
+	// (CRM_TRUSTED_PROXIES: IPs and CIDRs, comma-separated; default none).
+	trustedProxies []string
 }
 
 func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*core, error) {
@@ -132,10 +135,26 @@ func openCore(ctx context.Context, databaseURL string, logger *slog.Logger) (*co
 		pool.Close()
 		return nil, fmt.Errorf("CRM_IDEMPOTENCY_LEASE: want a positive duration such as 30s")
 	}
+	perIP, err := api.ParseRate(envOr("CRM_RATE_LIMIT_IP", defaultRateLimitIP))
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("CRM_RATE_LIMIT_IP: %w", err)
+	}
+	proxies, err := api.ParseTrustedProxies(os.Getenv("CRM_TRUSTED_PROXIES"))
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("CRM_TRUSTED_PROXIES: %w", err)
+	}
 	return &core{pool: pool, store: store, listener: eventstore.NewListener(pool, logger), logger: logger,
 		photoDir: envOr("CRM_PHOTO_DIR", "./photos"), maxPhotoBytes: maxPhoto,
-		rateLimits: api.RateLimits{PerKey: perKey, PerTenant: perTenant}, idempotencyLease: lease}, nil
+		rateLimits:     api.RateLimits{PerKey: perKey, PerTenant: perTenant, PerIP: perIP},
+		trustedProxies: proxies, idempotencyLease: lease}, nil
 }
+
+// defaultRateLimitIP lets a client IP have 20 missing or refused keys at
+// once and 2 a second after: a mistyped key is retried well within it, a
+// flood of guesses costs the key store 2 lookups a second.
+const defaultRateLimitIP = "2:20"
 
 // requestExpiryInterval is how often a serving process deletes idempotency
 // keys past their 24 hours (eventstore.Store.ExpireRequests).
@@ -285,6 +304,7 @@ func (c *core) handler(waiter *projections.Waiter, region string, options ...fun
 	}
 	deps.RateLimits = c.rateLimits
 	deps.IdempotencyLease = c.idempotencyLease
+	deps.TrustedProxies = c.trustedProxies
 	for _, o := range options {
 		o(deps)
 	}
@@ -337,8 +357,14 @@ func runServe(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	metrics, err := listenMetrics(metricsAddr(defaultMetricsAddr))
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	waiter := projections.NewWaiter(c.store, c.listener, logger)
 	g, ctx := errgroup.WithContext(ctx)
+	serveMetrics(ctx, g, metrics, logger)
 	g.Go(func() error { return c.listener.Run(ctx) })
 	g.Go(func() error { return waiter.Run(ctx) })
 	g.Go(func() error { return c.keepStatistics(ctx) })
@@ -366,15 +392,11 @@ func withNATSWorker(ctx context.Context, logger *slog.Logger, work func(context.
 	}
 	defer nc.Close()
 	g, ctx := errgroup.WithContext(ctx)
-	if addr := os.Getenv("CRM_METRICS_ADDR"); addr != "" {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("CRM_METRICS_ADDR: %w", err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.Handler())
-		g.Go(func() error { return serveHTTP(ctx, ln, mux, logger) })
+	metrics, err := listenMetrics(os.Getenv("CRM_METRICS_ADDR"))
+	if err != nil {
+		return err
 	}
+	serveMetrics(ctx, g, metrics, logger)
 	g.Go(func() error { return work(ctx, c, js, cfg) })
 	return g.Wait()
 }

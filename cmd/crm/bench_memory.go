@@ -219,7 +219,7 @@ func startServe(ctx context.Context, env *benchEnv, binary string) (*serveProces
 	// Later entries win: the user's CRM_* settings pass, ours override.
 	p.cmd.Env = append(os.Environ(), "DATABASE_URL="+env.dbURL, "CRM_ADDR="+addr, "CRM_LOG_LEVEL=warn",
 		"CRM_PHONE_REGION="+env.cfg.Region, "CRM_PHOTO_DIR="+filepath.Join(env.dir, "photos"),
-		"CRM_RATE_LIMIT_KEY=off", "CRM_RATE_LIMIT_TENANT=off")
+		"CRM_RATE_LIMIT_KEY=off", "CRM_RATE_LIMIT_TENANT=off", "CRM_RATE_LIMIT_IP=off", "CRM_METRICS_ADDR=")
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	// The child must not outlive the benchmark, even if it is killed.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmcore/crm/dirlock"
 	"github.com/crmcore/crm/eventstore/localnats"
 	"github.com/crmcore/crm/eventstore/localpg"
 	"github.com/crmcore/crm/projections"
@@ -31,6 +32,9 @@ const (
 	devStateFile  = "dev.json"
 	devKeyFile    = "dev-api-key"
 	devTenantName = "default"
+	// devLockFile is locked (dirlock) by the crm dev running on the folder,
+	// for its whole life, and records its pid and address.
+	devLockFile = "crm.lock"
 )
 
 // runDev is `crm dev`: Postgres, NATS, migrations, relay, projectors and the
@@ -40,6 +44,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	data := fs.String("data", "./.crm", "data folder (private Postgres cluster, NATS store)")
 	apiKey := fs.String("api-key", os.Getenv("CRM_DEV_API_KEY"), "API key of the default tenant (default: generated once, kept in the data folder)")
+	metricsAt := fs.String("metrics-addr", metricsAddr(defaultMetricsAddr), "Prometheus /metrics listen address (CRM_METRICS_ADDR); empty turns it off")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -49,6 +54,25 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
+	}
+	// The folder's lock comes before anything is started: a second crm dev
+	// on it leaves at once, without touching what the first one runs.
+	lock, err := lockDataFolder(dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if err := lock.Update(dirlock.Holder{PID: os.Getpid(), Addr: ln.Addr().String()}); err != nil {
+		return err
+	}
+	metrics, err := listenMetrics(*metricsAt)
+	if err != nil {
+		return err
 	}
 	cfg := configFromEnv()
 
@@ -103,14 +127,14 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 		return err
 	}
 	defer nc.Close()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "crm dev serving on http://%s\nAPI key (tenant %q): %s\n", ln.Addr(), devTenantName, key)
+	if metrics != nil {
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metrics.Addr())
+	}
 
 	waiter := projections.NewWaiter(c.store, c.listener, logger)
 	g, gctx := errgroup.WithContext(ctx)
+	serveMetrics(gctx, g, metrics, logger)
 	g.Go(func() error { return c.listener.Run(gctx) })
 	g.Go(func() error { return waiter.Run(gctx) })
 	g.Go(func() error { return c.keepStatistics(gctx) })
@@ -121,6 +145,26 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	err = g.Wait()
 	logger.Info("shutting down")
 	return err
+}
+
+// lockDataFolder takes the data folder's lock for this crm dev, or says
+// which crm dev holds it.
+func lockDataFolder(dir string) (*dirlock.Lock, error) {
+	lock, err := dirlock.Acquire(filepath.Join(dir, devLockFile), dirlock.Holder{PID: os.Getpid()})
+	var held *dirlock.HeldError
+	if !errors.As(err, &held) {
+		return lock, err
+	}
+	who := "another process"
+	if held.Holder.PID > 0 {
+		who = fmt.Sprintf("pid %d", held.Holder.PID)
+	}
+	if held.Holder.Addr != "" {
+		who += ", serving on " + held.Holder.Addr
+	} else {
+		who += ", still starting"
+	}
+	return nil, fmt.Errorf("crm dev is already running on this data folder: %s (%s)", who, dir)
 }
 
 // devKey makes sure the default tenant has a key and returns it: the one

@@ -21,22 +21,31 @@ import (
 // devProcess is `crm dev` as a new user runs it: no DATABASE_URL, no
 // NATS_URL, only a data folder.
 type devProcess struct {
-	cmd  *exec.Cmd
-	url  string
-	key  string
-	done chan error
+	cmd     *exec.Cmd
+	url     string
+	key     string
+	metrics string // the metrics listener's base URL
+	done    chan error
 }
 
-var devBanner = regexp.MustCompile(`serving on (http://\S+)|API key \(tenant "default"\): (\S+)`)
+var devBanner = regexp.MustCompile(`serving on (http://\S+)|API key \(tenant "default"\): (\S+)|metrics on (http://\S+)/metrics`)
 
-func startDev(t *testing.T, dir string, args ...string) *devProcess {
+// devCommand is `crm dev` on dir with free loopback ports, in an
+// environment without DATABASE_URL, NATS_URL or a preset key.
+func devCommand(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(crmBinary(t), append([]string{"dev", "--data", dir, "--addr", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(crmBinary(t), append([]string{"dev", "--data", dir, "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "NATS_URL=") && !strings.HasPrefix(kv, "CRM_DEV_API_KEY=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	return cmd
+}
+
+func startDev(t *testing.T, dir string, args ...string) *devProcess {
+	t.Helper()
+	cmd := devCommand(t, dir, args...)
 	if os.Getenv("CRM_TEST_LOG") != "" {
 		cmd.Stderr = os.Stderr
 	}
@@ -58,17 +67,20 @@ func startDev(t *testing.T, dir string, args ...string) *devProcess {
 		p.done <- cmd.Wait()
 	}()
 	deadline := time.After(90 * time.Second)
-	for p.url == "" || p.key == "" {
+	for p.url == "" || p.key == "" || p.metrics == "" {
 		select {
 		case line, ok := <-lines:
 			if !ok {
 				t.Fatalf("crm dev exited before serving: %v", <-p.done)
 			}
 			if m := devBanner.FindStringSubmatch(line); m != nil {
-				if m[1] != "" {
+				switch {
+				case m[1] != "":
 					p.url = m[1]
-				} else {
+				case m[2] != "":
 					p.key = m[2]
+				default:
+					p.metrics = m[3]
 				}
 			}
 		case <-deadline:
@@ -140,6 +152,13 @@ func TestDevRunsWithNothingSetUp(t *testing.T) {
 	dev := startDev(t, dir)
 	if code, body := dev.call(t, "", "GET", "/healthz", ""); code != 200 {
 		t.Fatalf("healthz: %d %s", code, body)
+	}
+	// Metrics on their own listener, not on the API's port.
+	if code, body := dev.call(t, "", "GET", "/metrics", ""); code != http.StatusNotFound {
+		t.Fatalf("/metrics on the API port: %d %s", code, body)
+	}
+	if code, body := get(t, dev.metrics+"/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("/metrics on the metrics listener: %d %.200s", code, body)
 	}
 	code, body := dev.call(t, dev.key, "POST", "/api/v1/leads", `{"name":"Rahul Sharma","phone":"+91 98765 43210"}`)
 	if code != http.StatusCreated {

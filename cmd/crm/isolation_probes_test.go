@@ -71,7 +71,7 @@ func isolationProbes(t *testing.T, s *stack, a *tenantA, b *tenantB) map[string]
 	}
 
 	// The server's own routes and the documents: nothing of any tenant.
-	for _, p := range []string{"/healthz", "/metrics", "/openapi/cratio.json", "/openapi/leads.json", "/openapi/overplane.json"} {
+	for _, p := range []string{"/healthz", "/openapi/cratio.json", "/openapi/leads.json", "/openapi/overplane.json"} {
 		add("GET "+p, isolationProbe{method: "GET", path: p, expect: expectListed})
 	}
 

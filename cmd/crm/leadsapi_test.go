@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -610,7 +611,7 @@ func TestLeadsAPIPhotos(t *testing.T) {
 	s.laFails(s.laUpload(s.key, img, map[string]string{"id": "9"}), 404, "Lead not found", "id")
 	s.laFails(s.laUpload(s.key, img, map[string]string{"owner": "me"}), 400, "", "owner")
 	s.laFails(s.doWith(s.key, "POST", "/leads/upload-photo", img, http.Header{"Content-Type": {"image/png"}}), 400, "", "")
-	s.laFails(s.laUpload(s.key, bytes.Repeat(img, 5_000_000/len(img)+1), nil), 413, "", "photo")
+	s.laFails(s.laUpload(s.key, bytes.Repeat(img, 5_000_000/len(img)+1), nil), 413, "Invalid file: the photo is larger than 5000000 bytes", "photo")
 	if after := len(s.events()); after != before {
 		t.Fatalf("refused uploads wrote %d events", after-before)
 	}
@@ -636,10 +637,41 @@ func TestLeadsAPIPhotos(t *testing.T) {
 func TestLeadsAPIPhotoSizeCap(t *testing.T) {
 	t.Setenv("CRM_MAX_PHOTO_BYTES", "2000")
 	s := newStack(t)
-	s.laWant(s.laUpload(s.key, laPNG(t, 4), nil), 200, nil)
+	s.laCreate(s.key, laJohn)
+	var small string
+	s.laWant(s.laUpload(s.key, laPNG(t, 4), nil), 200, &small)
 	big := laPNG(t, 40)
-	s.laFails(s.laUpload(s.key, big, nil), 413, "", "photo")
-	s.laFails(s.do(s.key, "POST", "/leads/upload-photo", map[string]any{"photo": base64.StdEncoding.EncodeToString(big)}), 413, "", "photo")
+	before := len(s.events())
+	const refused = "Invalid file: the photo is larger than 2000 bytes"
+	s.laFails(s.laUpload(s.key, big, map[string]string{"id": "1"}), 413, refused, "photo")
+	s.laFails(s.do(s.key, "POST", "/leads/upload-photo", map[string]any{"photo": base64.StdEncoding.EncodeToString(big), "id": 1}), 413, refused, "photo")
+	// Refused means nothing kept: no file beside the small one, no event,
+	// the lead without a photo.
+	s.laWantPhotos(small)
+	if after := len(s.events()); after != before {
+		t.Fatalf("refused uploads wrote %d events", after-before)
+	}
+	if l := s.laGet(s.key, 1); l.Photo != nil {
+		t.Fatalf("lead photo %q after refused uploads", laStr(l.Photo))
+	}
+}
+
+// laWantPhotos checks that the tenant's photo folder holds exactly names.
+func (s *stack) laWantPhotos(names ...string) {
+	s.t.Helper()
+	entries, err := os.ReadDir(filepath.Join(s.core.photoDir, s.tenantID.String()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		s.t.Fatalf("stored photos %q, want %q", got, names)
+	}
 }
 
 func TestLeadsAPISharesLeadsWithCratio(t *testing.T) {
@@ -776,6 +808,22 @@ func TestLeadsAPILargePhoto(t *testing.T) {
 	if len(big) < 3<<20 || len(big) > 5_000_000 {
 		t.Fatalf("test photo is %d bytes", len(big))
 	}
-	s.laWant(s.laUpload(s.key, big, nil), 200, nil)
-	s.laWant(s.do(s.key, "POST", "/leads/upload-photo", map[string]any{"photo": base64.StdEncoding.EncodeToString(big)}), 200, nil)
+	s.laCreate(s.key, laJohn)
+	var multi, fromJSON string
+	s.laWant(s.laUpload(s.key, big, map[string]string{"id": "1"}), 200, &multi)
+	s.laWant(s.do(s.key, "POST", "/leads/upload-photo", map[string]any{"photo": base64.StdEncoding.EncodeToString(big)}), 200, &fromJSON)
+	// Both are stored whole, under the names answered; the lead shows the first.
+	for _, name := range []string{multi, fromJSON} {
+		if !strings.HasSuffix(name, ".png") {
+			t.Fatalf("stored name %q", name)
+		}
+		stored, err := os.ReadFile(filepath.Join(s.core.photoDir, s.tenantID.String(), name))
+		if err != nil || !bytes.Equal(stored, big) {
+			t.Fatalf("stored %s: %d bytes (%v), want the %d uploaded", name, len(stored), err, len(big))
+		}
+	}
+	s.laWantPhotos(multi, fromJSON)
+	if l := s.laGet(s.key, 1); laStr(l.Photo) != multi {
+		t.Fatalf("lead photo %q, want %q", laStr(l.Photo), multi)
+	}
 }

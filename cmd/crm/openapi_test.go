@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -36,24 +38,50 @@ func newOpenAPIChecker(t testing.TB) *openAPIChecker {
 		prefix string
 		doc    []byte
 	}{{"/api/v1/", cratio.OpenAPI}, {"/api/crm/lead", overplane.OpenAPI}, {"/leads", leadsapi.OpenAPI}} {
-		if string(d.doc) == "{}\n" {
-			continue // not written yet
-		}
-		doc, err := openapi3.NewLoader().LoadFromData(d.doc)
+		router, err := loadOpenAPI(d.doc)
 		if err != nil {
-			t.Fatalf("load OpenAPI document for %s: %v", d.prefix, err)
-		}
-		if err := doc.Validate(context.Background()); err != nil {
-			t.Fatalf("OpenAPI document for %s is invalid: %v", d.prefix, err)
-		}
-		doc.Servers = openapi3.Servers{{URL: "/"}}
-		router, err := gorillamux.NewRouter(doc)
-		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("OpenAPI document for %s: %v", d.prefix, err)
 		}
 		c.apis = append(c.apis, documentedAPI{prefix: d.prefix, router: router})
 	}
 	return c
+}
+
+// loadOpenAPI loads and validates an API's document for the checker. A
+// missing, empty or pathless document is an error: a checker with nothing
+// to check against would pass every response.
+func loadOpenAPI(raw []byte) (routers.Router, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, errors.New("the document is missing or empty")
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("invalid: %w", err)
+	}
+	if doc.Paths.Len() == 0 {
+		return nil, errors.New("the document has no paths")
+	}
+	doc.Servers = openapi3.Servers{{URL: "/"}}
+	return gorillamux.NewRouter(doc)
+}
+
+// TestOpenAPICheckerRefusesEmptyDocuments: the checker fails rather than
+// check nothing when a document is missing, empty or describes no path.
+func TestOpenAPICheckerRefusesEmptyDocuments(t *testing.T) {
+	for _, doc := range []string{"", " \n", "{}", "{}\n", "null",
+		`{"openapi": "3.0.3", "info": {"title": "x", "version": "1"}, "paths": {}}`} {
+		if _, err := loadOpenAPI([]byte(doc)); err == nil {
+			t.Errorf("loadOpenAPI(%q) = nil error, want a refusal", doc)
+		}
+	}
+	for name, doc := range map[string][]byte{"cratio": cratio.OpenAPI, "leadsapi": leadsapi.OpenAPI, "overplane": overplane.OpenAPI} {
+		if _, err := loadOpenAPI(doc); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
 
 func (c *openAPIChecker) check(t testing.TB, req *http.Request, res response) {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/crmcore/crm/dirlock"
 )
 
 // readyTimeout bounds how long Start waits for the server to accept
@@ -30,11 +32,18 @@ type Options struct {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns *server.Server
+	ns   *server.Server
+	lock *dirlock.Lock
 }
 
-// Start starts the server and waits until it accepts clients.
-func Start(o Options) (*Server, error) {
+// lockFileName is the lock file in Dir that the owning process holds.
+const lockFileName = "localnats.lock"
+
+// Start starts the server and waits until it accepts clients. The store is
+// the process's until Shutdown: while another live process serves from Dir,
+// Start fails at once with a *dirlock.HeldError naming it, rather than run a
+// second server on the same JetStream files.
+func Start(o Options) (s *Server, err error) {
 	if o.Dir == "" {
 		return nil, errors.New("localnats: Options.Dir is empty")
 	}
@@ -45,6 +54,15 @@ func Start(o Options) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("localnats: create %s: %w", dir, err)
 	}
+	lock, err := dirlock.Acquire(filepath.Join(dir, lockFileName), dirlock.Holder{PID: os.Getpid()})
+	if err != nil {
+		return nil, fmt.Errorf("localnats: %s is in use by another process: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, lock.Release())
+		}
+	}()
 	host := o.Host
 	if host == "" {
 		host = "127.0.0.1"
@@ -78,7 +96,7 @@ func Start(o Options) (*Server, error) {
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("localnats: JetStream did not start with store %s", dir)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, lock: lock}, nil
 }
 
 // URL returns the client URL, e.g. nats://127.0.0.1:41234.
@@ -89,4 +107,6 @@ func (s *Server) URL() string { return s.ns.ClientURL() }
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
+	// Releasing only empties and closes the lock file; nothing to report.
+	_ = s.lock.Release()
 }

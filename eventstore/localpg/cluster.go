@@ -21,6 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crmcore/crm/dirlock"
 )
 
 // port names the socket file (.s.PGSQL.5432). The socket directory is
@@ -57,12 +59,24 @@ type Cluster struct {
 	bin     binaries
 	owner   *account // nil when we are not root and run the server as ourselves
 	log     *slog.Logger
+	// lock keeps other processes from starting, reusing or stopping the
+	// server while this one owns it (see Start).
+	lock *dirlock.Lock
 }
+
+// lockFileName is the lock file in Dir that the owning process holds.
+const lockFileName = "localpg.lock"
 
 // Start starts the cluster in o.Dir, creating it on first use. A server left
 // running from the same directory by a process that died is reused, and one
 // that was killed is restarted, so `crm dev` can be killed and rerun on the
 // same folder.
+//
+// The calling process owns the cluster until Stop: Start first takes an OS
+// lock on Dir (dirlock), so while another live process owns it Start fails
+// at once with a *dirlock.HeldError naming that process, and never reuses,
+// restarts or stops its server. A server is reused only when its owner has
+// exited (the kernel dropped its lock) or is this same process.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Dir == "" {
 		return nil, errors.New("localpg: Options.Dir is empty")
@@ -82,13 +96,31 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		logFile: filepath.Join(dir, "postgres.log"),
 		log:     log.With("component", "localpg", "dir", dir),
 	}
-	if err := c.prepare(ctx); err != nil {
+	if err := c.makeDir(); err != nil {
 		return nil, fmt.Errorf("localpg: prepare %s: %w", dir, err)
 	}
+	if c.lock, err = dirlock.Acquire(filepath.Join(dir, lockFileName), dirlock.Holder{PID: os.Getpid()}); err != nil {
+		return nil, fmt.Errorf("localpg: %s is owned by another process: %w", dir, err)
+	}
+	if err := c.prepare(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("localpg: prepare %s: %w", dir, err), c.lock.Release())
+	}
 	if err := c.start(ctx); err != nil {
-		return nil, fmt.Errorf("localpg: start %s: %w", dir, err)
+		return nil, errors.Join(fmt.Errorf("localpg: start %s: %w", dir, err), c.lock.Release())
 	}
 	return c, nil
+}
+
+// makeDir creates Dir, its parents traversable so the server user can
+// reach it.
+func (c *Cluster) makeDir() error {
+	if err := os.MkdirAll(filepath.Dir(c.dir), 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(c.dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
 }
 
 // socketDir returns dir when a socket path in it fits in sun_path, and
@@ -152,16 +184,9 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	return os.Rename(scratch, c.dataDir)
 }
 
-// makeDirs creates the cluster's directories and, when the server runs as
-// another user, hands them to that user.
+// makeDirs creates the cluster's other directories (Dir itself exists:
+// makeDir) and, when the server runs as another user, hands them to that user.
 func (c *Cluster) makeDirs() error {
-	// Parents are created traversable so the server user can reach Dir.
-	if err := os.MkdirAll(filepath.Dir(c.dir), 0o755); err != nil {
-		return err
-	}
-	if err := os.Mkdir(c.dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
 	if c.sockDir != c.dir {
 		if err := makeSocketDir(c.sockDir, c.owner); err != nil {
 			return err
@@ -267,9 +292,16 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string) error {
 }
 
 // Stop shuts the server down, letting it finish a checkpoint so the next
-// start needs no recovery. Stopping a cluster that is not running is not an
-// error.
+// start needs no recovery, and gives up the process's ownership of Dir.
+// Stopping a cluster that is not running is not an error.
 func (c *Cluster) Stop(ctx context.Context) error {
+	if err := c.stop(ctx); err != nil {
+		return err
+	}
+	return c.lock.Release()
+}
+
+func (c *Cluster) stop(ctx context.Context) error {
 	if _, ok, err := c.livePostmaster(); err != nil {
 		return fmt.Errorf("localpg: stop %s: %w", c.dir, err)
 	} else if !ok {

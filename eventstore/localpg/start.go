@@ -25,7 +25,9 @@ const retryInterval = 100 * time.Millisecond
 
 // start makes sure a server runs on the data directory with our socket
 // directory. A server a dead process left behind is reused when it serves
-// our socket and restarted otherwise. A killed server leaves postmaster.pid
+// our socket and restarted otherwise. Only the owner of Dir's lock gets here
+// (Start), so a running server is one whose owner died or one of ours:
+// never a live program's, which reusing and later stopping would break. A killed server leaves postmaster.pid
 // and backends that take a moment to exit, so a failed start is retried
 // until startTimeout.
 func (c *Cluster) start(ctx context.Context) error {
