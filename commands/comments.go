@@ -110,10 +110,33 @@ func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, c
 	})
 }
 
-// History returns every event of a lead's stream, oldest first: the lead's
-// audit trail (who changed what, when, from which value). Errors:
-// domain.ErrLeadNotFound for a lead that does not exist or was deleted.
-func (h *Handler) History(ctx context.Context, tenantID, leadID uuid.UUID) ([]eventstore.Event, error) {
-	_, stored, err := h.readLead(ctx, tenantID, leadID)
-	return stored, err
+// History returns one page of a lead's stream, newest first: the lead's
+// audit trail (who changed what, when, from which value), limit events
+// after the offset newest, with the stream's length. It reads the page from
+// the store, never the whole stream. Errors: domain.ErrLeadNotFound for a
+// lead that does not exist or was deleted.
+func (h *Handler) History(ctx context.Context, tenantID, leadID uuid.UUID, offset, limit int) (eventstore.StreamPage, error) {
+	if _, _, err := h.loadLead(ctx, tenantID, leadID); err != nil {
+		return eventstore.StreamPage{}, err
+	}
+	page, err := h.store.ReadStreamPage(ctx, tenantID, leadID, offset, limit)
+	if err != nil {
+		return eventstore.StreamPage{}, fmt.Errorf("history of lead %s: %w", leadID, err)
+	}
+	return page, nil
+}
+
+// CommentEvents returns the events of a lead's stream that wrote comment
+// commentID (its comment_added, then its edits), read without the rest of
+// the stream.
+func (h *Handler) CommentEvents(ctx context.Context, tenantID, leadID uuid.UUID, commentID int64) ([]eventstore.Event, error) {
+	match, err := json.Marshal(map[string]int64{"comment_id": commentID})
+	if err != nil {
+		return nil, err
+	}
+	events, err := h.store.ReadStreamMatching(ctx, tenantID, leadID, []string{domain.CommentAdded, domain.CommentEdited}, match)
+	if err != nil {
+		return nil, fmt.Errorf("comment %d: %w", commentID, err)
+	}
+	return events, nil
 }

@@ -21,6 +21,18 @@ const (
 	maxCallNotesLen = 10000
 )
 
+// Bounds on what one lead holds. Every command on a lead loads its state,
+// so these keep a command's memory bounded whatever one tenant writes; they
+// are far above what a real lead gathers (a comment or a call every working
+// day for forty years). Beyond them a decision answers LimitError.
+const (
+	// MaxCommentsPerLead bounds the comments a lead holds.
+	MaxCommentsPerLead = 10000
+	// MaxCallLogsPerLead bounds the call logs ever logged on a lead (deleted
+	// ones included: their ids stay used).
+	MaxCallLogsPerLead = 10000
+)
+
 // CreateLead decides the creation of lead id with per-tenant number, profile
 // p (already normalized by NormalizeProfile) and status (DefaultStatus when
 // empty). Name is derived from the name parts when missing. Finding an
@@ -179,6 +191,9 @@ func (l *Lead) LogCall(c CallLog) ([]Event, error) {
 	if _, used := l.usedCallLogs[c.ID]; used {
 		return nil, ErrCallLogExists
 	}
+	if len(l.usedCallLogs) >= MaxCallLogsPerLead {
+		return nil, LimitError{Field: "call_logs", Limit: MaxCallLogsPerLead}
+	}
 	return []Event{{Type: CallLogged, Data: CallLoggedData{
 		LeadID:          l.id,
 		CallLogID:       c.ID,
@@ -247,6 +262,9 @@ func (l *Lead) AddComment(id int64, content, author string) ([]Event, error) {
 	content, err := checkComment(content)
 	if err != nil {
 		return nil, err
+	}
+	if len(l.comments) >= MaxCommentsPerLead {
+		return nil, LimitError{Field: "comments", Limit: MaxCommentsPerLead}
 	}
 	return []Event{{Type: CommentAdded, Data: CommentAddedData{LeadID: l.id, CommentID: id, Content: content, Author: author}}}, nil
 }

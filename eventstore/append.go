@@ -101,6 +101,9 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 			sa.StreamID, c.TenantID); err != nil {
 			return CommitResult{}, fmt.Errorf("commit: redact stream %s: %w", sa.StreamID, err)
 		}
+		if err := deleteSnapshots(ctx, tx, c.TenantID, sa.StreamID); err != nil {
+			return CommitResult{}, fmt.Errorf("commit: %w", err)
+		}
 	}
 
 	last, err := insertEvents(ctx, tx, c, from, meta)

@@ -2,11 +2,14 @@ package leadsapi
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/domain"
@@ -118,32 +121,48 @@ func (p pipeline) entryOf(e eventstore.Event) (logEntry, error) {
 	return out, nil
 }
 
-// history reads the audit log of the lead numbered in the path, oldest first.
-func (h *handlers) history(c *gin.Context) ([]logEntry, []eventstore.Event, error) {
-	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
+// lead returns the id of the lead numbered in the path.
+func (h *handlers) lead(c *gin.Context) (uuid.UUID, error) {
 	n, bad := leadID(c)
 	if bad != nil {
-		return nil, nil, bad
+		return uuid.Nil, bad
 	}
-	row, err := h.leadByNumber(ctx, tenant, n)
+	row, err := h.leadByNumber(c.Request.Context(), api.Principal(c).TenantID, n)
 	if err != nil {
-		return nil, nil, err
+		return uuid.Nil, err
 	}
-	events, err := h.d.Commands.History(ctx, tenant, row.ID)
+	return row.ID, nil
+}
+
+// entries turns stored lead events into audit log entries, in their order.
+func (h *handlers) entries(c *gin.Context, events []eventstore.Event) ([]logEntry, error) {
+	pl, err := h.pipeline(c.Request.Context(), api.Principal(c).TenantID)
 	if err != nil {
-		return nil, nil, err
-	}
-	pl, err := h.pipeline(ctx, tenant)
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	entries := make([]logEntry, len(events))
 	for i, e := range events {
 		if entries[i], err = pl.entryOf(e); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return entries, events, nil
+	return entries, nil
+}
+
+// history reads the whole audit log of the lead numbered in the path,
+// oldest first.
+func (h *handlers) history(c *gin.Context) ([]logEntry, []eventstore.Event, error) {
+	id, err := h.lead(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	page, err := h.d.Commands.History(c.Request.Context(), api.Principal(c).TenantID, id, 0, math.MaxInt32)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Reverse(page.Events)
+	entries, err := h.entries(c, page.Events)
+	return entries, page.Events, err
 }
 
 // window returns the page of n items that page and limit select.
@@ -162,19 +181,30 @@ type logList struct {
 	Logs  []logEntry `json:"logs"`
 }
 
+// logs answers one page of the lead's audit log, newest first, read as
+// one page of its stream: a lead's whole history is never loaded.
 func (h *handlers) logs(c *gin.Context) {
-	entries, _, err := h.history(c)
+	id, err := h.lead(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	lo, hi, bad := window(c, len(entries))
+	limit, offset, bad := page(c, 50, maxLogLimit)
 	if bad != nil {
 		h.fail(c, bad)
 		return
 	}
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].ID > entries[j].ID })
-	c.JSON(http.StatusOK, logList{Count: len(entries), Logs: entries[lo:hi]})
+	history, err := h.d.Commands.History(c.Request.Context(), api.Principal(c).TenantID, id, offset, limit)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	entries, err := h.entries(c, history.Events)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, logList{Count: history.Total, Logs: entries})
 }
 
 // timelineItem is a log entry or a comment in the merged timeline.
