@@ -126,17 +126,33 @@ func (h *Handler) History(ctx context.Context, tenantID, leadID uuid.UUID, offse
 	return page, nil
 }
 
-// CommentEvents returns the events of a lead's stream that wrote comment
-// commentID (its comment_added, then its edits), read without the rest of
+// CommentEvents returns the events of a lead's stream that wrote the
+// comments ids (comment_added, then the edits), read without the rest of
 // the stream.
-func (h *Handler) CommentEvents(ctx context.Context, tenantID, leadID uuid.UUID, commentID int64) ([]eventstore.Event, error) {
-	match, err := json.Marshal(map[string]int64{"comment_id": commentID})
-	if err != nil {
-		return nil, err
+func (h *Handler) CommentEvents(ctx context.Context, tenantID, leadID uuid.UUID, ids ...int64) ([]eventstore.Event, error) {
+	matches := make([]json.RawMessage, len(ids))
+	for i, id := range ids {
+		matches[i] = json.RawMessage(`{"comment_id":` + strconv.FormatInt(id, 10) + `}`)
 	}
-	events, err := h.store.ReadStreamMatching(ctx, tenantID, leadID, []string{domain.CommentAdded, domain.CommentEdited}, match)
+	events, err := h.store.ReadStreamMatching(ctx, tenantID, leadID, []string{domain.CommentAdded, domain.CommentEdited}, matches)
 	if err != nil {
-		return nil, fmt.Errorf("comment %d: %w", commentID, err)
+		return nil, fmt.Errorf("comments of lead %s: %w", leadID, err)
 	}
 	return events, nil
+}
+
+// Timeline returns one page of a lead's timeline, newest first: its
+// stream's events, each comment_added counted twice (the comment and the
+// log entry that wrote it), limit items after the offset first. It reads
+// the page from the store, never the whole stream. Errors:
+// domain.ErrLeadNotFound for a lead that does not exist or was deleted.
+func (h *Handler) Timeline(ctx context.Context, tenantID, leadID uuid.UUID, offset, limit int) (eventstore.ItemPage, error) {
+	if _, _, err := h.loadLead(ctx, tenantID, leadID); err != nil {
+		return eventstore.ItemPage{}, err
+	}
+	page, err := h.store.ReadStreamItems(ctx, tenantID, leadID, []string{domain.CommentAdded}, offset, limit)
+	if err != nil {
+		return eventstore.ItemPage{}, fmt.Errorf("timeline of lead %s: %w", leadID, err)
+	}
+	return page, nil
 }

@@ -2,9 +2,7 @@ package leadsapi
 
 import (
 	"encoding/json"
-	"math"
 	"net/http"
-	"slices"
 	"sort"
 	"time"
 
@@ -149,32 +147,6 @@ func (h *handlers) entries(c *gin.Context, events []eventstore.Event) ([]logEntr
 	return entries, nil
 }
 
-// history reads the whole audit log of the lead numbered in the path,
-// oldest first.
-func (h *handlers) history(c *gin.Context) ([]logEntry, []eventstore.Event, error) {
-	id, err := h.lead(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	page, err := h.d.Commands.History(c.Request.Context(), api.Principal(c).TenantID, id, 0, math.MaxInt32)
-	if err != nil {
-		return nil, nil, err
-	}
-	slices.Reverse(page.Events)
-	entries, err := h.entries(c, page.Events)
-	return entries, page.Events, err
-}
-
-// window returns the page of n items that page and limit select.
-func window(c *gin.Context, n int) (lo, hi int, bad *api.BadInput) {
-	limit, offset, bad := page(c, 50, maxLogLimit)
-	if bad != nil {
-		return 0, 0, bad
-	}
-	lo = min(offset, n)
-	return lo, min(lo+limit, n), nil
-}
-
 // logList is the answer of GET /leads/logs/{id}.
 type logList struct {
 	Count int        `json:"count"`
@@ -227,43 +199,79 @@ type timeline struct {
 	CommentsCount   int            `json:"commentsCount"`
 }
 
+// logsAndComments answers one page of the lead's timeline: its audit log
+// with each comment, as its content reads after every edit, just above the
+// AddComment entry that wrote it, newest first. The page is read from the
+// stream by Postgres, with the comments it shows: a lead's whole history is
+// never loaded.
 func (h *handlers) logsAndComments(c *gin.Context) {
-	entries, events, err := h.history(c)
+	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
+	id, err := h.lead(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	comments, err := commentsOf(events)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	items := make([]timelineItem, 0, len(entries)+len(comments))
-	for _, e := range entries {
-		action := e.Action
-		items = append(items, timelineItem{Type: "log", ID: e.ID, Action: &action, EntityType: e.EntityType, User: e.User,
-			Content: e.content, CommentID: e.CommentID, Changes: e.Changes, CreatedAt: e.CreatedAt})
-	}
-	for _, cm := range comments {
-		content, id := cm.Content, cm.ID
-		items = append(items, timelineItem{Type: "comment", ID: cm.ID, EntityType: "Comment",
-			User: actorRef{ID: cm.User.ID, Email: cm.User.Email}, Content: &content, CommentID: &id, Changes: []change{}, CreatedAt: cm.CreatedAt})
-	}
-	// Newest first; a comment shows above the AddComment entry that wrote it.
-	sort.SliceStable(items, func(i, j int) bool {
-		a, b := items[i], items[j]
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.After(b.CreatedAt)
-		}
-		if a.Type != b.Type {
-			return a.Type == "comment"
-		}
-		return a.ID > b.ID
-	})
-	lo, hi, bad := window(c, len(items))
+	limit, offset, bad := page(c, 50, maxLogLimit)
 	if bad != nil {
 		h.fail(c, bad)
 		return
 	}
-	c.JSON(http.StatusOK, timeline{LogsAndComments: items[lo:hi], LogsCount: len(entries), CommentsCount: len(comments)})
+	pg, err := h.d.Commands.Timeline(ctx, tenant, id, offset, limit)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	entries, err := h.entries(c, pg.Events)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var ids []int64
+	for i, e := range entries {
+		if pg.Events[i].Type == domain.CommentAdded && e.CommentID != nil {
+			ids = append(ids, *e.CommentID)
+		}
+	}
+	written, err := h.d.Commands.CommentEvents(ctx, tenant, id, ids...)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	comments, err := commentsOf(written)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	byID := make(map[int64]comment, len(comments))
+	for _, cm := range comments {
+		byID[cm.ID] = cm
+	}
+	items := make([]timelineItem, 0, limit)
+	inPage := func(k int) bool { return k >= offset && k < offset+limit }
+	for i, e := range entries {
+		k := pg.Firsts[i]
+		if pg.Events[i].Type == domain.CommentAdded {
+			if cm, ok := byID[ptrValue(e.CommentID)]; ok && inPage(k) {
+				content, id := cm.Content, cm.ID
+				items = append(items, timelineItem{Type: "comment", ID: cm.ID, EntityType: "Comment",
+					User: actorRef{ID: cm.User.ID, Email: cm.User.Email}, Content: &content, CommentID: &id, Changes: []change{}, CreatedAt: cm.CreatedAt})
+			}
+			k++
+		}
+		if inPage(k) {
+			action := e.Action
+			items = append(items, timelineItem{Type: "log", ID: e.ID, Action: &action, EntityType: e.EntityType, User: e.User,
+				Content: e.content, CommentID: e.CommentID, Changes: e.Changes, CreatedAt: e.CreatedAt})
+		}
+	}
+	c.JSON(http.StatusOK, timeline{LogsAndComments: items, LogsCount: pg.Total, CommentsCount: pg.Doubled})
+}
+
+// ptrValue is *p, or zero for nil.
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

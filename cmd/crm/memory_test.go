@@ -161,7 +161,7 @@ func (c *serveChild) peakKB() int64 {
 // TestServeLeadOf100kEventsStaysUnderMemoryTarget grows one lead to 100,000
 // events, then drives `crm serve`, as a process of its own, through
 // commands on that lead (update, comment, status change, each loading the
-// lead) and pages of its audit log: each succeeds, the comment past the
+// lead) and pages of its audit log and timeline: each succeeds, the comment past the
 // bound on comments per lead is 422 naming comments, and the child's peak
 // resident set stays under the memory target.
 func TestServeLeadOf100kEventsStaysUnderMemoryTarget(t *testing.T) {
@@ -207,6 +207,19 @@ func TestServeLeadOf100kEventsStaysUnderMemoryTarget(t *testing.T) {
 		}
 		if logs.Count < longLeadEvents || (q != "?page=1000&limit=200" && len(logs.Logs) == 0) {
 			t.Fatalf("logs%s: count %d, %d entries", q, logs.Count, len(logs.Logs))
+		}
+	}
+	for _, q := range []string{"", "?page=3&limit=200", "?page=999&limit=100"} {
+		var tl struct {
+			Items         []json.RawMessage `json:"logsAndComments"`
+			LogsCount     int               `json:"logsCount"`
+			CommentsCount int               `json:"commentsCount"`
+		}
+		if err := json.Unmarshal(child.want(http.StatusOK, "GET", fmt.Sprintf("/leads/logs-and-comments/%d%s", lead.Number, q), nil), &tl); err != nil {
+			t.Fatal(err)
+		}
+		if tl.LogsCount < longLeadEvents || tl.CommentsCount != domain.MaxCommentsPerLead || len(tl.Items) == 0 {
+			t.Fatalf("logs-and-comments%s: %d logs, %d comments, %d items", q, tl.LogsCount, tl.CommentsCount, len(tl.Items))
 		}
 	}
 	peak := child.peakKB()
