@@ -95,7 +95,16 @@ func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, c
 		if err != nil {
 			return CommentResult{}, err
 		}
-		decided, err := lead.EditComment(commentID, content)
+		// Read after the lead: a concurrent edit between the two shows as
+		// ErrCommentChanged, and the attempt runs again.
+		current, err := h.commentContent(ctx, c.TenantID, leadID, commentID)
+		if err != nil {
+			return CommentResult{}, err
+		}
+		decided, err := lead.EditComment(commentID, content, current)
+		if errors.Is(err, domain.ErrCommentChanged) {
+			return CommentResult{}, &eventstore.ConcurrencyError{StreamID: leadID, Expected: lead.Version()}
+		}
 		if err != nil || len(decided) == 0 {
 			return CommentResult{Result: Result{Position: last}, CommentID: commentID, LeadID: leadID}, err
 		}
@@ -155,4 +164,27 @@ func (h *Handler) Timeline(ctx context.Context, tenantID, leadID uuid.UUID, offs
 		return eventstore.ItemPage{}, fmt.Errorf("timeline of lead %s: %w", leadID, err)
 	}
 	return page, nil
+}
+
+// commentContent returns comment commentID's content as the lead's stream
+// holds it now (after its last edit).
+func (h *Handler) commentContent(ctx context.Context, tenantID, leadID uuid.UUID, commentID int64) (string, error) {
+	events, err := h.CommentEvents(ctx, tenantID, leadID, commentID)
+	if err != nil {
+		return "", err
+	}
+	var content string
+	for _, e := range events {
+		event, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			return "", fmt.Errorf("comment %d: %w", commentID, err)
+		}
+		switch d := event.Data.(type) {
+		case domain.CommentAddedData:
+			content = d.Content
+		case domain.CommentEditedData:
+			content = d.New
+		}
+	}
+	return content, nil
 }

@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -114,5 +115,46 @@ func TestHistoryPages(t *testing.T) {
 	}
 	if _, err := f.h.History(f.ctx, uuid.New(), id, 0, 5); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Fatalf("another tenant's history: %v", err)
+	}
+}
+
+// Concurrent edits of one comment all land, each recording as its old
+// content what the previous one wrote: the content a command reads from the
+// stream is checked against the lead's digest and read again when stale.
+func TestConcurrentCommentEditsChainTheirContents(t *testing.T) {
+	f := newFixture(t)
+	id := f.lead(t, "Busy", "busy@example.com")
+	added, err := f.h.AddComment(f.ctx, f.c, id, "v0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const editors = 6
+	errs := make(chan error, editors)
+	for i := range editors {
+		go func() {
+			_, err := f.h.EditComment(f.ctx, f.c, added.CommentID, fmt.Sprintf("v%d", i+1))
+			errs <- err
+		}()
+	}
+	for range editors {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := f.h.CommentEvents(f.ctx, f.c.TenantID, id, added.CommentID)
+	if err != nil || len(events) != editors+1 {
+		t.Fatalf("%d events of the comment (%v), want %d", len(events), err, editors+1)
+	}
+	content := "v0"
+	for _, e := range events[1:] {
+		d, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit := d.Data.(domain.CommentEditedData)
+		if edit.Old != content {
+			t.Fatalf("edit at version %d: old %q, want %q", e.StreamVersion, edit.Old, content)
+		}
+		content = edit.New
 	}
 }

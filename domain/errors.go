@@ -11,6 +11,9 @@ import (
 var (
 	// ErrCommentNotFound is returned for a comment the lead does not have.
 	ErrCommentNotFound = errors.New("comment not found")
+	// ErrCommentChanged: the content given as a comment's current one is
+	// not (another edit came first); read it again.
+	ErrCommentChanged = errors.New("comment changed since it was read")
 	// ErrLeadNotFound: the lead was never created (or is deleted, see ErrLeadDeleted).
 	ErrLeadNotFound = errors.New("lead not found")
 	// ErrLeadDeleted: the lead existed and was deleted; wraps ErrLeadNotFound.

@@ -2,6 +2,8 @@ package domain
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -269,12 +271,16 @@ func (l *Lead) AddComment(id int64, content, author string) ([]Event, error) {
 	return []Event{{Type: CommentAdded, Data: CommentAddedData{LeadID: l.id, CommentID: id, Content: content, Author: author}}}, nil
 }
 
-// EditComment decides new content for comment id; the same content is no change.
-func (l *Lead) EditComment(id int64, content string) ([]Event, error) {
+// EditComment decides new content for comment id, whose content is now
+// current: the lead keeps only a digest of each comment, so the caller
+// reads the content from the stream. The same content is no change; a
+// current that is not the comment's content is ErrCommentChanged (it was
+// read before another edit): read it again with the lead.
+func (l *Lead) EditComment(id int64, content, current string) ([]Event, error) {
 	if err := l.mustExist(); err != nil {
 		return nil, err
 	}
-	old, ok := l.comments[id]
+	digest, ok := l.comments[id]
 	if !ok {
 		return nil, ErrCommentNotFound
 	}
@@ -282,10 +288,20 @@ func (l *Lead) EditComment(id int64, content string) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if content == old {
+	if commentDigest(current) != digest {
+		return nil, ErrCommentChanged
+	}
+	if content == current {
 		return nil, nil
 	}
-	return []Event{{Type: CommentEdited, Data: CommentEditedData{LeadID: l.id, CommentID: id, Old: old, New: content}}}, nil
+	return []Event{{Type: CommentEdited, Data: CommentEditedData{LeadID: l.id, CommentID: id, Old: current, New: content}}}, nil
+}
+
+// commentDigest is what a lead keeps of a comment's content: 128 bits of
+// its SHA-256, in hex.
+func commentDigest(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(sum[:16])
 }
 
 // HasComment reports whether the lead has comment id.

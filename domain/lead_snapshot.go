@@ -21,25 +21,25 @@ var ErrStaleSnapshot = errors.New("lead snapshot of another version")
 // Lead, exported for the database. Its JSON names are stored: never rename
 // one without bumping LeadSnapshotVersion.
 type LeadSnapshot struct {
-	SchemaVersion int                `json:"schema_version"`
-	ID            uuid.UUID          `json:"id"`
-	Number        int64              `json:"number"`
-	Profile       LeadProfile        `json:"profile"`
-	Status        Status             `json:"status"`
-	Exists        bool               `json:"exists"`
-	Archived      bool               `json:"archived"`
-	Deleted       bool               `json:"deleted"`
-	Version       int                `json:"version"`
-	CallLogs      []uuid.UUID        `json:"call_logs,omitempty"`
-	UsedCallLogs  map[uuid.UUID]bool `json:"used_call_logs,omitempty"`
-	Comments      map[int64]string   `json:"comments,omitempty"`
+	SchemaVersion  int                `json:"schema_version"`
+	ID             uuid.UUID          `json:"id"`
+	Number         int64              `json:"number"`
+	Profile        LeadProfile        `json:"profile"`
+	Status         Status             `json:"status"`
+	Exists         bool               `json:"exists"`
+	Archived       bool               `json:"archived"`
+	Deleted        bool               `json:"deleted"`
+	Version        int                `json:"version"`
+	CallLogs       []uuid.UUID        `json:"call_logs,omitempty"`
+	UsedCallLogs   map[uuid.UUID]bool `json:"used_call_logs,omitempty"`
+	CommentDigests map[int64]string   `json:"comment_digests,omitempty"`
 }
 
 // Snapshot returns the lead's state as a LeadSnapshot (deep copies).
 func (l *Lead) Snapshot() LeadSnapshot {
 	return LeadSnapshot{SchemaVersion: LeadSnapshotVersion, ID: l.id, Number: l.number, Profile: l.profile.clone(),
 		Status: l.status, Exists: l.exists, Archived: l.archived, Deleted: l.deleted, Version: l.version,
-		CallLogs: slices.Clone(l.callLogs), UsedCallLogs: maps.Clone(l.usedCallLogs), Comments: maps.Clone(l.comments)}
+		CallLogs: slices.Clone(l.callLogs), UsedCallLogs: maps.Clone(l.usedCallLogs), CommentDigests: maps.Clone(l.comments)}
 }
 
 // UnmarshalLeadFromSnapshot restores a lead from a snapshot its own
@@ -53,6 +53,6 @@ func UnmarshalLeadFromSnapshot(s LeadSnapshot) (*Lead, error) {
 	}
 	l := &Lead{id: s.ID, number: s.Number, profile: s.Profile.clone(), status: s.Status, exists: s.Exists,
 		archived: s.Archived, deleted: s.Deleted, version: s.Version,
-		callLogs: slices.Clone(s.CallLogs), usedCallLogs: maps.Clone(s.UsedCallLogs), comments: maps.Clone(s.Comments)}
+		callLogs: slices.Clone(s.CallLogs), usedCallLogs: maps.Clone(s.UsedCallLogs), comments: maps.Clone(s.CommentDigests)}
 	return l, nil
 }

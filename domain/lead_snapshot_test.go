@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -82,7 +83,7 @@ func TestCommentsPerLeadAreBounded(t *testing.T) {
 		t.Fatalf("err %#v, want LimitError on comments", err)
 	}
 	// Editing stays possible at the bound.
-	if _, err := lead.EditComment(1, "edited"); err != nil {
+	if _, err := lead.EditComment(1, "edited", "note"); err != nil {
 		t.Fatalf("edit at the bound: %v", err)
 	}
 }
@@ -99,5 +100,39 @@ func TestCallLogsPerLeadAreBounded(t *testing.T) {
 	var limit LimitError
 	if !errors.As(err, &limit) || limit.Field != "call_logs" || !errors.Is(err, ErrInvalid) {
 		t.Fatalf("err %#v, want LimitError on call_logs", err)
+	}
+}
+
+// Given a comment of the longest content, the lead's state (its snapshot)
+// keeps a digest of it, not the content: a lead at the bound on comments
+// stays small whatever they say.
+func TestLeadKeepsCommentDigestsNotContents(t *testing.T) {
+	long := strings.Repeat("é", maxCommentLen)
+	lead := NewLeadFromHistory([]Event{created(asha()), commentAdded(1, long)})
+	raw, err := json.Marshal(lead.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) > 1024 {
+		t.Fatalf("snapshot of a lead with one %d-byte comment is %d bytes", len(long), len(raw))
+	}
+	// When the caller gives the content as the stream holds it, the edit
+	// carries it as the old value.
+	events, err := lead.EditComment(1, "short now", long)
+	if err != nil || events[0].Data.(CommentEditedData).Old != long {
+		t.Fatalf("edit: %v", err)
+	}
+}
+
+// Given a comment edited since the caller read it, when the caller edits
+// with the content it read, then ErrCommentChanged (the handler reads again).
+func TestEditCommentRefusesContentReadBeforeAnotherEdit(t *testing.T) {
+	lead := NewLeadFromHistory([]Event{created(asha()), commentAdded(1, "first"),
+		{Type: CommentEdited, Data: CommentEditedData{LeadID: leadID, CommentID: 1, Old: "first", New: "second"}}})
+	if _, err := lead.EditComment(1, "third", "first"); !errors.Is(err, ErrCommentChanged) {
+		t.Fatalf("edit from stale content: %v, want ErrCommentChanged", err)
+	}
+	if events, err := lead.EditComment(1, "second", "second"); err != nil || len(events) != 0 {
+		t.Fatalf("same content: %v %v, want no change", events, err)
 	}
 }
