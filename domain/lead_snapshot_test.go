@@ -3,6 +3,7 @@ package domain
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -134,5 +135,24 @@ func TestEditCommentRefusesContentReadBeforeAnotherEdit(t *testing.T) {
 	}
 	if events, err := lead.EditComment(1, "second", "second"); err != nil || len(events) != 0 {
 		t.Fatalf("same content: %v %v, want no change", events, err)
+	}
+}
+
+// Given a lead whose emails merges have grown to the bound, when one more
+// merge brings a new email, then a ValidationError naming emails: merges
+// cannot grow a lead's profile, loaded by every command, without end.
+func TestMergesCannotGrowAProfileWithoutEnd(t *testing.T) {
+	lead := NewLeadFromHistory([]Event{created(asha())})
+	for i := 1; i < maxEmails; i++ {
+		events, err := lead.Merge(LeadProfile{Emails: []string{fmt.Sprintf("asha.%d@example.com", i)}})
+		if err != nil {
+			t.Fatalf("merge %d: %v", i, err)
+		}
+		lead.Apply(events[0])
+	}
+	_, err := lead.Merge(LeadProfile{Emails: []string{"one.more@example.com"}})
+	var invalid ValidationError
+	if !errors.As(err, &invalid) || invalid.Field != "emails" {
+		t.Fatalf("merge past the bound: %v, want a ValidationError naming emails", err)
 	}
 }
