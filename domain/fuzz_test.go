@@ -205,7 +205,9 @@ func FuzzLeadProfile(f *testing.F) {
 				return lead.LogCall(domain.CallLog{ID: call, Type: domain.CallOutbound, CalledAt: calledAt})
 			}},
 			{"AddComment", func() ([]domain.Event, error) { return lead.AddComment(int64(score), name, email) }},
-			{"EditComment", func() ([]domain.Event, error) { return lead.EditComment(int64(score%3), name, contents[int64(score%3)]) }},
+			{"EditComment", func() ([]domain.Event, error) {
+				return lead.EditComment(int64(score%3), name, contents[int64(score%3)])
+			}},
 			{"DeleteCallLog", func() ([]domain.Event, error) { return lead.DeleteCallLog(call) }},
 			{"Archive", lead.Archive},
 			{"Restore", lead.Restore},
