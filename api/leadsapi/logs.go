@@ -119,17 +119,22 @@ func (p pipeline) entryOf(e eventstore.Event) (logEntry, error) {
 	return out, nil
 }
 
-// lead returns the id of the lead numbered in the path.
-func (h *handlers) lead(c *gin.Context) (uuid.UUID, error) {
+// leadPage returns the id of the lead numbered in the path and the page
+// (limit, offset) the query asks for, in that order of checks.
+func (h *handlers) leadPage(c *gin.Context) (id uuid.UUID, limit, offset int, err error) {
 	n, bad := leadID(c)
 	if bad != nil {
-		return uuid.Nil, bad
+		return uuid.Nil, 0, 0, bad
 	}
 	row, err := h.leadByNumber(c.Request.Context(), api.Principal(c).TenantID, n)
 	if err != nil {
-		return uuid.Nil, err
+		return uuid.Nil, 0, 0, err
 	}
-	return row.ID, nil
+	limit, offset, bad = page(c, 50, maxLogLimit)
+	if bad != nil {
+		return uuid.Nil, 0, 0, bad
+	}
+	return row.ID, limit, offset, nil
 }
 
 // entries turns stored lead events into audit log entries, in their order.
@@ -156,14 +161,9 @@ type logList struct {
 // logs answers one page of the lead's audit log, newest first, read as
 // one page of its stream: a lead's whole history is never loaded.
 func (h *handlers) logs(c *gin.Context) {
-	id, err := h.lead(c)
+	id, limit, offset, err := h.leadPage(c)
 	if err != nil {
 		h.fail(c, err)
-		return
-	}
-	limit, offset, bad := page(c, 50, maxLogLimit)
-	if bad != nil {
-		h.fail(c, bad)
 		return
 	}
 	history, err := h.d.Commands.History(c.Request.Context(), api.Principal(c).TenantID, id, offset, limit)
@@ -206,14 +206,9 @@ type timeline struct {
 // never loaded.
 func (h *handlers) logsAndComments(c *gin.Context) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	id, err := h.lead(c)
+	id, limit, offset, err := h.leadPage(c)
 	if err != nil {
 		h.fail(c, err)
-		return
-	}
-	limit, offset, bad := page(c, 50, maxLogLimit)
-	if bad != nil {
-		h.fail(c, bad)
 		return
 	}
 	pg, err := h.d.Commands.Timeline(ctx, tenant, id, offset, limit)

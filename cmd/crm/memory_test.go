@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -74,10 +72,10 @@ func (s *stack) growLead(id uuid.UUID) {
 
 // serveChild is `crm serve` running as a process of its own.
 type serveChild struct {
-	t   *testing.T
+	t   testing.TB
+	s   *stack
 	p   *process
 	url string
-	key string
 }
 
 // spawnServe starts `crm serve` on a free loopback port and waits until it
@@ -92,7 +90,7 @@ func (s *stack) spawnServe() *serveChild {
 	ln.Close()
 	p := s.spawn("serve", "CRM_ADDR="+addr, "CRM_RATE_LIMIT_KEY=off", "CRM_RATE_LIMIT_TENANT=off",
 		"CRM_PHOTO_DIR="+s.t.TempDir())
-	child := &serveChild{t: s.t.(*testing.T), p: p, url: "http://" + addr, key: s.key}
+	child := &serveChild{t: s.t, s: s, p: p, url: "http://" + addr}
 	storetest.WaitFor(s.t, time.Minute, func() (bool, error) {
 		select {
 		case err := <-p.done:
@@ -110,33 +108,12 @@ func (s *stack) spawnServe() *serveChild {
 	return child
 }
 
-// do sends one request to the child and returns its status and body.
+// do sends one request to the child, checked against the API's OpenAPI
+// document, and returns its status and body.
 func (c *serveChild) do(method, path string, body any) (int, []byte) {
 	c.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.url+path, r)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return res.StatusCode, out
+	r := c.s.doAt(c.url, http.DefaultClient, c.s.key, method, path, body, nil)
+	return r.Status, r.Body
 }
 
 // want sends a request and fails the test unless it answers status.
