@@ -31,8 +31,9 @@ const longLeadComments = domain.MaxCommentsPerLead - 1
 
 // growLead appends events to lead id, created at version 1, in large
 // commits through the store until its stream holds longLeadEvents: comments
-// (numbered from a million, clear of the tenant's counter) and profile
-// updates whose notes, half a kilobyte each, change every time.
+// (numbered from a million, clear of the tenant's counter), as many call
+// logs as a lead may hold, and profile updates whose notes, half a
+// kilobyte each, change every time.
 func (s *stack) growLead(id uuid.UUID) {
 	s.t.Helper()
 	const perCommit = 5000
@@ -54,6 +55,12 @@ func (s *stack) growLead(id uuid.UUID) {
 				e = domain.Event{Type: domain.CommentAdded, Data: domain.CommentAddedData{LeadID: id, CommentID: comment,
 					Content: "Spoke to them again", Author: "test"}}
 				reserve = append(reserve, eventstore.Reservation{Kind: domain.ReserveComment, Value: strconv.FormatInt(comment, 10)})
+			}
+			if v%10 == 5 && v/10 < domain.MaxCallLogsPerLead {
+				call := uuid.New()
+				e = domain.Event{Type: domain.CallLogged, Data: domain.CallLoggedData{LeadID: id, CallLogID: call,
+					CallType: domain.CallOutbound, DurationSeconds: 60, Notes: "Asked for a quote", CalledAt: time.Now().UTC()}}
+				reserve = append(reserve, eventstore.Reservation{Kind: domain.ReserveCallLog, Value: call.String()})
 			}
 			data, err := e.MarshalData()
 			if err != nil {
@@ -138,9 +145,10 @@ func (c *serveChild) peakKB() int64 {
 // TestServeLeadOf100kEventsStaysUnderMemoryTarget grows one lead to 100,000
 // events, then drives `crm serve`, as a process of its own, through
 // commands on that lead (update, comment, status change, each loading the
-// lead) and pages of its audit log and timeline: each succeeds, the comment past the
-// bound on comments per lead is 422 naming comments, and the child's peak
-// resident set stays under the memory target.
+// lead) and pages of its audit log and timeline: each succeeds, the
+// comment and the call log past the bounds per lead are 422 naming
+// comments and call_logs, and the child's peak resident set stays under
+// the memory target.
 func TestServeLeadOf100kEventsStaysUnderMemoryTarget(t *testing.T) {
 	s := newStack(t)
 	h := commands.New(s.core.store, "IN")
@@ -171,6 +179,15 @@ func TestServeLeadOf100kEventsStaysUnderMemoryTarget(t *testing.T) {
 	}
 	if status != http.StatusUnprocessableEntity || json.Unmarshal(body, &refused) != nil || refused.Field != "comments" {
 		t.Errorf("comment past the bound: %d %s, want 422 naming comments", status, body)
+	}
+	status, body = child.do("POST", "/api/v1/call-logs", map[string]any{"lead_id": lead.LeadID, "call_type": "Inbound", "duration_seconds": 30})
+	var cratioRefusal struct {
+		Error struct {
+			Field string `json:"field"`
+		} `json:"error"`
+	}
+	if status != http.StatusUnprocessableEntity || json.Unmarshal(body, &cratioRefusal) != nil || cratioRefusal.Error.Field != "call_logs" {
+		t.Errorf("call log past the bound: %d %s, want 422 naming call_logs", status, body)
 	}
 	for _, q := range []string{"", "?page=2&limit=200", "?page=500&limit=200", "?page=1000&limit=200"} {
 		var logs struct {
