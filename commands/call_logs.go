@@ -89,8 +89,7 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 		return Result{}, domain.ErrCallLogNotFound
 	}
 	return retry(ctx, func() (Result, error) {
-		c.Touched.add(leadID, false)
-		lead, stored, err := h.readLead(ctx, c.TenantID, leadID)
+		lead, _, err := h.loadLead(ctx, c, leadID)
 		if errors.Is(err, domain.ErrLeadNotFound) {
 			return Result{}, domain.ErrCallLogNotFound
 		}
@@ -105,9 +104,11 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 		if err != nil {
 			return Result{}, err
 		}
-		logged, err := callLoggedEvents(stored, id)
+		// The event that logged it may be older than the lead's snapshot:
+		// ask the store, not the fold.
+		logged, err := h.store.EventIDsWith(ctx, c.TenantID, leadID, domain.CallLogged, "call_log_id", id.String())
 		if err != nil {
-			return Result{}, err
+			return Result{}, fmt.Errorf("find call log %s: %w", id, err)
 		}
 		res, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
 			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
@@ -116,23 +117,4 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 		})
 		return Result{Position: res.Position}, err
 	})
-}
-
-// callLoggedEvents returns the ids of the stored events that logged call
-// log id: a permanent delete redacts their content with the deletion.
-func callLoggedEvents(stored []eventstore.Event, id uuid.UUID) ([]uuid.UUID, error) {
-	var ids []uuid.UUID
-	for _, e := range stored {
-		if e.Type != domain.CallLogged {
-			continue
-		}
-		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-		if err != nil {
-			return nil, fmt.Errorf("call log %s: %w", id, err)
-		}
-		if ev.Data.(domain.CallLoggedData).CallLogID == id {
-			ids = append(ids, e.ID)
-		}
-	}
-	return ids, nil
 }

@@ -101,7 +101,16 @@ func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, c
 		if err != nil {
 			return CommentResult{}, err
 		}
-		decided, err := lead.EditComment(commentID, content)
+		// Read after the lead: a concurrent edit between the two shows as
+		// ErrCommentChanged, and the attempt runs again.
+		current, err := h.commentContent(ctx, c.TenantID, leadID, commentID)
+		if err != nil {
+			return CommentResult{}, err
+		}
+		decided, err := lead.EditComment(commentID, content, current)
+		if errors.Is(err, domain.ErrCommentChanged) {
+			return CommentResult{}, &eventstore.ConcurrencyError{StreamID: leadID, Expected: lead.Version()}
+		}
 		if err != nil || len(decided) == 0 {
 			return CommentResult{Result: Result{Position: last}, CommentID: commentID, LeadID: leadID}, err
 		}
@@ -116,10 +125,72 @@ func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, c
 	})
 }
 
-// History returns every event of a lead's stream, oldest first: the lead's
-// audit trail (who changed what, when, from which value). Errors:
+// History returns one page of a lead's stream, newest first: the lead's
+// audit trail (who changed what, when, from which value), limit events
+// after the offset newest, with the stream's length. It reads the page from
+// the store, never the whole stream. Errors: domain.ErrLeadNotFound for a
+// lead that does not exist or was deleted.
+func (h *Handler) History(ctx context.Context, tenantID, leadID uuid.UUID, offset, limit int) (eventstore.StreamPage, error) {
+	if _, _, err := h.foldLead(ctx, tenantID, leadID); err != nil {
+		return eventstore.StreamPage{}, err
+	}
+	page, err := h.store.ReadStreamPage(ctx, tenantID, leadID, offset, limit)
+	if err != nil {
+		return eventstore.StreamPage{}, fmt.Errorf("history of lead %s: %w", leadID, err)
+	}
+	return page, nil
+}
+
+// CommentEvents returns the events of a lead's stream that wrote the
+// comments ids (comment_added, then the edits), read without the rest of
+// the stream.
+func (h *Handler) CommentEvents(ctx context.Context, tenantID, leadID uuid.UUID, ids ...int64) ([]eventstore.Event, error) {
+	matches := make([]json.RawMessage, len(ids))
+	for i, id := range ids {
+		matches[i] = json.RawMessage(`{"comment_id":` + strconv.FormatInt(id, 10) + `}`)
+	}
+	events, err := h.store.ReadStreamMatching(ctx, tenantID, leadID, []string{domain.CommentAdded, domain.CommentEdited}, matches)
+	if err != nil {
+		return nil, fmt.Errorf("comments of lead %s: %w", leadID, err)
+	}
+	return events, nil
+}
+
+// Timeline returns one page of a lead's timeline, newest first: its
+// stream's events, each comment_added counted twice (the comment and the
+// log entry that wrote it), limit items after the offset first. It reads
+// the page from the store, never the whole stream. Errors:
 // domain.ErrLeadNotFound for a lead that does not exist or was deleted.
-func (h *Handler) History(ctx context.Context, tenantID, leadID uuid.UUID) ([]eventstore.Event, error) {
-	_, stored, err := h.readLead(ctx, tenantID, leadID)
-	return stored, err
+func (h *Handler) Timeline(ctx context.Context, tenantID, leadID uuid.UUID, offset, limit int) (eventstore.ItemPage, error) {
+	if _, _, err := h.foldLead(ctx, tenantID, leadID); err != nil {
+		return eventstore.ItemPage{}, err
+	}
+	page, err := h.store.ReadStreamItems(ctx, tenantID, leadID, []string{domain.CommentAdded}, offset, limit)
+	if err != nil {
+		return eventstore.ItemPage{}, fmt.Errorf("timeline of lead %s: %w", leadID, err)
+	}
+	return page, nil
+}
+
+// commentContent returns comment commentID's content as the lead's stream
+// holds it now (after its last edit).
+func (h *Handler) commentContent(ctx context.Context, tenantID, leadID uuid.UUID, commentID int64) (string, error) {
+	events, err := h.CommentEvents(ctx, tenantID, leadID, commentID)
+	if err != nil {
+		return "", err
+	}
+	var content string
+	for _, e := range events {
+		event, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			return "", fmt.Errorf("comment %d: %w", commentID, err)
+		}
+		switch d := event.Data.(type) {
+		case domain.CommentAddedData:
+			content = d.Content
+		case domain.CommentEditedData:
+			content = d.New
+		}
+	}
+	return content, nil
 }

@@ -55,41 +55,96 @@ type Result struct {
 	Position eventstore.Position
 }
 
-// loadLead rebuilds a lead from its stream; a missing, deleted or other
-// tenant's lead is domain.ErrLeadNotFound. It also returns the position of
-// the stream's last event. The stream counts as touched by c's request.
+// loadLead is foldLead for a command: the stream counts as touched by c's
+// request (its stored response is purged if the lead is deleted).
 func (h *Handler) loadLead(ctx context.Context, c Context, id uuid.UUID) (*domain.Lead, eventstore.Position, error) {
 	c.Touched.add(id, false)
-	lead, stored, err := h.readLead(ctx, c.TenantID, id)
+	return h.foldLead(ctx, c.TenantID, id)
+}
+
+// foldLead rebuilds a lead from its newest snapshot and the events after
+// it (the whole stream when there is no usable snapshot), holding one event
+// in memory at a time; a missing, deleted or other tenant's lead is
+// domain.ErrLeadNotFound. It also returns the position of the stream's last
+// event. Having folded snapshotEvery events or more past the snapshot, it
+// writes a new one, so the next load folds fewer.
+func (h *Handler) foldLead(ctx context.Context, tenantID, id uuid.UUID) (*domain.Lead, eventstore.Position, error) {
+	lead, from, err := h.leadSnapshot(ctx, tenantID, id)
 	if err != nil {
 		return nil, eventstore.Position{}, err
 	}
-	return lead, stored[len(stored)-1].Position, nil
-}
-
-// readLead is loadLead with the stored events themselves.
-func (h *Handler) readLead(ctx context.Context, tenantID, id uuid.UUID) (*domain.Lead, []eventstore.Event, error) {
-	stored, err := h.store.ReadStream(ctx, tenantID, id)
+	var last eventstore.Position
+	folded := 0
+	// From the snapshot's own event: its position is the answer when
+	// nothing came after it, and it proves the stream is this tenant's lead.
+	err = h.store.FoldStream(ctx, tenantID, id, max(from, 1), func(e eventstore.Event) error {
+		if e.StreamType != domain.LeadStream {
+			return domain.ErrLeadNotFound
+		}
+		last = e.Position
+		if e.StreamVersion <= from {
+			return nil
+		}
+		event, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+		if err != nil {
+			return fmt.Errorf("load lead %s: %w", id, err)
+		}
+		lead.Apply(event)
+		folded++
+		return nil
+	})
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return nil, nil, domain.ErrLeadNotFound
+		return nil, eventstore.Position{}, domain.ErrLeadNotFound
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("load lead %s: %w", id, err)
+		return nil, eventstore.Position{}, err
 	}
-	if stored[0].StreamType != domain.LeadStream {
-		return nil, nil, domain.ErrLeadNotFound
-	}
-	events := make([]domain.Event, len(stored))
-	for i, e := range stored {
-		if events[i], err = domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data); err != nil {
-			return nil, nil, fmt.Errorf("load lead %s: %w", id, err)
-		}
-	}
-	lead := domain.NewLeadFromHistory(events)
 	if !lead.Exists() || lead.Deleted() {
-		return nil, nil, domain.ErrLeadNotFound
+		return nil, eventstore.Position{}, domain.ErrLeadNotFound
 	}
-	return lead, stored, nil
+	if folded >= snapshotEvery {
+		h.saveSnapshot(ctx, tenantID, lead)
+	}
+	return lead, last, nil
+}
+
+// snapshotEvery is how many events past its snapshot a lead is folded
+// before a load writes a new snapshot: a command folds at most about this
+// many events, and a snapshot is written once per this many.
+const snapshotEvery = 500
+
+// leadSnapshot returns the lead as of its stream's snapshot and the
+// snapshot's version; a new lead at version 0 when there is no snapshot or
+// it is of another form's version.
+func (h *Handler) leadSnapshot(ctx context.Context, tenantID, id uuid.UUID) (*domain.Lead, int, error) {
+	snap, ok, err := h.store.ReadSnapshot(ctx, tenantID, id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load lead %s: %w", id, err)
+	}
+	if !ok || snap.StreamType != domain.LeadStream || snap.SchemaVersion != domain.LeadSnapshotVersion {
+		return domain.NewLeadFromHistory(nil), 0, nil
+	}
+	var state domain.LeadSnapshot
+	if err := json.Unmarshal(snap.State, &state); err != nil {
+		return domain.NewLeadFromHistory(nil), 0, nil // unreadable: fold from the start
+	}
+	lead, err := domain.UnmarshalLeadFromSnapshot(state)
+	if err != nil || lead.Version() != snap.StreamVersion {
+		return domain.NewLeadFromHistory(nil), 0, nil
+	}
+	return lead, snap.StreamVersion, nil
+}
+
+// saveSnapshot stores the lead's state as its stream's snapshot. It is an
+// optimization: a failure costs the next load a longer fold, not the
+// command its answer, so it is not returned.
+func (h *Handler) saveSnapshot(ctx context.Context, tenantID uuid.UUID, lead *domain.Lead) {
+	state, err := json.Marshal(lead.Snapshot())
+	if err != nil {
+		return
+	}
+	_, _ = h.store.SaveSnapshot(ctx, eventstore.StreamSnapshot{TenantID: tenantID, StreamType: domain.LeadStream,
+		StreamID: lead.ID(), StreamVersion: lead.Version(), SchemaVersion: domain.LeadSnapshotVersion, State: state})
 }
 
 // toNew encodes domain events for the store.

@@ -182,7 +182,7 @@ func TestBulkDeleteAndChangeStatusAreAllOrNothing(t *testing.T) {
 	if _, err := f.h.DeleteLeads(f.ctx, f.c, []uuid.UUID{a, b}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.h.History(f.ctx, f.c.TenantID, a); !errors.Is(err, domain.ErrLeadNotFound) {
+	if _, err := f.h.History(f.ctx, f.c.TenantID, a, 0, 50); !errors.Is(err, domain.ErrLeadNotFound) {
 		t.Fatalf("deleted lead's history: %v", err)
 	}
 	var redacted int

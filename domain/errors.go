@@ -11,6 +11,9 @@ import (
 var (
 	// ErrCommentNotFound is returned for a comment the lead does not have.
 	ErrCommentNotFound = errors.New("comment not found")
+	// ErrCommentChanged: the content given as a comment's current one is
+	// not (another edit came first); read it again.
+	ErrCommentChanged = errors.New("comment changed since it was read")
 	// ErrLeadNotFound: the lead was never created (or is deleted, see ErrLeadDeleted).
 	ErrLeadNotFound = errors.New("lead not found")
 	// ErrLeadDeleted: the lead existed and was deleted; wraps ErrLeadNotFound.
@@ -45,4 +48,31 @@ func (e ValidationError) Is(target error) bool { return target == ErrInvalid }
 // that starts with the field name.
 func invalid(field, reason string) error {
 	return ValidationError{Field: field, Reason: reason}
+}
+
+// LimitError says a lead already holds as many of something as one lead
+// may (MaxCommentsPerLead, MaxCallLogsPerLead): the bounds that keep one
+// lead's state, which every command on it loads, bounded. Field names the
+// collection ("comments", "call_logs"). It is a ValidationError too, for
+// the APIs that answer every bad input alike (errors.As gives one).
+type LimitError struct {
+	Field string
+	Limit int
+}
+
+// Error reads as "comments must be at most 10000 per lead".
+func (e LimitError) Error() string { return e.Field + " " + e.reason() }
+
+func (e LimitError) reason() string { return fmt.Sprintf("must be at most %d per lead", e.Limit) }
+
+// Is makes errors.Is(err, ErrInvalid) true, as for a ValidationError.
+func (e LimitError) Is(target error) bool { return target == ErrInvalid }
+
+// As lets errors.As find a ValidationError naming the same field.
+func (e LimitError) As(target any) bool {
+	v, ok := target.(*ValidationError)
+	if ok {
+		*v = ValidationError{Field: e.Field, Reason: e.reason()}
+	}
+	return ok
 }

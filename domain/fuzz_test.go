@@ -188,6 +188,8 @@ func FuzzLeadProfile(f *testing.F) {
 			}
 		}
 		lead, call := fuzzLead(t)
+		// The comments' contents, as a caller reads them from the stream.
+		contents := map[int64]string{1: "hello"}
 		decisions := []struct {
 			what   string
 			decide func() ([]domain.Event, error)
@@ -203,7 +205,9 @@ func FuzzLeadProfile(f *testing.F) {
 				return lead.LogCall(domain.CallLog{ID: call, Type: domain.CallOutbound, CalledAt: calledAt})
 			}},
 			{"AddComment", func() ([]domain.Event, error) { return lead.AddComment(int64(score), name, email) }},
-			{"EditComment", func() ([]domain.Event, error) { return lead.EditComment(int64(score%3), name) }},
+			{"EditComment", func() ([]domain.Event, error) {
+				return lead.EditComment(int64(score%3), name, contents[int64(score%3)])
+			}},
 			{"DeleteCallLog", func() ([]domain.Event, error) { return lead.DeleteCallLog(call) }},
 			{"Archive", lead.Archive},
 			{"Restore", lead.Restore},
@@ -214,6 +218,12 @@ func FuzzLeadProfile(f *testing.F) {
 			checkRefusal(t, d.what, err, domain.ErrCallLogExists, domain.ErrCommentNotFound, domain.ErrCallLogNotFound, domain.ErrLeadNotFound)
 			for _, e := range checkStorable(t, events) {
 				lead.Apply(e)
+				switch d := e.Data.(type) {
+				case domain.CommentAddedData:
+					contents[d.CommentID] = d.Content
+				case domain.CommentEditedData:
+					contents[d.CommentID] = d.New
+				}
 			}
 		}
 	})

@@ -24,7 +24,10 @@ type Lead struct {
 	// call log's id is never logged again in the same stream.
 	callLogs     []uuid.UUID
 	usedCallLogs map[uuid.UUID]bool
-	// comments holds the content of each comment by its number.
+	// comments holds a digest of each comment's content by its number
+	// (commentDigest): enough to tell an edit that changes nothing and to
+	// check the content a command read from the stream, at a fixed size
+	// per comment however long it is, so a lead's state stays small.
 	comments map[int64]string
 }
 
@@ -100,11 +103,11 @@ func (l *Lead) Apply(e Event) {
 		if l.comments == nil {
 			l.comments = map[int64]string{}
 		}
-		l.comments[d.CommentID] = d.Content
+		l.comments[d.CommentID] = commentDigest(d.Content)
 	case CommentEdited:
 		d := eventData[CommentEditedData](e)
 		if _, ok := l.comments[d.CommentID]; ok {
-			l.comments[d.CommentID] = d.New
+			l.comments[d.CommentID] = commentDigest(d.New)
 		}
 	}
 	// Unknown types cannot reach here through DecodeLeadEvent; counting them

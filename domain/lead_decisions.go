@@ -2,6 +2,8 @@ package domain
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -19,6 +21,18 @@ import (
 const (
 	maxOutcomeLen   = 100
 	maxCallNotesLen = 10000
+)
+
+// Bounds on what one lead holds. Every command on a lead loads its state,
+// so these keep a command's memory bounded whatever one tenant writes; they
+// are far above what a real lead gathers (a comment or a call every working
+// day for forty years). Beyond them a decision answers LimitError.
+const (
+	// MaxCommentsPerLead bounds the comments a lead holds.
+	MaxCommentsPerLead = 10000
+	// MaxCallLogsPerLead bounds the call logs ever logged on a lead (deleted
+	// ones included: their ids stay used).
+	MaxCallLogsPerLead = 10000
 )
 
 // CreateLead decides the creation of lead id with per-tenant number, profile
@@ -179,6 +193,9 @@ func (l *Lead) LogCall(c CallLog) ([]Event, error) {
 	if _, used := l.usedCallLogs[c.ID]; used {
 		return nil, ErrCallLogExists
 	}
+	if len(l.usedCallLogs) >= MaxCallLogsPerLead {
+		return nil, LimitError{Field: "call_logs", Limit: MaxCallLogsPerLead}
+	}
 	return []Event{{Type: CallLogged, Data: CallLoggedData{
 		LeadID:          l.id,
 		CallLogID:       c.ID,
@@ -248,15 +265,22 @@ func (l *Lead) AddComment(id int64, content, author string) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(l.comments) >= MaxCommentsPerLead {
+		return nil, LimitError{Field: "comments", Limit: MaxCommentsPerLead}
+	}
 	return []Event{{Type: CommentAdded, Data: CommentAddedData{LeadID: l.id, CommentID: id, Content: content, Author: author}}}, nil
 }
 
-// EditComment decides new content for comment id; the same content is no change.
-func (l *Lead) EditComment(id int64, content string) ([]Event, error) {
+// EditComment decides new content for comment id, whose content is now
+// current: the lead keeps only a digest of each comment, so the caller
+// reads the content from the stream. The same content is no change; a
+// current that is not the comment's content is ErrCommentChanged (it was
+// read before another edit): read it again with the lead.
+func (l *Lead) EditComment(id int64, content, current string) ([]Event, error) {
 	if err := l.mustExist(); err != nil {
 		return nil, err
 	}
-	old, ok := l.comments[id]
+	digest, ok := l.comments[id]
 	if !ok {
 		return nil, ErrCommentNotFound
 	}
@@ -264,10 +288,20 @@ func (l *Lead) EditComment(id int64, content string) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if content == old {
+	if commentDigest(current) != digest {
+		return nil, ErrCommentChanged
+	}
+	if content == current {
 		return nil, nil
 	}
-	return []Event{{Type: CommentEdited, Data: CommentEditedData{LeadID: l.id, CommentID: id, Old: old, New: content}}}, nil
+	return []Event{{Type: CommentEdited, Data: CommentEditedData{LeadID: l.id, CommentID: id, Old: current, New: content}}}, nil
+}
+
+// commentDigest is what a lead keeps of a comment's content: 128 bits of
+// its SHA-256, in hex.
+func commentDigest(content string) string {
+	sum := sha256.Sum256([]byte(content))
+	return hex.EncodeToString(sum[:16])
 }
 
 // HasComment reports whether the lead has comment id.

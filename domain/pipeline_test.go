@@ -98,11 +98,11 @@ func TestCommentsOnALead(t *testing.T) {
 	if !l.HasComment(3) {
 		t.Fatal("comment not kept")
 	}
-	events, err = l.EditComment(3, "Second call too")
+	events, err = l.EditComment(3, "Second call too", "First call went well")
 	if err != nil || events[0].Data.(CommentEditedData).Old != "First call went well" {
 		t.Fatalf("edit: %+v %v", events, err)
 	}
-	if _, err := l.EditComment(4, "x"); !errors.Is(err, ErrCommentNotFound) {
+	if _, err := l.EditComment(4, "x", ""); !errors.Is(err, ErrCommentNotFound) {
 		t.Fatalf("edit unknown: %v", err)
 	}
 	var invalid ValidationError

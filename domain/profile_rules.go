@@ -37,6 +37,9 @@ func (p LeadProfile) Validate() error {
 	if len(p.Emails) == 0 && len(p.Phones) == 0 {
 		return invalid("emails", "must hold at least one email when there is no phone")
 	}
+	if err := checkCounts(p); err != nil {
+		return err
+	}
 	if err := checkNormalized("emails", p.Emails, func(s string) (string, error) { return NormalizeEmail(s) }); err != nil {
 		return err
 	}
@@ -72,6 +75,33 @@ func (p LeadProfile) Validate() error {
 	}
 	if len(p.CustomFields) > 0 && !isJSONObject(p.CustomFields) {
 		return invalid("custom_fields", "must be a JSON object")
+	}
+	return nil
+}
+
+// Bounds on the list fields a merge unions (Cratio's create into an
+// existing lead adds its emails, phones, business ids and social keys): a
+// lead's profile is in every command's load, so it must not grow with
+// every merge.
+const (
+	maxEmails      = 100
+	maxPhones      = 100
+	maxBusinessIDs = 1000
+	maxSocial      = 100
+)
+
+// checkCounts bounds the number of entries of the list fields.
+func checkCounts(p LeadProfile) error {
+	for _, c := range []struct {
+		field  string
+		n, max int
+	}{
+		{"emails", len(p.Emails), maxEmails}, {"phones", len(p.Phones), maxPhones},
+		{"business_ids", len(p.BusinessIDs), maxBusinessIDs}, {"social", len(p.Social), maxSocial},
+	} {
+		if c.n > c.max {
+			return invalid(c.field, fmt.Sprintf("must hold at most %d entries", c.max))
+		}
 	}
 	return nil
 }

@@ -102,6 +102,9 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 		if err := purgeRequests(ctx, tx, c.TenantID, sa.StreamID, c.IdempotencyKey); err != nil {
 			return CommitResult{}, err
 		}
+		if err := deleteSnapshots(ctx, tx, c.TenantID, sa.StreamID); err != nil {
+			return CommitResult{}, fmt.Errorf("commit: %w", err)
+		}
 	}
 
 	last, err := insertEvents(ctx, tx, c, from, meta)

@@ -227,14 +227,20 @@ type eventScanner struct {
 
 // scan reads one row of eventColumns.
 func (sc *eventScanner) scan(row pgx.CollectableRow) (Event, error) {
+	return sc.scanPlus(row)
+}
+
+// scanPlus reads one row of eventColumns followed by the columns extra
+// scans into.
+func (sc *eventScanner) scanPlus(row pgx.CollectableRow, extra ...any) (Event, error) {
 	var (
 		e    Event
 		txt  string
 		data []byte
 		meta pgtype.DriverBytes // valid until the next row: copied when kept
 	)
-	err := row.Scan(&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
-		&e.ID, &e.Type, &e.SchemaVersion, &data, &e.RecordedAt, &meta)
+	err := row.Scan(append([]any{&txt, &e.Position.Pos, &e.TenantID, &e.StreamType, &e.StreamID, &e.StreamVersion,
+		&e.ID, &e.Type, &e.SchemaVersion, &data, &e.RecordedAt, &meta}, extra...)...)
 	if err != nil {
 		return Event{}, err
 	}

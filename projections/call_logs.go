@@ -16,6 +16,9 @@ type CallLogs struct{}
 // Name implements Projection.
 func (CallLogs) Name() string { return "call_logs" }
 
+// SchemaVersion implements Versioned: bump it with any change to the tables.
+func (CallLogs) SchemaVersion() int { return 1 }
+
 // Tables implements Projection.
 func (CallLogs) Tables() []string { return []string{"rm_call_logs"} }
 

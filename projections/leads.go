@@ -19,6 +19,9 @@ type Leads struct{}
 // Name implements Projection.
 func (Leads) Name() string { return "leads" }
 
+// SchemaVersion implements Versioned: bump it with any change to the tables.
+func (Leads) SchemaVersion() int { return 1 }
+
 // Tables implements Projection. The lead counts are kept by triggers on
 // rm_leads (lead_counts.go), so they move and verify with it.
 func (Leads) Tables() []string {

@@ -16,6 +16,9 @@ type Pipelines struct{}
 // Name implements Projection.
 func (Pipelines) Name() string { return "pipelines" }
 
+// SchemaVersion implements Versioned: bump it with any change to the tables.
+func (Pipelines) SchemaVersion() int { return 1 }
+
 // Tables implements Projection.
 func (Pipelines) Tables() []string { return []string{"rm_pipeline_statuses"} }
 

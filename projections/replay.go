@@ -83,6 +83,9 @@ func (b *build) swap() error {
 			if err := eventstore.SaveCheckpoint(ctx, tx, p.Name(), b.cursor); err != nil {
 				return err
 			}
+			if err := recordVersion(ctx, tx, p); err != nil {
+				return err
+			}
 			_, err := tx.Exec(ctx, `select pg_notify($1, $2)`, NotifyChannel, p.Name()+" "+b.cursor.String())
 			return err
 		})

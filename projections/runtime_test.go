@@ -82,8 +82,14 @@ func appendEvents(t *testing.T, ctx context.Context, store *eventstore.Store, n 
 
 func applied(t *testing.T, ctx context.Context, store *eventstore.Store) int {
 	t.Helper()
+	return countRows(t, ctx, store, "rm_seen")
+}
+
+// countRows counts the rows of table.
+func countRows(t *testing.T, ctx context.Context, store *eventstore.Store, table string) int {
+	t.Helper()
 	var n int
-	if err := store.Pool().QueryRow(ctx, `select count(*) from rm_seen`).Scan(&n); err != nil {
+	if err := store.Pool().QueryRow(ctx, `select count(*) from `+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -20,6 +20,9 @@ type LeadVolume struct{}
 // Name implements Projection.
 func (LeadVolume) Name() string { return "lead_volume" }
 
+// SchemaVersion implements Versioned: bump it with any change to the tables.
+func (LeadVolume) SchemaVersion() int { return 1 }
+
 // Tables implements Projection.
 func (LeadVolume) Tables() []string { return []string{"rm_lead_volume", "rm_lead_volume_leads"} }
 

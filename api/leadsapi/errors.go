@@ -86,9 +86,12 @@ func (h *handlers) fail(c *gin.Context, err error) {
 	var bad *api.BadInput
 	var invalid domain.ValidationError
 	var dup *commands.DuplicateError
+	var limit domain.LimitError
 	switch {
 	case errors.As(err, &bad):
 		reply(c, bad.Status, message(bad), bad.Field)
+	case errors.As(err, &limit):
+		reply(c, http.StatusUnprocessableEntity, limit.Error(), fieldOf(limit.Field))
 	case errors.As(err, &invalid):
 		field := fieldOf(invalid.Field)
 		reply(c, http.StatusBadRequest, field+" "+invalid.Reason, field)

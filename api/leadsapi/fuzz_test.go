@@ -263,7 +263,7 @@ func FuzzCommentBody(f *testing.F) {
 		lead := existingLead(t)
 		for _, decide := range []func() ([]domain.Event, error){
 			func() ([]domain.Event, error) { return lead.AddComment(2, content, "api_key:x") },
-			func() ([]domain.Event, error) { return lead.EditComment(1, content) },
+			func() ([]domain.Event, error) { return lead.EditComment(1, content, "first call went well") },
 		} {
 			events, err := decide()
 			if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/domain"
@@ -124,42 +125,37 @@ func (p pipeline) entryOf(e eventstore.Event) (logEntry, error) {
 	return out, nil
 }
 
-// history reads the audit log of the lead numbered in the path, oldest first.
-func (h *handlers) history(c *gin.Context) ([]logEntry, []eventstore.Event, error) {
-	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
+// leadPage returns the id of the lead numbered in the path and the page
+// (limit, offset) the query asks for, in that order of checks.
+func (h *handlers) leadPage(c *gin.Context) (id uuid.UUID, limit, offset int, err error) {
 	n, bad := leadID(c)
 	if bad != nil {
-		return nil, nil, bad
+		return uuid.Nil, 0, 0, bad
 	}
-	row, err := h.leadByNumber(ctx, tenant, n)
+	row, err := h.leadByNumber(c.Request.Context(), api.Principal(c).TenantID, n)
 	if err != nil {
-		return nil, nil, err
+		return uuid.Nil, 0, 0, err
 	}
-	events, err := h.d.Commands.History(ctx, tenant, row.ID)
-	if err != nil {
-		return nil, nil, err
+	limit, offset, bad = page(c, 50, maxLogLimit)
+	if bad != nil {
+		return uuid.Nil, 0, 0, bad
 	}
-	pl, err := h.pipeline(ctx, tenant)
+	return row.ID, limit, offset, nil
+}
+
+// entries turns stored lead events into audit log entries, in their order.
+func (h *handlers) entries(c *gin.Context, events []eventstore.Event) ([]logEntry, error) {
+	pl, err := h.pipeline(c.Request.Context(), api.Principal(c).TenantID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	entries := make([]logEntry, len(events))
 	for i, e := range events {
 		if entries[i], err = pl.entryOf(e); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return entries, events, nil
-}
-
-// window returns the page of n items that page and limit select.
-func window(c *gin.Context, n int) (lo, hi int, bad *api.BadInput) {
-	limit, offset, bad := page(c, 50, maxLogLimit)
-	if bad != nil {
-		return 0, 0, bad
-	}
-	lo = min(offset, n)
-	return lo, min(lo+limit, n), nil
+	return entries, nil
 }
 
 // logList is the answer of GET /leads/logs/{id}.
@@ -168,19 +164,25 @@ type logList struct {
 	Logs  []logEntry `json:"logs"`
 }
 
+// logs answers one page of the lead's audit log, newest first, read as
+// one page of its stream: a lead's whole history is never loaded.
 func (h *handlers) logs(c *gin.Context) {
-	entries, _, err := h.history(c)
+	id, limit, offset, err := h.leadPage(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	lo, hi, bad := window(c, len(entries))
-	if bad != nil {
-		h.fail(c, bad)
+	history, err := h.d.Commands.History(c.Request.Context(), api.Principal(c).TenantID, id, offset, limit)
+	if err != nil {
+		h.fail(c, err)
 		return
 	}
-	sort.SliceStable(entries, func(i, j int) bool { return entries[i].ID > entries[j].ID })
-	c.JSON(http.StatusOK, logList{Count: len(entries), Logs: entries[lo:hi]})
+	entries, err := h.entries(c, history.Events)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, logList{Count: history.Total, Logs: entries})
 }
 
 // timelineItem is a log entry or a comment in the merged timeline.
@@ -203,43 +205,74 @@ type timeline struct {
 	CommentsCount   int            `json:"commentsCount"`
 }
 
+// logsAndComments answers one page of the lead's timeline: its audit log
+// with each comment, as its content reads after every edit, just above the
+// AddComment entry that wrote it, newest first. The page is read from the
+// stream by Postgres, with the comments it shows: a lead's whole history is
+// never loaded.
 func (h *handlers) logsAndComments(c *gin.Context) {
-	entries, events, err := h.history(c)
+	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
+	id, limit, offset, err := h.leadPage(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	comments, err := commentsOf(events)
+	pg, err := h.d.Commands.Timeline(ctx, tenant, id, offset, limit)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	items := make([]timelineItem, 0, len(entries)+len(comments))
-	for _, e := range entries {
-		action := e.Action
-		items = append(items, timelineItem{Type: "log", ID: e.ID, Action: &action, EntityType: e.EntityType, User: e.User,
-			Content: e.content, CommentID: e.CommentID, Changes: e.Changes, CreatedAt: e.CreatedAt})
+	entries, err := h.entries(c, pg.Events)
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
+	var ids []int64
+	for i, e := range entries {
+		if pg.Events[i].Type == domain.CommentAdded && e.CommentID != nil {
+			ids = append(ids, *e.CommentID)
+		}
+	}
+	written, err := h.d.Commands.CommentEvents(ctx, tenant, id, ids...)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	comments, err := commentsOf(written)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	byID := make(map[int64]comment, len(comments))
 	for _, cm := range comments {
-		content, id := cm.Content, cm.ID
-		items = append(items, timelineItem{Type: "comment", ID: cm.ID, EntityType: "Comment",
-			User: actorRef{ID: cm.User.ID, Email: cm.User.Email}, Content: &content, CommentID: &id, Changes: []change{}, CreatedAt: cm.CreatedAt})
+		byID[cm.ID] = cm
 	}
-	// Newest first; a comment shows above the AddComment entry that wrote it.
-	sort.SliceStable(items, func(i, j int) bool {
-		a, b := items[i], items[j]
-		if !a.CreatedAt.Equal(b.CreatedAt) {
-			return a.CreatedAt.After(b.CreatedAt)
+	items := make([]timelineItem, 0, limit)
+	inPage := func(k int) bool { return k >= offset && k < offset+limit }
+	for i, e := range entries {
+		k := pg.Firsts[i]
+		if pg.Events[i].Type == domain.CommentAdded {
+			if cm, ok := byID[ptrValue(e.CommentID)]; ok && inPage(k) {
+				content, id := cm.Content, cm.ID
+				items = append(items, timelineItem{Type: "comment", ID: cm.ID, EntityType: "Comment",
+					User: actorRef{ID: cm.User.ID, Email: cm.User.Email}, Content: &content, CommentID: &id, Changes: []change{}, CreatedAt: cm.CreatedAt})
+			}
+			k++
 		}
-		if a.Type != b.Type {
-			return a.Type == "comment"
+		if inPage(k) {
+			action := e.Action
+			items = append(items, timelineItem{Type: "log", ID: e.ID, Action: &action, EntityType: e.EntityType, User: e.User,
+				Content: e.content, CommentID: e.CommentID, Changes: e.Changes, CreatedAt: e.CreatedAt})
 		}
-		return a.ID > b.ID
-	})
-	lo, hi, bad := window(c, len(items))
-	if bad != nil {
-		h.fail(c, bad)
-		return
 	}
-	c.JSON(http.StatusOK, timeline{LogsAndComments: items[lo:hi], LogsCount: len(entries), CommentsCount: len(comments)})
+	c.JSON(http.StatusOK, timeline{LogsAndComments: items, LogsCount: pg.Total, CommentsCount: pg.Doubled})
+}
+
+// ptrValue is *p, or zero for nil.
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

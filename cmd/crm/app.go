@@ -170,12 +170,13 @@ func (c *core) keepStatistics(ctx context.Context) error {
 	return eventstore.KeepStatistics(ctx, c.pool, statisticsInterval, c.logger)
 }
 
-// migrate brings the event store schema and the read-model tables up to date.
+// migrate brings the event store schema and the read-model tables up to
+// date: a read model whose table schema version changed is rebuilt by replay.
 func (c *core) migrate(ctx context.Context) error {
 	if err := eventstore.Migrate(ctx, c.pool); err != nil {
 		return err
 	}
-	return projections.SetupAll(ctx, c.pool, allProjections())
+	return projections.Deploy(ctx, c.store, allProjections(), c.logger)
 }
 
 // allProjections lists every read model crm maintains.

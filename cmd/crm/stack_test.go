@@ -254,6 +254,12 @@ func (s *stack) do(key, method, path string, body any) response {
 // doWith is do with extra request headers.
 func (s *stack) doWith(key, method, path string, body any, header http.Header) response {
 	s.t.Helper()
+	return s.doAt(s.srv.URL, s.srv.Client(), key, method, path, body, header)
+}
+
+// doAt is doWith to the server at baseURL (another crm process) through client.
+func (s *stack) doAt(baseURL string, client *http.Client, key, method, path string, body any, header http.Header) response {
+	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -268,7 +274,7 @@ func (s *stack) doWith(key, method, path string, body any, header http.Header) r
 		}
 		rd = bytes.NewReader(enc)
 	}
-	req, err := http.NewRequestWithContext(s.ctx, method, s.srv.URL+path, rd)
+	req, err := http.NewRequestWithContext(s.ctx, method, baseURL+path, rd)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -281,7 +287,7 @@ func (s *stack) doWith(key, method, path string, body any, header http.Header) r
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	res, err := s.srv.Client().Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}

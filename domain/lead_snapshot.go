@@ -1,0 +1,58 @@
+package domain
+
+import (
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/google/uuid"
+)
+
+// LeadSnapshotVersion is the version of LeadSnapshot's form. Bump it when
+// the form changes or when Apply changes what an event does to the state:
+// snapshots of another version are then ignored (the stream is folded from
+// the start) until a new one is written.
+const LeadSnapshotVersion = 1
+
+// ErrStaleSnapshot is returned for a snapshot of another LeadSnapshotVersion.
+var ErrStaleSnapshot = errors.New("lead snapshot of another version")
+
+// LeadSnapshot is a lead's state as stored in a snapshot: every field of
+// Lead, exported for the database. Its JSON names are stored: never rename
+// one without bumping LeadSnapshotVersion.
+type LeadSnapshot struct {
+	SchemaVersion  int                `json:"schema_version"`
+	ID             uuid.UUID          `json:"id"`
+	Number         int64              `json:"number"`
+	Profile        LeadProfile        `json:"profile"`
+	Status         Status             `json:"status"`
+	Exists         bool               `json:"exists"`
+	Archived       bool               `json:"archived"`
+	Deleted        bool               `json:"deleted"`
+	Version        int                `json:"version"`
+	CallLogs       []uuid.UUID        `json:"call_logs,omitempty"`
+	UsedCallLogs   map[uuid.UUID]bool `json:"used_call_logs,omitempty"`
+	CommentDigests map[int64]string   `json:"comment_digests,omitempty"`
+}
+
+// Snapshot returns the lead's state as a LeadSnapshot (deep copies).
+func (l *Lead) Snapshot() LeadSnapshot {
+	return LeadSnapshot{SchemaVersion: LeadSnapshotVersion, ID: l.id, Number: l.number, Profile: l.profile.clone(),
+		Status: l.status, Exists: l.exists, Archived: l.archived, Deleted: l.deleted, Version: l.version,
+		CallLogs: slices.Clone(l.callLogs), UsedCallLogs: maps.Clone(l.usedCallLogs), CommentDigests: maps.Clone(l.comments)}
+}
+
+// UnmarshalLeadFromSnapshot restores a lead from a snapshot its own
+// Snapshot made, to go on applying the events after it. It is not a
+// constructor and validates nothing but the form's version (the state was
+// folded from accepted events): ErrStaleSnapshot for another version, which
+// the caller answers by folding the stream from the start.
+func UnmarshalLeadFromSnapshot(s LeadSnapshot) (*Lead, error) {
+	if s.SchemaVersion != LeadSnapshotVersion {
+		return nil, ErrStaleSnapshot
+	}
+	l := &Lead{id: s.ID, number: s.Number, profile: s.Profile.clone(), status: s.Status, exists: s.Exists,
+		archived: s.Archived, deleted: s.Deleted, version: s.Version,
+		callLogs: slices.Clone(s.CallLogs), usedCallLogs: maps.Clone(s.UsedCallLogs), comments: maps.Clone(s.CommentDigests)}
+	return l, nil
+}
