@@ -39,7 +39,7 @@ type PipelineResult struct {
 
 // onPipeline runs one pipeline decision and commits it.
 func (h *Handler) onPipeline(ctx context.Context, c Context, decide func(*domain.Pipeline) ([]domain.Event, domain.PipelineStatus, error)) (PipelineResult, error) {
-	return retry(ctx, func() (PipelineResult, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, domain.PipelineID(c.TenantID)), func() (PipelineResult, error) {
 		p, err := h.loadPipeline(ctx, c.TenantID)
 		if err != nil {
 			return PipelineResult{}, err

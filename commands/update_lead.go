@@ -28,7 +28,7 @@ type UpdateLead struct {
 // commit. Errors: domain.ErrLeadNotFound, domain.ValidationError,
 // *DuplicateError (an email or phone of another lead), ErrBusy.
 func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd UpdateLead) (LeadResult, error) {
-	return retry(ctx, func() (LeadResult, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, id), func() (LeadResult, error) {
 		lead, last, err := h.loadLead(ctx, c.TenantID, id)
 		if err != nil {
 			return LeadResult{}, err
