@@ -70,24 +70,23 @@ func AnalyzeStale(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tables to analyze: %w", err)
 	}
-	for _, table := range tables {
-		if err := analyze(ctx, pool, table); err != nil {
+	for _, table := range tables { // quoted by format('%I.%I')
+		if err := Analyze(ctx, pool, table); err != nil {
 			return nil, err
 		}
 	}
 	return tables, nil
 }
 
-// analyze analyzes table in a transaction that declares it writes no
-// events: an ANALYZE takes a transaction id to write its statistics, and
-// undeclared, it would hold the readers' horizon (and so the relay) back
-// until it ended.
-func analyze(ctx context.Context, pool *pgxpool.Pool, table string) error {
+// Analyze analyzes table (a quoted, possibly qualified name) in a
+// transaction that declares it writes no events: an ANALYZE takes a
+// transaction id to write its statistics, and undeclared, it would hold the
+// readers' horizon (and so the relay) back until it ended.
+func Analyze(ctx context.Context, pool *pgxpool.Pool, table string) error {
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `select set_config('synchronous_commit', 'off', true), `+NoEvents); err != nil {
 			return err
 		}
-		// The name comes quoted from format('%I.%I').
 		_, err := tx.Exec(ctx, "analyze (skip_locked) "+table)
 		return err
 	})
