@@ -43,16 +43,13 @@ var errLostRace = errors.New("lost a race")
 // The zero value is ready for use.
 type lineup struct {
 	mu    sync.Mutex
-	turns map[string]*turn
+	turns map[string]*turn // the keys some command has the turn on
 }
 
-// turn is the queue of one key.
+// turn is the queue of one key: the command that has it, and those waiting.
 type turn struct {
-	// token holds a value while a command has the turn; waiting senders are
-	// woken in the order they came (Go channels queue them first in, first out).
-	token chan struct{}
-	users int    // the command with the turn and those waiting: the turn goes at 0
-	key   string // its key in lineup.turns
+	key     string
+	waiting []chan struct{} // first come, first served: closed to hand the turn over
 }
 
 // streamKeys names streams of a tenant in the lineup.
@@ -77,53 +74,69 @@ func (l *lineup) enter(ctx context.Context, deadline time.Time, keys []string) (
 	var held []*turn
 	leave = func() {
 		for _, t := range slices.Backward(held) {
-			<-t.token
-			l.quit(t)
+			l.handOver(t)
 		}
 	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for _, k := range keys {
-		t := l.join(k)
-		select {
-		case t.token <- struct{}{}:
-			held = append(held, t)
-		case <-ctx.Done():
-			l.quit(t)
+		t, err := l.wait(ctx, timer.C, k)
+		if err != nil {
 			leave()
-			return nil, ctx.Err()
-		case <-timer.C:
-			l.quit(t)
-			leave()
-			return nil, fmt.Errorf("waited %s for other changes to the same lead: %w", busyFor, ErrBusy)
+			return nil, err
 		}
+		held = append(held, t)
 	}
 	return leave, nil
 }
 
-// join counts one more user of key's turn, making it if needed.
-func (l *lineup) join(key string) *turn {
+// wait returns key's turn once this command has it.
+func (l *lineup) wait(ctx context.Context, expired <-chan time.Time, key string) (*turn, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.turns == nil {
 		l.turns = map[string]*turn{}
 	}
 	t := l.turns[key]
-	if t == nil {
-		t = &turn{token: make(chan struct{}, 1), key: key}
+	if t == nil { // free: ours
+		t = &turn{key: key}
 		l.turns[key] = t
+		l.mu.Unlock()
+		return t, nil
 	}
-	t.users++
-	return t
+	mine := make(chan struct{})
+	t.waiting = append(t.waiting, mine)
+	l.mu.Unlock()
+
+	var err error
+	select {
+	case <-mine:
+		return t, nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-expired:
+		err = fmt.Errorf("waited %s for other changes to the same lead: %w", busyFor, ErrBusy)
+	}
+	l.mu.Lock()
+	if i := slices.Index(t.waiting, mine); i >= 0 {
+		t.waiting = slices.Delete(t.waiting, i, i+1)
+		l.mu.Unlock()
+		return nil, err
+	}
+	l.mu.Unlock()
+	l.handOver(t) // it was handed to us meanwhile: pass it on
+	return nil, err
 }
 
-// quit counts one user less of turn t, dropping it with the last.
-func (l *lineup) quit(t *turn) {
+// handOver gives t to the command that has waited longest, or drops it.
+func (l *lineup) handOver(t *turn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t.users--; t.users == 0 {
+	if len(t.waiting) == 0 {
 		delete(l.turns, t.key)
+		return
 	}
+	close(t.waiting[0])
+	t.waiting = t.waiting[1:]
 }
 
 // retry runs attempt with the turn on keys (streamKeys, valueKey) until it
