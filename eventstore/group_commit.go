@@ -3,7 +3,6 @@ package eventstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -389,38 +388,6 @@ func (s *Store) commitMembers(ctx context.Context, group []*groupMember) error {
 	}
 	if tag.String() != "COMMIT" {
 		return fmt.Errorf("commit: transaction ended with %s", tag)
-	}
-	return nil
-}
-
-// guard makes qq's outcome m's: a failed check marks m and lets the batch
-// go on (so the other members are still checked); an error marks m and
-// ends the batch. check may be nil.
-func guard(qq *pgx.QueuedQuery, m *groupMember, check func(pgconn.CommandTag) error) {
-	qq.Fn = func(br pgx.BatchResults) error {
-		tag, err := br.Exec()
-		if err == nil && check != nil {
-			err = check(tag)
-		}
-		return m.blame(err)
-	}
-}
-
-// saveIdempotentResults records each keyed member's result in one round trip.
-func saveIdempotentResults(ctx context.Context, conn interface {
-	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
-}, keyed []*groupMember) error {
-	b := &pgx.Batch{}
-	for _, m := range keyed {
-		raw, err := json.Marshal(m.res)
-		if err != nil {
-			return fmt.Errorf("commit: idempotency result: %w", err)
-		}
-		guard(b.Queue("update idempotency set result = $3 where tenant_id = $1 and key = $2",
-			m.c.TenantID, m.c.IdempotencyKey, raw), m, nil)
-	}
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("commit: idempotency result: %w", err)
 	}
 	return nil
 }
