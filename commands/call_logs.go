@@ -33,7 +33,7 @@ func (h *Handler) LogCall(ctx context.Context, c Context, leadID uuid.UUID, call
 		return CallLogResult{}, err
 	}
 	call.ID = id
-	return retry(ctx, func() (CallLogResult, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, leadID), func() (CallLogResult, error) {
 		lead, _, err := h.loadLead(ctx, c, leadID)
 		if err != nil {
 			return CallLogResult{}, err
@@ -88,7 +88,7 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 	if !ok {
 		return Result{}, domain.ErrCallLogNotFound
 	}
-	return retry(ctx, func() (Result, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, leadID), func() (Result, error) {
 		lead, _, err := h.loadLead(ctx, c, leadID)
 		if errors.Is(err, domain.ErrLeadNotFound) {
 			return Result{}, domain.ErrCallLogNotFound

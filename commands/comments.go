@@ -37,7 +37,7 @@ func (h *Handler) AddComment(ctx context.Context, c Context, leadID uuid.UUID, c
 	if err != nil {
 		return CommentResult{}, fmt.Errorf("number comment: %w", err)
 	}
-	return retry(ctx, func() (CommentResult, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, leadID), func() (CommentResult, error) {
 		lead, _, err := h.loadLead(ctx, c, leadID)
 		if err != nil {
 			return CommentResult{}, err
@@ -93,7 +93,7 @@ func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, c
 	if !ok {
 		return CommentResult{}, domain.ErrCommentNotFound
 	}
-	return retry(ctx, func() (CommentResult, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, leadID), func() (CommentResult, error) {
 		lead, last, err := h.loadLead(ctx, c, leadID)
 		if errors.Is(err, domain.ErrLeadNotFound) {
 			return CommentResult{}, domain.ErrCommentNotFound

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -17,13 +15,11 @@ import (
 	"github.com/crmcore/crm/eventstore"
 )
 
-// maxAttempts bounds the retries of a command that lost a race.
-const maxAttempts = 20
-
 // Handler executes commands against the event store.
 type Handler struct {
 	store  *eventstore.Store
 	region string // default region for phone numbers without a country code
+	lineup lineup // this process's commands on one lead take turns
 }
 
 // New returns a Handler; region is the default phone region (e.g. "IN").
@@ -237,40 +233,10 @@ func keyReused(c Context) error {
 	return fmt.Errorf("idempotency key %q was used by another request: %w", c.IdempotencyKey, ErrKeyReused)
 }
 
-// retry runs attempt until it does not fail with a version conflict,
-// pausing a little longer, with jitter, after each lost race.
-func retry[T any](ctx context.Context, attempt func() (T, error)) (T, error) {
-	var zero T
-	for i := range maxAttempts {
-		if i > 0 {
-			pause(ctx, i)
-		}
-		res, err := attempt()
-		var conflict *eventstore.ConcurrencyError
-		if !errors.As(err, &conflict) {
-			return res, err
-		}
-		if ctx.Err() != nil {
-			return zero, ctx.Err()
-		}
-	}
-	return zero, fmt.Errorf("gave up after %d conflicting attempts: %w", maxAttempts, ErrBusy)
-}
-
-// pause waits before retry number attempt: up to attempt×2 ms, at random,
-// so racing writers spread out instead of colliding again.
-func pause(ctx context.Context, attempt int) {
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(attempt)*2*int64(time.Millisecond)) + 1))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
 // ErrKeyReused is returned when an idempotency key comes back on another
 // kind of request than the one that first used it.
 var ErrKeyReused = errors.New("idempotency key reused")
 
-// ErrBusy is returned when a command kept losing races for the same streams.
+// ErrBusy is returned when a command could not get its turn on a lead, or
+// kept losing races for it to other processes, for busyFor (see lineup.go).
 var ErrBusy = errors.New("too many concurrent changes; try again")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -67,30 +68,45 @@ func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (Le
 		}
 		return h.replayLead(ctx, c, prior)
 	}
-	for attempt := range maxAttempts {
-		if attempt > 0 {
-			pause(ctx, attempt)
-		}
+	// Creates with one email or phone take turns (that is how they find
+	// their lead), and a merge also takes the lead's turn.
+	deadline := time.Now().Add(busyFor)
+	var keys []string
+	for _, r := range reservations(p) {
+		keys = append(keys, valueKey(c.TenantID, r))
+	}
+	return retryUntil(ctx, h, deadline, keys, func() (LeadResult, error) {
 		owner, field, err := h.owner(ctx, c.TenantID, p)
 		if err != nil {
 			return LeadResult{}, err
 		}
 		var res LeadResult
-		if owner == uuid.Nil {
+		switch {
+		case owner == uuid.Nil:
 			res, err = h.createNew(ctx, c, p, cmd.Status, cmd.Archived)
-		} else if cmd.OnDuplicate == RejectDuplicates {
+		case cmd.OnDuplicate == RejectDuplicates:
 			return LeadResult{}, &DuplicateError{Field: field, LeadID: owner}
-		} else {
-			res, err = h.mergeInto(ctx, c, owner, p, cmd.Status)
+		default:
+			res, err = h.mergeTurn(ctx, c, deadline, owner, p, cmd.Status)
 		}
-		var conflict *eventstore.ConcurrencyError
 		var taken *eventstore.ReservationError
-		if errors.As(err, &conflict) || errors.As(err, &taken) || errors.Is(err, domain.ErrLeadNotFound) {
-			continue // lost a race: look the owners up again
+		if errors.As(err, &taken) || errors.Is(err, domain.ErrLeadNotFound) {
+			return res, fmt.Errorf("%w: %w", errLostRace, err) // look the owners up again
 		}
 		return res, err
+	})
+}
+
+// mergeTurn is mergeInto with the turn on lead id: creates that find the
+// lead through different values still take turns with each other and with
+// the other commands on the lead.
+func (h *Handler) mergeTurn(ctx context.Context, c Context, deadline time.Time, id uuid.UUID, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
+	leave, err := h.lineup.enter(ctx, deadline, streamKeys(c.TenantID, id))
+	if err != nil {
+		return LeadResult{}, err
 	}
-	return LeadResult{}, ErrBusy
+	defer leave()
+	return h.mergeInto(ctx, c, id, p, status)
 }
 
 // leadNote is what a lead create keeps with its idempotency key.
@@ -283,7 +299,7 @@ func (h *Handler) DeleteLead(ctx context.Context, c Context, id uuid.UUID) (Resu
 	if prior, ok, err := h.replayedOn(ctx, c, []uuid.UUID{id}); err != nil || ok {
 		return Result{Position: prior.Position}, err
 	}
-	return retry(ctx, func() (Result, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, id), func() (Result, error) {
 		lead, _, err := h.loadLead(ctx, c, id)
 		if err != nil {
 			return Result{}, err
@@ -326,7 +342,7 @@ func (h *Handler) onLeadStreams(ctx context.Context, c Context, ids []uuid.UUID,
 	if prior, ok, err := h.replayedOn(ctx, c, ids); err != nil || ok {
 		return Result{Position: prior.Position}, err
 	}
-	return retry(ctx, func() (Result, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, ids...), func() (Result, error) {
 		var streams []eventstore.StreamAppend
 		var missing []uuid.UUID
 		var last eventstore.Position

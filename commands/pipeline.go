@@ -47,7 +47,7 @@ func (h *Handler) onPipeline(ctx context.Context, c Context, decide func(*domain
 	if ok {
 		return h.replayPipeline(ctx, c, prior)
 	}
-	return retry(ctx, func() (PipelineResult, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, domain.PipelineID(c.TenantID)), func() (PipelineResult, error) {
 		p, err := h.loadPipeline(ctx, c.TenantID)
 		if err != nil {
 			return PipelineResult{}, err

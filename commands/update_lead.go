@@ -34,7 +34,7 @@ func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd U
 		}
 		return h.leadAfter(ctx, c, id, prior.Position)
 	}
-	return retry(ctx, func() (LeadResult, error) {
+	return retry(ctx, h, streamKeys(c.TenantID, id), func() (LeadResult, error) {
 		lead, last, err := h.loadLead(ctx, c, id)
 		if err != nil {
 			return LeadResult{}, err

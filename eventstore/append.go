@@ -33,13 +33,16 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 		return CommitResult{}, fmt.Errorf("commit: metadata: %w", err)
 	}
 	if s.pipelined(c) {
-		res, err := s.committer.commitGrouped(ctx, c, meta)
+		res, release, err := s.committer.commitGrouped(ctx, c, meta)
 		if !errors.Is(err, errSlowPath) {
 			if err == nil {
 				s.notifier.Send(res.Position.String())
 			}
 			return res, err
 		}
+		// Later commits on c's streams wait until this one has ended
+		// (deferred first, so it runs after the rollback below).
+		defer release()
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {

@@ -59,6 +59,37 @@ func (m *groupMember) blame(err error) error {
 	return err
 }
 
+// guard makes qq's outcome m's: a failed check marks m and lets the batch
+// go on (so the other members are still checked); an error marks m and
+// ends the batch. check may be nil.
+func guard(qq *pgx.QueuedQuery, m *groupMember, check func(pgconn.CommandTag) error) {
+	qq.Fn = func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err == nil && check != nil {
+			err = check(tag)
+		}
+		return m.blame(err)
+	}
+}
+
+// saveIdempotentResults records each keyed member's result in one round trip.
+func saveIdempotentResults(ctx context.Context, conn interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, keyed []*groupMember) error {
+	b := &pgx.Batch{}
+	for _, m := range keyed {
+		raw, err := json.Marshal(m.res)
+		if err != nil {
+			return fmt.Errorf("commit: idempotency result: %w", err)
+		}
+		guard(b.Queue(saveResultSQL, m.c.TenantID, m.c.IdempotencyKey, raw, m.res.StreamIDs), m, nil)
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("commit: idempotency result: %w", err)
+	}
+	return nil
+}
+
 // oneRow checks that a statement changed its row: the idempotency key's
 // insert (a key already there goes the slow path, which returns its first
 // result) or a stream's version check (a conflict goes the slow path, which

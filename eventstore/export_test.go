@@ -1,5 +1,7 @@
 package eventstore
 
+import "time"
+
 // StepByStep returns a store on the same pool that never pipelines a commit.
 func StepByStep(s *Store) *Store {
 	o := New(s.pool)
@@ -20,3 +22,7 @@ func HoldGroups(s *Store) (queued func() int, release func()) {
 	}
 	return queued, func() { close(s.committer.gate) }
 }
+
+// SetGroupLockTimeout replaces how long a group's statements wait for a
+// lock before their member leaves the group.
+func SetGroupLockTimeout(s *Store, d time.Duration) { s.committer.lockTimeout = d }

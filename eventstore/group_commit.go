@@ -3,7 +3,6 @@ package eventstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,12 +36,25 @@ import (
 //     locks its idempotency keys in key order, then its stream rows in
 //     stream id order, as a lone commit does, so groups and lone commits do
 //     not deadlock over them.
+//   - Commits on one stream stay in order when one of them leaves its group
+//     for the step-by-step path: its streams and key stay held until that
+//     commit has ended, so a later commit on them waits in the queue.
+//   - Reservations, too, are claimed in one order across the group (tenant,
+//     kind, value), the order a lone commit claims its own in, so two groups
+//     claiming the same values never wait for each other in a cycle.
 //   - A member whose statements fail a check (a version conflict, a value
 //     another stream owns, a used idempotency key) or meet an error is taken
 //     out, the group's transaction is rolled back, and the others are
 //     committed again without it; the member is then committed alone,
 //     statement by statement, which gives its exact outcome. No member's
 //     failure is ever another's, and nothing of a rolled-back group stays.
+//   - So is a member that waits for a lock: a group's statements wait at
+//     most groupLockTimeout for a row another transaction holds (a commit
+//     of another process on the same stream or value, an outside
+//     transaction), and the member whose statement timed out (55P03) or was
+//     chosen as a deadlock's victim (40P01) leaves the group. Alone, it may
+//     wait as long as its caller's context allows; the others do not wait
+//     with it.
 //   - A commit's Position is its last event's, as alone: the group's events
 //     share one transaction id and are numbered in member order, so a read
 //     model at that position has applied the whole commit.
@@ -53,6 +65,10 @@ const (
 	// groupTimeout bounds one group's transaction: its members' callers may
 	// have gone, and a group must still end.
 	groupTimeout = 30 * time.Second
+	// groupLockTimeout bounds each lock wait of a group's statements: a
+	// group holds up to groupMax callers, so one member's wait must not
+	// become everyone's. Commits take their locks for milliseconds.
+	groupLockTimeout = 100 * time.Millisecond
 )
 
 // groupMember is one commit waiting to be made in a group.
@@ -88,6 +104,8 @@ type committer struct {
 
 	// gate, when set (by tests), holds every leader before it takes a group.
 	gate chan struct{}
+	// lockTimeout, when set (by tests), replaces groupLockTimeout.
+	lockTimeout time.Duration
 }
 
 // SetGroupCommit turns group commit on (the default) or off. Off, every
@@ -101,19 +119,20 @@ func (s *Store) GroupStats() (groups, members int64) {
 }
 
 // commitGrouped makes c in a group and returns its result, or errSlowPath
-// if c must be made alone, step by step.
-func (g *committer) commitGrouped(ctx context.Context, c Commit, meta []byte) (CommitResult, error) {
+// if c must be made alone, step by step. With errSlowPath, c's streams and
+// idempotency key stay held — no later commit on them is taken into a group
+// — until the caller has ended its own transaction and called release, so
+// commits on one stream keep their order. release may always be called.
+func (g *committer) commitGrouped(ctx context.Context, c Commit, meta []byte) (res CommitResult, release func(), err error) {
 	m := &groupMember{c: c, meta: meta, done: make(chan struct{})}
+	release = func() {}
 	if g.off.Load() {
 		g.commitGroup([]*groupMember{m})
-		return m.res, m.err
+		return m.res, release, m.err
 	}
 	g.mu.Lock()
 	g.queue = append(g.queue, m)
-	if g.leaders < groupLeaders {
-		g.leaders++
-		go g.lead()
-	}
+	g.startLeader()
 	g.mu.Unlock()
 
 	select {
@@ -123,12 +142,29 @@ func (g *committer) commitGrouped(ctx context.Context, c Commit, meta []byte) (C
 		if !m.taken {
 			g.queue = slices.DeleteFunc(g.queue, func(q *groupMember) bool { return q == m })
 			g.mu.Unlock()
-			return CommitResult{}, fmt.Errorf("commit: %w", ctx.Err())
+			return CommitResult{}, release, fmt.Errorf("commit: %w", ctx.Err())
 		}
 		g.mu.Unlock()
 		<-m.done // in a transaction already: its outcome is the caller's
 	}
-	return m.res, m.err
+	if errors.Is(m.err, errSlowPath) {
+		release = sync.OnceFunc(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.hold(c, false)
+			g.startLeader() // commits may wait for these streams with no leader left
+		})
+	}
+	return m.res, release, m.err
+}
+
+// startLeader starts another leader if commits wait and fewer than
+// groupLeaders run. g.mu is held.
+func (g *committer) startLeader() {
+	if len(g.queue) > 0 && g.leaders < groupLeaders {
+		g.leaders++
+		go g.lead()
+	}
 }
 
 // lead makes groups from the queue until it is empty.
@@ -148,7 +184,9 @@ func (g *committer) lead() {
 		g.commitGroup(group)
 		g.mu.Lock()
 		for _, m := range group {
-			g.hold(m.c, false)
+			if !errors.Is(m.err, errSlowPath) { // those stay held: see commitGrouped
+				g.hold(m.c, false)
+			}
 		}
 		g.mu.Unlock()
 		for _, m := range group {
@@ -264,10 +302,12 @@ func (g *committer) commitGroup(group []*groupMember) {
 // commitMembers makes every member of group in one transaction of two round
 // trips (three with idempotency keys): BEGIN and all the members'
 // statements in one pipeline, then COMMIT. Locks are taken in the order
-// every commit takes them: idempotency keys, stream rows in stream id order,
-// then reservations. A member whose check fails is marked failed and the
-// others are still checked; errSlowPath (or the first Postgres error, which
-// marks its member) then rolls everything back.
+// every commit takes them, each kind in one order across the group:
+// idempotency keys, stream rows in stream id order, then reservations. A
+// member whose check fails is marked failed and the others are still
+// checked; errSlowPath (or the first Postgres error, which marks its
+// member: a lock wait past the group's lock_timeout too) then rolls
+// everything back.
 func (s *Store) commitMembers(ctx context.Context, group []*groupMember) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -275,8 +315,10 @@ func (s *Store) commitMembers(ctx context.Context, group []*groupMember) error {
 	}
 	defer conn.Release()
 
+	lockTimeout := cmp.Or(s.committer.lockTimeout, groupLockTimeout)
 	b := &pgx.Batch{}
 	b.Queue("begin")
+	b.Queue("select set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", lockTimeout.Milliseconds()))
 	keyed := make([]*groupMember, 0, len(group))
 	for _, m := range group {
 		m.failed = false
@@ -318,10 +360,8 @@ func (s *Store) commitMembers(ctx context.Context, group []*groupMember) error {
 			queueRelease(b, m.c.TenantID, sa, m)
 		}
 	}
-	for _, m := range group {
-		for _, sa := range m.c.Streams {
-			queueReserve(b, m.c.TenantID, sa.StreamID, sa.Reserve, m)
-		}
+	for _, cl := range claimsInLockOrder(group) {
+		queueReserve(b, cl.m.c.TenantID, cl.stream, cl.values, cl.m)
 	}
 	for _, m := range group {
 		queueInsertEvents(b, m.c, m.meta, &m.res.Position, m)
@@ -347,37 +387,6 @@ func (s *Store) commitMembers(ctx context.Context, group []*groupMember) error {
 	}
 	if tag.String() != "COMMIT" {
 		return fmt.Errorf("commit: transaction ended with %s", tag)
-	}
-	return nil
-}
-
-// guard makes qq's outcome m's: a failed check marks m and lets the batch
-// go on (so the other members are still checked); an error marks m and
-// ends the batch. check may be nil.
-func guard(qq *pgx.QueuedQuery, m *groupMember, check func(pgconn.CommandTag) error) {
-	qq.Fn = func(br pgx.BatchResults) error {
-		tag, err := br.Exec()
-		if err == nil && check != nil {
-			err = check(tag)
-		}
-		return m.blame(err)
-	}
-}
-
-// saveIdempotentResults records each keyed member's result in one round trip.
-func saveIdempotentResults(ctx context.Context, conn interface {
-	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
-}, keyed []*groupMember) error {
-	b := &pgx.Batch{}
-	for _, m := range keyed {
-		raw, err := json.Marshal(m.res)
-		if err != nil {
-			return fmt.Errorf("commit: idempotency result: %w", err)
-		}
-		guard(b.Queue(saveResultSQL, m.c.TenantID, m.c.IdempotencyKey, raw, m.res.StreamIDs), m, nil)
-	}
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("commit: idempotency result: %w", err)
 	}
 	return nil
 }

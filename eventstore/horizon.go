@@ -18,10 +18,16 @@ package eventstore
 // above it had ended when the snapshot was taken). The declaration takes a
 // transaction id and an exclusive advisory lock keyed by it, held until the
 // transaction ends; the horizon probes the lock of each transaction the
-// snapshot saw in progress with a shared try-lock, released at once: it
-// fails only while a declared transaction holds it. The declaration also
-// sets a setting that the events table's insert trigger refuses, so a
-// transaction that declared it can never append.
+// snapshot saw in progress with a shared try-lock: it fails only while a
+// declared transaction holds it. The probe's lock is the reader's
+// transaction's, never its session's, so a statement cancelled between a
+// probe and its release cannot leave it behind on a pooled connection (where
+// it would block that transaction's declaration for as long as the
+// connection lived); a reader's statement is short, and Snapshot drops its
+// probes at once. The declaration also sets a setting that the events
+// table's insert trigger refuses, so a transaction that declared it can
+// never append, and it is refused in a transaction that has a transaction
+// id already (it wrote before declaring).
 //
 // Why nothing is skipped: rows below the horizon are read in the statement's
 // own snapshot, the one pg_current_snapshot returns, taken before the
@@ -37,13 +43,13 @@ package eventstore
 // entry, where reading pg_locks would take every partition of the lock
 // table on every read.
 const horizon = `coalesce((select min(x) from pg_snapshot_xip(pg_current_snapshot()) as x
-		where case when pg_try_advisory_lock_shared(` + declaredKey + `)
-			then pg_advisory_unlock_shared(` + declaredKey + `) else false end),
+		where pg_try_advisory_xact_lock_shared(` + declaredKey + `)),
 	pg_snapshot_xmax(pg_current_snapshot()))`
 
 // declaredKey is the advisory lock key of transaction x's declaration: a
 // namespace and x's low 32 bits (transactions in progress at once are less
-// than 2^31 apart, so no two share one).
+// than 2^31 apart, so no two share one). The function NoEvents calls
+// (migration 00006) takes the same key.
 const declaredKey = `1668441453, ((x::text::bigint & 4294967295) - 2147483648)::int4`
 
 // visible restricts a query on events to transactions below the horizon: no
@@ -53,9 +59,9 @@ const visible = `transaction_id < ` + horizon
 // NoEvents is a select-list item that declares the transaction it runs in
 // writes no events, so readers of the store do not wait for it to end (see
 // horizon). It takes the transaction's id. It must run before the
-// transaction writes anything: make it part of the transaction's first
-// statement, as in "select set_config('synchronous_commit', 'off', true), "
-// + NoEvents. The transaction can then not append events: the events table
-// refuses it.
-const NoEvents = `(select pg_advisory_xact_lock(` + declaredKey + `) from pg_current_xact_id() as x),
-	set_config('crm.no_events', 'on', true)`
+// transaction writes anything, and is refused (SQLSTATE 25001) in a
+// transaction that has a transaction id already: make it part of the
+// transaction's first statement, as in "select set_config('synchronous_commit',
+// 'off', true), " + NoEvents. The transaction can then not append events:
+// the events table refuses it.
+const NoEvents = `events_declare_no_events()`

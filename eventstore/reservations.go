@@ -68,10 +68,55 @@ func reserve(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID, rs []Rese
 // claiming the same values lock them in one order, so they never deadlock.
 func lockOrderValues(rs []Reservation) []Reservation {
 	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b Reservation) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
-	})
+	slices.SortFunc(rs, compareReservations)
 	return slices.Compact(rs)
+}
+
+// compareReservations is the order values are locked in: kind, then value.
+func compareReservations(a, b Reservation) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))
+}
+
+// memberClaim is a run of values one member of a group claims for one of
+// its streams, in one statement.
+type memberClaim struct {
+	m      *groupMember
+	stream uuid.UUID
+	values []Reservation
+}
+
+// claimsInLockOrder returns the claims of every member of group as
+// statements that lock the values in one order across the whole group —
+// tenant, then kind and value, as a lone commit claims its own — and not
+// member by member: two groups whose members claim the same values in
+// opposite orders would otherwise each hold one and wait for the other.
+// Neighbouring values of one member's stream share a statement.
+func claimsInLockOrder(group []*groupMember) []memberClaim {
+	type value struct {
+		m      *groupMember
+		stream uuid.UUID
+		r      Reservation
+	}
+	var all []value
+	for _, m := range group {
+		for _, sa := range m.c.Streams {
+			for _, r := range lockOrderValues(sa.Reserve) {
+				all = append(all, value{m, sa.StreamID, r})
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b value) int {
+		return cmp.Or(slices.Compare(a.m.c.TenantID[:], b.m.c.TenantID[:]), compareReservations(a.r, b.r))
+	})
+	var claims []memberClaim
+	for _, v := range all {
+		if n := len(claims); n > 0 && claims[n-1].m == v.m && claims[n-1].stream == v.stream {
+			claims[n-1].values = append(claims[n-1].values, v.r)
+			continue
+		}
+		claims = append(claims, memberClaim{m: v.m, stream: v.stream, values: []Reservation{v.r}})
+	}
+	return claims
 }
 
 // claimSQL claims values ($3 kinds, $4 values) for stream $2 of tenant $1,

@@ -34,8 +34,18 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	sn := &Snapshot{tx: tx}
 	// In repeatable read every statement sees the transaction's snapshot, so
-	// this horizon and the rows read below belong to the same instant.
-	if err := tx.QueryRow(ctx, `select `+horizon+`::text`).Scan(&sn.horizon); err != nil {
+	// this horizon and the rows read below belong to the same instant. The
+	// horizon's probes hold their locks to the end of the transaction
+	// (horizon.go), which here may last minutes: they are taken in a
+	// savepoint rolled back at once, which drops them and keeps the snapshot.
+	probe, err := tx.Begin(ctx)
+	if err == nil {
+		err = probe.QueryRow(ctx, `select `+horizon+`::text`).Scan(&sn.horizon)
+		if rbErr := probe.Rollback(ctx); err == nil {
+			err = rbErr
+		}
+	}
+	if err != nil {
 		sn.Close(ctx)
 		return nil, fmt.Errorf("snapshot: horizon: %w", err)
 	}

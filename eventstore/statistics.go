@@ -30,7 +30,8 @@ import (
 // on its way to a billion rows — and a plan never rests on statistics more
 // than half out of date. An ANALYZE reads a bounded sample (300 × the
 // statistics target pages), takes a lock that blocks neither reads nor
-// writes, and skips a table autovacuum is busy with.
+// writes, skips a table autovacuum is busy with, and runs in a transaction
+// declared NoEvents, so it never holds readers back.
 const statisticsFloor = 1000
 
 // staleTablesSQL lists the tables that changed by more rows than they had
@@ -69,11 +70,28 @@ func AnalyzeStale(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list tables to analyze: %w", err)
 	}
-	for _, table := range tables {
-		// The name comes quoted from format('%I.%I').
-		if _, err := pool.Exec(ctx, "analyze (skip_locked) "+table); err != nil {
-			return nil, fmt.Errorf("analyze %s: %w", table, err)
+	for _, table := range tables { // quoted by format('%I.%I')
+		if err := Analyze(ctx, pool, table); err != nil {
+			return nil, err
 		}
 	}
 	return tables, nil
+}
+
+// Analyze analyzes table (a quoted, possibly qualified name) in a
+// transaction that declares it writes no events: an ANALYZE takes a
+// transaction id to write its statistics, and undeclared, it would hold the
+// readers' horizon (and so the relay) back until it ended.
+func Analyze(ctx context.Context, pool *pgxpool.Pool, table string) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `select set_config('synchronous_commit', 'off', true), `+NoEvents); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "analyze (skip_locked) "+table)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("analyze %s: %w", table, err)
+	}
+	return nil
 }

@@ -107,8 +107,8 @@ func (b *build) swap() error {
 	// Fresh tables have no statistics until autovacuum comes by: plan the
 	// API's queries on real ones from the first request.
 	for _, t := range p.Tables() {
-		if _, err := b.store.Pool().Exec(ctx, `analyze `+pgx.Identifier{t}.Sanitize()); err != nil {
-			return fmt.Errorf("replay %s: analyze %s: %w", p.Name(), t, err)
+		if err := eventstore.Analyze(ctx, b.store.Pool(), pgx.Identifier{t}.Sanitize()); err != nil {
+			return fmt.Errorf("replay %s: %w", p.Name(), err)
 		}
 	}
 	return nil
