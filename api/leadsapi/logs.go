@@ -136,7 +136,7 @@ func (h *handlers) leadPage(c *gin.Context) (id uuid.UUID, limit, offset int, er
 	if err != nil {
 		return uuid.Nil, 0, 0, err
 	}
-	limit, offset, bad = page(c, 50, maxLogLimit)
+	limit, offset, bad = pageWithin(c, 50, maxLogLimit, maxHistoryOffset)
 	if bad != nil {
 		return uuid.Nil, 0, 0, bad
 	}

@@ -70,10 +70,20 @@ func intQuery(c *gin.Context, name string, def, lo, hi int) (int, *api.BadInput)
 // page reads page (1-based, default 1) and limit (1..max, default def); a
 // page starting past api.MaxOffset rows is refused, naming page.
 func page(c *gin.Context, def, max int) (limit, offset int, bad *api.BadInput) {
+	return pageWithin(c, def, max, api.MaxOffset)
+}
+
+// maxHistoryOffset bounds the pages of one lead's audit log and timeline:
+// they are read by stream version, a page costing its own rows whatever its
+// depth, so the oldest entries of a long history stay reachable.
+const maxHistoryOffset = 1<<31 - 1
+
+// pageWithin is page with the deepest row a page may start at.
+func pageWithin(c *gin.Context, def, max, maxOffset int) (limit, offset int, bad *api.BadInput) {
 	if limit, bad = intQuery(c, "limit", def, 1, max); bad != nil {
 		return 0, 0, bad
 	}
-	p, bad := intQuery(c, "page", 1, 1, api.MaxOffset/limit+1)
+	p, bad := intQuery(c, "page", 1, 1, maxOffset/limit+1)
 	if bad != nil {
 		return 0, 0, bad
 	}
