@@ -26,6 +26,7 @@ type DuplicateError struct {
 	LeadID uuid.UUID
 }
 
+// Error names the field and the lead that owns its value.
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("%s already belongs to lead %s", e.Field, e.LeadID)
 }
@@ -38,6 +39,7 @@ type LeadsNotFoundError struct {
 	IDs []uuid.UUID
 }
 
+// Error counts the ids not found.
 func (e *LeadsNotFoundError) Error() string {
 	return fmt.Sprintf("%d of the leads were not found", len(e.IDs))
 }
