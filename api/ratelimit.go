@@ -12,10 +12,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
+
+	"github.com/crmcore/crm/crmerr"
 )
 
 // ErrRateLimited is what a dialect renders as its own 429.
-var ErrRateLimited = errors.New("rate limit exceeded")
+var ErrRateLimited = crmerr.New(crmerr.RateLimited, "rate limit exceeded")
 
 // Rate is a token bucket: Limit requests a second on average, bursts of
 // up to Burst. A zero Limit means no limit.

@@ -3,8 +3,8 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -12,16 +12,17 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/eventstore"
 )
 
 const principalKey = "crm.principal"
 
-// RequireKey authenticates the bearer API key; unauthorized renders the
-// dialect's own 401 (and 503 when the key store cannot be reached), fail its
-// 429. A client IP that has spent its bucket of refused keys
+// RequireKey authenticates the bearer API key; fail renders the dialect's
+// own 401 (eventstore.ErrUnauthorized), 503 when the key store cannot be
+// reached, and 429. A client IP that has spent its bucket of refused keys
 // (RateLimits.PerIP) is refused with 429 before its key is looked up.
-func (d *Deps) RequireKey(unauthorized func(c *gin.Context, status int), fail func(*gin.Context, error)) gin.HandlerFunc {
+func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
 	ips := d.rateLimiter().ips
 	return func(c *gin.Context) {
 		bucket, retry := ips.refusedKeys(c.ClientIP(), time.Now())
@@ -31,26 +32,26 @@ func (d *Deps) RequireKey(unauthorized func(c *gin.Context, status int), fail fu
 			c.Abort()
 			return
 		}
-		refuse := func(status int) {
-			if status == http.StatusUnauthorized && bucket != nil {
+		refuse := func(err error) {
+			if errors.Is(err, eventstore.ErrUnauthorized) && bucket != nil {
 				bucket.Allow() // the refused key takes its token
 			}
-			unauthorized(c, status)
+			fail(c, err)
 			c.Abort()
 		}
 		scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-			refuse(http.StatusUnauthorized)
+			refuse(eventstore.ErrUnauthorized)
 			return
 		}
 		p, err := d.Auth.Authenticate(c.Request.Context(), strings.TrimSpace(key))
 		if err != nil {
-			status := http.StatusUnauthorized
 			if !errors.Is(err, eventstore.ErrUnauthorized) {
-				status = http.StatusServiceUnavailable
-				c.Header("Retry-After", "1")
+				// Whatever kept the store from answering, the key is not
+				// known bad: the client may retry.
+				err = crmerr.Wrap(crmerr.Unavailable, fmt.Errorf("authenticate: %w", err))
 			}
-			refuse(status)
+			refuse(err)
 			return
 		}
 		c.Set(principalKey, p)

@@ -232,11 +232,3 @@ func within(res eventstore.CommitResult, ids []uuid.UUID) bool {
 func keyReused(c Context) error {
 	return fmt.Errorf("idempotency key %q was used by another request: %w", c.IdempotencyKey, ErrKeyReused)
 }
-
-// ErrKeyReused is returned when an idempotency key comes back on another
-// kind of request than the one that first used it.
-var ErrKeyReused = errors.New("idempotency key reused")
-
-// ErrBusy is returned when a command could not get its turn on a lead, or
-// kept losing races for it to other processes, for busyFor (see lineup.go).
-var ErrBusy = errors.New("too many concurrent changes; try again")

@@ -24,16 +24,6 @@ const (
 	RejectDuplicates
 )
 
-// DuplicateError is returned by CreateLead under RejectDuplicates.
-type DuplicateError struct {
-	Field  string // "email" or "phone"
-	LeadID uuid.UUID
-}
-
-func (e *DuplicateError) Error() string {
-	return fmt.Sprintf("%s already belongs to lead %s", e.Field, e.LeadID)
-}
-
 // CreateLead is the command to create (or, by policy, merge into) a lead.
 type CreateLead struct {
 	Profile     domain.LeadProfile
@@ -319,18 +309,6 @@ func (h *Handler) DeleteLead(ctx context.Context, c Context, id uuid.UUID) (Resu
 		return Result{Position: res.Position}, err
 	})
 }
-
-// LeadsNotFoundError lists the ids of a bulk command that match no lead.
-type LeadsNotFoundError struct {
-	IDs []uuid.UUID
-}
-
-func (e *LeadsNotFoundError) Error() string {
-	return fmt.Sprintf("%d of the leads were not found", len(e.IDs))
-}
-
-// Is makes errors.Is(err, domain.ErrLeadNotFound) hold.
-func (e *LeadsNotFoundError) Is(target error) bool { return target == domain.ErrLeadNotFound }
 
 // onLeads applies one decision to several leads in one all-or-nothing commit.
 func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error)) (Result, error) {

@@ -1,8 +1,9 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/crmcore/crm/crmerr"
 )
 
 // Errors callers branch on. A deleted lead does not exist for callers, so
@@ -10,23 +11,23 @@ import (
 // for both, and only code that cares (audit, purge) asks for ErrLeadDeleted.
 var (
 	// ErrCommentNotFound is returned for a comment the lead does not have.
-	ErrCommentNotFound = errors.New("comment not found")
+	ErrCommentNotFound = crmerr.New(crmerr.NotFound, "comment not found")
 	// ErrCommentChanged: the content given as a comment's current one is
 	// not (another edit came first); read it again.
-	ErrCommentChanged = errors.New("comment changed since it was read")
+	ErrCommentChanged = crmerr.New(crmerr.Conflict, "comment changed since it was read")
 	// ErrLeadNotFound: the lead was never created (or is deleted, see ErrLeadDeleted).
-	ErrLeadNotFound = errors.New("lead not found")
+	ErrLeadNotFound = crmerr.New(crmerr.NotFound, "lead not found")
 	// ErrLeadDeleted: the lead existed and was deleted; wraps ErrLeadNotFound.
 	ErrLeadDeleted = fmt.Errorf("lead deleted: %w", ErrLeadNotFound)
 	// ErrCallLogNotFound: the id is not a live call log of this lead.
-	ErrCallLogNotFound = errors.New("call log not found")
+	ErrCallLogNotFound = crmerr.New(crmerr.NotFound, "call log not found")
 	// ErrCallLogExists: the call log id was already used in this lead's stream.
-	ErrCallLogExists = errors.New("call log already exists")
+	ErrCallLogExists = crmerr.New(crmerr.Duplicate, "call log already exists")
 	// ErrInvalid matches every ValidationError through errors.Is, for error
 	// mapping that only needs "bad input" and not which field.
-	ErrInvalid = errors.New("invalid input")
+	ErrInvalid = crmerr.New(crmerr.Invalid, "invalid input")
 	// ErrUnknownEventType: a stored event type this code does not know.
-	ErrUnknownEventType = errors.New("unknown event type")
+	ErrUnknownEventType = crmerr.New(crmerr.Internal, "unknown event type")
 )
 
 // ValidationError says which input field was rejected and why. Field is the
@@ -40,6 +41,9 @@ type ValidationError struct {
 
 // Error reads as "<field> <reason>", e.g. "score must be between 0 and 100".
 func (e ValidationError) Error() string { return e.Field + " " + e.Reason }
+
+// ErrorCode implements crmerr.Coded.
+func (e ValidationError) ErrorCode() string { return crmerr.Invalid }
 
 // Is makes errors.Is(err, ErrInvalid) true for every validation error.
 func (e ValidationError) Is(target error) bool { return target == ErrInvalid }
@@ -64,6 +68,9 @@ type LimitError struct {
 func (e LimitError) Error() string { return e.Field + " " + e.reason() }
 
 func (e LimitError) reason() string { return fmt.Sprintf("must be at most %d per lead", e.Limit) }
+
+// ErrorCode implements crmerr.Coded: a full collection, not a bad value.
+func (e LimitError) ErrorCode() string { return crmerr.Limit }
 
 // Is makes errors.Is(err, ErrInvalid) true, as for a ValidationError.
 func (e LimitError) Is(target error) bool { return target == ErrInvalid }

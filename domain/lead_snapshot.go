@@ -1,11 +1,12 @@
 package domain
 
 import (
-	"errors"
 	"maps"
 	"slices"
 
 	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/crmerr"
 )
 
 // LeadSnapshotVersion is the version of LeadSnapshot's form. Bump it when
@@ -15,7 +16,7 @@ import (
 const LeadSnapshotVersion = 1
 
 // ErrStaleSnapshot is returned for a snapshot of another LeadSnapshotVersion.
-var ErrStaleSnapshot = errors.New("lead snapshot of another version")
+var ErrStaleSnapshot = crmerr.New(crmerr.Internal, "lead snapshot of another version")
 
 // LeadSnapshot is a lead's state as stored in a snapshot: every field of
 // Lead, exported for the database. Its JSON names are stored: never rename

@@ -1,12 +1,13 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/crmerr"
 )
 
 // PipelineStream is the stream type of a tenant's pipeline of lead statuses.
@@ -22,9 +23,9 @@ const (
 
 // Errors of pipeline decisions.
 var (
-	ErrStatusNotFound = errors.New("lead status not found")
-	ErrStatusExists   = errors.New("lead status already exists")
-	ErrStatusInUse    = errors.New("lead status is in use")
+	ErrStatusNotFound = crmerr.New(crmerr.NotFound, "lead status not found")
+	ErrStatusExists   = crmerr.New(crmerr.Duplicate, "lead status already exists")
+	ErrStatusInUse    = crmerr.New(crmerr.Conflict, "lead status is in use")
 )
 
 // Palette is the fixed set of primary colours a status may have; each

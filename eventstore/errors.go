@@ -1,14 +1,15 @@
 package eventstore
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/crmerr"
 )
 
 // ErrStreamNotFound is returned when a stream has no events for the tenant.
-var ErrStreamNotFound = errors.New("stream not found")
+var ErrStreamNotFound = crmerr.New(crmerr.NotFound, "stream not found")
 
 // ConcurrencyError is returned when a stream's version is not the expected one.
 type ConcurrencyError struct {
@@ -16,6 +17,9 @@ type ConcurrencyError struct {
 	Expected int
 	Actual   int
 }
+
+// ErrorCode implements crmerr.Coded.
+func (e *ConcurrencyError) ErrorCode() string { return crmerr.Conflict }
 
 // Error describes the expected and actual versions.
 func (e *ConcurrencyError) Error() string {
@@ -27,6 +31,9 @@ type ReservationError struct {
 	Reservation Reservation
 	Owner       uuid.UUID
 }
+
+// ErrorCode implements crmerr.Coded.
+func (e *ReservationError) ErrorCode() string { return crmerr.Duplicate }
 
 // Error names the value and the stream that owns it.
 func (e *ReservationError) Error() string {
@@ -40,6 +47,9 @@ type DuplicateCommitError struct {
 	Result CommitResult
 }
 
+// ErrorCode implements crmerr.Coded.
+func (e *DuplicateCommitError) ErrorCode() string { return crmerr.Duplicate }
+
 // Error names the idempotency key.
 func (e *DuplicateCommitError) Error() string {
 	return fmt.Sprintf("idempotency key %q already committed", e.Key)
@@ -48,14 +58,14 @@ func (e *DuplicateCommitError) Error() string {
 // ErrInvalidCommit is wrapped by the error Commit returns for a malformed
 // commit (missing tenant, stream or event fields, data that is not a JSON
 // object); retrying such a commit cannot succeed.
-var ErrInvalidCommit = errors.New("invalid commit")
+var ErrInvalidCommit = crmerr.New(crmerr.Internal, "invalid commit")
 
 // ErrUnauthorized is returned by Authenticate for an unknown or revoked key.
-var ErrUnauthorized = errors.New("unauthorized")
+var ErrUnauthorized = crmerr.New(crmerr.Unauthorized, "unauthorized")
 
 // ErrAPIKeyNotFound is returned by RevokeAPIKey for an unknown key id.
-var ErrAPIKeyNotFound = errors.New("api key not found")
+var ErrAPIKeyNotFound = crmerr.New(crmerr.NotFound, "api key not found")
 
 // ErrAPIKeyTaken is returned by CreateAPIKeyWithSecret when the key is
 // already registered for another tenant, or was revoked.
-var ErrAPIKeyTaken = errors.New("api key already in use")
+var ErrAPIKeyTaken = crmerr.New(crmerr.Duplicate, "api key already in use")

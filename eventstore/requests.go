@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/crmcore/crm/crmerr"
 )
 
 // RequestTTL is how long a stored response answers retries of its request,
@@ -30,15 +32,15 @@ type StoredResponse struct {
 // Request outcomes of ClaimRequest, CompleteRequest and ReleaseRequest.
 var (
 	// ErrRequestInProgress: a request with the key is still running.
-	ErrRequestInProgress = errors.New("a request with this idempotency key is in progress")
+	ErrRequestInProgress = crmerr.New(crmerr.Busy, "a request with this idempotency key is in progress")
 	// ErrRequestMismatch: the key was used with another request.
-	ErrRequestMismatch = errors.New("idempotency key used with another request")
+	ErrRequestMismatch = crmerr.New(crmerr.KeyReused, "idempotency key used with another request")
 	// ErrClaimLost: the caller's claim is no longer its own (a retry took
 	// it over after the lease, or a permanent delete purged it).
-	ErrClaimLost = errors.New("idempotency claim no longer held")
+	ErrClaimLost = crmerr.New(crmerr.Conflict, "idempotency claim no longer held")
 	// ErrRequestRedacted: a stream the response was made from has been
 	// permanently deleted meanwhile, so the response is not stored.
-	ErrRequestRedacted = errors.New("idempotent response quotes a deleted stream")
+	ErrRequestRedacted = crmerr.New(crmerr.Conflict, "idempotent response quotes a deleted stream")
 )
 
 // ClaimRequest claims an idempotency key for a request with fingerprint. It

@@ -19,11 +19,13 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
@@ -188,5 +190,29 @@ func CheckStorable(t *testing.T, events []domain.Event) {
 		if _, err := domain.DecodeLeadEvent(e.Type, domain.SchemaVersion, data); err != nil {
 			t.Fatalf("decided %s does not decode back: %v", e.Type, err)
 		}
+	}
+}
+
+// CheckErrorShape fails unless shape has a row for every crmerr code and
+// each row answers a bare error of its code (no detail to show) with JSON
+// matching the Error schema, 500 only for internal: a code added to crmerr
+// and missed in a dialect fails that dialect's tests.
+func (s *Server) CheckErrorShape(t *testing.T, shape *api.ErrorShape) {
+	t.Helper()
+	for _, code := range crmerr.Codes {
+		answer, ok := shape.Codes[code]
+		if !ok {
+			t.Errorf("%s: no answer for error code %q", shape.Name, code)
+			continue
+		}
+		w := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(w)
+		c.Request = httptest.NewRequest(http.MethodGet, "/", nil)
+		status, body := answer(c, crmerr.New(code, "the "+code+" error"))
+		if (status == http.StatusInternalServerError) != (code == crmerr.Internal) || status < 400 {
+			t.Errorf("%s: code %q answered with status %d", shape.Name, code, status)
+		}
+		c.JSON(status, body)
+		s.CheckErrorSchema(t, w)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/domain"
 )
 
@@ -21,15 +22,11 @@ type errorBody struct {
 }
 
 func reply(c *gin.Context, status int, message, field string) {
-	c.JSON(status, errorBody{StatusCode: status, Message: message, Error: http.StatusText(status), Field: field})
+	c.JSON(status, body(status, message, field))
 }
 
-func unauthorized(c *gin.Context, status int) {
-	if status == http.StatusUnauthorized {
-		reply(c, status, "Missing or invalid API key", "")
-		return
-	}
-	reply(c, status, "Service temporarily unavailable", "")
+func body(status int, message, field string) errorBody {
+	return errorBody{StatusCode: status, Message: message, Error: http.StatusText(status), Field: field}
 }
 
 // ownMessage marks a BadInput whose Reason is the whole message to show.
@@ -80,51 +77,79 @@ func fieldOf(f string) string {
 	return f
 }
 
-// fail renders err in the Leads API error shape: bad input and domain errors
-// as 4xx naming the field; anything else as 500 (logged, not shown) or 503.
-func (h *handlers) fail(c *gin.Context, err error) {
-	var bad *api.BadInput
-	var invalid domain.ValidationError
-	var dup *commands.DuplicateError
-	var limit domain.LimitError
-	switch {
-	case errors.As(err, &bad):
-		reply(c, bad.Status, message(bad), bad.Field)
-	case errors.As(err, &limit):
-		reply(c, http.StatusUnprocessableEntity, limit.Error(), fieldOf(limit.Field))
-	case errors.As(err, &invalid):
-		field := fieldOf(invalid.Field)
-		reply(c, http.StatusBadRequest, field+" "+invalid.Reason, field)
-	case errors.As(err, &dup):
-		if dup.Field == "phone" {
-			reply(c, http.StatusBadRequest, "Phone number already exists", "phoneNumber")
-			return
+// answer is a fixed answer of one code.
+func answer(status int, message, field string) api.Answer {
+	return func(*gin.Context, error) (int, any) { return status, body(status, message, field) }
+}
+
+// worded are the domain errors the Leads API words its own way, as the
+// NestJS service does; a missing status is a 400 there, not a 404.
+var worded = []struct {
+	err            error
+	status         int
+	message, field string
+}{
+	{domain.ErrLeadNotFound, http.StatusNotFound, "Lead not found", "id"},
+	{domain.ErrCommentNotFound, http.StatusNotFound, "Comment not found", "id"},
+	{domain.ErrStatusNotFound, http.StatusBadRequest, "Lead status not found", "id"},
+	{domain.ErrStatusExists, http.StatusBadRequest, "Lead status already exists", "name"},
+	{domain.ErrStatusInUse, http.StatusBadRequest, "Cannot delete status: leads still have it, or it is the last one", "id"},
+}
+
+// inWords answers err in its own words when worded has them, else with
+// status and the error's own text.
+func inWords(status int) api.Answer {
+	return func(_ *gin.Context, err error) (int, any) {
+		for _, w := range worded {
+			if errors.Is(err, w.err) {
+				return w.status, body(w.status, w.message, w.field)
+			}
 		}
-		reply(c, http.StatusBadRequest, "Email already exists", "email")
-	case errors.Is(err, domain.ErrLeadNotFound):
-		reply(c, http.StatusNotFound, "Lead not found", "id")
-	case errors.Is(err, domain.ErrCommentNotFound):
-		reply(c, http.StatusNotFound, "Comment not found", "id")
-	case errors.Is(err, domain.ErrStatusNotFound):
-		reply(c, http.StatusBadRequest, "Lead status not found", "id")
-	case errors.Is(err, domain.ErrStatusExists):
-		reply(c, http.StatusBadRequest, "Lead status already exists", "name")
-	case errors.Is(err, domain.ErrStatusInUse):
-		reply(c, http.StatusBadRequest, "Cannot delete status: leads still have it, or it is the last one", "id")
-	case errors.Is(err, api.ErrRateLimited):
-		reply(c, http.StatusTooManyRequests, "Too many requests; retry after Retry-After", "")
-	case errors.Is(err, commands.ErrKeyReused):
-		reply(c, http.StatusUnprocessableEntity, "Idempotency-Key was already used for another request (method, path or body)", "Idempotency-Key")
-	case errors.Is(err, commands.ErrBusy):
-		c.Header("Retry-After", "1")
-		reply(c, http.StatusConflict, "The lead is being changed by other requests; retry", "")
-	default:
-		if api.Unavailable(err) {
-			c.Header("Retry-After", "1")
-			reply(c, http.StatusServiceUnavailable, "Service temporarily unavailable", "")
-			return
-		}
-		h.d.Logger.Error("leads api request failed", "route", c.FullPath(), "err", err, "request_id", c.GetString(api.HeaderRequestID))
-		reply(c, http.StatusInternalServerError, "Internal server error", "")
+		return status, body(status, crmerr.Message(err), "")
 	}
 }
+
+// shape is the Leads API answer to each error code.
+var shape = &api.ErrorShape{
+	Name:     "leads api",
+	BadInput: func(bad *api.BadInput) any { return body(bad.Status, message(bad), bad.Field) },
+	Codes: map[string]api.Answer{
+		crmerr.Invalid: func(c *gin.Context, err error) (int, any) {
+			var invalid domain.ValidationError
+			if !errors.As(err, &invalid) {
+				return inWords(http.StatusBadRequest)(c, err)
+			}
+			field := fieldOf(invalid.Field)
+			return http.StatusBadRequest, body(http.StatusBadRequest, field+" "+invalid.Reason, field)
+		},
+		crmerr.Limit: func(c *gin.Context, err error) (int, any) {
+			var limit domain.LimitError
+			if !errors.As(err, &limit) {
+				return inWords(http.StatusUnprocessableEntity)(c, err)
+			}
+			return http.StatusUnprocessableEntity, body(http.StatusUnprocessableEntity, limit.Error(), fieldOf(limit.Field))
+		},
+		crmerr.Duplicate: func(c *gin.Context, err error) (int, any) {
+			var dup *commands.DuplicateError
+			switch {
+			case !errors.As(err, &dup):
+				return inWords(http.StatusBadRequest)(c, err)
+			case dup.Field == "phone":
+				return http.StatusBadRequest, body(http.StatusBadRequest, "Phone number already exists", "phoneNumber")
+			}
+			return http.StatusBadRequest, body(http.StatusBadRequest, "Email already exists", "email")
+		},
+		crmerr.NotFound:     inWords(http.StatusNotFound),
+		crmerr.Conflict:     inWords(http.StatusConflict),
+		crmerr.Busy:         answer(http.StatusConflict, "The lead is being changed by other requests; retry", ""),
+		crmerr.KeyReused:    answer(http.StatusUnprocessableEntity, "Idempotency-Key was already used for another request (method, path or body)", "Idempotency-Key"),
+		crmerr.TooLarge:     answer(http.StatusRequestEntityTooLarge, "request body is too large", ""),
+		crmerr.RateLimited:  answer(http.StatusTooManyRequests, "Too many requests; retry after Retry-After", ""),
+		crmerr.Unauthorized: answer(http.StatusUnauthorized, "Missing or invalid API key", ""),
+		crmerr.Unavailable:  answer(http.StatusServiceUnavailable, "Service temporarily unavailable", ""),
+		crmerr.Internal:     answer(http.StatusInternalServerError, "Internal server error", ""),
+	},
+}
+
+// fail renders err in the Leads API error shape (see api.Deps.Fail).
+func (h *handlers) fail(c *gin.Context, err error) { h.d.Fail(c, err, shape) }

@@ -46,7 +46,7 @@ func (dl Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	}
 	h := &handlers{d: d, photos: DirPhotoStore{Dir: dl.PhotoDir}, maxPhotoBytes: maxPhoto}
 	limit := d.RateLimit(h.fail)
-	g := r.Group("/leads", d.RequireKey(unauthorized, h.fail), limit, api.CheckParams(h.fail),
+	g := r.Group("/leads", d.RequireKey(h.fail), limit, api.CheckParams(h.fail),
 		d.Idempotent(h.fail))
 
 	g.GET("", h.listLeads)
@@ -72,7 +72,7 @@ func (dl Dialect) Mount(r *gin.Engine, d *api.Deps) {
 
 	// A base64 photo is 4/3 of its bytes, plus the rest of the form or JSON:
 	// the upload's own body limit comes before anything reads the body.
-	r.POST("/leads/upload-photo", api.BodyLimit(maxPhoto*4/3+64<<10), d.RequireKey(unauthorized, h.fail), limit,
+	r.POST("/leads/upload-photo", api.BodyLimit(maxPhoto*4/3+64<<10), d.RequireKey(h.fail), limit,
 		api.CheckParams(h.fail), d.Idempotent(h.fail), h.uploadPhoto)
 	// A catch-all, so a name holding slashes reaches the handler and is
 	// refused there with 400 rather than missing the route.
