@@ -5,8 +5,6 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-
-	"github.com/crmcore/crm/crmerr"
 )
 
 // LeadSnapshotVersion is the version of LeadSnapshot's form. Bump it when
@@ -16,7 +14,7 @@ import (
 const LeadSnapshotVersion = 1
 
 // ErrStaleSnapshot is returned for a snapshot of another LeadSnapshotVersion.
-var ErrStaleSnapshot = crmerr.New(crmerr.Internal, "lead snapshot of another version")
+var ErrStaleSnapshot = newError("internal", "lead snapshot of another version")
 
 // LeadSnapshot is a lead's state as stored in a snapshot: every field of
 // Lead, exported for the database. Its JSON names are stored: never rename

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-
-	"github.com/crmcore/crm/crmerr"
 )
 
 // PipelineStream is the stream type of a tenant's pipeline of lead statuses.
@@ -23,9 +21,9 @@ const (
 
 // Errors of pipeline decisions.
 var (
-	ErrStatusNotFound = crmerr.New(crmerr.NotFound, "lead status not found")
-	ErrStatusExists   = crmerr.New(crmerr.Duplicate, "lead status already exists")
-	ErrStatusInUse    = crmerr.New(crmerr.Conflict, "lead status is in use")
+	ErrStatusNotFound = newError("not_found", "lead status not found")
+	ErrStatusExists   = newError("duplicate", "lead status already exists")
+	ErrStatusInUse    = newError("conflict", "lead status is in use")
 )
 
 // Palette is the fixed set of primary colours a status may have; each
