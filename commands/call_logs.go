@@ -28,17 +28,10 @@ func (h *Handler) LogCall(ctx context.Context, c Context, leadID uuid.UUID, call
 	return run(ctx, h, c, write[CallLogResult]{
 		streams: []uuid.UUID{leadID}, byNote: true,
 		decide: func(u *unit) (CallLogResult, error) {
-			lead, err := u.lead(leadID)
-			if err != nil {
-				return CallLogResult{}, err
-			}
-			decided, err := lead.LogCall(call)
-			if err != nil {
-				return CallLogResult{}, err
-			}
-			u.append(lead, decided, reserving(eventstore.Reservation{Kind: domain.ReserveCallLog, Value: id.String()}))
 			u.keep(callLogNote{CallLogID: id})
-			return CallLogResult{CallLogID: id}, nil
+			_, err := u.onLead(leadID, func(l *domain.Lead) ([]domain.Event, error) { return l.LogCall(call) },
+				reserving(eventstore.Reservation{Kind: domain.ReserveCallLog, Value: id.String()}))
+			return CallLogResult{CallLogID: id}, err
 		},
 		replay: func(prior eventstore.CommitResult) (CallLogResult, error) {
 			n, err := noted(c, prior, func(n callLogNote) bool { return n.CallLogID != uuid.Nil })
@@ -61,37 +54,26 @@ func (h *Handler) DeleteCallLog(ctx context.Context, c Context, id uuid.UUID) (R
 	var leadID uuid.UUID
 	return run(ctx, h, c, write[Result]{
 		// After the replay check: once deleted, the call log's id names no lead.
-		prepare: func() ([]uuid.UUID, error) {
-			owner, ok, err := h.store.LookupReservation(ctx, c.TenantID, domain.ReserveCallLog, id.String())
-			if err != nil {
-				return nil, fmt.Errorf("look up call log %s: %w", id, err)
-			}
-			if !ok {
-				return nil, domain.ErrCallLogNotFound
-			}
-			leadID = owner
-			return []uuid.UUID{owner}, nil
-		},
+		prepare: h.holder(ctx, c, domain.ReserveCallLog, id.String(), domain.ErrCallLogNotFound, &leadID),
 		decide: func(u *unit) (Result, error) {
-			lead, err := u.lead(leadID)
-			if err != nil {
-				return Result{}, err
-			}
-			decided, err := lead.DeleteCallLog(id)
-			if err != nil {
-				return Result{}, err
-			}
-			// The event that logged it may be older than the lead's
-			// snapshot: ask the store, not the fold.
-			logged, err := h.store.EventIDsWith(ctx, c.TenantID, leadID, domain.CallLogged, "call_log_id", id.String())
-			if err != nil {
-				return Result{}, fmt.Errorf("find call log %s: %w", id, err)
-			}
-			u.append(lead, decided, func(sa *eventstore.StreamAppend) {
+			var logged []uuid.UUID
+			_, err := u.onLead(leadID, func(l *domain.Lead) ([]domain.Event, error) {
+				decided, err := l.DeleteCallLog(id)
+				if err != nil {
+					return nil, err
+				}
+				// The event that logged it may be older than the lead's
+				// snapshot: ask the store, not the fold.
+				logged, err = h.store.EventIDsWith(ctx, c.TenantID, leadID, domain.CallLogged, "call_log_id", id.String())
+				if err != nil {
+					return nil, fmt.Errorf("find call log %s: %w", id, err)
+				}
+				return decided, nil
+			}, func(sa *eventstore.StreamAppend) {
 				sa.Release = []eventstore.Reservation{{Kind: domain.ReserveCallLog, Value: id.String()}}
 				sa.RedactEvents, sa.RedactKeep = logged, domain.CallLoggedRedactionKeeps
 			})
-			return Result{}, nil
+			return Result{}, err
 		},
 		failed: notFoundAs(domain.ErrCallLogNotFound),
 	})

@@ -40,17 +40,10 @@ func (h *Handler) AddComment(ctx context.Context, c Context, leadID uuid.UUID, c
 			return nil, nil
 		},
 		decide: func(u *unit) (CommentResult, error) {
-			lead, err := u.lead(leadID)
-			if err != nil {
-				return CommentResult{}, err
-			}
-			decided, err := lead.AddComment(id, content, c.Metadata.Actor)
-			if err != nil {
-				return CommentResult{}, err
-			}
-			u.append(lead, decided, reserving(eventstore.Reservation{Kind: domain.ReserveComment, Value: strconv.FormatInt(id, 10)}))
 			u.keep(commentNote{CommentID: id, LeadID: leadID})
-			return CommentResult{CommentID: id, LeadID: leadID}, nil
+			_, err := u.onLead(leadID, func(l *domain.Lead) ([]domain.Event, error) { return l.AddComment(id, content, c.Metadata.Actor) },
+				reserving(eventstore.Reservation{Kind: domain.ReserveComment, Value: strconv.FormatInt(id, 10)}))
+			return CommentResult{CommentID: id, LeadID: leadID}, err
 		},
 		replay: func(prior eventstore.CommitResult) (CommentResult, error) {
 			n, err := noted(c, prior, func(n commentNote) bool { return n.CommentID != 0 })
@@ -71,30 +64,17 @@ func (r CommentResult) at(p eventstore.Position) CommentResult { r.Position = p;
 func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, content string) (CommentResult, error) {
 	var leadID uuid.UUID
 	return run(ctx, h, c, write[CommentResult]{
-		prepare: func() ([]uuid.UUID, error) {
-			owner, ok, err := h.store.LookupReservation(ctx, c.TenantID, domain.ReserveComment, strconv.FormatInt(commentID, 10))
-			if err != nil {
-				return nil, fmt.Errorf("look up comment %d: %w", commentID, err)
-			}
-			if !ok {
-				return nil, domain.ErrCommentNotFound
-			}
-			leadID = owner
-			return []uuid.UUID{owner}, nil
-		},
+		prepare: h.holder(ctx, c, domain.ReserveComment, strconv.FormatInt(commentID, 10), domain.ErrCommentNotFound, &leadID),
 		decide: func(u *unit) (CommentResult, error) {
-			lead, err := u.lead(leadID)
-			if err != nil {
-				return CommentResult{}, err
-			}
-			// Read after the lead: a concurrent edit between the two shows
-			// as ErrCommentChanged, and the attempt runs again.
-			current, err := h.commentContent(ctx, c.TenantID, leadID, commentID)
-			if err != nil {
-				return CommentResult{}, err
-			}
-			decided, err := lead.EditComment(commentID, content, current)
-			u.append(lead, decided)
+			_, err := u.onLead(leadID, func(l *domain.Lead) ([]domain.Event, error) {
+				// Read after the lead: a concurrent edit between the two
+				// shows as ErrCommentChanged, and the attempt runs again.
+				current, err := h.commentContent(ctx, c.TenantID, leadID, commentID)
+				if err != nil {
+					return nil, err
+				}
+				return l.EditComment(commentID, content, current)
+			})
 			return CommentResult{CommentID: commentID, LeadID: leadID}, err
 		},
 		replay: func(prior eventstore.CommitResult) (CommentResult, error) {

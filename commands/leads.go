@@ -247,12 +247,7 @@ func (h *Handler) RestoreLeads(ctx context.Context, c Context, ids []uuid.UUID) 
 // transaction; the lead.deleted event keeps who deleted it and when.
 func (h *Handler) DeleteLead(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
 	return run(ctx, h, c, write[Result]{streams: []uuid.UUID{id}, decide: func(u *unit) (Result, error) {
-		lead, err := u.lead(id)
-		if err != nil {
-			return Result{}, err
-		}
-		decided, err := lead.Delete()
-		u.append(lead, decided, erasing)
+		_, err := u.onLead(id, (*domain.Lead).Delete, erasing)
 		return Result{}, err
 	}})
 }
@@ -280,7 +275,7 @@ func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decid
 				continue
 			}
 			seen[id] = true
-			lead, err := u.lead(id)
+			_, err := u.onLead(id, decide, opts...)
 			if errors.Is(err, domain.ErrLeadNotFound) {
 				missing = append(missing, id)
 				continue
@@ -288,11 +283,6 @@ func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decid
 			if err != nil {
 				return Result{}, err
 			}
-			decided, err := decide(lead)
-			if err != nil {
-				return Result{}, err
-			}
-			u.append(lead, decided, opts...)
 		}
 		if len(missing) > 0 {
 			return Result{}, &LeadsNotFoundError{IDs: missing}

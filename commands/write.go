@@ -184,6 +184,22 @@ func (u *unit) lead(id uuid.UUID) (*domain.Lead, error) {
 	return l, nil
 }
 
+// onLead loads lead id, decides on it and stages what was decided, with
+// opts: the step most commands are made of. It returns the lead as it is
+// after the decision.
+func (u *unit) onLead(id uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error), opts ...func(*eventstore.StreamAppend)) (*domain.Lead, error) {
+	lead, err := u.lead(id)
+	if err != nil {
+		return nil, err
+	}
+	decided, err := decide(lead)
+	if err != nil {
+		return nil, err
+	}
+	u.append(lead, decided, opts...)
+	return lead, nil
+}
+
 // pipeline loads the tenant's pipeline. Its position is not the answer's:
 // a pipeline command that changes nothing answers at no position.
 func (u *unit) pipeline() (*domain.Pipeline, error) {
@@ -337,6 +353,23 @@ func noted[N any](c Context, prior eventstore.CommitResult, valid func(N) bool) 
 		return n, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
 	}
 	return n, nil
+}
+
+// holder is a write's prepare step for a command on something the lead
+// holds (a call log, a comment): it finds the lead by the value reserved for
+// it, into *lead, or fails with notFound.
+func (h *Handler) holder(ctx context.Context, c Context, kind, value string, notFound error, lead *uuid.UUID) func() ([]uuid.UUID, error) {
+	return func() ([]uuid.UUID, error) {
+		owner, ok, err := h.store.LookupReservation(ctx, c.TenantID, kind, value)
+		if err != nil {
+			return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
+		}
+		if !ok {
+			return nil, notFound
+		}
+		*lead = owner
+		return []uuid.UUID{owner}, nil
+	}
 }
 
 // notFoundAs maps domain.ErrLeadNotFound to err: a command that found its
