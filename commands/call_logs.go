@@ -35,7 +35,10 @@ func (h *Handler) LogCall(ctx context.Context, c Context, leadID uuid.UUID, call
 		},
 		replay: func(prior eventstore.CommitResult) (CallLogResult, error) {
 			n, err := noted(c, prior, func(n callLogNote) bool { return n.CallLogID != uuid.Nil })
-			return CallLogResult{Result: Result{Position: prior.Position}, CallLogID: n.CallLogID}, err
+			if err != nil {
+				return CallLogResult{}, err
+			}
+			return CallLogResult{Result: Result{Position: prior.Position}, CallLogID: n.CallLogID}, nil
 		},
 	})
 }

@@ -47,7 +47,10 @@ func (h *Handler) AddComment(ctx context.Context, c Context, leadID uuid.UUID, c
 		},
 		replay: func(prior eventstore.CommitResult) (CommentResult, error) {
 			n, err := noted(c, prior, func(n commentNote) bool { return n.CommentID != 0 })
-			return CommentResult{Result: Result{Position: prior.Position}, CommentID: n.CommentID, LeadID: n.LeadID}, err
+			if err != nil {
+				return CommentResult{}, err
+			}
+			return CommentResult{Result: Result{Position: prior.Position}, CommentID: n.CommentID, LeadID: n.LeadID}, nil
 		},
 	})
 }

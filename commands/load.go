@@ -31,6 +31,11 @@ type kind[A aggregate] struct {
 	missing error
 	live    func(A) bool // nil: always
 	snap    *snapshotForm[A]
+	// quoted: an answer may quote the stream's (personal) data, so a
+	// request that loads it notes it as touched (its stored response is
+	// purged when the stream is erased), and a command that changes
+	// nothing answers at its position. The pipeline is neither.
+	quoted bool
 }
 
 // snapshotForm stores an aggregate's state as its stream's snapshot, so a
@@ -50,6 +55,7 @@ var leads = &kind[*domain.Lead]{
 	decode:  domain.DecodeLeadEvent,
 	missing: domain.ErrLeadNotFound,
 	live:    func(l *domain.Lead) bool { return l.Exists() && !l.Deleted() },
+	quoted:  true,
 	snap: &snapshotForm[*domain.Lead]{
 		version: domain.LeadSnapshotVersion,
 		id:      (*domain.Lead).ID,

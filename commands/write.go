@@ -129,8 +129,8 @@ func (w write[T]) answer(prior eventstore.CommitResult) (T, error) {
 // replayed returns the result of an earlier commit made with c's
 // idempotency key: a retry whose first attempt committed (and whose answer
 // was lost) must get that attempt's result, not redo its work nor fail on
-// the state it left (a second delete is a 404). Unless w is known by its
-// note (byNote), the earlier commit must have written only streams among
+// the state it left (a second delete is a 404). Unless the command is known
+// by its note (byNote), the earlier commit must have written only streams among
 // targets (nil: any), or the key is refused.
 func (h *Handler) replayed(ctx context.Context, c Context, targets []uuid.UUID, byNote bool) (eventstore.CommitResult, bool, error) {
 	if c.IdempotencyKey == "" {
@@ -169,19 +169,30 @@ type loaded struct {
 	version int // the commit expects it
 }
 
-// lead loads lead id (domain.ErrLeadNotFound when missing or deleted); the
-// stream counts as touched by the request.
-func (u *unit) lead(id uuid.UUID) (*domain.Lead, error) {
-	u.c.Touched.add(id, false)
-	l, pos, err := load(u.ctx, u.h.store, leads, u.c.TenantID, id)
-	if err != nil {
-		return nil, err
+// use loads stream id of kind k for the attempt; a quoted kind's stream
+// counts as touched by the request, and its position is the answer of a
+// command that changes nothing.
+func use[A aggregate](u *unit, k *kind[A], id uuid.UUID) (A, error) {
+	if k.quoted {
+		u.c.Touched.add(id, false)
 	}
-	u.loaded = append(u.loaded, loaded{agg: l, stream: domain.LeadStream, id: id, version: l.Version()})
-	if u.last.Less(pos) {
+	agg, pos, err := load(u.ctx, u.h.store, k, u.c.TenantID, id)
+	if err != nil {
+		return agg, err
+	}
+	u.loaded = append(u.loaded, loaded{agg: agg, stream: k.stream, id: id, version: agg.Version()})
+	if k.quoted && u.last.Less(pos) {
 		u.last = pos
 	}
-	return l, nil
+	return agg, nil
+}
+
+// lead loads lead id (domain.ErrLeadNotFound when missing or deleted).
+func (u *unit) lead(id uuid.UUID) (*domain.Lead, error) { return use(u, leads, id) }
+
+// pipeline loads the tenant's pipeline.
+func (u *unit) pipeline() (*domain.Pipeline, error) {
+	return use(u, pipelines, domain.PipelineID(u.c.TenantID))
 }
 
 // onLead loads lead id, decides on it and stages what was decided, with
@@ -198,18 +209,6 @@ func (u *unit) onLead(id uuid.UUID, decide func(*domain.Lead) ([]domain.Event, e
 	}
 	u.append(lead, decided, opts...)
 	return lead, nil
-}
-
-// pipeline loads the tenant's pipeline. Its position is not the answer's:
-// a pipeline command that changes nothing answers at no position.
-func (u *unit) pipeline() (*domain.Pipeline, error) {
-	id := domain.PipelineID(u.c.TenantID)
-	p, _, err := load(u.ctx, u.h.store, pipelines, u.c.TenantID, id)
-	if err != nil {
-		return nil, err
-	}
-	u.loaded = append(u.loaded, loaded{agg: p, stream: domain.PipelineStream, id: id, version: p.Version()})
-	return p, nil
 }
 
 // append stages decided for the stream agg was loaded from, expecting the
