@@ -6,33 +6,15 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"slices"
-	"sync"
+	"fmt"
 
 	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 )
-
-// Handler executes commands against the event store.
-type Handler struct {
-	store  Store
-	region string // default region for phone numbers without a country code
-	lineup lineup // this process's commands on one lead take turns
-}
-
-// New returns a Handler; region is the default phone region (e.g. "IN").
-func New(store Store, region string) *Handler {
-	if region == "" {
-		region = "IN"
-	}
-	return &Handler{store: store, region: region}
-}
-
-// Region is the default phone region the handler normalizes numbers with.
-func (h *Handler) Region() string { return h.region }
 
 // Context is who runs a command, for which tenant, through which request.
 type Context struct {
@@ -52,47 +34,8 @@ type Result struct {
 	Position eventstore.Position
 }
 
-// Touched collects the streams a request's commands loaded or wrote. The
-// HTTP layer stores them with the request's idempotent response, so that a
-// permanent delete of one of them purges the response, which may quote the
-// stream's personal data. A nil *Touched collects nothing.
-type Touched struct {
-	mu sync.Mutex
-	// ids holds every stream touched; true marks one the request itself
-	// deleted permanently (its response quotes nothing of it any more).
-	ids map[uuid.UUID]bool
-}
-
-// add notes that the request loaded or wrote stream id.
-func (t *Touched) add(id uuid.UUID, redacted bool) {
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.ids == nil {
-		t.ids = map[uuid.UUID]bool{}
-	}
-	t.ids[id] = t.ids[id] || redacted
-}
-
-// Streams returns the streams touched and not deleted by the request, in
-// id order.
-func (t *Touched) Streams() []uuid.UUID {
-	if t == nil {
-		return nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []uuid.UUID
-	for id, redacted := range t.ids {
-		if !redacted {
-			out = append(out, id)
-		}
-	}
-	slices.SortFunc(out, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
-	return out
-}
+// at places a command's answer at a position.
+func (r Result) at(p eventstore.Position) Result { r.Position = p; return r }
 
 // loadLead loads a lead outside a command's attempt (to answer a retried
 // request, or check it exists before numbering): the stream counts as
@@ -103,6 +46,47 @@ func (h *Handler) loadLead(ctx context.Context, c Context, id uuid.UUID) (*domai
 	lead, _, err := load(ctx, h.store, leads, c.TenantID, id)
 	return lead, err
 }
+
+// noted reads an earlier commit's note; one that is missing, or names
+// nothing valid accepts, means the key served another kind of request.
+func noted[N any](c Context, prior eventstore.CommitResult, valid func(N) bool) (N, error) {
+	var n N
+	if err := json.Unmarshal(prior.Note, &n); err != nil || !valid(n) {
+		return n, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
+	}
+	return n, nil
+}
+
+// holder is a write's prepare step for a command on something the lead
+// holds (a call log, a comment): it finds the lead by the value reserved for
+// it, into *lead, or fails with notFound.
+func (h *Handler) holder(ctx context.Context, c Context, kind, value string, notFound error, lead *uuid.UUID) func() ([]uuid.UUID, error) {
+	return func() ([]uuid.UUID, error) {
+		owner, ok, err := h.store.LookupReservation(ctx, c.TenantID, kind, value)
+		if err != nil {
+			return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
+		}
+		if !ok {
+			return nil, notFound
+		}
+		*lead = owner
+		return []uuid.UUID{owner}, nil
+	}
+}
+
+// notFoundAs maps domain.ErrLeadNotFound to err: a command that found its
+// lead through a call log or comment reports that one missing.
+func notFoundAs(err error) func(error) error {
+	return func(e error) error {
+		if errors.Is(e, domain.ErrLeadNotFound) {
+			return err
+		}
+		return e
+	}
+}
+
+// erasing redacts the stream's earlier events and releases all it reserved.
+func erasing(sa *eventstore.StreamAppend) { sa.Redact, sa.ReleaseAll = true, true }
 
 // ErrKeyReused is returned when an idempotency key comes back on another
 // kind of request than the one that first used it.

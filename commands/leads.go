@@ -129,6 +129,14 @@ func reservations(p domain.LeadProfile) []eventstore.Reservation {
 	return rs
 }
 
+// reservationField names the field a reservation kind reserves a value of.
+func reservationField(kind string) string {
+	if kind == domain.ReservePhone {
+		return "phone"
+	}
+	return "email"
+}
+
 func (h *Handler) createNew(u *unit, p domain.LeadProfile, status domain.Status, archived bool) (LeadResult, error) {
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -167,4 +168,66 @@ func saveSnapshot[A aggregate](ctx context.Context, s Store, k *kind[A], tenantI
 	}
 	_, _ = s.SaveSnapshot(ctx, eventstore.StreamSnapshot{TenantID: tenantID, StreamType: k.stream,
 		StreamID: k.snap.id(agg), StreamVersion: agg.Version(), SchemaVersion: k.snap.version, State: state})
+}
+
+// use loads stream id of kind k for the attempt; a quoted kind's stream
+// counts as touched by the request, and its position is the answer of a
+// command that changes nothing.
+func use[A aggregate](u *unit, k *kind[A], id uuid.UUID) (A, error) {
+	if k.quoted {
+		u.c.Touched.add(id, false)
+	}
+	agg, pos, err := load(u.ctx, u.h.store, k, u.c.TenantID, id)
+	if err != nil {
+		return agg, err
+	}
+	u.loaded = append(u.loaded, loaded{agg: agg, stream: k.stream, id: id, version: agg.Version()})
+	if k.quoted && u.last.Less(pos) {
+		u.last = pos
+	}
+	return agg, nil
+}
+
+// lead loads lead id (domain.ErrLeadNotFound when missing or deleted).
+func (u *unit) lead(id uuid.UUID) (*domain.Lead, error) { return use(u, leads, id) }
+
+// pipeline loads the tenant's pipeline.
+func (u *unit) pipeline() (*domain.Pipeline, error) {
+	return use(u, pipelines, domain.PipelineID(u.c.TenantID))
+}
+
+// onLead loads lead id, decides on it and stages what was decided, with
+// opts: the step most commands are made of. It returns the lead as it is
+// after the decision.
+func (u *unit) onLead(id uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error), opts ...func(*eventstore.StreamAppend)) (*domain.Lead, error) {
+	lead, err := u.lead(id)
+	if err != nil {
+		return nil, err
+	}
+	decided, err := decide(lead)
+	if err != nil {
+		return nil, err
+	}
+	u.append(lead, decided, opts...)
+	return lead, nil
+}
+
+// append stages decided for the stream agg was loaded from, expecting the
+// version it was loaded at, and applies them to agg, so the command answers
+// with the state after them. The options run after that, so they can read
+// the new state. Nothing decided stages nothing.
+func (u *unit) append(agg aggregate, decided []domain.Event, opts ...func(*eventstore.StreamAppend)) {
+	if len(decided) == 0 {
+		return
+	}
+	i := slices.IndexFunc(u.loaded, func(l loaded) bool { return l.agg == agg })
+	if i < 0 {
+		u.err = errors.New("append to a stream the command did not load")
+		return
+	}
+	for _, e := range decided {
+		agg.Apply(e)
+	}
+	l := u.loaded[i]
+	u.stage(eventstore.StreamAppend{StreamType: l.stream, StreamID: l.id, ExpectedVersion: l.version}, decided, opts)
 }

@@ -132,10 +132,3 @@ func released(before, after domain.LeadProfile) []eventstore.Reservation {
 	}
 	return out
 }
-
-func reservationField(kind string) string {
-	if kind == domain.ReservePhone {
-		return "phone"
-	}
-	return "email"
-}

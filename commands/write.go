@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +14,24 @@ import (
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 )
+
+// Handler executes commands against the event store.
+type Handler struct {
+	store  Store
+	region string // default region for phone numbers without a country code
+	lineup lineup // this process's commands on one lead take turns
+}
+
+// New returns a Handler; region is the default phone region (e.g. "IN").
+func New(store Store, region string) *Handler {
+	if region == "" {
+		region = "IN"
+	}
+	return &Handler{store: store, region: region}
+}
+
+// Region is the default phone region the handler normalizes numbers with.
+func (h *Handler) Region() string { return h.region }
 
 // The write path. Every command is one write: the handler says which
 // streams it writes, what it decides, and what it answers; run owns the
@@ -169,68 +188,6 @@ type loaded struct {
 	version int // the commit expects it
 }
 
-// use loads stream id of kind k for the attempt; a quoted kind's stream
-// counts as touched by the request, and its position is the answer of a
-// command that changes nothing.
-func use[A aggregate](u *unit, k *kind[A], id uuid.UUID) (A, error) {
-	if k.quoted {
-		u.c.Touched.add(id, false)
-	}
-	agg, pos, err := load(u.ctx, u.h.store, k, u.c.TenantID, id)
-	if err != nil {
-		return agg, err
-	}
-	u.loaded = append(u.loaded, loaded{agg: agg, stream: k.stream, id: id, version: agg.Version()})
-	if k.quoted && u.last.Less(pos) {
-		u.last = pos
-	}
-	return agg, nil
-}
-
-// lead loads lead id (domain.ErrLeadNotFound when missing or deleted).
-func (u *unit) lead(id uuid.UUID) (*domain.Lead, error) { return use(u, leads, id) }
-
-// pipeline loads the tenant's pipeline.
-func (u *unit) pipeline() (*domain.Pipeline, error) {
-	return use(u, pipelines, domain.PipelineID(u.c.TenantID))
-}
-
-// onLead loads lead id, decides on it and stages what was decided, with
-// opts: the step most commands are made of. It returns the lead as it is
-// after the decision.
-func (u *unit) onLead(id uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error), opts ...func(*eventstore.StreamAppend)) (*domain.Lead, error) {
-	lead, err := u.lead(id)
-	if err != nil {
-		return nil, err
-	}
-	decided, err := decide(lead)
-	if err != nil {
-		return nil, err
-	}
-	u.append(lead, decided, opts...)
-	return lead, nil
-}
-
-// append stages decided for the stream agg was loaded from, expecting the
-// version it was loaded at, and applies them to agg, so the command answers
-// with the state after them. The options run after that, so they can read
-// the new state. Nothing decided stages nothing.
-func (u *unit) append(agg aggregate, decided []domain.Event, opts ...func(*eventstore.StreamAppend)) {
-	if len(decided) == 0 {
-		return
-	}
-	i := slices.IndexFunc(u.loaded, func(l loaded) bool { return l.agg == agg })
-	if i < 0 {
-		u.err = errors.New("append to a stream the command did not load")
-		return
-	}
-	for _, e := range decided {
-		agg.Apply(e)
-	}
-	l := u.loaded[i]
-	u.stage(eventstore.StreamAppend{StreamType: l.stream, StreamID: l.id, ExpectedVersion: l.version}, decided, opts)
-}
-
 // create stages decided as the first events of a new stream.
 func (u *unit) create(stream string, id uuid.UUID, decided []domain.Event, opts ...func(*eventstore.StreamAppend)) {
 	u.stage(eventstore.StreamAppend{StreamType: stream, StreamID: id, ExpectedVersion: eventstore.NoStream}, decided, opts)
@@ -275,9 +232,6 @@ func (u *unit) leave() {
 func reserving(rs ...eventstore.Reservation) func(*eventstore.StreamAppend) {
 	return func(sa *eventstore.StreamAppend) { sa.Reserve = rs }
 }
-
-// erasing redacts the stream's earlier events and releases all it reserved.
-func erasing(sa *eventstore.StreamAppend) { sa.Redact, sa.ReleaseAll = true, true }
 
 // toNew encodes domain events for the store.
 func toNew(events []domain.Event) ([]eventstore.NewEvent, error) {
@@ -344,43 +298,44 @@ func keyReused(c Context) error {
 	return fmt.Errorf("idempotency key %q was used by another request: %w", c.IdempotencyKey, ErrKeyReused)
 }
 
-// noted reads an earlier commit's note; one that is missing, or names
-// nothing valid accepts, means the key served another kind of request.
-func noted[N any](c Context, prior eventstore.CommitResult, valid func(N) bool) (N, error) {
-	var n N
-	if err := json.Unmarshal(prior.Note, &n); err != nil || !valid(n) {
-		return n, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
-	}
-	return n, nil
+// Touched collects the streams a request's commands loaded or wrote. The
+// HTTP layer stores them with the request's idempotent response, so that a
+// permanent delete of one of them purges the response, which may quote the
+// stream's personal data. A nil *Touched collects nothing.
+type Touched struct {
+	mu sync.Mutex
+	// ids holds every stream touched; true marks one the request itself
+	// deleted permanently (its response quotes nothing of it any more).
+	ids map[uuid.UUID]bool
 }
 
-// holder is a write's prepare step for a command on something the lead
-// holds (a call log, a comment): it finds the lead by the value reserved for
-// it, into *lead, or fails with notFound.
-func (h *Handler) holder(ctx context.Context, c Context, kind, value string, notFound error, lead *uuid.UUID) func() ([]uuid.UUID, error) {
-	return func() ([]uuid.UUID, error) {
-		owner, ok, err := h.store.LookupReservation(ctx, c.TenantID, kind, value)
-		if err != nil {
-			return nil, fmt.Errorf("look up %s %s: %w", kind, value, err)
-		}
-		if !ok {
-			return nil, notFound
-		}
-		*lead = owner
-		return []uuid.UUID{owner}, nil
+// add notes that the request loaded or wrote stream id.
+func (t *Touched) add(id uuid.UUID, redacted bool) {
+	if t == nil {
+		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ids == nil {
+		t.ids = map[uuid.UUID]bool{}
+	}
+	t.ids[id] = t.ids[id] || redacted
 }
 
-// notFoundAs maps domain.ErrLeadNotFound to err: a command that found its
-// lead through a call log or comment reports that one missing.
-func notFoundAs(err error) func(error) error {
-	return func(e error) error {
-		if errors.Is(e, domain.ErrLeadNotFound) {
-			return err
-		}
-		return e
+// Streams returns the streams touched and not deleted by the request, in
+// id order.
+func (t *Touched) Streams() []uuid.UUID {
+	if t == nil {
+		return nil
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []uuid.UUID
+	for id, redacted := range t.ids {
+		if !redacted {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	return out
 }
-
-// at places a command's answer at a position.
-func (r Result) at(p eventstore.Position) Result { r.Position = p; return r }
