@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 
@@ -220,7 +219,12 @@ func (u *unit) append(agg aggregate, decided []domain.Event, opts ...func(*event
 	if len(decided) == 0 {
 		return
 	}
-	i := slices.IndexFunc(u.loaded, func(l loaded) bool { return l.agg == agg })
+	// From the newest: a command appends to what it just loaded, so a bulk
+	// command of n leads finds each at once, not in n steps.
+	i := len(u.loaded) - 1
+	for i >= 0 && u.loaded[i].agg != agg {
+		i--
+	}
 	if i < 0 {
 		u.err = errors.New("append to a stream the command did not load")
 		return
