@@ -24,43 +24,34 @@ type CommentResult struct {
 // numbers are per tenant; the number is reserved for the lead's stream so
 // EditComment finds the lead. Errors: domain.ErrLeadNotFound, domain.ValidationError.
 func (h *Handler) AddComment(ctx context.Context, c Context, leadID uuid.UUID, content string) (CommentResult, error) {
-	if prior, ok, err := h.replayed(ctx, c); err != nil || ok {
-		if err != nil {
-			return CommentResult{}, err
-		}
-		return replayComment(c, prior)
-	}
-	if _, _, err := h.loadLead(ctx, c, leadID); err != nil {
-		return CommentResult{}, err
-	}
-	id, err := h.store.NextNumber(ctx, c.TenantID, "comment")
-	if err != nil {
-		return CommentResult{}, fmt.Errorf("number comment: %w", err)
-	}
-	return retry(ctx, h, streamKeys(c.TenantID, leadID), func() (CommentResult, error) {
-		lead, _, err := h.loadLead(ctx, c, leadID)
-		if err != nil {
-			return CommentResult{}, err
-		}
-		decided, err := lead.AddComment(id, content, c.Metadata.Actor)
-		if err != nil {
-			return CommentResult{}, err
-		}
-		events, err := toNew(decided)
-		if err != nil {
-			return CommentResult{}, err
-		}
-		res, replayed, err := h.commit(ctx, c, commentNote{CommentID: id, LeadID: leadID}, eventstore.StreamAppend{
-			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
-			Reserve: []eventstore.Reservation{{Kind: domain.ReserveComment, Value: strconv.FormatInt(id, 10)}},
-		})
-		if err != nil {
-			return CommentResult{}, err
-		}
-		if replayed {
-			return replayComment(c, res)
-		}
-		return CommentResult{Result: Result{Position: res.Position}, CommentID: id, LeadID: leadID}, nil
+	var id int64
+	return run(ctx, h, c, write[CommentResult]{
+		streams: []uuid.UUID{leadID}, byNote: true,
+		// Numbered once, for a lead that exists, whatever the attempts.
+		prepare: func() ([]uuid.UUID, error) {
+			if _, err := h.loadLead(ctx, c, leadID); err != nil {
+				return nil, err
+			}
+			n, err := h.store.NextNumber(ctx, c.TenantID, "comment")
+			if err != nil {
+				return nil, fmt.Errorf("number comment: %w", err)
+			}
+			id = n
+			return nil, nil
+		},
+		decide: func(u *unit) (CommentResult, error) {
+			u.keep(commentNote{CommentID: id, LeadID: leadID})
+			_, err := u.onLead(leadID, func(l *domain.Lead) ([]domain.Event, error) { return l.AddComment(id, content, c.Metadata.Actor) },
+				reserving(eventstore.Reservation{Kind: domain.ReserveComment, Value: strconv.FormatInt(id, 10)}))
+			return CommentResult{CommentID: id, LeadID: leadID}, err
+		},
+		replay: func(prior eventstore.CommitResult) (CommentResult, error) {
+			n, err := noted(c, prior, func(n commentNote) bool { return n.CommentID != 0 })
+			if err != nil {
+				return CommentResult{}, err
+			}
+			return CommentResult{Result: Result{Position: prior.Position}, CommentID: n.CommentID, LeadID: n.LeadID}, nil
+		},
 	})
 }
 
@@ -69,59 +60,35 @@ type commentNote struct {
 	LeadID    uuid.UUID `json:"lead_id"`
 }
 
-func replayComment(c Context, prior eventstore.CommitResult) (CommentResult, error) {
-	var n commentNote
-	if err := json.Unmarshal(prior.Note, &n); err != nil || n.CommentID == 0 {
-		return CommentResult{}, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
-	}
-	return CommentResult{Result: Result{Position: prior.Position}, CommentID: n.CommentID, LeadID: n.LeadID}, nil
-}
+func (r CommentResult) at(p eventstore.Position) CommentResult { r.Position = p; return r }
 
 // EditComment replaces a comment's content. Errors: domain.ErrCommentNotFound,
 // domain.ValidationError.
 func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, content string) (CommentResult, error) {
-	if prior, ok, err := h.replayedOn(ctx, c, nil); err != nil || ok {
-		if err != nil {
-			return CommentResult{}, err
-		}
-		return CommentResult{Result: Result{Position: prior.Position}, CommentID: commentID, LeadID: prior.StreamIDs[0]}, nil
-	}
-	leadID, ok, err := h.store.LookupReservation(ctx, c.TenantID, domain.ReserveComment, strconv.FormatInt(commentID, 10))
-	if err != nil {
-		return CommentResult{}, fmt.Errorf("look up comment %d: %w", commentID, err)
-	}
-	if !ok {
-		return CommentResult{}, domain.ErrCommentNotFound
-	}
-	return retry(ctx, h, streamKeys(c.TenantID, leadID), func() (CommentResult, error) {
-		lead, last, err := h.loadLead(ctx, c, leadID)
-		if errors.Is(err, domain.ErrLeadNotFound) {
-			return CommentResult{}, domain.ErrCommentNotFound
-		}
-		if err != nil {
-			return CommentResult{}, err
-		}
-		// Read after the lead: a concurrent edit between the two shows as
-		// ErrCommentChanged, and the attempt runs again.
-		current, err := h.commentContent(ctx, c.TenantID, leadID, commentID)
-		if err != nil {
-			return CommentResult{}, err
-		}
-		decided, err := lead.EditComment(commentID, content, current)
-		if errors.Is(err, domain.ErrCommentChanged) {
-			return CommentResult{}, &eventstore.ConcurrencyError{StreamID: leadID, Expected: lead.Version()}
-		}
-		if err != nil || len(decided) == 0 {
-			return CommentResult{Result: Result{Position: last}, CommentID: commentID, LeadID: leadID}, err
-		}
-		events, err := toNew(decided)
-		if err != nil {
-			return CommentResult{}, err
-		}
-		res, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
-			StreamType: domain.LeadStream, StreamID: leadID, ExpectedVersion: lead.Version(), Events: events,
-		})
-		return CommentResult{Result: Result{Position: res.Position}, CommentID: commentID, LeadID: leadID}, err
+	var leadID uuid.UUID
+	return run(ctx, h, c, write[CommentResult]{
+		prepare: h.holder(ctx, c, domain.ReserveComment, strconv.FormatInt(commentID, 10), domain.ErrCommentNotFound, &leadID),
+		decide: func(u *unit) (CommentResult, error) {
+			_, err := u.onLead(leadID, func(l *domain.Lead) ([]domain.Event, error) {
+				// Read after the lead: a concurrent edit between the two
+				// shows as ErrCommentChanged, and the attempt runs again.
+				current, err := h.commentContent(ctx, c.TenantID, leadID, commentID)
+				if err != nil {
+					return nil, err
+				}
+				return l.EditComment(commentID, content, current)
+			})
+			return CommentResult{CommentID: commentID, LeadID: leadID}, err
+		},
+		replay: func(prior eventstore.CommitResult) (CommentResult, error) {
+			return CommentResult{Result: Result{Position: prior.Position}, CommentID: commentID, LeadID: prior.StreamIDs[0]}, nil
+		},
+		failed: func(err error) error {
+			if errors.Is(err, domain.ErrCommentChanged) {
+				return fmt.Errorf("%w: %w", errLostRace, err)
+			}
+			return notFoundAs(domain.ErrCommentNotFound)(err)
+		},
 	})
 }
 
@@ -131,7 +98,7 @@ func (h *Handler) EditComment(ctx context.Context, c Context, commentID int64, c
 // the store, never the whole stream. Errors: domain.ErrLeadNotFound for a
 // lead that does not exist or was deleted.
 func (h *Handler) History(ctx context.Context, tenantID, leadID uuid.UUID, offset, limit int) (eventstore.StreamPage, error) {
-	if _, _, err := h.foldLead(ctx, tenantID, leadID); err != nil {
+	if _, _, err := load(ctx, h.store, leads, tenantID, leadID); err != nil {
 		return eventstore.StreamPage{}, err
 	}
 	page, err := h.store.ReadStreamPage(ctx, tenantID, leadID, offset, limit)
@@ -162,7 +129,7 @@ func (h *Handler) CommentEvents(ctx context.Context, tenantID, leadID uuid.UUID,
 // the page from the store, never the whole stream. Errors:
 // domain.ErrLeadNotFound for a lead that does not exist or was deleted.
 func (h *Handler) Timeline(ctx context.Context, tenantID, leadID uuid.UUID, offset, limit int) (eventstore.ItemPage, error) {
-	if _, _, err := h.foldLead(ctx, tenantID, leadID); err != nil {
+	if _, _, err := load(ctx, h.store, leads, tenantID, leadID); err != nil {
 		return eventstore.ItemPage{}, err
 	}
 	page, err := h.store.ReadStreamItems(ctx, tenantID, leadID, []string{domain.CommentAdded}, offset, limit)

@@ -2,10 +2,8 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -52,51 +50,31 @@ func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (Le
 	if err != nil {
 		return LeadResult{}, err
 	}
-	if prior, ok, err := h.replayed(ctx, c); err != nil || ok {
-		if err != nil {
-			return LeadResult{}, err
-		}
-		return h.replayLead(ctx, c, prior)
-	}
 	// Creates with one email or phone take turns (that is how they find
 	// their lead), and a merge also takes the lead's turn.
-	deadline := time.Now().Add(busyFor)
-	var keys []string
-	for _, r := range reservations(p) {
-		keys = append(keys, valueKey(c.TenantID, r))
-	}
-	return retryUntil(ctx, h, deadline, keys, func() (LeadResult, error) {
-		owner, field, err := h.owner(ctx, c.TenantID, p)
-		if err != nil {
-			return LeadResult{}, err
-		}
-		var res LeadResult
-		switch {
-		case owner == uuid.Nil:
-			res, err = h.createNew(ctx, c, p, cmd.Status, cmd.Archived)
-		case cmd.OnDuplicate == RejectDuplicates:
-			return LeadResult{}, &DuplicateError{Field: field, LeadID: owner}
-		default:
-			res, err = h.mergeTurn(ctx, c, deadline, owner, p, cmd.Status)
-		}
-		var taken *eventstore.ReservationError
-		if errors.As(err, &taken) || errors.Is(err, domain.ErrLeadNotFound) {
-			return res, fmt.Errorf("%w: %w", errLostRace, err) // look the owners up again
-		}
-		return res, err
+	return run(ctx, h, c, write[LeadResult]{
+		values: reservations(p), byNote: true,
+		decide: func(u *unit) (LeadResult, error) {
+			owner, field, err := h.owner(ctx, c.TenantID, p)
+			switch {
+			case err != nil:
+				return LeadResult{}, err
+			case owner == uuid.Nil:
+				return h.createNew(u, p, cmd.Status, cmd.Archived)
+			case cmd.OnDuplicate == RejectDuplicates:
+				return LeadResult{}, &DuplicateError{Field: field, LeadID: owner}
+			}
+			return h.mergeInto(u, owner, p, cmd.Status)
+		},
+		replay: func(prior eventstore.CommitResult) (LeadResult, error) { return h.replayLead(ctx, c, prior) },
+		failed: func(err error) error {
+			var taken *eventstore.ReservationError
+			if errors.As(err, &taken) || errors.Is(err, domain.ErrLeadNotFound) {
+				return fmt.Errorf("%w: %w", errLostRace, err) // look the owners up again
+			}
+			return err
+		},
 	})
-}
-
-// mergeTurn is mergeInto with the turn on lead id: creates that find the
-// lead through different values still take turns with each other and with
-// the other commands on the lead.
-func (h *Handler) mergeTurn(ctx context.Context, c Context, deadline time.Time, id uuid.UUID, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
-	leave, err := h.lineup.enter(ctx, deadline, streamKeys(c.TenantID, id))
-	if err != nil {
-		return LeadResult{}, err
-	}
-	defer leave()
-	return h.mergeInto(ctx, c, id, p, status)
 }
 
 // leadNote is what a lead create keeps with its idempotency key.
@@ -108,12 +86,12 @@ type leadNote struct {
 
 // replayLead answers a retried create with what the first one did.
 func (h *Handler) replayLead(ctx context.Context, c Context, prior eventstore.CommitResult) (LeadResult, error) {
-	var n leadNote
-	if err := json.Unmarshal(prior.Note, &n); err != nil || n.LeadID == uuid.Nil {
-		return LeadResult{}, fmt.Errorf("idempotency key %q was used by another kind of request: %w", c.IdempotencyKey, ErrKeyReused)
+	n, err := noted(c, prior, func(n leadNote) bool { return n.LeadID != uuid.Nil })
+	if err != nil {
+		return LeadResult{}, err
 	}
 	// The lead as it is now: a deleted one is not found, never an empty success.
-	lead, _, err := h.loadLead(ctx, c, n.LeadID)
+	lead, err := h.loadLead(ctx, c, n.LeadID)
 	if err != nil {
 		return LeadResult{}, err
 	}
@@ -127,10 +105,7 @@ func (h *Handler) owner(ctx context.Context, tenantID uuid.UUID, p domain.LeadPr
 	if err != nil || !ok {
 		return uuid.Nil, "", err
 	}
-	if r.Kind == domain.ReserveEmail {
-		return id, "email", nil
-	}
-	return id, "phone", nil
+	return id, reservationField(r.Kind), nil
 }
 
 func reservations(p domain.LeadProfile) []eventstore.Reservation {
@@ -144,12 +119,20 @@ func reservations(p domain.LeadProfile) []eventstore.Reservation {
 	return rs
 }
 
-func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile, status domain.Status, archived bool) (LeadResult, error) {
+// reservationField names the field a reservation kind reserves a value of.
+func reservationField(kind string) string {
+	if kind == domain.ReservePhone {
+		return "phone"
+	}
+	return "email"
+}
+
+func (h *Handler) createNew(u *unit, p domain.LeadProfile, status domain.Status, archived bool) (LeadResult, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return LeadResult{}, err
 	}
-	number, err := h.store.NextNumber(ctx, c.TenantID, "lead")
+	number, err := h.store.NextNumber(u.ctx, u.c.TenantID, "lead")
 	if err != nil {
 		return LeadResult{}, fmt.Errorf("number lead: %w", err)
 	}
@@ -158,45 +141,37 @@ func (h *Handler) createNew(ctx context.Context, c Context, p domain.LeadProfile
 		return LeadResult{}, err
 	}
 	if archived {
-		lead := domain.NewLeadFromHistory(decided)
-		archive, err := lead.Archive()
+		archive, err := domain.NewLeadFromHistory(decided).Archive()
 		if err != nil {
 			return LeadResult{}, err
 		}
 		decided = append(decided, archive...)
 	}
-	events, err := toNew(decided)
-	if err != nil {
-		return LeadResult{}, err
-	}
-	res, replayed, err := h.commit(ctx, c, leadNote{LeadID: id, Number: number}, eventstore.StreamAppend{
-		StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: eventstore.NoStream,
-		Events: events, Reserve: reservations(p),
-	})
-	if err != nil {
-		return LeadResult{}, err
-	}
-	if replayed {
-		return h.replayLead(ctx, c, res)
-	}
+	u.create(domain.LeadStream, id, decided, reserving(reservations(p)...))
+	u.keep(leadNote{LeadID: id, Number: number})
 	if status == "" {
 		status = domain.DefaultStatus
 	}
-	return LeadResult{Result: Result{Position: res.Position}, LeadID: id, Number: number, Profile: p, Status: status}, nil
+	return LeadResult{LeadID: id, Number: number, Profile: p, Status: status}, nil
 }
 
-// mergeInto merges p into lead id. Emails and phones that belong to yet
-// another lead stay with that lead.
-// A status given with the create moves the lead to it in the same commit.
-func (h *Handler) mergeInto(ctx context.Context, c Context, id uuid.UUID, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
-	lead, last, err := h.loadLead(ctx, c, id)
+// mergeInto merges p into lead id, with the turn on the lead: creates that
+// find it through different values still take turns with each other and
+// with the other commands on it. Emails and phones that belong to yet
+// another lead stay with that lead. A status given with the create moves
+// the lead to it in the same commit.
+func (h *Handler) mergeInto(u *unit, id uuid.UUID, p domain.LeadProfile, status domain.Status) (LeadResult, error) {
+	if err := u.turn(id); err != nil {
+		return LeadResult{}, err
+	}
+	lead, err := u.lead(id)
 	if err != nil {
 		return LeadResult{}, err
 	}
-	if p.Emails, err = h.ownedBy(ctx, c.TenantID, id, domain.ReserveEmail, p.Emails); err != nil {
+	if p.Emails, err = h.ownedBy(u.ctx, u.c.TenantID, id, domain.ReserveEmail, p.Emails); err != nil {
 		return LeadResult{}, err
 	}
-	if p.Phones, err = h.ownedBy(ctx, c.TenantID, id, domain.ReservePhone, p.Phones); err != nil {
+	if p.Phones, err = h.ownedBy(u.ctx, u.c.TenantID, id, domain.ReservePhone, p.Phones); err != nil {
 		return LeadResult{}, err
 	}
 	decided, err := lead.Merge(p)
@@ -210,32 +185,17 @@ func (h *Handler) mergeInto(ctx context.Context, c Context, id uuid.UUID, p doma
 		}
 		decided = append(decided, moved...)
 	}
-	version := lead.Version() // the loaded version: the commit expects it
-	for _, e := range decided {
-		lead.Apply(e)
-	}
-	res := LeadResult{Result: Result{Position: last}, LeadID: id, Number: lead.Number(), Merged: true,
-		Profile: lead.Profile(), Status: lead.Status()}
-	if len(decided) == 0 {
-		return res, nil
-	}
-	events, err := toNew(decided)
-	if err != nil {
-		return LeadResult{}, err
-	}
-	commit, replayed, err := h.commit(ctx, c, leadNote{LeadID: id, Number: lead.Number(), Merged: true}, eventstore.StreamAppend{
-		StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: version,
-		Events: events, Reserve: reservations(p),
-	})
-	if err != nil {
-		return LeadResult{}, err
-	}
-	if replayed {
-		return h.replayLead(ctx, c, commit)
-	}
-	res.Position = commit.Position
-	return res, nil
+	u.append(lead, decided, reserving(reservations(p)...))
+	u.keep(leadNote{LeadID: id, Number: lead.Number(), Merged: true})
+	return leadResult(lead, true), nil
 }
+
+// leadResult is the answer about lead as it is.
+func leadResult(lead *domain.Lead, merged bool) LeadResult {
+	return LeadResult{LeadID: lead.ID(), Number: lead.Number(), Merged: merged, Profile: lead.Profile(), Status: lead.Status()}
+}
+
+func (r LeadResult) at(p eventstore.Position) LeadResult { r.Position = p; return r }
 
 // ownedBy keeps the values that are free or already lead id's.
 func (h *Handler) ownedBy(ctx context.Context, tenantID, id uuid.UUID, kind string, values []string) ([]string, error) {
@@ -266,9 +226,7 @@ func (h *Handler) ChangeStatuses(ctx context.Context, c Context, ids []uuid.UUID
 // DeleteLeads permanently deletes every lead in ids, or none, in one commit
 // (see DeleteLead).
 func (h *Handler) DeleteLeads(ctx context.Context, c Context, ids []uuid.UUID) (Result, error) {
-	return h.onLeadStreams(ctx, c, ids, (*domain.Lead).Delete, func(sa *eventstore.StreamAppend) {
-		sa.Redact, sa.ReleaseAll = true, true
-	})
+	return h.onLeads(ctx, c, ids, (*domain.Lead).Delete, erasing)
 }
 
 // ArchiveLeads archives every lead in ids, or none: one unknown id fails the
@@ -286,51 +244,24 @@ func (h *Handler) RestoreLeads(ctx context.Context, c Context, ids []uuid.UUID) 
 // events are redacted and its emails and phones released in the same
 // transaction; the lead.deleted event keeps who deleted it and when.
 func (h *Handler) DeleteLead(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
-	if prior, ok, err := h.replayedOn(ctx, c, []uuid.UUID{id}); err != nil || ok {
-		return Result{Position: prior.Position}, err
-	}
-	return retry(ctx, h, streamKeys(c.TenantID, id), func() (Result, error) {
-		lead, _, err := h.loadLead(ctx, c, id)
-		if err != nil {
-			return Result{}, err
-		}
-		decided, err := lead.Delete()
-		if err != nil {
-			return Result{}, err
-		}
-		events, err := toNew(decided)
-		if err != nil {
-			return Result{}, err
-		}
-		res, _, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
-			StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: lead.Version(),
-			Events: events, ReleaseAll: true, Redact: true,
-		})
-		return Result{Position: res.Position}, err
-	})
+	return run(ctx, h, c, write[Result]{streams: []uuid.UUID{id}, decide: func(u *unit) (Result, error) {
+		_, err := u.onLead(id, (*domain.Lead).Delete, erasing)
+		return Result{}, err
+	}})
 }
 
-// onLeads applies one decision to several leads in one all-or-nothing commit.
-func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error)) (Result, error) {
-	return h.onLeadStreams(ctx, c, ids, decide, nil)
-}
-
-// onLeadStreams is onLeads with a hook that adjusts each stream's append.
-func (h *Handler) onLeadStreams(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error), adjust func(*eventstore.StreamAppend)) (Result, error) {
-	if prior, ok, err := h.replayedOn(ctx, c, ids); err != nil || ok {
-		return Result{Position: prior.Position}, err
-	}
-	return retry(ctx, h, streamKeys(c.TenantID, ids...), func() (Result, error) {
-		var streams []eventstore.StreamAppend
+// onLeads applies one decision to several leads in one all-or-nothing
+// commit; opts adjust each lead's append.
+func (h *Handler) onLeads(ctx context.Context, c Context, ids []uuid.UUID, decide func(*domain.Lead) ([]domain.Event, error), opts ...func(*eventstore.StreamAppend)) (Result, error) {
+	return run(ctx, h, c, write[Result]{streams: ids, decide: func(u *unit) (Result, error) {
 		var missing []uuid.UUID
-		var last eventstore.Position
 		seen := map[uuid.UUID]bool{}
 		for _, id := range ids {
 			if seen[id] {
 				continue
 			}
 			seen[id] = true
-			lead, pos, err := h.loadLead(ctx, c, id)
+			_, err := u.onLead(id, decide, opts...)
 			if errors.Is(err, domain.ErrLeadNotFound) {
 				missing = append(missing, id)
 				continue
@@ -338,35 +269,10 @@ func (h *Handler) onLeadStreams(ctx context.Context, c Context, ids []uuid.UUID,
 			if err != nil {
 				return Result{}, err
 			}
-			if last.Less(pos) {
-				last = pos
-			}
-			decided, err := decide(lead)
-			if err != nil {
-				return Result{}, err
-			}
-			if len(decided) == 0 {
-				continue
-			}
-			events, err := toNew(decided)
-			if err != nil {
-				return Result{}, err
-			}
-			sa := eventstore.StreamAppend{
-				StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: lead.Version(), Events: events,
-			}
-			if adjust != nil {
-				adjust(&sa)
-			}
-			streams = append(streams, sa)
 		}
 		if len(missing) > 0 {
 			return Result{}, &LeadsNotFoundError{IDs: missing}
 		}
-		if len(streams) == 0 {
-			return Result{Position: last}, nil
-		}
-		res, _, err := h.commit(ctx, c, nil, streams...)
-		return Result{Position: res.Position}, err
-	})
+		return Result{}, nil
+	}})
 }

@@ -139,13 +139,8 @@ func (l *lineup) handOver(t *turn) {
 	t.waiting = t.waiting[1:]
 }
 
-// retry runs attempt with the turn on keys (streamKeys, valueKey) until it
-// does not lose a race (see above), or ErrBusy busyFor from now.
-func retry[T any](ctx context.Context, h *Handler, keys []string, attempt func() (T, error)) (T, error) {
-	return retryUntil(ctx, h, time.Now().Add(busyFor), keys, attempt)
-}
-
-// retryUntil is retry with its deadline given.
+// retryUntil runs attempt with the turn on keys (streamKeys, valueKey)
+// until it does not lose a race (see above), or ErrBusy at deadline.
 func retryUntil[T any](ctx context.Context, h *Handler, deadline time.Time, keys []string, attempt func() (T, error)) (T, error) {
 	var zero T
 	leave, err := h.lineup.enter(ctx, deadline, keys)

@@ -3,8 +3,6 @@ package commands
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 
 	"github.com/google/uuid"
 
@@ -15,20 +13,8 @@ import (
 // loadPipeline rebuilds the tenant's pipeline; a tenant that never changed
 // it has the default one.
 func (h *Handler) loadPipeline(ctx context.Context, tenantID uuid.UUID) (*domain.Pipeline, error) {
-	stored, err := h.store.ReadStream(ctx, tenantID, domain.PipelineID(tenantID))
-	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return domain.NewPipelineFromHistory(nil), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load pipeline: %w", err)
-	}
-	events := make([]domain.Event, len(stored))
-	for i, e := range stored {
-		if events[i], err = domain.DecodeEvent(e.Type, e.SchemaVersion, e.Data); err != nil {
-			return nil, fmt.Errorf("load pipeline: %w", err)
-		}
-	}
-	return domain.NewPipelineFromHistory(events), nil
+	p, _, err := load(ctx, h.store, pipelines, tenantID, domain.PipelineID(tenantID))
+	return p, err
 }
 
 // PipelineResult is a pipeline command's outcome.
@@ -38,47 +24,26 @@ type PipelineResult struct {
 	Statuses []domain.PipelineStatus // the whole pipeline after the command
 }
 
+func (r PipelineResult) at(p eventstore.Position) PipelineResult { r.Position = p; return r }
+
 // onPipeline runs one pipeline decision and commits it.
 func (h *Handler) onPipeline(ctx context.Context, c Context, decide func(*domain.Pipeline) ([]domain.Event, domain.PipelineStatus, error)) (PipelineResult, error) {
-	prior, ok, err := h.replayedOn(ctx, c, []uuid.UUID{domain.PipelineID(c.TenantID)})
-	if err != nil {
-		return PipelineResult{}, err
-	}
-	if ok {
-		return h.replayPipeline(ctx, c, prior)
-	}
-	return retry(ctx, h, streamKeys(c.TenantID, domain.PipelineID(c.TenantID)), func() (PipelineResult, error) {
-		p, err := h.loadPipeline(ctx, c.TenantID)
-		if err != nil {
-			return PipelineResult{}, err
-		}
-		decided, s, err := decide(p)
-		if err != nil {
-			return PipelineResult{}, err
-		}
-		version := p.Version()
-		for _, e := range decided {
-			p.Apply(e)
-		}
-		res := PipelineResult{Status: s, Statuses: p.Statuses()}
-		if len(decided) == 0 {
-			return res, nil
-		}
-		events, err := toNew(decided)
-		if err != nil {
-			return PipelineResult{}, err
-		}
-		commit, replayed, err := h.commit(ctx, c, pipelineNote{Status: s}, eventstore.StreamAppend{
-			StreamType: domain.PipelineStream, StreamID: domain.PipelineID(c.TenantID), ExpectedVersion: version, Events: events,
-		})
-		if err != nil {
-			return PipelineResult{}, err
-		}
-		if replayed {
-			return h.replayPipeline(ctx, c, commit)
-		}
-		res.Position = commit.Position
-		return res, nil
+	return run(ctx, h, c, write[PipelineResult]{
+		streams: []uuid.UUID{domain.PipelineID(c.TenantID)},
+		decide: func(u *unit) (PipelineResult, error) {
+			p, err := u.pipeline()
+			if err != nil {
+				return PipelineResult{}, err
+			}
+			decided, s, err := decide(p)
+			if err != nil {
+				return PipelineResult{}, err
+			}
+			u.append(p, decided)
+			u.keep(pipelineNote{Status: s})
+			return PipelineResult{Status: s, Statuses: p.Statuses()}, nil
+		},
+		replay: func(prior eventstore.CommitResult) (PipelineResult, error) { return h.replayPipeline(ctx, c, prior) },
 	})
 }
 

@@ -28,91 +28,80 @@ type UpdateLead struct {
 // commit. Errors: domain.ErrLeadNotFound, domain.ValidationError,
 // *DuplicateError (an email or phone of another lead), ErrBusy.
 func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd UpdateLead) (LeadResult, error) {
-	if prior, ok, err := h.replayedOn(ctx, c, []uuid.UUID{id}); err != nil || ok {
-		if err != nil {
-			return LeadResult{}, err
-		}
-		return h.leadAfter(ctx, c, id, prior.Position)
-	}
-	return retry(ctx, h, streamKeys(c.TenantID, id), func() (LeadResult, error) {
-		lead, last, err := h.loadLead(ctx, c, id)
-		if err != nil {
-			return LeadResult{}, err
-		}
-		current := lead.Profile()
-		next, err := cmd.Edit(current)
-		if err != nil {
-			return LeadResult{}, err
-		}
-		if next, err = domain.NormalizeProfile(next, h.region); err != nil {
-			return LeadResult{}, err
-		}
-		if err := h.checkOwnership(ctx, c.TenantID, id, next); err != nil {
-			return LeadResult{}, err
-		}
-		decided, err := lead.Update(next)
-		if err != nil {
-			return LeadResult{}, err
-		}
-		if cmd.Status != "" {
-			moved, err := lead.ChangeStatus(cmd.Status)
+	return run(ctx, h, c, write[LeadResult]{
+		streams: []uuid.UUID{id},
+		decide: func(u *unit) (LeadResult, error) {
+			lead, err := u.lead(id)
 			if err != nil {
 				return LeadResult{}, err
 			}
-			decided = append(decided, moved...)
-		}
-		if cmd.Archived != nil {
-			lifecycle := lead.Restore
-			if *cmd.Archived {
-				lifecycle = lead.Archive
-			}
-			moved, err := lifecycle()
+			current := lead.Profile()
+			decided, err := h.decideUpdate(ctx, c.TenantID, lead, cmd)
 			if err != nil {
 				return LeadResult{}, err
 			}
-			decided = append(decided, moved...)
-		}
-		version := lead.Version()
-		for _, e := range decided {
-			lead.Apply(e)
-		}
-		res := LeadResult{Result: Result{Position: last}, LeadID: id, Number: lead.Number(),
-			Profile: lead.Profile(), Status: lead.Status()}
-		if len(decided) == 0 {
-			return res, nil
-		}
-		events, err := toNew(decided)
-		if err != nil {
-			return LeadResult{}, err
-		}
-		commit, replayed, err := h.commit(ctx, c, nil, eventstore.StreamAppend{
-			StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: version, Events: events,
-			Reserve: reservations(lead.Profile()), Release: released(current, lead.Profile()),
-		})
-		var taken *eventstore.ReservationError
-		if errors.As(err, &taken) {
-			return LeadResult{}, &DuplicateError{Field: reservationField(taken.Reservation.Kind), LeadID: taken.Owner}
-		}
-		if err != nil {
-			return LeadResult{}, err
-		}
-		if replayed { // a concurrent retry committed first: its effect is the one
-			return h.leadAfter(ctx, c, id, commit.Position)
-		}
-		res.Position = commit.Position
-		return res, nil
+			u.append(lead, decided, func(sa *eventstore.StreamAppend) {
+				sa.Reserve, sa.Release = reservations(lead.Profile()), released(current, lead.Profile())
+			})
+			return leadResult(lead, false), nil
+		},
+		// A retry whose first attempt committed, or a concurrent retry
+		// that committed first: the lead as it is now (a lead deleted
+		// since is not found).
+		replay: func(prior eventstore.CommitResult) (LeadResult, error) {
+			lead, err := h.loadLead(ctx, c, id)
+			if err != nil {
+				return LeadResult{}, err
+			}
+			return leadResult(lead, false).at(prior.Position), nil
+		},
+		failed: func(err error) error {
+			var taken *eventstore.ReservationError
+			if errors.As(err, &taken) {
+				return &DuplicateError{Field: reservationField(taken.Reservation.Kind), LeadID: taken.Owner}
+			}
+			return err
+		},
 	})
 }
 
-// leadAfter answers a retried update whose first attempt committed at pos:
-// the lead as it is now (a lead deleted since is not found).
-func (h *Handler) leadAfter(ctx context.Context, c Context, id uuid.UUID, pos eventstore.Position) (LeadResult, error) {
-	lead, _, err := h.loadLead(ctx, c, id)
+// decideUpdate decides cmd on lead: the edited profile (normalized, its
+// emails and phones not another lead's), then the status and the archive
+// flag, each on the lead as loaded.
+func (h *Handler) decideUpdate(ctx context.Context, tenantID uuid.UUID, lead *domain.Lead, cmd UpdateLead) ([]domain.Event, error) {
+	next, err := cmd.Edit(lead.Profile())
 	if err != nil {
-		return LeadResult{}, err
+		return nil, err
 	}
-	return LeadResult{Result: Result{Position: pos}, LeadID: id, Number: lead.Number(),
-		Profile: lead.Profile(), Status: lead.Status()}, nil
+	if next, err = domain.NormalizeProfile(next, h.region); err != nil {
+		return nil, err
+	}
+	if err := h.checkOwnership(ctx, tenantID, lead.ID(), next); err != nil {
+		return nil, err
+	}
+	decided, err := lead.Update(next)
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Status != "" {
+		moved, err := lead.ChangeStatus(cmd.Status)
+		if err != nil {
+			return nil, err
+		}
+		decided = append(decided, moved...)
+	}
+	if cmd.Archived != nil {
+		lifecycle := lead.Restore
+		if *cmd.Archived {
+			lifecycle = lead.Archive
+		}
+		moved, err := lifecycle()
+		if err != nil {
+			return nil, err
+		}
+		decided = append(decided, moved...)
+	}
+	return decided, nil
 }
 
 // checkOwnership refuses emails and phones that belong to another lead.
@@ -142,11 +131,4 @@ func released(before, after domain.LeadProfile) []eventstore.Reservation {
 		}
 	}
 	return out
-}
-
-func reservationField(kind string) string {
-	if kind == domain.ReservePhone {
-		return "phone"
-	}
-	return "email"
 }

@@ -108,7 +108,7 @@ func (l *Lead) profileChange(eventType string, next LeadProfile) ([]Event, error
 func completeProfile(p LeadProfile) (LeadProfile, error) {
 	p = p.clone()
 	if p.Name == "" {
-		p.Name = fullName(p.FirstName, p.MiddleName, p.LastName)
+		p.Name = FullName(p.FirstName, p.MiddleName, p.LastName)
 	}
 	if p.LastContact != nil {
 		utc := p.LastContact.UTC()

@@ -147,7 +147,7 @@ func mergeProfiles(cur, p LeadProfile) LeadProfile {
 	// The name follows its parts when only parts came in, so "Ann" + a new
 	// last name does not leave the old full name behind.
 	if p.Name == "" && (p.FirstName != "" || p.MiddleName != "" || p.LastName != "") {
-		out.Name = fullName(out.FirstName, out.MiddleName, out.LastName)
+		out.Name = FullName(out.FirstName, out.MiddleName, out.LastName)
 	}
 	return out
 }
@@ -168,8 +168,10 @@ func union[T comparable](a, b []T) []T {
 	return out
 }
 
-// fullName joins the non-empty name parts with single spaces.
-func fullName(parts ...string) string {
+// FullName joins the non-empty name parts with single spaces: the name a
+// lead is given from its parts, by NormalizeProfile and by the APIs that
+// take the parts.
+func FullName(parts ...string) string {
 	var out []string
 	for _, p := range parts {
 		if p = strings.TrimSpace(p); p != "" {

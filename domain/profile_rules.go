@@ -218,7 +218,7 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 		return LeadProfile{}, err
 	}
 	if out.Name == "" {
-		out.Name = fullName(out.FirstName, out.MiddleName, out.LastName)
+		out.Name = FullName(out.FirstName, out.MiddleName, out.LastName)
 	}
 	return out, nil
 }

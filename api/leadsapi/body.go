@@ -144,7 +144,7 @@ func quote(s string) string {
 // email removes them all.
 func (in leadInput) apply(p domain.LeadProfile) domain.LeadProfile {
 	p.FirstName, p.LastName = in.first, in.last
-	p.Name = fullName(in.first, p.MiddleName, in.last)
+	p.Name = domain.FullName(in.first, p.MiddleName, in.last)
 	switch {
 	case in.email == "":
 		p.Emails = nil

@@ -74,17 +74,6 @@ func names(p domain.LeadProfile) (first, last string) {
 	return first, strings.TrimSpace(last)
 }
 
-// fullName joins the non-empty name parts with single spaces.
-func fullName(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, " ")
-}
-
 // pipeline is the tenant's statuses, to show a lead's status key by the
 // status's current name and id.
 type pipeline struct {

@@ -215,13 +215,13 @@ func (pt patch) apply(cur domain.LeadProfile) (domain.LeadProfile, error) {
 		edit(&next)
 	}
 	partsSent := pt.sent["first_name"] || pt.sent["middle_name"] || pt.sent["last_name"]
-	if partsSent && !pt.sent["lead_name"] && cur.Name == joinName(cur.FirstName, cur.MiddleName, cur.LastName) {
-		if n := joinName(next.FirstName, next.MiddleName, next.LastName); n != "" {
+	if partsSent && !pt.sent["lead_name"] && cur.Name == domain.FullName(cur.FirstName, cur.MiddleName, cur.LastName) {
+		if n := domain.FullName(next.FirstName, next.MiddleName, next.LastName); n != "" {
 			next.Name = n
 		}
 	}
 	if strings.TrimSpace(next.Name) == "" {
-		next.Name = joinName(next.FirstName, next.MiddleName, next.LastName)
+		next.Name = domain.FullName(next.FirstName, next.MiddleName, next.LastName)
 	}
 	if next.Name == "" {
 		return next, missingParam("lead_name", "a lead needs a lead_name, or a first_name, middle_name or last_name")
@@ -249,15 +249,4 @@ func (pt patch) blame(err error) error {
 		}
 	}
 	return duplicate(dup, param)
-}
-
-// joinName joins the non-empty name parts with single spaces.
-func joinName(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, " ")
 }
