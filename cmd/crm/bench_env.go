@@ -25,8 +25,8 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
-	"github.com/crmcore/crm/eventstore/localnats"
-	"github.com/crmcore/crm/eventstore/localpg"
+	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/projections"
 )

@@ -15,10 +15,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 var (

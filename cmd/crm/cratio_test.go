@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/devenv/storetest"
 )
 
 // cratioLead is the lead object as a client of the Cratio API reads it.

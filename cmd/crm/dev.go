@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/dirlock"
-	"github.com/crmcore/crm/eventstore/localnats"
-	"github.com/crmcore/crm/eventstore/localpg"
 	"github.com/crmcore/crm/projections"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/devenv/storetest"
 )
 
 // devProcess is `crm dev` as a new user runs it: no DATABASE_URL, no

@@ -18,10 +18,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/api/leadsapi"
+	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/localnats"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // erasable is a person whose lead the test deletes: every value is

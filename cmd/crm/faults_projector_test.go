@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/devenv/storetest"
 )
 
 // projectorState is where one read model stands, in stream sequences: the

@@ -22,10 +22,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/crmcore/crm/eventstore/localnats"
-	"github.com/crmcore/crm/eventstore/localpg"
+	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/localpg"
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // traversableTempDir is a temp dir every folder above which the Postgres

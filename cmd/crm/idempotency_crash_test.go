@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/devenv/storetest"
 )
 
 // keyedCreate is one keyed lead create sent to a crm serve process.

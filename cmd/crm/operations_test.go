@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crmcore/crm/eventstore/localnats"
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/projections"
 )
 

@@ -20,9 +20,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 	"github.com/crmcore/crm/projections"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // eraseCallLog erases the message that logged the call log a

@@ -13,9 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }

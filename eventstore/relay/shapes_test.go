@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // BenchmarkPublishShapes prices, with no event store at all, what the

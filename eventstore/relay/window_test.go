@@ -16,9 +16,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // faultyJS is JetStream with faults injected into the relay's publishes,

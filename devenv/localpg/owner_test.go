@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/dirlock"
-	"github.com/crmcore/crm/eventstore/localpg"
 )
 
 // startEnv makes the test binary, run again as a child, Start a cluster on

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crmcore/crm/eventstore/localnats"
-	"github.com/crmcore/crm/eventstore/localpg"
+	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/localpg"
 )
 
 // Environment variables naming shared servers; unset, Main starts private ones.

@@ -6,7 +6,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/crmcore/crm/eventstore/localnats"
+	"github.com/crmcore/crm/devenv/localnats"
 )
 
 func start(t *testing.T, dir string) *localnats.Server {

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/devenv/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/crmcore/crm/eventstore/localpg"
+	"github.com/crmcore/crm/devenv/localpg"
 )
 
 // clusterDir returns an empty folder for a cluster. t.TempDir's parent is
