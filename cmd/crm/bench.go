@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // benchConfig is what `crm bench` was asked to do.
@@ -44,7 +46,7 @@ const (
 // runBench is `crm bench`: it starts crm the way `crm dev` does, drives it
 // through real HTTP next to a baseline measured in the same run, and prints
 // one markdown table.
-func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
+func runBench(ctx context.Context, scfg crmstack.Config, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	scale := fs.Int("scale", defaultBenchScale, "number of leads (1000000 for the full run)")
@@ -98,7 +100,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog
 		}
 		cfg.Binary = exe
 	}
-	report, err := bench(ctx, cfg, logger)
+	report, err := bench(ctx, cfg, scfg, logger)
 	if err != nil {
 		return err
 	}
@@ -115,9 +117,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer, logger *slog
 
 // bench runs every workload in order and renders the report. A workload
 // that fails ends the run: a table with holes would read as a result.
-func bench(parent context.Context, cfg benchConfig, logger *slog.Logger) (string, error) {
+func bench(parent context.Context, cfg benchConfig, scfg crmstack.Config, logger *slog.Logger) (string, error) {
 	started := time.Now()
-	env, err := startBenchEnv(parent, logger)
+	env, err := startBenchEnv(parent, scfg, logger)
 	if err != nil {
 		return "", err
 	}

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,7 +27,7 @@ import (
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/projections"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // benchEnv is crm running as `crm dev` runs it, in this process, on a
@@ -39,20 +38,19 @@ type benchEnv struct {
 	ctx    context.Context
 	fail   context.CancelCauseFunc
 	logger *slog.Logger
-	cfg    config
+	cfg    crmstack.Config
 
 	dir       string // temporary: private Postgres, NATS store, COPY files, logs
 	dbURL     string
 	natsURL   string
 	pgWhere   string // where Postgres comes from, for the report
 	natsWhere string
-	c         *core
+	s         *crmstack.Stack
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	stream    relay.StreamConfig
 	// baselineStream is the scratch stream of the NATS publish baseline.
 	baselineStream relay.StreamConfig
-	waiter         *projections.Waiter
 	cmds           *commands.Handler
 	baseURL        string
 	tenantID       uuid.UUID
@@ -62,24 +60,17 @@ type benchEnv struct {
 	leads          leadSeq
 	cpu            cpuMeter
 
-	mu      sync.Mutex
-	workers map[string]*benchWorker
-	order   []string
+	workers *crmstack.Workers
 	closers []func(context.Context) // run in reverse order by close
-}
-
-// benchWorker is a component the benchmark can stop and start again.
-type benchWorker struct {
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // startBenchEnv brings crm up: a private Postgres cluster unless
 // DATABASE_URL (then a scratch database on that server), embedded NATS
 // unless NATS_URL, migrations, relay, projectors and the HTTP API.
-func startBenchEnv(parent context.Context, logger *slog.Logger) (_ *benchEnv, err error) {
+func startBenchEnv(parent context.Context, cfg crmstack.Config, logger *slog.Logger) (_ *benchEnv, err error) {
 	ctx, fail := context.WithCancelCause(parent)
-	env := &benchEnv{ctx: ctx, fail: fail, logger: logger, cfg: configFromEnv(), workers: map[string]*benchWorker{}}
+	env := &benchEnv{ctx: ctx, fail: fail, logger: logger, cfg: cfg}
+	env.workers = crmstack.NewWorkers(ctx, func(_ string, err error) { fail(err) })
 	defer func() {
 		if err != nil {
 			env.close()
@@ -107,51 +98,48 @@ func startBenchEnv(parent context.Context, logger *slog.Logger) (_ *benchEnv, er
 	env.baselineStream = relay.StreamConfig{Name: "CRMBENCH_" + strings.ToUpper(suffix) + "_BASELINE",
 		Subjects: "crmbench" + suffix + ".baseline", Replicas: 1, MaxAge: 24 * time.Hour}
 
-	if env.c, err = openCore(ctx, env.dbURL, logger); err != nil {
-		return nil, err
-	}
-	env.onClose(func(context.Context) { env.c.pool.Close() })
-	env.c.photoDir = filepath.Join(dir, "photos")
+	scfg := env.cfg
+	scfg.DatabaseURL, scfg.NATSURL, scfg.Stream = env.dbURL, env.natsURL, env.stream
+	scfg.PhotoDir = filepath.Join(dir, "photos")
 	// A benchmark measures capacity, not the per-key and per-tenant limits.
-	env.c.rateLimits = api.RateLimits{}
-	if err := env.c.migrate(ctx); err != nil {
+	scfg.RateLimits = api.RateLimits{}
+	if env.s, err = crmstack.Open(ctx, scfg, logger); err != nil {
 		return nil, err
 	}
-	if env.nc, env.js, err = connectNATS(env.natsURL, logger); err != nil {
+	env.onClose(func(context.Context) { env.s.Close() })
+	if err := env.s.Migrate(ctx); err != nil {
 		return nil, err
 	}
+	if err := env.s.ConnectNATS(); err != nil {
+		return nil, err
+	}
+	env.nc, env.js = env.s.NC, env.s.JS
 	env.onClose(func(ctx context.Context) {
 		for _, s := range []string{env.stream.Name, env.baselineStream.Name} {
 			if err := env.js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 				logger.Warn("bench: delete stream", "stream", s, "err", err)
 			}
 		}
-		env.nc.Close()
 	})
 	env.natsVersion = env.nc.ConnectedServerVersion()
-	if err := env.c.pool.QueryRow(ctx, "show server_version").Scan(&env.pgVersion); err != nil {
+	if err := env.s.Pool.QueryRow(ctx, "show server_version").Scan(&env.pgVersion); err != nil {
 		return nil, err
 	}
 
-	env.waiter = projections.NewWaiter(env.c.store, env.c.listener, logger)
-	env.cmds = commands.New(env.c.store, env.cfg.Region)
-	env.start("listener", env.c.listener.Run)
-	env.start("statistics", env.c.keepStatistics)
-	env.start("waiter", env.waiter.Run)
-	env.startRelay()
-	env.startProjectors()
+	env.cmds = commands.New(env.s.Store, env.cfg.Region)
+	env.workers.StartParts(env.s, crmstack.Listener, crmstack.Statistics, crmstack.Waiter, crmstack.Relay, crmstack.Projectors)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	env.baseURL = "http://" + ln.Addr().String()
-	handler := env.c.handler(env.waiter, env.cfg.Region)
-	env.start("http", func(ctx context.Context) error { return serveHTTP(ctx, ln, handler, logger) })
+	handler := env.s.Handler()
+	env.workers.Start("http", func(ctx context.Context) error { return crmstack.ServeHTTP(ctx, ln, handler, logger) })
 
-	if env.tenantID, err = env.c.store.EnsureTenant(ctx, "bench"); err != nil {
+	if env.tenantID, err = env.s.Store.EnsureTenant(ctx, "bench"); err != nil {
 		return nil, err
 	}
-	if env.apiKey, _, err = env.c.store.CreateAPIKey(ctx, env.tenantID, "le_live_"); err != nil {
+	if env.apiKey, _, err = env.s.Store.CreateAPIKey(ctx, env.tenantID, "le_live_"); err != nil {
 		return nil, err
 	}
 	logger.Info("bench: crm is up", "api", env.baseURL, "postgres", env.pgWhere, "nats", env.natsWhere)
@@ -212,12 +200,7 @@ func (env *benchEnv) onClose(f func(context.Context)) { env.closers = append(env
 // close stops every component and undoes the set-up, newest first; it
 // works on a context of its own, since the run's may be over.
 func (env *benchEnv) close() {
-	env.mu.Lock()
-	names := append([]string(nil), env.order...)
-	env.mu.Unlock()
-	for i := len(names) - 1; i >= 0; i-- {
-		env.stop(names[i])
-	}
+	env.workers.StopAll()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(env.ctx), time.Minute)
 	defer cancel()
 	for i := len(env.closers) - 1; i >= 0; i-- {
@@ -226,51 +209,12 @@ func (env *benchEnv) close() {
 	env.fail(nil)
 }
 
-// start runs a component; its failure ends the run.
-func (env *benchEnv) start(name string, run func(context.Context) error) {
-	ctx, cancel := context.WithCancel(env.ctx)
-	w := &benchWorker{cancel: cancel, done: make(chan struct{})}
-	env.mu.Lock()
-	env.workers[name] = w
-	env.order = append(env.order, name)
-	env.mu.Unlock()
-	go func() {
-		defer close(w.done)
-		if err := run(ctx); err != nil && ctx.Err() == nil {
-			env.fail(fmt.Errorf("%s: %w", name, err))
-		}
-	}()
-}
-
 // stop stops a component and waits for it to return.
-func (env *benchEnv) stop(name string) {
-	env.mu.Lock()
-	w := env.workers[name]
-	delete(env.workers, name)
-	for i, n := range env.order {
-		if n == name {
-			env.order = append(env.order[:i], env.order[i+1:]...)
-			break
-		}
-	}
-	env.mu.Unlock()
-	if w != nil {
-		w.cancel()
-		<-w.done
-	}
-}
+func (env *benchEnv) stop(name string) { env.workers.Stop(name) }
 
-func (env *benchEnv) startRelay() {
-	env.start("relay", func(ctx context.Context) error {
-		return env.c.runRelayLoop(ctx, env.js, env.stream, env.cfg.RelayBatch, env.cfg.RelayReaders)
-	})
-}
+func (env *benchEnv) startRelay() { env.workers.StartParts(env.s, crmstack.Relay) }
 
-func (env *benchEnv) startProjectors() {
-	env.start("projectors", func(ctx context.Context) error {
-		return env.c.runProjectors(ctx, env.js, env.stream, env.cfg.ProjectorBatch)
-	})
-}
+func (env *benchEnv) startProjectors() { env.workers.StartParts(env.s, crmstack.Projectors) }
 
 // waitProgress polls check every interval until it reports done. It gives
 // up when progress (the number check returns) stalls for stall: a bound that

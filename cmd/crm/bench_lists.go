@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/projections"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // listQuery is one filtered page of the Cratio lead list.
@@ -80,15 +81,15 @@ func (q listQuery) path() string {
 func benchLists(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
 	// Replay swapped in fresh tables; autovacuum would analyze them within a
 	// minute, the benchmark does not wait for it.
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		for _, t := range p.Tables() {
-			if _, err := env.c.pool.Exec(ctx, "analyze "+pgx.Identifier{t}.Sanitize()); err != nil {
+			if _, err := env.s.Pool.Exec(ctx, "analyze "+pgx.Identifier{t}.Sanitize()); err != nil {
 				return err
 			}
 		}
 	}
 	var leads int64
-	if err := env.c.pool.QueryRow(ctx, `select count(*) from rm_leads where tenant_id = $1`, env.tenantID).Scan(&leads); err != nil {
+	if err := env.s.Pool.QueryRow(ctx, `select count(*) from rm_leads where tenant_id = $1`, env.tenantID).Scan(&leads); err != nil {
 		return err
 	}
 	n := max(200, min(cfg.Scale, 2000))
@@ -130,7 +131,7 @@ func benchLists(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 		}
 		raw := func() (err error) {
 			t := time.Now()
-			rawTotal, countD, err = rawListLeads(ctx, env.c.pool, env.tenantID, q)
+			rawTotal, countD, err = rawListLeads(ctx, env.s.Pool, env.tenantID, q)
 			rawD = time.Since(t)
 			return err
 		}
@@ -185,7 +186,7 @@ func benchLists(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 		what string
 		q    listQuery
 	}{{"slowest list query", slowestQ}, {"slowest count", slowestCountQ}} {
-		if plan, err := explainList(ctx, env.c.pool, env.tenantID, e.q); err == nil {
+		if plan, err := explainList(ctx, env.s.Pool, env.tenantID, e.q); err == nil {
 			env.logger.Info("bench: plan of the "+e.what, "query", e.q.String(), "plan", plan)
 		}
 	}

@@ -173,7 +173,7 @@ func lastHalf(samples []rssSample) (peak int64, trendPct float64, ok bool) {
 
 // someLeadIDs returns up to n lead ids of the benchmark's tenant.
 func someLeadIDs(ctx context.Context, env *benchEnv, n int) ([]uuid.UUID, error) {
-	rows, err := env.c.pool.Query(ctx, `select id from rm_leads where tenant_id = $1 limit $2`, env.tenantID, n)
+	rows, err := env.s.Pool.Query(ctx, `select id from rm_leads where tenant_id = $1 limit $2`, env.tenantID, n)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // stallLimit is how long a wait may see no progress before the run fails.
@@ -40,7 +41,7 @@ func benchRelay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 	}
 	env.stop("projectors")
 	env.stop("relay")
-	before, err := eventstore.LoadCheckpoint(ctx, env.c.pool, relay.CheckpointName, false)
+	before, err := eventstore.LoadCheckpoint(ctx, env.s.Pool, relay.CheckpointName, false)
 	if err != nil {
 		return err
 	}
@@ -92,14 +93,14 @@ func benchRelay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 	}
 	took := time.Since(start)
 	r.note("projectors: %d read models caught up on the %d-event backlog in %s (%.0f events/s each, side by side; restarted after the relay, they read what they missed from the store, then follow JetStream)",
-		len(allProjections()), n, took.Round(time.Millisecond), rate(int64(n), took))
+		len(crmstack.Projections()), n, took.Round(time.Millisecond), rate(int64(n), took))
 	return nil
 }
 
 // waitRelayed waits until the stream holds every event of the store.
 func (env *benchEnv) waitRelayed(ctx context.Context, stream jetstream.Stream) error {
 	var total int64
-	if err := env.c.pool.QueryRow(ctx, `select count(*) from events`).Scan(&total); err != nil {
+	if err := env.s.Pool.QueryRow(ctx, `select count(*) from events`).Scan(&total); err != nil {
 		return err
 	}
 	return waitProgress(ctx, 10*time.Millisecond, stallLimit, func() (int64, bool, error) {
@@ -114,18 +115,18 @@ func (env *benchEnv) waitRelayed(ctx context.Context, stream jetstream.Stream) e
 // waitProjected waits until every read model has applied the store's head,
 // and returns that head.
 func (env *benchEnv) waitProjected(ctx context.Context) (eventstore.Position, error) {
-	head, err := env.c.store.Head(ctx)
+	head, err := env.s.Store.Head(ctx)
 	if err != nil {
 		return head, err
 	}
 	err = waitProgress(ctx, 20*time.Millisecond, stallLimit, func() (int64, bool, error) {
-		cps, err := env.c.store.Checkpoints(ctx)
+		cps, err := env.s.Store.Checkpoints(ctx)
 		if err != nil {
 			return 0, false, err
 		}
 		var progress int64
 		done := true
-		for _, p := range allProjections() {
+		for _, p := range crmstack.Projections() {
 			cp := cps[p.Name()]
 			progress += cp.Pos
 			done = done && !cp.Less(head)
@@ -150,7 +151,7 @@ type backlogRows struct {
 // batch is built while the last one is copied.
 func appendBacklog(ctx context.Context, env *benchEnv, n int) error {
 	var last int64
-	if err := env.c.pool.QueryRow(ctx, `insert into counters (tenant_id, name, value) values ($1, 'lead', $2)
+	if err := env.s.Pool.QueryRow(ctx, `insert into counters (tenant_id, name, value) values ($1, 'lead', $2)
 		on conflict (tenant_id, name) do update set value = counters.value + excluded.value
 		returning value`, env.tenantID, n).Scan(&last); err != nil {
 		return fmt.Errorf("take lead numbers: %w", err)
@@ -221,7 +222,7 @@ func buildBacklog(env *benchEnv, off, k int, firstSeq, firstNumber int64, meta [
 
 // copyBacklog writes one batch in one transaction.
 func copyBacklog(ctx context.Context, env *benchEnv, b backlogRows) error {
-	return pgx.BeginFunc(ctx, env.c.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, env.s.Pool, func(tx pgx.Tx) error {
 		for _, c := range []struct {
 			table string
 			cols  []string
@@ -243,7 +244,7 @@ func copyBacklog(ctx context.Context, env *benchEnv, b backlogRows) error {
 // messageSize is the mean size in bytes of the relay's messages (body and
 // headers) over a sample of the backlog after from.
 func messageSize(ctx context.Context, env *benchEnv, from eventstore.Position) (int, error) {
-	events, err := env.c.store.ReadAll(ctx, from, 1000)
+	events, err := env.s.Store.ReadAll(ctx, from, 1000)
 	if err != nil {
 		return 0, err
 	}

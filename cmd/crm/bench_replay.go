@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/projections"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // benchReplay rebuilds every read model from the event store as `crm replay
@@ -21,10 +22,10 @@ import (
 // time, so the ratio is the baseline's time over replay's.
 func benchReplay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
 	var events int64
-	if err := env.c.pool.QueryRow(ctx, `select count(*) from events`).Scan(&events); err != nil {
+	if err := env.s.Pool.QueryRow(ctx, `select count(*) from events`).Scan(&events); err != nil {
 		return err
 	}
-	env.logger.Info("bench: replay --all", "events", events, "read_models", len(allProjections()))
+	env.logger.Info("bench: replay --all", "events", events, "read_models", len(crmstack.Projections()))
 	start := time.Now()
 	logged := time.Now()
 	progress := func(name string, applied, total int64) {
@@ -34,7 +35,7 @@ func benchReplay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRe
 		}
 	}
 	during := writeDuring(ctx, env)
-	err := projections.ReplayAll(ctx, env.c.store, allProjections(), 0, progress)
+	err := projections.ReplayAll(ctx, env.s.Store, crmstack.Projections(), 0, progress)
 	replayTime := time.Since(start)
 	duringNote, duringErr := during()
 	if err != nil {
@@ -52,7 +53,7 @@ func benchReplay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRe
 	r.add(benchRow{
 		workload: "replay",
 		crm: fmt.Sprintf("%.0f events/s (%d events, %d read models rebuilt from one read of the store, %s)",
-			crmRate, events, len(allProjections()), replayTime.Round(time.Millisecond)),
+			crmRate, events, len(crmstack.Projections()), replayTime.Round(time.Millisecond)),
 		baseline: fmt.Sprintf("%.0f events/s (COPY of the %d resulting rows into empty copies of the tables, %s)",
 			baseRate, rows, baseTime.Round(time.Millisecond)),
 		ratio:  ratio(crmRate, baseRate),
@@ -116,7 +117,7 @@ func writeDuring(ctx context.Context, env *benchEnv) func() (string, error) {
 // then times COPY FROM of those files into empty tables made LIKE the
 // originals, indexes included, as replay builds them.
 func copyBaseline(ctx context.Context, env *benchEnv) (time.Duration, int64, error) {
-	conn, err := env.c.pool.Acquire(ctx)
+	conn, err := env.s.Pool.Acquire(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -126,10 +127,10 @@ func copyBaseline(ctx context.Context, env *benchEnv) (time.Duration, int64, err
 		return 0, 0, err
 	}
 	defer func() {
-		_, _ = env.c.pool.Exec(context.WithoutCancel(ctx), `drop schema if exists `+schema+` cascade`)
+		_, _ = env.s.Pool.Exec(context.WithoutCancel(ctx), `drop schema if exists `+schema+` cascade`)
 	}()
 	var tables []string
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		tables = append(tables, p.Tables()...)
 	}
 	var rows int64

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/crmcore/crm/devenv/storetest"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // TestBenchRunsEveryWorkload runs `crm bench` at a tiny scale on the test
@@ -24,7 +25,11 @@ func TestBenchRunsEveryWorkload(t *testing.T) {
 	outFile := filepath.Join(t.TempDir(), "bench.md")
 	var out bytes.Buffer
 	args := []string{"--scale", "100", "--duration", "2s", "--out", outFile, "--crm-binary", crmBinary(t)}
-	if err := runBench(t.Context(), args, &out, testLogger()); err != nil {
+	cfg, err := crmstack.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runBench(t.Context(), cfg, args, &out, testLogger()); err != nil {
 		t.Fatalf("crm bench: %v\n%s", err, out.String())
 	}
 	report := out.String()

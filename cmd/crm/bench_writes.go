@@ -103,7 +103,7 @@ func benchDurableWrites(ctx context.Context, env *benchEnv, cfg benchConfig, r *
 	})
 	r.note("durable writes: CPU time per write: crm %s (this process runs the API, relay, projectors, embedded NATS and the HTTP load generator); baseline %s (the pgx clients); 2 cores give 2,000 ms of CPU a second", crmCPU.per(ok), baseCPU.per(int64(n)))
 	r.note("durable writes: what Postgres sessions were doing, as the mean number of sessions in each state (pg_stat_activity every 20 ms, top 4): crm: %s; baseline: %s", crmWaits, baseWaits)
-	groups, members := env.c.store.GroupStats()
+	groups, members := env.s.Store.GroupStats()
 	if err := groupCommitAB(ctx, env, client, n, r); err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func benchDurableWrites(ctx context.Context, env *benchEnv, cfg benchConfig, r *
 // weighs on both alike. Each segment starts with the read models caught up
 // and its CPU time includes their catching up on its writes.
 func groupCommitAB(ctx context.Context, env *benchEnv, client apiCall, n int, r *benchReport) error {
-	defer env.c.store.SetGroupCommit(true)
+	defer env.s.Store.SetGroupCommit(true)
 	segment := max(500, min(n/8, 2500))
 	var (
 		elapsed [2]time.Duration
@@ -133,7 +133,7 @@ func groupCommitAB(ctx context.Context, env *benchEnv, client apiCall, n int, r 
 	)
 	for k := range 4 {
 		on := k%2 == 1
-		env.c.store.SetGroupCommit(on)
+		env.s.Store.SetGroupCommit(on)
 		first := env.leads.take(segment)
 		if _, err := env.waitProjected(ctx); err != nil {
 			return err
@@ -319,7 +319,7 @@ func pacedWrites(ctx context.Context, env *benchEnv, target float64, n int) (*pa
 				committed := time.Now()
 				commit.add(committed.Sub(t))
 				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				ok := env.waiter.Wait(wctx, res.Position, cratioReadModels...)
+				ok := env.s.Waiter.Wait(wctx, res.Position, cratioReadModels...)
 				cancel()
 				if !ok {
 					if ctx.Err() != nil {

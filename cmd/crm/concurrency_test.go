@@ -72,7 +72,7 @@ func TestConcurrentWritersKeepReadModelsEqualToReplay(t *testing.T) {
 	s.assertReplayEqual()
 	for _, col := range []string{"emails", "phones"} {
 		var shared int
-		err := s.core.pool.QueryRow(s.ctx, `select count(*) from (select v from rm_leads, unnest(`+col+`) v
+		err := s.core.Pool.QueryRow(s.ctx, `select count(*) from (select v from rm_leads, unnest(`+col+`) v
 			group by v having count(*) > 1) d`).Scan(&shared)
 		if err != nil {
 			t.Fatal(err)

@@ -50,7 +50,7 @@ func TestListTotalsMatchCountsAfterRandomWrites(t *testing.T) {
 		}
 		if round == 0 {
 			s.caughtUp()
-			if err := projections.Replay(s.ctx, s.core.store, projections.Leads{}, 7, nil); err != nil {
+			if err := projections.Replay(s.ctx, s.core.Store, projections.Leads{}, 7, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -60,7 +60,7 @@ func TestListTotalsMatchCountsAfterRandomWrites(t *testing.T) {
 		checkTotals(t, s, tn)
 	}
 	var stray int
-	if err := s.core.pool.QueryRow(s.ctx, `select
+	if err := s.core.Pool.QueryRow(s.ctx, `select
 		(select count(*) from (select tenant_id, status, source, priority, archived, count(*) from rm_leads group by 1, 2, 3, 4, 5
 			except all select tenant_id, status, source, priority, archived, n from rm_lead_counts) a) +
 		(select count(*) from (select tenant_id, status, source, priority, archived, n from rm_lead_counts
@@ -125,7 +125,7 @@ func countsStep(t *testing.T, s *stack, rng *rand.Rand, tn *countsTenant) {
 		// machine can pass.
 		var number int64
 		storetest.WaitFor(t, 20*time.Second, func() (bool, error) {
-			err := s.core.pool.QueryRow(s.ctx, `select number from rm_leads where tenant_id = $1 and email = $2`, tn.id, email).Scan(&number)
+			err := s.core.Pool.QueryRow(s.ctx, `select number from rm_leads where tenant_id = $1 and email = $2`, tn.id, email).Scan(&number)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return false, nil
 			}
@@ -156,7 +156,7 @@ func countsStep(t *testing.T, s *stack, rng *rand.Rand, tn *countsTenant) {
 	case 7: // status change through Overplane
 		var id uuid.UUID
 		l := pick()
-		if err := s.core.pool.QueryRow(s.ctx, `select id from rm_leads where tenant_id = $1 and number = $2`, tn.id, l.number).Scan(&id); err != nil {
+		if err := s.core.Pool.QueryRow(s.ctx, `select id from rm_leads where tenant_id = $1 and number = $2`, tn.id, l.number).Scan(&id); err != nil {
 			t.Fatal(err)
 		}
 		ok(s.do(tn.key, "PATCH", "/api/crm/lead/lead_"+strings.ReplaceAll(id.String(), "-", ""),
@@ -175,7 +175,7 @@ func checkTotals(t *testing.T, s *stack, tn *countsTenant) {
 	count := func(cond string, args ...any) int {
 		t.Helper()
 		var n int
-		if err := s.core.pool.QueryRow(s.ctx, `select count(*) from rm_leads where tenant_id = $1 and `+cond,
+		if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from rm_leads where tenant_id = $1 and `+cond,
 			append([]any{tn.id}, args...)...).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func checkTotals(t *testing.T, s *stack, tn *countsTenant) {
 		t.Errorf("GET /api/crm/lead: total %d, rm_leads has %d", got, want)
 	}
 	// The Leads API's total-leads cards and status deletion read the counts.
-	byStatus, err := projections.NewReader(s.core.pool).CountByStatus(s.ctx, tn.id)
+	byStatus, err := projections.NewReader(s.core.Pool).CountByStatus(s.ctx, tn.id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func checkTotals(t *testing.T, s *stack, tn *countsTenant) {
 		if got, want := byStatus[st], count("not archived and status = $2", st); int(got) != want {
 			t.Errorf("CountByStatus %s: %d, rm_leads has %d", st, got, want)
 		}
-		used, err := projections.NewReader(s.core.pool).StatusInUse(s.ctx, tn.id, st)
+		used, err := projections.NewReader(s.core.Pool).StatusInUse(s.ctx, tn.id, st)
 		if err != nil {
 			t.Fatal(err)
 		}

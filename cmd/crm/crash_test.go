@@ -19,6 +19,7 @@ import (
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 var (
@@ -86,7 +87,7 @@ func (p *process) kill() {
 // command handler, fast enough to build a backlog.
 func (s *stack) writeLeads(n int, tag string) {
 	s.t.Helper()
-	h := commands.New(s.core.store, "IN")
+	h := commands.New(s.core.Store, "IN")
 	c := commands.Context{TenantID: s.tenantID, Metadata: eventstore.Metadata{Actor: "test"}}
 	for i := range n {
 		res, err := h.CreateLead(s.ctx, c, commands.CreateLead{Profile: domain.LeadProfile{
@@ -140,7 +141,7 @@ func (s *stack) assertStreamMirrorsStore() {
 	s.t.Helper()
 	stored := s.events()
 	storetest.WaitFor(s.t, 30*time.Second, func() (bool, error) {
-		cp, err := eventstore.LoadCheckpoint(s.ctx, s.core.pool, relay.CheckpointName, false)
+		cp, err := eventstore.LoadCheckpoint(s.ctx, s.core.Pool, relay.CheckpointName, false)
 		return len(stored) > 0 && !cp.Less(stored[len(stored)-1].Position), err
 	})
 	msgs := s.streamMessages()
@@ -200,7 +201,7 @@ func TestProjectorKilledMidStreamAppliesEveryEventOnce(t *testing.T) {
 	storetest.WaitFor(t, 30*time.Second, func() (bool, error) { return s.relayed() == uint64(len(s.events())), nil })
 
 	applied := func() eventstore.Position {
-		cp, _ := eventstore.LoadCheckpoint(s.ctx, s.core.pool, "leads", false)
+		cp, _ := eventstore.LoadCheckpoint(s.ctx, s.core.Pool, "leads", false)
 		return cp
 	}
 	for round := range 3 {
@@ -216,7 +217,7 @@ func TestProjectorKilledMidStreamAppliesEveryEventOnce(t *testing.T) {
 	s.spawn("project")
 	s.assertReplayEqual()
 	var leads int
-	if err := s.core.pool.QueryRow(s.ctx, `select count(*) from rm_leads`).Scan(&leads); err != nil {
+	if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from rm_leads`).Scan(&leads); err != nil {
 		t.Fatal(err)
 	}
 	if leads != 1700 {
@@ -236,13 +237,13 @@ func TestProjectorSkipsRedeliveredMessages(t *testing.T) {
 	s.caughtUp()
 	s.stop("projectors")
 	before := s.relayed()
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		s.resetConsumer(p.Name())
 	}
 	s.startProjectors()
 	s.writeLeads(10, "e")
 	s.assertReplayEqual()
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		if n := s.delivered(p.Name()); n < before {
 			t.Errorf("%s: %d messages delivered, want the %d from before again and the new ones", p.Name(), n, before)
 		}
@@ -273,16 +274,18 @@ func TestProjectorConsumerStartsAfterItsCheckpoint(t *testing.T) {
 			s.writeLeads(50, "d")
 			s.caughtUp()
 			s.stop("projectors")
-			for _, p := range allProjections() {
+			for _, p := range crmstack.Projections() {
 				tc.reset(s, p.Name())
 			}
 			before := s.relayed()
-			s.start("projectors", func(ctx context.Context) error {
-				return s.core.runProjectors(ctx, s.js, s.stream, tc.batch)
+			s.workers.Start("projectors", func(ctx context.Context) error {
+				batched := *s.core // the same stack, projecting tc.batch events a transaction
+				batched.Config.ProjectorBatch = tc.batch
+				return batched.Part(crmstack.Projectors)(ctx)
 			})
 			s.writeLeads(10, "e")
 			s.assertReplayEqual()
-			for _, p := range allProjections() {
+			for _, p := range crmstack.Projections() {
 				if n, fresh := s.delivered(p.Name()), s.relayed()-before; n > fresh {
 					t.Errorf("%s: %d messages delivered, want at most the %d relayed since it started", p.Name(), n, fresh)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/projections"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // TestPipelineStatusesReadTheSameInEveryAPI adds a status through the Leads
@@ -23,7 +24,7 @@ func TestPipelineStatusesReadTheSameInEveryAPI(t *testing.T) {
 		ID int64 `json:"id"`
 	}
 	s.laWant(s.do(s.key, "POST", "/leads/status", map[string]any{"name": "Negotiation", "primaryColor": "salmon"}), 201, &status)
-	row, err := projections.NewReader(s.core.pool).GetLead(s.ctx, s.tenantID, uuid.MustParse(lead.ID))
+	row, err := projections.NewReader(s.core.Pool).GetLead(s.ctx, s.tenantID, uuid.MustParse(lead.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +100,8 @@ func TestDashboardsAndLogsEqualAReplay(t *testing.T) {
 	}
 	s.caughtUp()
 	before := read()
-	for _, p := range allProjections() {
-		if err := projections.Replay(s.ctx, s.core.store, p, 3, nil); err != nil {
+	for _, p := range crmstack.Projections() {
+		if err := projections.Replay(s.ctx, s.core.Store, p, 3, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/crmcore/crm/api/leadsapi"
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
@@ -133,12 +132,12 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 
 	s.searchDatabase(marks)
 	for _, name := range photos {
-		_, err := os.Stat(filepath.Join(s.core.photoDir, s.tenantID.String(), name))
+		_, err := os.Stat(filepath.Join(s.core.Config.PhotoDir, s.tenantID.String(), name))
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("photo %s of a deleted lead is still in the photo folder (%v)", name, err)
 		}
 	}
-	searchFiles(t, "photo folder", s.core.photoDir, marks)
+	searchFiles(t, "photo folder", s.core.Config.PhotoDir, marks)
 	s.searchStream(marks)
 	searchFiles(t, "NATS store directory", storeDir, marks)
 
@@ -153,7 +152,7 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 func (s *stack) leadNumber(id string) int64 {
 	s.t.Helper()
 	var n int64
-	if err := s.core.pool.QueryRow(s.ctx, `select number from rm_leads where tenant_id = $1 and id = $2`,
+	if err := s.core.Pool.QueryRow(s.ctx, `select number from rm_leads where tenant_id = $1 and id = $2`,
 		s.tenantID, id).Scan(&n); err != nil {
 		s.t.Fatalf("number of lead %s: %v", id, err)
 	}
@@ -168,7 +167,7 @@ func (s *stack) relayDone() {
 	events := s.events()
 	last := events[len(events)-1].Position
 	storetest.WaitFor(s.t, 20*time.Second, func() (bool, error) {
-		cp, err := eventstore.LoadCheckpoint(s.ctx, s.core.pool, relay.CheckpointName, false)
+		cp, err := eventstore.LoadCheckpoint(s.ctx, s.core.Pool, relay.CheckpointName, false)
 		return !cp.Less(last), err
 	})
 }
@@ -178,7 +177,7 @@ func (s *stack) relayDone() {
 // row as text, and each bytea column's bytes.
 func (s *stack) searchDatabase(marks []string) {
 	s.t.Helper()
-	rows, err := s.core.pool.Query(s.ctx, `select n.nspname, c.relname,
+	rows, err := s.core.Pool.Query(s.ctx, `select n.nspname, c.relname,
 			coalesce(array_agg(a.attname::text order by a.attnum) filter (where a.atttypid = 'bytea'::regtype), '{}')
 		from pg_class c
 		join pg_namespace n on n.oid = c.relnamespace
@@ -211,7 +210,7 @@ func (s *stack) searchDatabase(marks []string) {
 			conds = append(conds, fmt.Sprintf("encode(t.%s, 'escape') ilike '%%' || m || '%%'", pgx.Identifier{col}.Sanitize()))
 		}
 		q := fmt.Sprintf(`select m, left(t::text, 300) from %s t, unnest($1::text[]) m where %s`, ident, strings.Join(conds, " or "))
-		rows, err := s.core.pool.Query(s.ctx, q, marks)
+		rows, err := s.core.Pool.Query(s.ctx, q, marks)
 		if err != nil {
 			s.t.Fatalf("search %s: %v", ident, err)
 		}
@@ -286,7 +285,7 @@ func searchFiles(t *testing.T, what, dir string, marks []string) {
 // again, and are then removed, but for a file another lead still names.
 func TestDeletedLeadsPhotosAreRemovedOnceProjected(t *testing.T) {
 	s := newStack(t, withWaitTimeout(100*time.Millisecond))
-	photoPath := func(name string) string { return filepath.Join(s.core.photoDir, s.tenantID.String(), name) }
+	photoPath := func(name string) string { return filepath.Join(s.core.Config.PhotoDir, s.tenantID.String(), name) }
 	exists := func(name string) bool {
 		_, err := os.Stat(photoPath(name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -322,28 +321,4 @@ func TestDeletedLeadsPhotosAreRemovedOnceProjected(t *testing.T) {
 		t.Errorf("photo %s outlived every lead that named it", shared)
 	}
 	s.assertReplayEqual()
-}
-
-// TestPhotoFilesRemoveRefusesAMissingFolder: a projector that cannot see the
-// photo folder fails (and retries) rather than skip a file it must remove;
-// a file already gone is no error.
-func TestPhotoFilesRemoveRefusesAMissingFolder(t *testing.T) {
-	tenant := uuid.New()
-	dir := t.TempDir()
-	if err := (photoFiles{leadsapi.DirPhotoStore{Dir: filepath.Join(dir, "absent")}}).Remove(t.Context(), tenant, "a.png"); err == nil {
-		t.Fatal("Remove in a folder that does not exist succeeded")
-	}
-	files := photoFiles{leadsapi.DirPhotoStore{Dir: dir}}
-	if err := files.Remove(t.Context(), tenant, "a.png"); err != nil {
-		t.Fatalf("Remove of a file already gone: %v", err)
-	}
-	if err := files.store.Save(t.Context(), tenant, "b.png", []byte("png")); err != nil {
-		t.Fatal(err)
-	}
-	if err := files.Remove(t.Context(), tenant, "b.png"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, tenant.String(), "b.png")); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("b.png is still there: %v", err)
-	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/projections"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // loadTarget is where the load goes: a crm HTTP server and an API key.
@@ -359,10 +360,10 @@ func listAll(t testing.TB, client *http.Client, target loadTarget, path string) 
 // committed before the failure: an unacknowledged write) or entirely absent.
 // It returns the number of half-written or duplicated writes, and how many
 // unanswered or refused writes committed anyway.
-func partialWrites(t testing.TB, ctx context.Context, c *core, answers []answer) (partial, committedUnacked int) {
+func partialWrites(t testing.TB, ctx context.Context, c *crmstack.Stack, answers []answer) (partial, committedUnacked int) {
 	t.Helper()
 	var broken int
-	if err := c.pool.QueryRow(ctx, `select
+	if err := c.Pool.QueryRow(ctx, `select
 		(select count(*) from streams s where s.version <> coalesce((select max(stream_version) from events e where e.stream_id = s.stream_id), 0)
 		                                 or s.version <> (select count(*) from events e where e.stream_id = s.stream_id)) +
 		(select count(*) from (select distinct stream_id from events) e where not exists (select 1 from streams s where s.stream_id = e.stream_id)) +
@@ -376,7 +377,7 @@ func partialWrites(t testing.TB, ctx context.Context, c *core, answers []answer)
 	// What the store holds for each request token.
 	type held struct{ events, reserved, rows int }
 	leads := map[string]*held{}
-	rows, err := c.pool.Query(ctx, `select e.email, e.n,
+	rows, err := c.Pool.Query(ctx, `select e.email, e.n,
 			(select count(*) from reservations r where r.kind = $1 and r.value = e.email),
 			(select count(*) from rm_leads l where e.email = any(l.emails))
 		from (select em as email, count(*) as n from events, jsonb_array_elements_text(data->'profile'->'emails') em
@@ -396,7 +397,7 @@ func partialWrites(t testing.TB, ctx context.Context, c *core, answers []answer)
 		t.Fatal(err)
 	}
 	calls := map[string]*held{}
-	rows, err = c.pool.Query(ctx, `select e.notes, e.n,
+	rows, err = c.Pool.Query(ctx, `select e.notes, e.n,
 			(select count(*) from reservations r where r.kind = $1 and r.value = any(e.ids)),
 			(select count(*) from rm_call_logs l where l.notes = e.notes)
 		from (select data->>'notes' as notes, count(*) as n, array_agg(data->>'call_log_id') as ids from events
@@ -445,17 +446,17 @@ func partialWrites(t testing.TB, ctx context.Context, c *core, answers []answer)
 
 // coreCaughtUp waits until every projection has applied every committed
 // event (the check of stack.caughtUp, for any core).
-func coreCaughtUp(t testing.TB, ctx context.Context, c *core) {
+func coreCaughtUp(t testing.TB, ctx context.Context, c *crmstack.Stack) {
 	t.Helper()
 	storetest.WaitFor(t, 60*time.Second, func() (bool, error) {
-		cps, err := c.store.Checkpoints(ctx)
+		cps, err := c.Store.Checkpoints(ctx)
 		if err != nil {
 			return false, err
 		}
-		for _, p := range allProjections() {
+		for _, p := range crmstack.Projections() {
 			cp := cps[p.Name()]
 			var behind int
-			if err := c.pool.QueryRow(ctx, `select count(*) from events
+			if err := c.Pool.QueryRow(ctx, `select count(*) from events
 				where (transaction_id, position) > ($1::text::xid8, $2)`, fmt.Sprint(cp.Tx), cp.Pos).Scan(&behind); err != nil {
 				return false, err
 			}
@@ -470,12 +471,12 @@ func coreCaughtUp(t testing.TB, ctx context.Context, c *core) {
 // divergedReadModels waits for the projectors to catch up, rebuilds every
 // read model from the event store beside the live one, and returns how many
 // read models differ from their rebuild (0 is the only good answer).
-func divergedReadModels(t testing.TB, ctx context.Context, c *core) int {
+func divergedReadModels(t testing.TB, ctx context.Context, c *crmstack.Stack) int {
 	t.Helper()
 	coreCaughtUp(t, ctx, c)
 	diverged := 0
-	for _, p := range allProjections() {
-		diffs, err := projections.Verify(ctx, c.store, p)
+	for _, p := range crmstack.Projections() {
+		diffs, err := projections.Verify(ctx, c.Store, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -494,19 +495,19 @@ func divergedReadModels(t testing.TB, ctx context.Context, c *core) int {
 }
 
 // storedEvents returns every committed event in commit order.
-func storedEvents(t testing.TB, ctx context.Context, c *core) []eventstore.Event {
+func storedEvents(t testing.TB, ctx context.Context, c *crmstack.Stack) []eventstore.Event {
 	t.Helper()
-	return storetest.Committed(t, c.store, 30*time.Second)
+	return storetest.Committed(t, c.Store, 30*time.Second)
 }
 
 // waitRelayed waits until the relay's checkpoint covers the last event.
-func waitRelayed(t testing.TB, ctx context.Context, c *core, stored []eventstore.Event) {
+func waitRelayed(t testing.TB, ctx context.Context, c *crmstack.Stack, stored []eventstore.Event) {
 	t.Helper()
 	if len(stored) == 0 {
 		return
 	}
 	storetest.WaitFor(t, 60*time.Second, func() (bool, error) {
-		cp, err := eventstore.LoadCheckpoint(ctx, c.pool, relay.CheckpointName, false)
+		cp, err := eventstore.LoadCheckpoint(ctx, c.Pool, relay.CheckpointName, false)
 		return !cp.Less(stored[len(stored)-1].Position), err
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/devenv/storetest"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // projectorState is where one read model stands, in stream sequences: the
@@ -42,15 +43,15 @@ func (s *stack) consumerInfo(ctx context.Context, projection string) (*jetstream
 
 // projectorStates reads where every read model stands.
 func (s *stack) projectorStates() (map[string]projectorState, error) {
-	cps, err := s.core.store.Checkpoints(s.ctx)
+	cps, err := s.core.Store.Checkpoints(s.ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]projectorState{}
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		var st projectorState
 		cp := cps[p.Name()]
-		if err := s.core.pool.QueryRow(s.ctx, `select count(*) from events
+		if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events
 			where (transaction_id, position) <= ($1::text::xid8, $2)`, fmt.Sprint(cp.Tx), cp.Pos).Scan(&st.applied); err != nil {
 			return nil, err
 		}
@@ -172,7 +173,7 @@ func TestFaultProjectorKilledBeforeAck(t *testing.T) {
 	answers := gen.all()
 	assertNo500(t, answers)
 	var redelivered uint64
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		info, err := s.consumerInfo(s.ctx, p.Name())
 		if err != nil {
 			t.Fatal(err)

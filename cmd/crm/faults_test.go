@@ -26,6 +26,7 @@ import (
 	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore/relay"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // traversableTempDir is a temp dir every folder above which the Postgres
@@ -70,15 +71,15 @@ func TestFaultDevKilled(t *testing.T) {
 		}
 	})
 	dev := startDev(t, dir)
-	dbURL, err := databaseURL(dir)
+	dbURL, err := databaseURL(crmstack.Config{}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := openCore(ctx, dbURL, testLogger())
+	c, err := crmstack.Open(ctx, crmstack.Config{DatabaseURL: dbURL}, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.pool.Close()
+	defer c.Close()
 
 	gen := newLoad(t, "dev", defaultLoad, loadTarget{dev.url, dev.key})
 	gen.start()
@@ -126,7 +127,7 @@ func TestFaultDevKilled(t *testing.T) {
 	assertNo500(t, answers)
 	stored := storedEvents(t, ctx, c)
 	waitRelayed(t, ctx, c, stored)
-	c.pool.Close()
+	c.Pool.Close()
 	if err := dev.signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("crm dev did not stop cleanly: %v", err)
 	}
@@ -199,7 +200,7 @@ func TestFaultNATSDown30s(t *testing.T) {
 		t.Fatal("test ended during the outage")
 	}
 	var backlog int // events the read models must catch up on
-	if err := s.core.pool.QueryRow(s.ctx, `select count(*) from events`).Scan(&backlog); err != nil {
+	if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events`).Scan(&backlog); err != nil {
 		t.Fatal(err)
 	}
 	up := time.Now()
@@ -245,16 +246,16 @@ func TestFaultNATSDown30s(t *testing.T) {
 }
 
 // appliedByAll is the number of events every read model has applied.
-func appliedByAll(ctx context.Context, c *core) (int, error) {
-	cps, err := c.store.Checkpoints(ctx)
+func appliedByAll(ctx context.Context, c *crmstack.Stack) (int, error) {
+	cps, err := c.Store.Checkpoints(ctx)
 	if err != nil {
 		return 0, err
 	}
 	least := -1
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		cp := cps[p.Name()]
 		var n int
-		if err := c.pool.QueryRow(ctx, `select count(*) from events
+		if err := c.Pool.QueryRow(ctx, `select count(*) from events
 			where (transaction_id, position) <= ($1::text::xid8, $2)`, fmt.Sprint(cp.Tx), cp.Pos).Scan(&n); err != nil {
 			return 0, err
 		}
@@ -401,7 +402,7 @@ func TestFaultRelayStandbyTakeover(t *testing.T) {
 	// (EnsureStream, which every relay session starts with), which -race
 	// reports when NATS is the test binary's own.
 	storetest.WaitFor(t, 30*time.Second, func() (bool, error) {
-		for _, p := range allProjections() {
+		for _, p := range crmstack.Projections() {
 			if _, err := s.consumerInfo(s.ctx, p.Name()); err != nil {
 				return false, err
 			}
@@ -425,7 +426,7 @@ func TestFaultRelayStandbyTakeover(t *testing.T) {
 		killed := time.Now()
 		// Only the new leader can publish an event committed after the kill.
 		var committed uint64
-		if err := s.core.pool.QueryRow(s.ctx, `select count(*) from events`).Scan(&committed); err != nil {
+		if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events`).Scan(&committed); err != nil {
 			t.Fatal(err)
 		}
 		storetest.WaitFor(t, 30*time.Second, func() (bool, error) { return s.relayed() > committed, nil })

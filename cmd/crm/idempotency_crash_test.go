@@ -99,14 +99,14 @@ func TestKilledRequestsFreeTheirKeys(t *testing.T) {
 	for attempt := 0; ; attempt++ {
 		storetest.WaitFor(t, 30*time.Second, func() (bool, error) {
 			var done int
-			err := s.core.pool.QueryRow(s.ctx, `select count(*) from http_idempotency
+			err := s.core.Pool.QueryRow(s.ctx, `select count(*) from http_idempotency
 				where tenant_id = $1 and status is not null`, s.tenantID).Scan(&done)
 			return done >= 30+3*attempt, err
 		})
 		if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.core.pool.QueryRow(s.ctx, `select count(*), count(i.key) from http_idempotency h
+		if err := s.core.Pool.QueryRow(s.ctx, `select count(*), count(i.key) from http_idempotency h
 			left join idempotency i on i.tenant_id = h.tenant_id and i.key like '% ' || h.key
 			where h.tenant_id = $1 and h.status is null`, s.tenantID).Scan(&inFlight, &committedUnanswered); err != nil {
 			t.Fatal(err)
@@ -148,7 +148,7 @@ func TestKilledRequestsFreeTheirKeys(t *testing.T) {
 		})
 	}
 	var leads int
-	if err := s.core.pool.QueryRow(s.ctx, `select count(*) from events where tenant_id = $1 and event_type = 'lead.created'`,
+	if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events where tenant_id = $1 and event_type = 'lead.created'`,
 		s.tenantID).Scan(&leads); err != nil {
 		t.Fatal(err)
 	}

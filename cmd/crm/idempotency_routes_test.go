@@ -263,7 +263,7 @@ func keyedRoutes() []struct {
 				otherBody:   keyedRequest{method: "DELETE", path: "/leads/delete-photo/" + a, body: "{}"},
 				otherMethod: keyedRequest{method: "POST", path: "/leads/upload-photo", body: map[string]any{"photo": "aGVsbG8="}},
 				unchanged: func(t *testing.T) {
-					if _, err := os.Stat(filepath.Join(f.s.core.photoDir, f.s.tenantID.String(), b)); err != nil {
+					if _, err := os.Stat(filepath.Join(f.s.core.Config.PhotoDir, f.s.tenantID.String(), b)); err != nil {
 						t.Errorf("the other photo: %v", err)
 					}
 				},
@@ -314,7 +314,7 @@ func (s *stack) send(r keyedRequest, key string) response {
 func (s *stack) tenantEvents() int {
 	s.t.Helper()
 	var n int
-	if err := s.core.pool.QueryRow(s.ctx, `select count(*) from events where tenant_id = $1`, s.tenantID).Scan(&n); err != nil {
+	if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events where tenant_id = $1`, s.tenantID).Scan(&n); err != nil {
 		s.t.Fatal(err)
 	}
 	return n

@@ -126,7 +126,7 @@ func TestPermanentDeletePurgesStoredResponses(t *testing.T) {
 // key, a stored body or a command result.
 func (s *stack) storedMentioning(words []string) int {
 	s.t.Helper()
-	rows, err := s.core.pool.Query(s.ctx, `
+	rows, err := s.core.Pool.Query(s.ctx, `
 		select key || ' ' || coalesce(convert_from(body, 'UTF8'), '') from http_idempotency where tenant_id = $1
 		union all
 		select key || ' ' || result::text from idempotency where tenant_id = $1`, s.tenantID)

@@ -330,7 +330,7 @@ func TestIsolationSweep(t *testing.T) {
 	if n := eventsOf(s, a.id); n != eventsBefore {
 		t.Errorf("A has %d events after B's sweep, %d before", n, eventsBefore)
 	}
-	if _, err := os.Stat(filepath.Join(s.core.photoDir, a.id.String(), a.photo)); err != nil {
+	if _, err := os.Stat(filepath.Join(s.core.Config.PhotoDir, a.id.String(), a.photo)); err != nil {
 		t.Errorf("A's photo after B's sweep: %v", err)
 	}
 	s.assertReplayEqual()

@@ -527,7 +527,7 @@ func TestLeadsAPICommentsAndLogs(t *testing.T) {
 // laUUID is the internal id of lead number n, as Cratio shows it.
 func laUUID(t *testing.T, s *stack, n int64) string {
 	t.Helper()
-	row, err := projections.NewReader(s.core.pool).GetLeadByNumber(s.ctx, s.tenantID, n)
+	row, err := projections.NewReader(s.core.Pool).GetLeadByNumber(s.ctx, s.tenantID, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,7 +586,7 @@ func TestLeadsAPIPhotos(t *testing.T) {
 	if !strings.HasSuffix(name, ".png") || strings.ContainsAny(name, "/\\") {
 		t.Fatalf("stored name %q", name)
 	}
-	stored, err := os.ReadFile(filepath.Join(s.core.photoDir, s.tenantID.String(), name))
+	stored, err := os.ReadFile(filepath.Join(s.core.Config.PhotoDir, s.tenantID.String(), name))
 	if err != nil || !bytes.Equal(stored, img) {
 		t.Fatalf("stored file: %v", err)
 	}
@@ -615,7 +615,7 @@ func TestLeadsAPIPhotos(t *testing.T) {
 	if after := len(s.events()); after != before {
 		t.Fatalf("refused uploads wrote %d events", after-before)
 	}
-	entries, _ := os.ReadDir(filepath.Join(s.core.photoDir, s.tenantID.String()))
+	entries, _ := os.ReadDir(filepath.Join(s.core.Config.PhotoDir, s.tenantID.String()))
 	if len(entries) != 3 {
 		t.Fatalf("%d files stored, want 3", len(entries))
 	}
@@ -659,7 +659,7 @@ func TestLeadsAPIPhotoSizeCap(t *testing.T) {
 // laWantPhotos checks that the tenant's photo folder holds exactly names.
 func (s *stack) laWantPhotos(names ...string) {
 	s.t.Helper()
-	entries, err := os.ReadDir(filepath.Join(s.core.photoDir, s.tenantID.String()))
+	entries, err := os.ReadDir(filepath.Join(s.core.Config.PhotoDir, s.tenantID.String()))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -817,7 +817,7 @@ func TestLeadsAPILargePhoto(t *testing.T) {
 		if !strings.HasSuffix(name, ".png") {
 			t.Fatalf("stored name %q", name)
 		}
-		stored, err := os.ReadFile(filepath.Join(s.core.photoDir, s.tenantID.String(), name))
+		stored, err := os.ReadFile(filepath.Join(s.core.Config.PhotoDir, s.tenantID.String(), name))
 		if err != nil || !bytes.Equal(stored, big) {
 			t.Fatalf("stored %s: %d bytes (%v), want the %d uploaded", name, len(stored), err, len(big))
 		}

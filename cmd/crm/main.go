@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 const usage = `usage: crm <command> [flags]
@@ -49,29 +51,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
 	slog.SetDefault(logger)
 	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "dev":
-		return runDev(ctx, rest, stdout, logger)
-	case "serve":
-		return runServe(ctx, logger)
-	case "relay":
-		return runRelay(ctx, logger)
-	case "project":
-		return runProject(ctx, logger)
-	case "migrate":
-		return runMigrate(ctx, logger)
-	case "keys":
-		return runKeys(ctx, rest, stdout, stderr)
-	case "replay":
-		return runReplay(ctx, rest, stderr, logger)
-	case "bench":
-		return runBench(ctx, rest, stdout, logger)
-	case "help", "-h", "--help":
+	commands := map[string]func(context.Context, crmstack.Config) error{
+		"dev":     func(ctx context.Context, cfg crmstack.Config) error { return runDev(ctx, cfg, rest, stdout, logger) },
+		"serve":   func(ctx context.Context, cfg crmstack.Config) error { return runServe(ctx, cfg, logger) },
+		"relay":   func(ctx context.Context, cfg crmstack.Config) error { return runRelay(ctx, cfg, logger) },
+		"project": func(ctx context.Context, cfg crmstack.Config) error { return runProject(ctx, cfg, logger) },
+		"migrate": func(ctx context.Context, cfg crmstack.Config) error { return runMigrate(ctx, cfg, logger) },
+		"keys":    func(ctx context.Context, cfg crmstack.Config) error { return runKeys(ctx, cfg, rest, stdout, stderr) },
+		"replay":  func(ctx context.Context, cfg crmstack.Config) error { return runReplay(ctx, cfg, rest, stderr, logger) },
+		"bench":   func(ctx context.Context, cfg crmstack.Config) error { return runBench(ctx, cfg, rest, stdout, logger) },
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprintf(stderr, "crm: unknown command %q\n\n%s", cmd, usage)
-	return errUsage
+	command, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "crm: unknown command %q\n\n%s", cmd, usage)
+		return errUsage
+	}
+	// The environment is read here, once, for every command.
+	cfg, err := crmstack.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	return command(ctx, cfg)
 }
 
 func logLevel() slog.Level {

@@ -68,7 +68,7 @@ func (s *stack) growLead(id uuid.UUID) {
 			}
 			events[i] = eventstore.NewEvent{ID: uuid.New(), Type: e.Type, SchemaVersion: domain.SchemaVersion, Data: data}
 		}
-		if _, err := s.core.store.Commit(s.ctx, eventstore.Commit{TenantID: s.tenantID, Metadata: eventstore.Metadata{Actor: "test"},
+		if _, err := s.core.Store.Commit(s.ctx, eventstore.Commit{TenantID: s.tenantID, Metadata: eventstore.Metadata{Actor: "test"},
 			Streams: []eventstore.StreamAppend{{StreamType: domain.LeadStream, StreamID: id, ExpectedVersion: version,
 				Events: events, Reserve: reserve}}}); err != nil {
 			s.t.Fatal(err)
@@ -151,7 +151,7 @@ func (c *serveChild) peakKB() int64 {
 // the memory target.
 func TestServeLeadOf100kEventsStaysUnderMemoryTarget(t *testing.T) {
 	s := newStack(t)
-	h := commands.New(s.core.store, "IN")
+	h := commands.New(s.core.Store, "IN")
 	lead, err := h.CreateLead(s.ctx, commands.Context{TenantID: s.tenantID, Metadata: eventstore.Metadata{Actor: "test"}},
 		commands.CreateLead{Profile: domain.LeadProfile{Name: "Long Lived", Emails: []string{"long.lived@example.com"}}})
 	if err != nil {
@@ -160,7 +160,7 @@ func TestServeLeadOf100kEventsStaysUnderMemoryTarget(t *testing.T) {
 	s.growLead(lead.LeadID)
 	storetest.WaitFor(t, 3*time.Minute, func() (bool, error) {
 		var n int
-		err := s.core.pool.QueryRow(s.ctx, `select count(*) from rm_leads where id = $1`, lead.LeadID).Scan(&n)
+		err := s.core.Pool.QueryRow(s.ctx, `select count(*) from rm_leads where id = $1`, lead.LeadID).Scan(&n)
 		return n == 1, err
 	})
 

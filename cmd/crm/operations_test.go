@@ -15,6 +15,7 @@ import (
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/projections"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 // TestReplayRebuildsWhileTheAPIServes runs `crm replay --all` as an operator
@@ -60,7 +61,7 @@ func TestReplayRebuildsWhileTheAPIServes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("crm replay --all: %v\n%s", err, stderr.String())
 	}
-	for _, p := range allProjections() {
+	for _, p := range crmstack.Projections() {
 		if !strings.Contains(stderr.String(), "replay "+p.Name()+": done") {
 			t.Errorf("no progress report for %s:\n%s", p.Name(), stderr.String())
 		}
@@ -108,7 +109,7 @@ func TestReplaySwapsUnderConcurrentReads(t *testing.T) {
 		}()
 	}
 	for range 4 {
-		if err := projections.ReplayAll(s.ctx, s.core.store, allProjections(), 0, nil); err != nil {
+		if err := projections.ReplayAll(s.ctx, s.core.Store, crmstack.Projections(), 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -42,7 +42,7 @@ func TestRateLimitsPerKeyAndTenant(t *testing.T) {
 	}
 	// A second key of the same tenant has its own bucket, but the tenant's
 	// (burst 5) is nearly spent: it gets 2 more requests.
-	key2, _, err := s.core.store.CreateAPIKey(s.ctx, s.tenantID, "le_live_")
+	key2, _, err := s.core.Store.CreateAPIKey(s.ctx, s.tenantID, "le_live_")
 	if err != nil {
 		t.Fatal(err)
 	}

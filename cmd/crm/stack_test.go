@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/projections"
+	crmstack "github.com/crmcore/crm/stack"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 type stack struct {
 	t        testing.TB
 	ctx      context.Context
-	core     *core
+	core     *crmstack.Stack
 	dbURL    string
 	natsURL  string
 	stream   relay.StreamConfig
@@ -43,15 +43,7 @@ type stack struct {
 	tenantID uuid.UUID
 	key      string
 	oas      *openAPIChecker
-
-	mu      sync.Mutex
-	workers map[string]*worker
-}
-
-// worker is a background component the tests can stop and start again.
-type worker struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	workers  *crmstack.Workers
 }
 
 func testLogger() *slog.Logger {
@@ -103,106 +95,73 @@ func withNATS(url string) stackOption {
 
 func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
-	cfg := stackConfig{}
+	opt := stackConfig{}
 	for _, o := range opts {
-		o(&cfg)
+		o(&opt)
 	}
-	if cfg.natsURL == "" {
-		cfg.natsURL = storetest.NATS(t)
+	if opt.natsURL == "" {
+		opt.natsURL = storetest.NATS(t)
 	}
-	if cfg.dbURL == "" {
-		cfg.dbURL = storetest.Postgres(t)
+	if opt.dbURL == "" {
+		opt.dbURL = storetest.Postgres(t)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// The environment as crm reads it (a test may set a CRM_ variable),
+	// on the test's own database, stream and photo folder.
+	cfg, err := crmstack.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
 	prefix := storetest.Prefix(t)
-	s := &stack{
-		t: t, ctx: ctx, dbURL: cfg.dbURL, natsURL: cfg.natsURL, workers: map[string]*worker{},
-		stream: relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour},
-	}
-	logger := cfg.logger
+	cfg.DatabaseURL, cfg.NATSURL, cfg.Region, cfg.PhotoDir = opt.dbURL, opt.natsURL, "IN", t.TempDir()
+	cfg.Stream = relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour}
+	cfg.RelayBatch, cfg.ProjectorBatch, cfg.RelayReaders = 0, 0, 0
+	cfg.RateLimits = opt.rateLimits // off unless a test asks: tests send bursts on purpose
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &stack{t: t, ctx: ctx, dbURL: cfg.DatabaseURL, natsURL: cfg.NATSURL, stream: cfg.Stream}
+	s.workers = crmstack.NewWorkers(ctx, func(_ string, err error) { t.Errorf("%v", err) })
+	logger := opt.logger
 	if logger == nil {
 		logger = testLogger()
 	}
-	c, err := openCore(ctx, s.dbURL, logger)
+	c, err := crmstack.Open(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.core = c
-	c.photoDir = t.TempDir()
-	c.rateLimits = cfg.rateLimits // off unless a test asks: tests send bursts on purpose
-	if err := c.migrate(ctx); err != nil {
+	if err := c.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if s.nc, s.js, err = connectNATS(s.natsURL, logger); err != nil {
+	if err := c.ConnectNATS(); err != nil {
 		t.Fatal(err)
 	}
-	waiter := projections.NewWaiter(c.store, c.listener, logger)
-	s.start("listener", c.listener.Run)
-	s.start("waiter", waiter.Run)
-	s.startRelay()
-	s.startProjectors()
-	s.srv = httptest.NewServer(c.handler(waiter, "IN", cfg.deps...))
+	s.nc, s.js = c.NC, c.JS
+	s.workers.StartParts(c, crmstack.Listener, crmstack.Waiter, crmstack.Relay, crmstack.Projectors)
+	s.srv = httptest.NewServer(c.Handler(opt.deps...))
 	s.tenantID, s.key = s.newTenant("acme")
 	s.oas = newOpenAPIChecker(t)
 	t.Cleanup(func() {
 		s.srv.Close()
-		s.mu.Lock()
-		names := make([]string, 0, len(s.workers))
-		for n := range s.workers {
-			names = append(names, n)
-		}
-		s.mu.Unlock()
-		for _, n := range names {
-			s.stop(n)
-		}
+		s.workers.StopAll()
 		cancel()
-		s.nc.Close()
-		c.pool.Close()
+		c.Close()
 	})
 	return s
 }
 
-func (s *stack) start(name string, run func(context.Context) error) {
-	ctx, cancel := context.WithCancel(s.ctx)
-	w := &worker{cancel: cancel, done: make(chan struct{})}
-	s.mu.Lock()
-	s.workers[name] = w
-	s.mu.Unlock()
-	go func() {
-		defer close(w.done)
-		if err := run(ctx); err != nil && ctx.Err() == nil {
-			s.t.Errorf("%s: %v", name, err)
-		}
-	}()
-}
+func (s *stack) stop(name string) { s.workers.Stop(name) }
 
-func (s *stack) stop(name string) {
-	s.mu.Lock()
-	w := s.workers[name]
-	delete(s.workers, name)
-	s.mu.Unlock()
-	if w != nil {
-		w.cancel()
-		<-w.done
-	}
-}
+func (s *stack) startRelay() { s.workers.StartParts(s.core, crmstack.Relay) }
 
-func (s *stack) startRelay() {
-	s.start("relay", func(ctx context.Context) error { return s.core.runRelayLoop(ctx, s.js, s.stream, 0, 0) })
-}
-
-func (s *stack) startProjectors() {
-	s.start("projectors", func(ctx context.Context) error { return s.core.runProjectors(ctx, s.js, s.stream, 0) })
-}
+func (s *stack) startProjectors() { s.workers.StartParts(s.core, crmstack.Projectors) }
 
 // newTenant creates a tenant with an API key.
 func (s *stack) newTenant(name string) (uuid.UUID, string) {
 	s.t.Helper()
-	id, err := s.core.store.EnsureTenant(s.ctx, name)
+	id, err := s.core.Store.EnsureTenant(s.ctx, name)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	key, _, err := s.core.store.CreateAPIKey(s.ctx, id, "le_live_")
+	key, _, err := s.core.Store.CreateAPIKey(s.ctx, id, "le_live_")
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -307,14 +266,14 @@ func (s *stack) doAt(baseURL string, client *http.Client, key, method, path stri
 func (s *stack) caughtUp() {
 	s.t.Helper()
 	storetest.WaitFor(s.t, 20*time.Second, func() (bool, error) {
-		cps, err := s.core.store.Checkpoints(s.ctx)
+		cps, err := s.core.Store.Checkpoints(s.ctx)
 		if err != nil {
 			return false, err
 		}
-		for _, p := range allProjections() {
+		for _, p := range crmstack.Projections() {
 			cp := cps[p.Name()]
 			var behind int
-			if err := s.core.pool.QueryRow(s.ctx, `select count(*) from events
+			if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events
 				where (transaction_id, position) > ($1::text::xid8, $2)`, fmt.Sprint(cp.Tx), cp.Pos).Scan(&behind); err != nil {
 				return false, err
 			}
@@ -331,8 +290,8 @@ func (s *stack) caughtUp() {
 func (s *stack) assertReplayEqual() {
 	s.t.Helper()
 	s.caughtUp()
-	for _, p := range allProjections() {
-		diffs, err := projections.Verify(s.ctx, s.core.store, p)
+	for _, p := range crmstack.Projections() {
+		diffs, err := projections.Verify(s.ctx, s.core.Store, p)
 		if err != nil {
 			s.t.Fatal(err)
 		}
@@ -349,7 +308,7 @@ func (s *stack) assertReplayEqual() {
 func (s *stack) events() []eventstore.Event {
 	s.t.Helper()
 	var committed int
-	if err := s.core.pool.QueryRow(s.ctx, `select count(*) from events`).Scan(&committed); err != nil {
+	if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events`).Scan(&committed); err != nil {
 		s.t.Fatal(err)
 	}
 	var all []eventstore.Event
@@ -357,7 +316,7 @@ func (s *stack) events() []eventstore.Event {
 		all = all[:0]
 		var cursor eventstore.Position
 		for {
-			batch, err := s.core.store.ReadAll(s.ctx, cursor, 1000)
+			batch, err := s.core.Store.ReadAll(s.ctx, cursor, 1000)
 			if err != nil {
 				return false, err
 			}
