@@ -33,6 +33,9 @@ type countsTenant struct {
 	seq   int
 }
 
+// ist is the zone of Cratio's calendar days (the list filters' dates).
+var ist = time.FixedZone("IST", 5*3600+1800)
+
 // TestListTotalsMatchCountsAfterRandomWrites creates, edits, moves between
 // statuses, archives, restores and deletes leads at random through the
 // three APIs in two tenants (with a replay of the leads read model in the

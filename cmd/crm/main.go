@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/crmcore/crm/bench"
 	crmstack "github.com/crmcore/crm/stack"
 )
 
@@ -59,7 +60,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"migrate": func(ctx context.Context, cfg crmstack.Config) error { return runMigrate(ctx, cfg, logger) },
 		"keys":    func(ctx context.Context, cfg crmstack.Config) error { return runKeys(ctx, cfg, rest, stdout, stderr) },
 		"replay":  func(ctx context.Context, cfg crmstack.Config) error { return runReplay(ctx, cfg, rest, stderr, logger) },
-		"bench":   func(ctx context.Context, cfg crmstack.Config) error { return runBench(ctx, cfg, rest, stdout, logger) },
+		"bench": func(ctx context.Context, cfg crmstack.Config) error {
+			err := bench.Run(ctx, cfg, rest, stdout, logger)
+			if errors.Is(err, bench.ErrUsage) {
+				return errUsage
+			}
+			return err
+		},
 	}
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fmt.Fprint(stdout, usage)

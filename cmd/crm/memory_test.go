@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmcore/crm/bench"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/domain"
@@ -135,7 +136,7 @@ func (c *serveChild) want(status int, method, path string, body any) []byte {
 
 // peakKB is the child's peak resident set so far (VmHWM), in kB.
 func (c *serveChild) peakKB() int64 {
-	kb, ok := procField(fmt.Sprintf("/proc/%d/status", c.p.cmd.Process.Pid), "VmHWM")
+	kb, ok := bench.ProcKB(fmt.Sprintf("/proc/%d/status", c.p.cmd.Process.Pid), "VmHWM")
 	if !ok {
 		c.t.Fatal("no VmHWM for crm serve")
 	}

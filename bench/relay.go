@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 // stallLimit is how long a wait may see no progress before the run fails.
@@ -93,7 +93,7 @@ func benchRelay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 	}
 	took := time.Since(start)
 	r.note("projectors: %d read models caught up on the %d-event backlog in %s (%.0f events/s each, side by side; restarted after the relay, they read what they missed from the store, then follow JetStream)",
-		len(crmstack.Projections()), n, took.Round(time.Millisecond), rate(int64(n), took))
+		len(stack.Projections()), n, took.Round(time.Millisecond), rate(int64(n), took))
 	return nil
 }
 
@@ -126,7 +126,7 @@ func (env *benchEnv) waitProjected(ctx context.Context) (eventstore.Position, er
 		}
 		var progress int64
 		done := true
-		for _, p := range crmstack.Projections() {
+		for _, p := range stack.Projections() {
 			cp := cps[p.Name()]
 			progress += cp.Pos
 			done = done && !cp.Less(head)

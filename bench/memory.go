@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func benchMemory(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRe
 		return err
 	}
 	defer child.stop()
-	idle, _ := procField(fmt.Sprintf("/proc/%d/status", child.cmd.Process.Pid), "VmRSS")
+	idle, _ := ProcKB(fmt.Sprintf("/proc/%d/status", child.cmd.Process.Pid), "VmRSS")
 
 	ids, err := someLeadIDs(ctx, env, 1000)
 	if err != nil {
@@ -68,7 +68,7 @@ func benchMemory(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRe
 				sampled <- errors.New("crm serve exited during the traffic")
 				return
 			case <-tick.C:
-				kb, ok := procField(fmt.Sprintf("/proc/%d/status", child.cmd.Process.Pid), "VmRSS")
+				kb, ok := ProcKB(fmt.Sprintf("/proc/%d/status", child.cmd.Process.Pid), "VmRSS")
 				if ok {
 					samples = append(samples, rssSample{at: time.Since(start), kb: kb})
 				}

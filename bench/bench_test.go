@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/crmcore/crm/devenv/storetest"
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
+
+func TestMain(m *testing.M) { storetest.Main(m) }
 
 // TestBenchRunsEveryWorkload runs `crm bench` at a tiny scale on the test
 // environment and checks that it completes and reports every workload. It
@@ -24,12 +26,12 @@ func TestBenchRunsEveryWorkload(t *testing.T) {
 	t.Setenv("NATS_URL", storetest.NATS(t))
 	outFile := filepath.Join(t.TempDir(), "bench.md")
 	var out bytes.Buffer
-	args := []string{"--scale", "100", "--duration", "2s", "--out", outFile, "--crm-binary", crmBinary(t)}
-	cfg, err := crmstack.ConfigFromEnv()
+	args := []string{"--scale", "100", "--duration", "2s", "--out", outFile, "--crm-binary", storetest.Binary(t, storetest.CRMCommand)}
+	cfg, err := stack.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := runBench(t.Context(), cfg, args, &out, testLogger()); err != nil {
+	if err := Run(t.Context(), cfg, args, &out, storetest.Logger()); err != nil {
 		t.Fatalf("crm bench: %v\n%s", err, out.String())
 	}
 	report := out.String()

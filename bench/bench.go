@@ -1,4 +1,8 @@
-package main
+// Package bench is the harness of `crm bench`: it runs crm as `crm dev`
+// does, in this process (built by package stack), measures each workload
+// against what Postgres and NATS do alone on the same machine in the same
+// run, and writes the report BENCHMARKS.md shows.
+package bench
 
 import (
 	"context"
@@ -13,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 // benchConfig is what `crm bench` was asked to do.
@@ -46,7 +50,13 @@ const (
 // runBench is `crm bench`: it starts crm the way `crm dev` does, drives it
 // through real HTTP next to a baseline measured in the same run, and prints
 // one markdown table.
-func runBench(ctx context.Context, scfg crmstack.Config, args []string, stdout io.Writer, logger *slog.Logger) error {
+// ErrUsage is Run's answer to flags it cannot read; the usage is printed.
+var ErrUsage = errors.New("usage")
+
+// Run is `crm bench ARGS`: it starts crm in this process on scfg's servers
+// (a private Postgres and an embedded NATS where scfg names none), runs
+// every workload and writes the report to stdout.
+func Run(ctx context.Context, scfg stack.Config, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	scale := fs.Int("scale", defaultBenchScale, "number of leads (1000000 for the full run)")
@@ -57,7 +67,7 @@ func runBench(ctx context.Context, scfg crmstack.Config, args []string, stdout i
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (crm runs in this process) to this file")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: crm bench [--scale N] [--duration D] [--out FILE] [--only W,W] [--cpuprofile FILE]")
-		return errUsage
+		return ErrUsage
 	}
 	if *scale < 100 {
 		return fmt.Errorf("--scale %d: want at least 100 leads", *scale)
@@ -117,7 +127,7 @@ func runBench(ctx context.Context, scfg crmstack.Config, args []string, stdout i
 
 // bench runs every workload in order and renders the report. A workload
 // that fails ends the run: a table with holes would read as a result.
-func bench(parent context.Context, cfg benchConfig, scfg crmstack.Config, logger *slog.Logger) (string, error) {
+func bench(parent context.Context, cfg benchConfig, scfg stack.Config, logger *slog.Logger) (string, error) {
 	started := time.Now()
 	env, err := startBenchEnv(parent, scfg, logger)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -27,7 +27,7 @@ import (
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/eventstore/relay"
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 // benchEnv is crm running as `crm dev` runs it, in this process, on a
@@ -38,14 +38,14 @@ type benchEnv struct {
 	ctx    context.Context
 	fail   context.CancelCauseFunc
 	logger *slog.Logger
-	cfg    crmstack.Config
+	cfg    stack.Config
 
 	dir       string // temporary: private Postgres, NATS store, COPY files, logs
 	dbURL     string
 	natsURL   string
 	pgWhere   string // where Postgres comes from, for the report
 	natsWhere string
-	s         *crmstack.Stack
+	s         *stack.Stack
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	stream    relay.StreamConfig
@@ -60,17 +60,17 @@ type benchEnv struct {
 	leads          leadSeq
 	cpu            cpuMeter
 
-	workers *crmstack.Workers
+	workers *stack.Workers
 	closers []func(context.Context) // run in reverse order by close
 }
 
 // startBenchEnv brings crm up: a private Postgres cluster unless
 // DATABASE_URL (then a scratch database on that server), embedded NATS
 // unless NATS_URL, migrations, relay, projectors and the HTTP API.
-func startBenchEnv(parent context.Context, cfg crmstack.Config, logger *slog.Logger) (_ *benchEnv, err error) {
+func startBenchEnv(parent context.Context, cfg stack.Config, logger *slog.Logger) (_ *benchEnv, err error) {
 	ctx, fail := context.WithCancelCause(parent)
 	env := &benchEnv{ctx: ctx, fail: fail, logger: logger, cfg: cfg}
-	env.workers = crmstack.NewWorkers(ctx, func(_ string, err error) { fail(err) })
+	env.workers = stack.NewWorkers(ctx, func(_ string, err error) { fail(err) })
 	defer func() {
 		if err != nil {
 			env.close()
@@ -103,7 +103,7 @@ func startBenchEnv(parent context.Context, cfg crmstack.Config, logger *slog.Log
 	scfg.PhotoDir = filepath.Join(dir, "photos")
 	// A benchmark measures capacity, not the per-key and per-tenant limits.
 	scfg.RateLimits = api.RateLimits{}
-	if env.s, err = crmstack.Open(ctx, scfg, logger); err != nil {
+	if env.s, err = stack.Open(ctx, scfg, logger); err != nil {
 		return nil, err
 	}
 	env.onClose(func(context.Context) { env.s.Close() })
@@ -127,14 +127,14 @@ func startBenchEnv(parent context.Context, cfg crmstack.Config, logger *slog.Log
 	}
 
 	env.cmds = commands.New(env.s.Store, env.cfg.Region)
-	env.workers.StartParts(env.s, crmstack.Listener, crmstack.Statistics, crmstack.Waiter, crmstack.Relay, crmstack.Projectors)
+	env.workers.StartParts(env.s, stack.Listener, stack.Statistics, stack.Waiter, stack.Relay, stack.Projectors)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	env.baseURL = "http://" + ln.Addr().String()
 	handler := env.s.Handler()
-	env.workers.Start("http", func(ctx context.Context) error { return crmstack.ServeHTTP(ctx, ln, handler, logger) })
+	env.workers.Start("http", func(ctx context.Context) error { return stack.ServeHTTP(ctx, ln, handler, logger) })
 
 	if env.tenantID, err = env.s.Store.EnsureTenant(ctx, "bench"); err != nil {
 		return nil, err
@@ -212,9 +212,9 @@ func (env *benchEnv) close() {
 // stop stops a component and waits for it to return.
 func (env *benchEnv) stop(name string) { env.workers.Stop(name) }
 
-func (env *benchEnv) startRelay() { env.workers.StartParts(env.s, crmstack.Relay) }
+func (env *benchEnv) startRelay() { env.workers.StartParts(env.s, stack.Relay) }
 
-func (env *benchEnv) startProjectors() { env.workers.StartParts(env.s, crmstack.Projectors) }
+func (env *benchEnv) startProjectors() { env.workers.StartParts(env.s, stack.Projectors) }
 
 // waitProgress polls check every interval until it reports done. It gives
 // up when progress (the number check returns) stalls for stall: a bound that
@@ -281,7 +281,7 @@ func machineLine(env *benchEnv) string {
 		}
 		f.Close()
 	}
-	if kb, ok := procField("/proc/meminfo", "MemTotal"); ok {
+	if kb, ok := ProcKB("/proc/meminfo", "MemTotal"); ok {
 		mem = fmt.Sprintf("%.1f GiB RAM", float64(kb)/(1<<20))
 	}
 	return fmt.Sprintf("%s, %d cores, %s, %s/%s; Go %s; PostgreSQL %s, %s; NATS %s, %s",
@@ -289,8 +289,9 @@ func machineLine(env *benchEnv) string {
 		env.pgVersion, env.pgWhere, env.natsVersion, env.natsWhere)
 }
 
-// procField reads a "Name:   123 kB" line of a /proc file, in kB.
-func procField(path, name string) (int64, bool) {
+// ProcKB reads a "Name:   123 kB" line of a /proc file, in kB (the memory
+// workload and the end-to-end memory test read a child's VmRSS and VmHWM).
+func ProcKB(path, name string) (int64, bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, false

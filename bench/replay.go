@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/projections"
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 // benchReplay rebuilds every read model from the event store as `crm replay
@@ -25,7 +25,7 @@ func benchReplay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRe
 	if err := env.s.Pool.QueryRow(ctx, `select count(*) from events`).Scan(&events); err != nil {
 		return err
 	}
-	env.logger.Info("bench: replay --all", "events", events, "read_models", len(crmstack.Projections()))
+	env.logger.Info("bench: replay --all", "events", events, "read_models", len(stack.Projections()))
 	start := time.Now()
 	logged := time.Now()
 	progress := func(name string, applied, total int64) {
@@ -35,7 +35,7 @@ func benchReplay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRe
 		}
 	}
 	during := writeDuring(ctx, env)
-	err := projections.ReplayAll(ctx, env.s.Store, crmstack.Projections(), 0, progress)
+	err := projections.ReplayAll(ctx, env.s.Store, stack.Projections(), 0, progress)
 	replayTime := time.Since(start)
 	duringNote, duringErr := during()
 	if err != nil {
@@ -53,7 +53,7 @@ func benchReplay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRe
 	r.add(benchRow{
 		workload: "replay",
 		crm: fmt.Sprintf("%.0f events/s (%d events, %d read models rebuilt from one read of the store, %s)",
-			crmRate, events, len(crmstack.Projections()), replayTime.Round(time.Millisecond)),
+			crmRate, events, len(stack.Projections()), replayTime.Round(time.Millisecond)),
 		baseline: fmt.Sprintf("%.0f events/s (COPY of the %d resulting rows into empty copies of the tables, %s)",
 			baseRate, rows, baseTime.Round(time.Millisecond)),
 		ratio:  ratio(crmRate, baseRate),
@@ -130,7 +130,7 @@ func copyBaseline(ctx context.Context, env *benchEnv) (time.Duration, int64, err
 		_, _ = env.s.Pool.Exec(context.WithoutCancel(ctx), `drop schema if exists `+schema+` cascade`)
 	}()
 	var tables []string
-	for _, p := range crmstack.Projections() {
+	for _, p := range stack.Projections() {
 		tables = append(tables, p.Tables()...)
 	}
 	var rows int64

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/projections"
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 // listQuery is one filtered page of the Cratio lead list.
@@ -81,7 +81,7 @@ func (q listQuery) path() string {
 func benchLists(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
 	// Replay swapped in fresh tables; autovacuum would analyze them within a
 	// minute, the benchmark does not wait for it.
-	for _, p := range crmstack.Projections() {
+	for _, p := range stack.Projections() {
 		for _, t := range p.Tables() {
 			if _, err := env.s.Pool.Exec(ctx, "analyze "+pgx.Identifier{t}.Sanitize()); err != nil {
 				return err
