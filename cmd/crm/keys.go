@@ -9,13 +9,13 @@ import (
 
 	"github.com/google/uuid"
 
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 // runKeys is `crm keys create --tenant NAME [--prefix le_live_] [--data DIR]`
 // and `crm keys revoke [--data DIR] KEY_ID`. A new key is printed alone on
 // stdout, once: only its hash is stored.
-func runKeys(ctx context.Context, cfg crmstack.Config, args []string, stdout, stderr io.Writer) error {
+func runKeys(ctx context.Context, cfg stack.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: crm keys create --tenant NAME [--prefix le_live_] [--data DIR] | crm keys revoke [--data DIR] KEY_ID")
 		return errUsage
@@ -33,7 +33,7 @@ func runKeys(ctx context.Context, cfg crmstack.Config, args []string, stdout, st
 		return err
 	}
 	cfg.DatabaseURL = url
-	s, err := crmstack.Open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	s, err := stack.Open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}

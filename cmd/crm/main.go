@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/crmcore/crm/bench"
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 const usage = `usage: crm <command> [flags]
@@ -52,15 +52,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
 	slog.SetDefault(logger)
 	cmd, rest := args[0], args[1:]
-	commands := map[string]func(context.Context, crmstack.Config) error{
-		"dev":     func(ctx context.Context, cfg crmstack.Config) error { return runDev(ctx, cfg, rest, stdout, logger) },
-		"serve":   func(ctx context.Context, cfg crmstack.Config) error { return runServe(ctx, cfg, logger) },
-		"relay":   func(ctx context.Context, cfg crmstack.Config) error { return runRelay(ctx, cfg, logger) },
-		"project": func(ctx context.Context, cfg crmstack.Config) error { return runProject(ctx, cfg, logger) },
-		"migrate": func(ctx context.Context, cfg crmstack.Config) error { return runMigrate(ctx, cfg, logger) },
-		"keys":    func(ctx context.Context, cfg crmstack.Config) error { return runKeys(ctx, cfg, rest, stdout, stderr) },
-		"replay":  func(ctx context.Context, cfg crmstack.Config) error { return runReplay(ctx, cfg, rest, stderr, logger) },
-		"bench": func(ctx context.Context, cfg crmstack.Config) error {
+	commands := map[string]func(context.Context, stack.Config) error{
+		"dev":     func(ctx context.Context, cfg stack.Config) error { return runDev(ctx, cfg, rest, stdout, logger) },
+		"serve":   func(ctx context.Context, cfg stack.Config) error { return runServe(ctx, cfg, logger) },
+		"relay":   func(ctx context.Context, cfg stack.Config) error { return runRelay(ctx, cfg, logger) },
+		"project": func(ctx context.Context, cfg stack.Config) error { return runProject(ctx, cfg, logger) },
+		"migrate": func(ctx context.Context, cfg stack.Config) error { return runMigrate(ctx, cfg, logger) },
+		"keys":    func(ctx context.Context, cfg stack.Config) error { return runKeys(ctx, cfg, rest, stdout, stderr) },
+		"replay":  func(ctx context.Context, cfg stack.Config) error { return runReplay(ctx, cfg, rest, stderr, logger) },
+		"bench": func(ctx context.Context, cfg stack.Config) error {
 			err := bench.Run(ctx, cfg, rest, stdout, logger)
 			if errors.Is(err, bench.ErrUsage) {
 				return errUsage
@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	// The environment is read here, once, for every command.
-	cfg, err := crmstack.ConfigFromEnv()
+	cfg, err := stack.ConfigFromEnv()
 	if err != nil {
 		return err
 	}

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/crmcore/crm/projections"
-	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/stack"
 )
 
 // runReplay is `crm replay PROJECTION|--all`: rebuilds read models from the
 // event store into fresh tables and swaps them in while the API serves.
-func runReplay(ctx context.Context, cfg crmstack.Config, args []string, stderr io.Writer, logger *slog.Logger) error {
+func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	all := fs.Bool("all", false, "rebuild every read model")
@@ -25,11 +25,11 @@ func runReplay(ctx context.Context, cfg crmstack.Config, args []string, stderr i
 		return errUsage
 	}
 	var names []string
-	for _, p := range crmstack.Projections() {
+	for _, p := range stack.Projections() {
 		names = append(names, p.Name())
 	}
 	var chosen []projections.Projection
-	for _, p := range crmstack.Projections() {
+	for _, p := range stack.Projections() {
 		if *all || (fs.NArg() == 1 && fs.Arg(0) == p.Name()) {
 			chosen = append(chosen, p)
 		}
@@ -43,7 +43,7 @@ func runReplay(ctx context.Context, cfg crmstack.Config, args []string, stderr i
 		return err
 	}
 	cfg.DatabaseURL = url
-	s, err := crmstack.Open(ctx, cfg, logger)
+	s, err := stack.Open(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}

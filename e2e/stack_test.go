@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -44,13 +43,6 @@ type stack struct {
 	key      string
 	oas      *openAPIChecker
 	workers  *crmstack.Workers
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("CRM_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // stackConfig is what stack options change.
@@ -121,7 +113,7 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	s.workers = crmstack.NewWorkers(ctx, func(_ string, err error) { t.Errorf("%v", err) })
 	logger := opt.logger
 	if logger == nil {
-		logger = testLogger()
+		logger = storetest.Logger()
 	}
 	c, err := crmstack.Open(ctx, cfg, logger)
 	if err != nil {

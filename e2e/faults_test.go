@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Fault injection under load (RELIABILITY.md holds the figures): kill -9 of
 // the whole `crm dev`, NATS down for 30 s, a Postgres restart, the active
@@ -71,11 +71,11 @@ func TestFaultDevKilled(t *testing.T) {
 		}
 	})
 	dev := startDev(t, dir)
-	dbURL, err := databaseURL(crmstack.Config{}, dir)
+	devState, err := crmstack.ReadDevState(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := crmstack.Open(ctx, crmstack.Config{DatabaseURL: dbURL}, testLogger())
+	c, err := crmstack.Open(ctx, crmstack.Config{DatabaseURL: devState.DatabaseURL}, storetest.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The load generator and the checks shared by the fault-injection tests
 // (faults_test.go): clients write through the HTTP API at a steady rate and
