@@ -14,6 +14,7 @@ import (
 
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/leader"
 )
 
 var (
@@ -52,7 +53,7 @@ func Run(ctx context.Context, cfg RunnerConfig, p Projection) error {
 	}
 	logger := cfg.Logger.With("projection", p.Name())
 	connCfg := cfg.Store.Pool().Config().ConnConfig.Copy()
-	return relay.Lead(ctx, connCfg, "projector:"+p.Name(), logger, func(ctx context.Context) error {
+	return leader.Lead(ctx, connCfg, "projector:"+p.Name(), logger, func(ctx context.Context) error {
 		return runSession(ctx, cfg, p, logger)
 	})
 }

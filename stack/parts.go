@@ -12,6 +12,7 @@ import (
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/leader"
 	"github.com/crmcore/crm/projections"
 )
 
@@ -70,7 +71,7 @@ func (s *Stack) Go(ctx context.Context, g *errgroup.Group, names ...string) {
 func (s *Stack) runRelay(ctx context.Context) error {
 	r := relay.New(relay.Config{Store: s.Store, Listener: s.Listener, JS: s.JS, Stream: s.Config.Stream, EraseOn: eraseOn,
 		Logger: s.Logger, BatchSize: s.Config.RelayBatch, Readers: s.Config.RelayReaders})
-	return relay.Lead(ctx, s.Pool.Config().ConnConfig.Copy(), "relay", s.Logger, r.Run)
+	return leader.Lead(ctx, s.Pool.Config().ConnConfig.Copy(), "relay", s.Logger, r.Run)
 }
 
 // runProjectors runs one worker per read model.

@@ -1,4 +1,7 @@
-package relay
+// Package leader elects one process of many to run a role ("relay",
+// "projector:leads") through a Postgres advisory lock held on a connection
+// of its own, with the others standing by.
+package leader
 
 import (
 	"context"
@@ -25,7 +28,8 @@ func LockKey(role string) int64 {
 // is cancelled and Lead goes back to waiting. Lead returns when ctx ends.
 func Lead(ctx context.Context, cfg *pgx.ConnConfig, role string, logger *slog.Logger, work func(ctx context.Context) error) error {
 	key := LockKey(role)
-	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	// The delay before trying again doubles, from 100 ms up to 5 s.
+	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := leadOnce(ctx, cfg, key, role, logger, work)
 		if ctx.Err() != nil {
@@ -34,9 +38,12 @@ func Lead(ctx context.Context, cfg *pgx.ConnConfig, role string, logger *slog.Lo
 		if err != nil {
 			logger.Warn("leadership lost", "role", role, "err", err)
 		}
-		if !backoff.wait(ctx) {
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, 5*time.Second)
 	}
 	return nil
 }
@@ -96,27 +103,5 @@ func leadOnce(ctx context.Context, cfg *pgx.ConnConfig, key int64, role string, 
 				return fmt.Errorf("%s lock connection: %w", role, err)
 			}
 		}
-	}
-}
-
-// backoff is an exponential delay between retries, reset by success.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, cur: min} }
-
-func (b *backoff) reset() { b.cur = b.min }
-
-// wait sleeps for the current delay and doubles it; false if ctx ended.
-func (b *backoff) wait(ctx context.Context) bool {
-	t := time.NewTimer(b.cur)
-	defer t.Stop()
-	b.cur = min(b.cur*2, b.max)
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
