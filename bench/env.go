@@ -26,8 +26,8 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/localpg"
-	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/wire"
 )
 
 // benchEnv is crm running as `crm dev` runs it, in this process, on a
@@ -48,9 +48,9 @@ type benchEnv struct {
 	s         *stack.Stack
 	nc        *nats.Conn
 	js        jetstream.JetStream
-	stream    relay.StreamConfig
+	stream    wire.StreamConfig
 	// baselineStream is the scratch stream of the NATS publish baseline.
-	baselineStream relay.StreamConfig
+	baselineStream wire.StreamConfig
 	cmds           *commands.Handler
 	baseURL        string
 	tenantID       uuid.UUID
@@ -93,9 +93,9 @@ func startBenchEnv(parent context.Context, cfg stack.Config, logger *slog.Logger
 	}
 
 	suffix := randomSuffix()
-	env.stream = relay.StreamConfig{Name: "CRMBENCH_" + strings.ToUpper(suffix) + "_EVENTS",
+	env.stream = wire.StreamConfig{Name: "CRMBENCH_" + strings.ToUpper(suffix) + "_EVENTS",
 		Subjects: "crmbench" + suffix + ".events", Replicas: 1, MaxAge: 24 * time.Hour}
-	env.baselineStream = relay.StreamConfig{Name: "CRMBENCH_" + strings.ToUpper(suffix) + "_BASELINE",
+	env.baselineStream = wire.StreamConfig{Name: "CRMBENCH_" + strings.ToUpper(suffix) + "_BASELINE",
 		Subjects: "crmbench" + suffix + ".baseline", Replicas: 1, MaxAge: 24 * time.Hour}
 
 	scfg := env.cfg

@@ -17,6 +17,7 @@ import (
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/wire"
 )
 
 // stallLimit is how long a wait may see no progress before the run fails.
@@ -29,7 +30,7 @@ const stallLimit = 2 * time.Minute
 // projectors catch up on the backlog, which the later workloads read.
 func benchRelay(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
 	// As the relay makes it (it may not have yet, when this is the first workload).
-	stream, err := relay.EnsureStream(ctx, env.js, env.stream)
+	stream, err := wire.EnsureStream(ctx, env.js, env.stream)
 	if err != nil {
 		return err
 	}
@@ -253,7 +254,7 @@ func messageSize(ctx context.Context, env *benchEnv, from eventstore.Position) (
 	}
 	total, prev := 0, from
 	for _, e := range events {
-		m, err := relay.Encode(env.stream.Subjects, e, prev)
+		m, err := wire.Encode(env.stream.Subjects, e, prev)
 		if err != nil {
 			return 0, err
 		}
@@ -284,7 +285,7 @@ func baselinePublish(ctx context.Context, env *benchEnv, n, size, window int) (t
 	if err != nil {
 		return 0, err
 	}
-	stream, err := relay.EnsureStream(ctx, js, env.baselineStream)
+	stream, err := wire.EnsureStream(ctx, js, env.baselineStream)
 	if err != nil {
 		return 0, err
 	}

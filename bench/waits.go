@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
-	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/wire"
 )
 
 // waitSampler samples what the database's active sessions wait on, so the
@@ -110,7 +110,7 @@ func watchArrivals(env *benchEnv) (*arrivals, error) {
 	if _, err := nc.Subscribe(env.stream.Subjects+".>", func(m *nats.Msg) {
 		now := time.Now()
 		a.mu.Lock()
-		a.at[m.Header.Get(relay.HeaderPosition)] = now
+		a.at[m.Header.Get(wire.HeaderPosition)] = now
 		a.mu.Unlock()
 	}); err != nil {
 		nc.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
 	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/wire"
 )
 
 // crmBinary is the crm command, built once per test binary, for tests
@@ -103,7 +104,7 @@ func (s *stack) streamMessages() []eventstore.Event {
 		if err != nil {
 			s.t.Fatalf("message %d: %v", seq, err)
 		}
-		e, _, err := relay.Decode(m.Data, m.Header)
+		e, _, err := wire.Decode(m.Data, m.Header)
 		if err != nil {
 			s.t.Fatal(err)
 		}

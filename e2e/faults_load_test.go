@@ -30,6 +30,7 @@ import (
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/projections"
 	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/wire"
 )
 
 // loadTarget is where the load goes: a crm HTTP server and an API key.
@@ -551,7 +552,7 @@ func compareStream(t testing.TB, ctx context.Context, js jetstream.JetStream, na
 		if err != nil {
 			t.Fatalf("message %d: %v", seq, err)
 		}
-		e, _, err := relay.Decode(m.Data, m.Header)
+		e, _, err := wire.Decode(m.Data, m.Header)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,8 +25,8 @@ import (
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/devenv/storetest"
-	"github.com/crmcore/crm/eventstore/relay"
 	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/wire"
 )
 
 // traversableTempDir is a temp dir every folder above which the Postgres
@@ -95,7 +95,7 @@ func TestFaultDevKilled(t *testing.T) {
 		// events in commit order, none twice.
 		stored := storedEvents(t, ctx, c)
 		check := devStream(t, dir, func(js jetstream.JetStream) streamCheck {
-			return compareStream(t, ctx, js, relay.DefaultStream.Name, stored, false)
+			return compareStream(t, ctx, js, wire.DefaultStream.Name, stored, false)
 		})
 		if check.bad() > 0 {
 			t.Errorf("round %d: the dev's stream after kill -9: %s", round, check)
@@ -132,7 +132,7 @@ func TestFaultDevKilled(t *testing.T) {
 		t.Fatalf("crm dev did not stop cleanly: %v", err)
 	}
 	check := devStream(t, dir, func(js jetstream.JetStream) streamCheck {
-		return compareStream(t, ctx, js, relay.DefaultStream.Name, stored, true)
+		return compareStream(t, ctx, js, wire.DefaultStream.Name, stored, true)
 	})
 	if check.bad() > 0 {
 		t.Errorf("the dev's stream at the end: %s", check)

@@ -20,9 +20,9 @@ import (
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/projections"
 	crmstack "github.com/crmcore/crm/stack"
+	"github.com/crmcore/crm/wire"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -35,7 +35,7 @@ type stack struct {
 	core     *crmstack.Stack
 	dbURL    string
 	natsURL  string
-	stream   relay.StreamConfig
+	stream   wire.StreamConfig
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	srv      *httptest.Server
@@ -105,7 +105,7 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	}
 	prefix := storetest.Prefix(t)
 	cfg.DatabaseURL, cfg.NATSURL, cfg.Region, cfg.PhotoDir = opt.dbURL, opt.natsURL, "IN", t.TempDir()
-	cfg.Stream = relay.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour}
+	cfg.Stream = wire.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour}
 	cfg.RelayBatch, cfg.ProjectorBatch, cfg.RelayReaders = 0, 0, 0
 	cfg.RateLimits = opt.rateLimits // off unless a test asks: tests send bursts on purpose
 	ctx, cancel := context.WithCancel(context.Background())

@@ -13,7 +13,7 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/wire"
 )
 
 // Defaults of the variables deploy/crm.env.example documents.
@@ -43,7 +43,7 @@ type Config struct {
 	Region      string // CRM_PHONE_REGION, default DefaultRegion
 	// Stream is CRM_NATS_STREAM (default CRM_EVENTS), CRM_NATS_SUBJECTS
 	// (default crm.events) and CRM_NATS_REPLICAS (1, or 3 for a cluster).
-	Stream relay.StreamConfig
+	Stream wire.StreamConfig
 	// RelayBatch and ProjectorBatch are CRM_RELAY_BATCH_SIZE (default 1000)
 	// and CRM_PROJECTOR_BATCH_SIZE (default 500): events per round trip.
 	RelayBatch, ProjectorBatch int
@@ -81,7 +81,7 @@ func ConfigFromEnv() (Config, error) {
 		NATSURL:     os.Getenv("NATS_URL"),
 		Addr:        envOr("CRM_ADDR", DefaultAddr),
 		Region:      envOr("CRM_PHONE_REGION", DefaultRegion),
-		Stream:      relay.DefaultStream,
+		Stream:      wire.DefaultStream,
 		PhotoDir:    os.Getenv("CRM_PHOTO_DIR"),
 		DevAPIKey:   os.Getenv("CRM_DEV_API_KEY"),
 	}

@@ -1,4 +1,4 @@
-package relay
+package wire
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ func TestEncodeMatchesJSONMarshal(t *testing.T) {
 		time.Date(2024, 12, 31, 23, 59, 59, 999999999, time.FixedZone("odd", -(9*3600+30*60))),
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	var enc encoder
+	var enc Encoder
 	for i := range 500 {
 		e := eventstore.Event{
 			Position:      eventstore.Position{Tx: rng.Uint64(), Pos: rng.Int64()},
@@ -60,7 +60,7 @@ func TestEncodeMatchesJSONMarshal(t *testing.T) {
 			RecordedAt:    times[rng.IntN(len(times))],
 		}
 		want, wantErr := marshalBody(e)
-		m, _, err := enc.encode("crm.events", e, eventstore.Position{Tx: 1, Pos: 2})
+		m, _, err := enc.Encode("crm.events", e, eventstore.Position{Tx: 1, Pos: 2})
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("event %d: error %v, json.Marshal's %v", i, err, wantErr)
 		}
@@ -104,9 +104,9 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	})
 	b.Run("encoder", func(b *testing.B) {
-		var enc encoder
+		var enc Encoder
 		for b.Loop() {
-			if _, _, err := enc.encode("crm.events", e, e.Position); err != nil {
+			if _, _, err := enc.Encode("crm.events", e, e.Position); err != nil {
 				b.Fatal(err)
 			}
 		}

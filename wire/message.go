@@ -1,8 +1,8 @@
-// Package relay moves events from the Postgres event store (the outbox) into
-// a NATS JetStream stream, in commit order, exactly once in effect; it also
-// owns the wire form of an event on NATS and the advisory-lock leadership that
-// keeps one relay (and one projector per read model) active at a time.
-package relay
+// Package wire is what the relay and the projectors agree on about NATS:
+// the form of an event as a JetStream message (subject, headers, body) and
+// the stream that holds them (its configuration, its creation, where a
+// consumer starts after a position).
+package wire
 
 import (
 	"encoding/hex"
@@ -53,27 +53,27 @@ func Subject(prefix string, e eventstore.Event) string {
 // sequence), and JetStream's duplicate window would only cost the server a
 // map entry per message. The event id is in the body.
 func Encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, error) {
-	var enc encoder
-	m, _, err := enc.encode(prefix, e, prev)
+	var enc Encoder
+	m, _, err := enc.Encode(prefix, e, prev)
 	return m, err
 }
 
-// encoder renders events as NATS messages. The body is exactly what
+// Encoder renders events as NATS messages. The body is exactly what
 // json.Marshal makes of a message, written by hand: the relay encodes every
 // event once, and json.Marshal's reflection and its re-validation of the
 // (already valid) jsonb data were most of the relay's CPU time. An encoder
 // remembers the last metadata it rendered, since the events of one commit
 // share theirs.
-type encoder struct {
+type Encoder struct {
 	meta     eventstore.Metadata
 	metaJSON []byte
 }
 
-// encode is Encode, and returns a header value slice of one string to set
+// Encode is the package's Encode, and returns a header value slice of one string to set
 // the expected last sequence with; it falls back on json.Marshal for what
 // the fast path does not cover (strings that need escaping, years beyond
 // 9999).
-func (c *encoder) encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, []string, error) {
+func (c *Encoder) Encode(prefix string, e eventstore.Event, prev eventstore.Position) (*nats.Msg, []string, error) {
 	body, ok := c.appendBody(make([]byte, 0, 320+len(e.Data)), e)
 	if !ok {
 		var err error
@@ -128,7 +128,7 @@ func marshalBody(e eventstore.Event) ([]byte, error) {
 
 // appendBody appends the JSON body of e as json.Marshal writes it, or
 // reports false if e needs the general path.
-func (c *encoder) appendBody(b []byte, e eventstore.Event) ([]byte, bool) {
+func (c *Encoder) appendBody(b []byte, e eventstore.Event) ([]byte, bool) {
 	if !plainString(e.StreamType) || !plainString(e.Type) || e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 {
 		return b, false
 	}

@@ -1,29 +1,44 @@
-package relay_test
+package wire_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/wire"
 )
+
+func TestMain(m *testing.M) { storetest.Main(m) }
 
 // TestFirstAfter finds where a consumer starts to get every event after a
 // position, with holes left by purged subjects (permanently deleted
 // streams) at the start, in the middle and at the end of the stream.
 func TestFirstAfter(t *testing.T) {
-	e := newEnv(t)
 	ctx := t.Context()
-	cfg := e.streamConfig("first")
-	stream, err := relay.EnsureStream(ctx, e.js, cfg)
+	nc, err := nats.Connect(storetest.NATS(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := storetest.Prefix(t)
+	cfg := wire.StreamConfig{Name: strings.ToUpper(prefix) + "_FIRST", Subjects: prefix + ".first", Replicas: 1, MaxAge: time.Hour}
+	stream, err := wire.EnsureStream(ctx, js, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = js.DeleteStream(ctx, cfg.Name) }()
 	at := func(i int) eventstore.Position { return eventstore.Position{Tx: 1000 + uint64(i/3), Pos: int64(i)} }
-	if got, err := relay.FirstAfter(ctx, stream, cfg.Subjects, eventstore.Position{}); err != nil || got != 1 {
+	if got, err := wire.FirstAfter(ctx, stream, cfg.Subjects, eventstore.Position{}); err != nil || got != 1 {
 		t.Fatalf("empty stream: %d, %v; want 1", got, err)
 	}
 	// Messages 1..20 carry positions at(1)..at(20); those of streams
@@ -35,8 +50,8 @@ func TestFirstAfter(t *testing.T) {
 			subject = cfg.Subjects + ".t.lead.gone"
 		}
 		m := nats.NewMsg(subject)
-		m.Header.Set(relay.HeaderPosition, at(i).String())
-		if _, err := e.js.PublishMsg(ctx, m); err != nil {
+		m.Header.Set(wire.HeaderPosition, at(i).String())
+		if _, err := js.PublishMsg(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,7 +75,7 @@ func TestFirstAfter(t *testing.T) {
 		{at(20), 21},
 		{eventstore.Position{Tx: 5000}, 21},
 	} {
-		got, err := relay.FirstAfter(ctx, stream, cfg.Subjects, tc.after)
+		got, err := wire.FirstAfter(ctx, stream, cfg.Subjects, tc.after)
 		if err != nil {
 			t.Fatal(err)
 		}
