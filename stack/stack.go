@@ -64,6 +64,20 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) 
 	return s, nil
 }
 
+// OpenMigrated is Open, then Migrate: the start of every command that
+// writes (dev, migrate, replay).
+func OpenMigrated(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) {
+	s, err := Open(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // Close closes the NATS connection, if any, and the pool.
 func (s *Stack) Close() {
 	if s.NC != nil {

@@ -21,22 +21,13 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // streams) at the start, in the middle and at the end of the stream.
 func TestFirstAfter(t *testing.T) {
 	ctx := t.Context()
-	nc, err := nats.Connect(storetest.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := storetest.JetStream(t, storetest.NATS(t))
 	prefix := storetest.Prefix(t)
 	cfg := wire.StreamConfig{Name: strings.ToUpper(prefix) + "_FIRST", Subjects: prefix + ".first", Replicas: 1, MaxAge: time.Hour}
 	stream, err := wire.EnsureStream(ctx, js, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = js.DeleteStream(ctx, cfg.Name) }()
 	at := func(i int) eventstore.Position { return eventstore.Position{Tx: 1000 + uint64(i/3), Pos: int64(i)} }
 	if got, err := wire.FirstAfter(ctx, stream, cfg.Subjects, eventstore.Position{}); err != nil || got != 1 {
 		t.Fatalf("empty stream: %d, %v; want 1", got, err)

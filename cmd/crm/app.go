@@ -78,14 +78,11 @@ func runMigrate(ctx context.Context, cfg stack.Config, logger *slog.Logger) erro
 	if err := stack.Require("DATABASE_URL", cfg.DatabaseURL); err != nil {
 		return err
 	}
-	s, err := stack.Open(ctx, cfg, logger)
+	s, err := stack.OpenMigrated(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		return err
-	}
 	logger.Info("migrated")
 	return nil
 }

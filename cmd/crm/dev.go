@@ -101,14 +101,11 @@ func runDev(ctx context.Context, cfg stack.Config, args []string, stdout io.Writ
 	if cfg.PhotoDir == "" {
 		cfg.PhotoDir = filepath.Join(dir, "photos")
 	}
-	s, err := stack.Open(ctx, cfg, logger)
+	s, err := stack.OpenMigrated(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		return err
-	}
 	key, err := devKey(ctx, s, dir, *apiKey)
 	if err != nil {
 		return err

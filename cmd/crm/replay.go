@@ -43,14 +43,11 @@ func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.W
 		return err
 	}
 	cfg.DatabaseURL = url
-	s, err := stack.Open(ctx, cfg, logger)
+	s, err := stack.OpenMigrated(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		return err
-	}
 	var (
 		mu      sync.Mutex
 		applied map[string]int64

@@ -79,3 +79,19 @@ func randomHex(n int) string {
 	rand.Read(b) // never fails: crypto/rand panics rather than return an error
 	return hex.EncodeToString(b)
 }
+
+// JetStream connects to the NATS server at url for this test and returns its
+// JetStream context; the connection closes when the test ends.
+func JetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/devenv/storetest"
@@ -79,15 +78,7 @@ func TestPostgresGivesEachTestItsOwnDatabase(t *testing.T) {
 
 func TestPrefixNamesAndCleansStreams(t *testing.T) {
 	t.Parallel()
-	nc, err := nats.Connect(storetest.NATS(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := storetest.JetStream(t, storetest.NATS(t))
 
 	var stream string
 	t.Run("publish", func(t *testing.T) {
