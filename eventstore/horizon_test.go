@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // TestNoEventsRefusedAfterAWrite: the declaration must come first. A

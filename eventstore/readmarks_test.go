@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // ReadMarks and ReadRange read the visible events in ranges: the ranges

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 func snapshotAt(tenant, stream [16]byte, version int) eventstore.StreamSnapshot {

@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // BenchmarkReplay replays every read model over a store of lead events

@@ -14,9 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 // readModels are the read models with a bulk rebuild.

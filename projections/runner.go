@@ -13,7 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/relay"
+	"github.com/crmcore/crm/leader"
+	"github.com/crmcore/crm/wire"
 )
 
 var (
@@ -35,7 +36,7 @@ var (
 type RunnerConfig struct {
 	Store  *eventstore.Store
 	JS     jetstream.JetStream
-	Stream relay.StreamConfig
+	Stream wire.StreamConfig
 	// BatchSize caps the events applied in one transaction (default 500).
 	BatchSize int
 	Logger    *slog.Logger
@@ -52,7 +53,7 @@ func Run(ctx context.Context, cfg RunnerConfig, p Projection) error {
 	}
 	logger := cfg.Logger.With("projection", p.Name())
 	connCfg := cfg.Store.Pool().Config().ConnConfig.Copy()
-	return relay.Lead(ctx, connCfg, "projector:"+p.Name(), logger, func(ctx context.Context) error {
+	return leader.Lead(ctx, connCfg, "projector:"+p.Name(), logger, func(ctx context.Context) error {
 		return runSession(ctx, cfg, p, logger)
 	})
 }
@@ -128,7 +129,7 @@ func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slo
 }
 
 // startConsumer returns p's durable consumer, made to start right after
-// p's checkpoint (relay.FirstAfter) when it is new or would redeliver more
+// p's checkpoint (wire.FirstAfter) when it is new or would redeliver more
 // than MaxAckPending messages p has already applied. From the stream's first
 // sequence, a new consumer redelivers the whole retained stream once the
 // store catch-up has applied it all (measured: 100k skipped messages kept
@@ -138,7 +139,7 @@ func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slo
 // within a window of it (a projector stopped between a commit and its ack),
 // is kept: its few redeliveries are skipped by the checkpoint.
 func startConsumer(ctx context.Context, cfg RunnerConfig, p Projection) (jetstream.Consumer, error) {
-	stream, err := relay.EnsureStream(ctx, cfg.JS, cfg.Stream)
+	stream, err := wire.EnsureStream(ctx, cfg.JS, cfg.Stream)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +147,7 @@ func startConsumer(ctx context.Context, cfg RunnerConfig, p Projection) (jetstre
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint %s: %w", p.Name(), err)
 	}
-	start, err := relay.FirstAfter(ctx, stream, cfg.Stream.Subjects, cp)
+	start, err := wire.FirstAfter(ctx, stream, cfg.Stream.Subjects, cp)
 	if err != nil {
 		return nil, fmt.Errorf("consumer for %s: %w", p.Name(), err)
 	}
@@ -191,7 +192,7 @@ func startConsumer(ctx context.Context, cfg RunnerConfig, p Projection) (jetstre
 func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, msgs []jetstream.Msg, notifier *eventstore.Notifier) error {
 	batch := make([]delivery, 0, len(msgs))
 	for _, m := range msgs {
-		e, prev, err := relay.Decode(m.Data(), m.Headers())
+		e, prev, err := wire.Decode(m.Data(), m.Headers())
 		if err != nil {
 			return err
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/eventstore/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }

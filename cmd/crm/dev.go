@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,20 +15,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/localpg"
 	"github.com/crmcore/crm/dirlock"
-	"github.com/crmcore/crm/eventstore/localnats"
-	"github.com/crmcore/crm/eventstore/localpg"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/stack"
 )
 
-// devState is what `crm dev` leaves in its data folder for other commands
-// (`crm keys --data DIR`) to find it.
-type devState struct {
-	DatabaseURL string `json:"database_url"`
-}
-
 const (
-	devStateFile  = "dev.json"
 	devKeyFile    = "dev-api-key"
 	devTenantName = "default"
 	// devLockFile is locked (dirlock) by the crm dev running on the folder,
@@ -39,12 +31,12 @@ const (
 
 // runDev is `crm dev`: Postgres, NATS, migrations, relay, projectors and the
 // API in one process, with nothing to set up first.
-func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
+func runDev(ctx context.Context, cfg stack.Config, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	data := fs.String("data", "./.crm", "data folder (private Postgres cluster, NATS store)")
-	apiKey := fs.String("api-key", os.Getenv("CRM_DEV_API_KEY"), "API key of the default tenant (default: generated once, kept in the data folder)")
-	metricsAt := fs.String("metrics-addr", metricsAddr(defaultMetricsAddr), "Prometheus /metrics listen address (CRM_METRICS_ADDR); empty turns it off")
+	apiKey := fs.String("api-key", cfg.DevAPIKey, "API key of the default tenant (default: generated once, kept in the data folder)")
+	metricsAt := fs.String("metrics-addr", cfg.Metrics(stack.DefaultMetricsAddr), "Prometheus /metrics listen address (CRM_METRICS_ADDR); empty turns it off")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -70,11 +62,10 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 	if err := lock.Update(dirlock.Holder{PID: os.Getpid(), Addr: ln.Addr().String()}); err != nil {
 		return err
 	}
-	metrics, err := listenMetrics(*metricsAt)
+	metrics, err := stack.ListenMetrics(*metricsAt)
 	if err != nil {
 		return err
 	}
-	cfg := configFromEnv()
 
 	if cfg.DatabaseURL == "" {
 		cluster, err := localpg.Start(ctx, localpg.Options{Dir: filepath.Join(dir, "postgres"), Logger: logger})
@@ -103,45 +94,34 @@ func runDev(ctx context.Context, args []string, stdout io.Writer, logger *slog.L
 		defer ns.Shutdown()
 		cfg.NATSURL = ns.URL()
 	}
-	if err := writeJSON(filepath.Join(dir, devStateFile), devState{DatabaseURL: cfg.DatabaseURL}); err != nil {
+	if err := stack.WriteDevState(dir, stack.DevState{DatabaseURL: cfg.DatabaseURL}); err != nil {
 		return err
 	}
 
-	c, err := openCore(ctx, cfg.DatabaseURL, logger)
+	if cfg.PhotoDir == "" {
+		cfg.PhotoDir = filepath.Join(dir, "photos")
+	}
+	s, err := stack.OpenMigrated(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer c.pool.Close()
-	if os.Getenv("CRM_PHOTO_DIR") == "" {
-		c.photoDir = filepath.Join(dir, "photos")
-	}
-	if err := c.migrate(ctx); err != nil {
-		return err
-	}
-	key, err := devKey(ctx, c, dir, *apiKey)
+	defer s.Close()
+	key, err := devKey(ctx, s, dir, *apiKey)
 	if err != nil {
 		return err
 	}
-	nc, js, err := connectNATS(cfg.NATSURL, logger)
-	if err != nil {
+	if err := s.ConnectNATS(); err != nil {
 		return err
 	}
-	defer nc.Close()
 	fmt.Fprintf(stdout, "crm dev serving on http://%s\nAPI key (tenant %q): %s\n", ln.Addr(), devTenantName, key)
 	if metrics != nil {
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metrics.Addr())
 	}
 
-	waiter := projections.NewWaiter(c.store, c.listener, logger)
 	g, gctx := errgroup.WithContext(ctx)
-	serveMetrics(gctx, g, metrics, logger)
-	g.Go(func() error { return c.listener.Run(gctx) })
-	g.Go(func() error { return waiter.Run(gctx) })
-	g.Go(func() error { return c.keepStatistics(gctx) })
-	g.Go(func() error { return c.store.KeepRequestsExpiring(gctx, requestExpiryInterval, logger) })
-	g.Go(func() error { return c.runRelayLoop(gctx, js, cfg.Stream, cfg.RelayBatch, cfg.RelayReaders) })
-	g.Go(func() error { return c.runProjectors(gctx, js, cfg.Stream, cfg.ProjectorBatch) })
-	g.Go(func() error { return serveHTTP(gctx, ln, c.handler(waiter, cfg.Region), logger) })
+	stack.ServeMetrics(gctx, g, metrics, logger)
+	s.Go(gctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry, stack.Relay, stack.Projectors)
+	g.Go(func() error { return stack.ServeHTTP(gctx, ln, s.Handler(), logger) })
 	err = g.Wait()
 	logger.Info("shutting down")
 	return err
@@ -169,8 +149,8 @@ func lockDataFolder(dir string) (*dirlock.Lock, error) {
 
 // devKey makes sure the default tenant has a key and returns it: the one
 // given, else the one generated by an earlier run on this folder, else a new one.
-func devKey(ctx context.Context, c *core, dir, given string) (string, error) {
-	tenant, err := c.store.EnsureTenant(ctx, devTenantName)
+func devKey(ctx context.Context, s *stack.Stack, dir, given string) (string, error) {
+	tenant, err := s.Store.EnsureTenant(ctx, devTenantName)
 	if err != nil {
 		return "", err
 	}
@@ -183,39 +163,23 @@ func devKey(ctx context.Context, c *core, dir, given string) (string, error) {
 		}
 	}
 	if given != "" {
-		if _, err := c.store.CreateAPIKeyWithSecret(ctx, tenant, given); err != nil {
+		if _, err := s.Store.CreateAPIKeyWithSecret(ctx, tenant, given); err != nil {
 			return "", fmt.Errorf("API key: %w", err)
 		}
 		return given, nil
 	}
-	key, _, err := c.store.CreateAPIKey(ctx, tenant, "le_live_")
+	key, _, err := s.Store.CreateAPIKey(ctx, tenant, "le_live_")
 	if err != nil {
 		return "", err
 	}
 	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
 }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o600)
-}
-
-// databaseURL is DATABASE_URL, or that of the `crm dev` running on dataDir.
-func databaseURL(dataDir string) (string, error) {
+// databaseURL is DATABASE_URL (cfg's), or that of the `crm dev` running on dataDir.
+func databaseURL(cfg stack.Config, dataDir string) (string, error) {
 	if dataDir == "" {
-		url := os.Getenv("DATABASE_URL")
-		return url, require("DATABASE_URL", url)
+		return cfg.DatabaseURL, stack.Require("DATABASE_URL", cfg.DatabaseURL)
 	}
-	b, err := os.ReadFile(filepath.Join(dataDir, devStateFile))
-	if err != nil {
-		return "", fmt.Errorf("no crm dev data in %s (is crm dev running there?): %w", dataDir, err)
-	}
-	var s devState
-	if err := json.Unmarshal(b, &s); err != nil {
-		return "", fmt.Errorf("%s: %w", devStateFile, err)
-	}
-	return s.DatabaseURL, nil
+	st, err := stack.ReadDevState(dataDir)
+	return st.DatabaseURL, err
 }

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 
 	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/stack"
 )
 
 // runKeys is `crm keys create --tenant NAME [--prefix le_live_] [--data DIR]`
 // and `crm keys revoke [--data DIR] KEY_ID`. A new key is printed alone on
 // stdout, once: only its hash is stored.
-func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runKeys(ctx context.Context, cfg stack.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: crm keys create --tenant NAME [--prefix le_live_] [--data DIR] | crm keys revoke [--data DIR] KEY_ID")
 		return errUsage
@@ -26,29 +28,30 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	url, err := databaseURL(*data)
+	url, err := databaseURL(cfg, *data)
 	if err != nil {
 		return err
 	}
-	c, err := openCore(ctx, url, slog.New(slog.NewTextHandler(stderr, nil)))
+	cfg.DatabaseURL = url
+	s, err := stack.Open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}
-	defer c.pool.Close()
+	defer s.Close()
 	switch args[0] {
 	case "create":
 		if *tenant == "" {
 			fmt.Fprintln(stderr, "crm keys create: --tenant is required")
 			return errUsage
 		}
-		if err := c.migrate(ctx); err != nil {
+		if err := s.Migrate(ctx); err != nil {
 			return err
 		}
-		id, err := c.store.EnsureTenant(ctx, *tenant)
+		id, err := s.Store.EnsureTenant(ctx, *tenant)
 		if err != nil {
 			return err
 		}
-		key, keyID, err := c.store.CreateAPIKey(ctx, id, *prefix)
+		key, keyID, err := s.Store.CreateAPIKey(ctx, id, *prefix)
 		if err != nil {
 			return err
 		}
@@ -64,7 +67,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return fmt.Errorf("key id: %w", err)
 		}
-		return c.store.RevokeAPIKey(ctx, keyID)
+		return s.Store.RevokeAPIKey(ctx, keyID)
 	}
 	fmt.Fprintf(stderr, "crm keys: unknown subcommand %q\n", args[0])
 	return errUsage

@@ -12,6 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/crmcore/crm/bench"
+	"github.com/crmcore/crm/stack"
 )
 
 const usage = `usage: crm <command> [flags]
@@ -49,29 +52,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()}))
 	slog.SetDefault(logger)
 	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "dev":
-		return runDev(ctx, rest, stdout, logger)
-	case "serve":
-		return runServe(ctx, logger)
-	case "relay":
-		return runRelay(ctx, logger)
-	case "project":
-		return runProject(ctx, logger)
-	case "migrate":
-		return runMigrate(ctx, logger)
-	case "keys":
-		return runKeys(ctx, rest, stdout, stderr)
-	case "replay":
-		return runReplay(ctx, rest, stderr, logger)
-	case "bench":
-		return runBench(ctx, rest, stdout, logger)
-	case "help", "-h", "--help":
+	commands := map[string]func(context.Context, stack.Config) error{
+		"dev":     func(ctx context.Context, cfg stack.Config) error { return runDev(ctx, cfg, rest, stdout, logger) },
+		"serve":   func(ctx context.Context, cfg stack.Config) error { return runServe(ctx, cfg, logger) },
+		"relay":   func(ctx context.Context, cfg stack.Config) error { return runRelay(ctx, cfg, logger) },
+		"project": func(ctx context.Context, cfg stack.Config) error { return runProject(ctx, cfg, logger) },
+		"migrate": func(ctx context.Context, cfg stack.Config) error { return runMigrate(ctx, cfg, logger) },
+		"keys":    func(ctx context.Context, cfg stack.Config) error { return runKeys(ctx, cfg, rest, stdout, stderr) },
+		"replay":  func(ctx context.Context, cfg stack.Config) error { return runReplay(ctx, cfg, rest, stderr, logger) },
+		"bench": func(ctx context.Context, cfg stack.Config) error {
+			err := bench.Run(ctx, cfg, rest, stdout, logger)
+			if errors.Is(err, bench.ErrUsage) {
+				return errUsage
+			}
+			return err
+		},
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprintf(stderr, "crm: unknown command %q\n\n%s", cmd, usage)
-	return errUsage
+	command, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "crm: unknown command %q\n\n%s", cmd, usage)
+		return errUsage
+	}
+	// The environment is read here, once, for every command.
+	cfg, err := stack.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	return command(ctx, cfg)
 }
 
 func logLevel() slog.Level {

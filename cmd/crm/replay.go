@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/stack"
 )
 
 // runReplay is `crm replay PROJECTION|--all`: rebuilds read models from the
 // event store into fresh tables and swaps them in while the API serves.
-func runReplay(ctx context.Context, args []string, stderr io.Writer, logger *slog.Logger) error {
+func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	all := fs.Bool("all", false, "rebuild every read model")
@@ -24,11 +25,11 @@ func runReplay(ctx context.Context, args []string, stderr io.Writer, logger *slo
 		return errUsage
 	}
 	var names []string
-	for _, p := range allProjections() {
+	for _, p := range stack.Projections() {
 		names = append(names, p.Name())
 	}
 	var chosen []projections.Projection
-	for _, p := range allProjections() {
+	for _, p := range stack.Projections() {
 		if *all || (fs.NArg() == 1 && fs.Arg(0) == p.Name()) {
 			chosen = append(chosen, p)
 		}
@@ -37,18 +38,16 @@ func runReplay(ctx context.Context, args []string, stderr io.Writer, logger *slo
 		fmt.Fprintf(stderr, "usage: crm replay PROJECTION | --all\nprojections: %s\n", strings.Join(names, ", "))
 		return errUsage
 	}
-	url, err := databaseURL(*data)
+	url, err := databaseURL(cfg, *data)
 	if err != nil {
 		return err
 	}
-	c, err := openCore(ctx, url, logger)
+	cfg.DatabaseURL = url
+	s, err := stack.OpenMigrated(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer c.pool.Close()
-	if err := c.migrate(ctx); err != nil {
-		return err
-	}
+	defer s.Close()
 	var (
 		mu      sync.Mutex
 		applied map[string]int64
@@ -71,7 +70,7 @@ func runReplay(ctx context.Context, args []string, stderr io.Writer, logger *slo
 		// One read of the store feeds every read model's rebuild.
 		applied = map[string]int64{}
 		start := time.Now()
-		if err := projections.ReplayAll(ctx, c.store, chosen, 0, progress); err != nil {
+		if err := projections.ReplayAll(ctx, s.Store, chosen, 0, progress); err != nil {
 			return err
 		}
 		elapsed := time.Since(start)
@@ -83,7 +82,7 @@ func runReplay(ctx context.Context, args []string, stderr io.Writer, logger *slo
 	for _, p := range chosen {
 		applied = map[string]int64{}
 		start := time.Now()
-		if err := projections.Replay(ctx, c.store, p, 0, progress); err != nil {
+		if err := projections.Replay(ctx, s.Store, p, 0, progress); err != nil {
 			return err
 		}
 		report(p.Name(), time.Since(start))

@@ -16,9 +16,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/wire"
 )
 
 // BenchmarkRelayBacklog relays a backlog of RELAY_BENCH_EVENTS (default
@@ -159,7 +160,7 @@ func meanMessageSize(tb testing.TB, e *env) int {
 	}
 	total, prev := 0, eventstore.Position{}
 	for _, ev := range events {
-		m, err := relay.Encode(e.streamConfig("R0").Subjects, ev, prev)
+		m, err := wire.Encode(e.streamConfig("R0").Subjects, ev, prev)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -177,7 +178,7 @@ func meanMessageSize(tb testing.TB, e *env) int {
 // baselinePublish publishes n messages of size bytes with PublishAsync, at
 // most window unacknowledged, on a connection of its own, and returns the
 // time until the last acknowledgement.
-func baselinePublish(tb testing.TB, cfg relay.StreamConfig, n, size, window int) time.Duration {
+func baselinePublish(tb testing.TB, cfg wire.StreamConfig, n, size, window int) time.Duration {
 	tb.Helper()
 	ctx := tb.Context()
 	nc, err := nats.Connect(storetest.NATS(tb))
@@ -191,7 +192,7 @@ func baselinePublish(tb testing.TB, cfg relay.StreamConfig, n, size, window int)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := relay.EnsureStream(ctx, js, cfg); err != nil {
+	if _, err := wire.EnsureStream(ctx, js, cfg); err != nil {
 		tb.Fatal(err)
 	}
 	defer func() { _ = js.DeleteStream(context.WithoutCancel(ctx), cfg.Name) }()

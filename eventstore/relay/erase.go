@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/wire"
 )
 
 // Erasure picks the earlier messages of a deletion's subject that carried
@@ -29,7 +30,7 @@ type Erasure struct {
 // still see it). Running it twice erases nothing more: erased messages are
 // gone from the stream.
 func (er *Erasure) erase(ctx context.Context, stream jetstream.Stream, prefix string, e eventstore.Event, seq uint64) error {
-	subject := Subject(prefix, e)
+	subject := wire.Subject(prefix, e)
 	for next := uint64(1); ; {
 		msg, err := stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -38,7 +39,7 @@ func (er *Erasure) erase(ctx context.Context, stream jetstream.Stream, prefix st
 		if err != nil {
 			return fmt.Errorf("erase messages of stream %s: read %d: %w", e.StreamID, next, err)
 		}
-		pos, err := eventstore.ParsePosition(msg.Header.Get(HeaderPosition))
+		pos, err := eventstore.ParsePosition(msg.Header.Get(wire.HeaderPosition))
 		if err != nil {
 			return fmt.Errorf("erase messages of stream %s: message %d: %w", e.StreamID, msg.Sequence, err)
 		}
@@ -80,7 +81,7 @@ func (er *Erasure) picks(msg *jetstream.RawStreamMsg) (bool, error) {
 	if er.Match == nil {
 		return false, nil
 	}
-	ev, _, err := Decode(msg.Data, msg.Header)
+	ev, _, err := wire.Decode(msg.Data, msg.Header)
 	if err != nil {
 		return false, fmt.Errorf("message %d: %w", msg.Sequence, err)
 	}

@@ -11,9 +11,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/wire"
 )
 
 // eraseCallLog erases the message that logged the call log a
@@ -67,7 +68,7 @@ func TestRelayErasesADeletedCallLogEvenAfterACrash(t *testing.T) {
 	// The relay publishes from a copy of the store taken before the
 	// deletion redacted it: the message of the gone call log holds its notes.
 	cfg := e.streamConfig("E")
-	stream, err := relay.EnsureStream(t.Context(), e.js, cfg)
+	stream, err := wire.EnsureStream(t.Context(), e.js, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestRelayErasesADeletedCallLogEvenAfterACrash(t *testing.T) {
 		if i > 0 {
 			prev = stored[i-1].Position
 		}
-		m, err := relay.Encode(cfg.Subjects, ev, prev)
+		m, err := wire.Encode(cfg.Subjects, ev, prev)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,9 +13,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/wire"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -64,8 +65,8 @@ func newEnv(tb testing.TB) *env {
 
 // streamConfig names a JetStream stream of this test; name tells several
 // streams of one test apart.
-func (e *env) streamConfig(name string) relay.StreamConfig {
-	return relay.StreamConfig{Name: strings.ToUpper(e.prefix) + "_" + name, Subjects: e.prefix + "." + strings.ToLower(name),
+func (e *env) streamConfig(name string) wire.StreamConfig {
+	return wire.StreamConfig{Name: strings.ToUpper(e.prefix) + "_" + name, Subjects: e.prefix + "." + strings.ToLower(name),
 		Replicas: 1, MaxAge: time.Hour}
 }
 

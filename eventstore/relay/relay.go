@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/wire"
 )
 
 // CheckpointName is the relay's checkpoint row in the checkpoints table.
@@ -42,7 +43,7 @@ type Config struct {
 	Store    *eventstore.Store
 	Listener *eventstore.Listener // wakes the relay on commit; polling covers a lost NOTIFY
 	JS       jetstream.JetStream
-	Stream   StreamConfig
+	Stream   wire.StreamConfig
 	// BatchSize is how many events one ReadAll reads (DefaultBatchSize).
 	// The relay reads ahead while earlier batches are in flight.
 	BatchSize int
@@ -136,7 +137,7 @@ func (r *Relay) Run(ctx context.Context) error {
 // runSession establishes the resume point and relays until an error; it
 // reports whether any message was acknowledged.
 func (r *Relay) runSession(ctx context.Context, wake <-chan string) (bool, error) {
-	stream, err := EnsureStream(ctx, r.cfg.JS, r.cfg.Stream)
+	stream, err := wire.EnsureStream(ctx, r.cfg.JS, r.cfg.Stream)
 	if err != nil {
 		return false, err
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/devenv/storetest"
+	"github.com/crmcore/crm/wire"
 )
 
 // BenchmarkPublishShapes prices, with no event store at all, what the
@@ -37,7 +37,7 @@ func BenchmarkPublishShapes(b *testing.B) {
 					b.Fatal(err)
 				}
 				js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1000))
-				if _, err := relay.EnsureStream(b.Context(), js, cfg); err != nil {
+				if _, err := wire.EnsureStream(b.Context(), js, cfg); err != nil {
 					b.Fatal(err)
 				}
 				start := time.Now()
@@ -55,8 +55,8 @@ func BenchmarkPublishShapes(b *testing.B) {
 					}
 					if shape == "relay" {
 						m.Header.Set(jetstream.ExpectedStreamHeader, cfg.Name)
-						m.Header.Set(relay.HeaderPosition, "123456.789012")
-						m.Header.Set(relay.HeaderPrevious, "123456.789011")
+						m.Header.Set(wire.HeaderPosition, "123456.789012")
+						m.Header.Set(wire.HeaderPrevious, "123456.789011")
 					}
 					if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
 						b.Fatal(err)

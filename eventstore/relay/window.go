@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/wire"
 )
 
 // ackTimeout bounds how long the oldest message in flight may wait for its
@@ -299,7 +300,7 @@ func (r *Relay) readRanges(ctx context.Context, after *eventstore.Position, out 
 // encode renders the batches from in as messages, each naming its
 // predecessor (the first one after), and sends them to out until ctx ends.
 func (r *Relay) encode(ctx context.Context, after eventstore.Position, in <-chan []eventstore.Event, out chan<- []outgoing) error {
-	var enc encoder
+	var enc wire.Encoder
 	for {
 		var events []eventstore.Event
 		select {
@@ -309,7 +310,7 @@ func (r *Relay) encode(ctx context.Context, after eventstore.Position, in <-chan
 		}
 		batch := make([]outgoing, len(events))
 		for i, e := range events {
-			msg, seq, err := enc.encode(r.cfg.Stream.Subjects, e, after)
+			msg, seq, err := enc.Encode(r.cfg.Stream.Subjects, e, after)
 			if err != nil {
 				return err
 			}

@@ -16,9 +16,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
-	"github.com/crmcore/crm/eventstore/storetest"
+	"github.com/crmcore/crm/wire"
 )
 
 // faultyJS is JetStream with faults injected into the relay's publishes,
@@ -42,7 +43,7 @@ func (f *faultyJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (j
 	n := f.publishes
 	send := f.fault == nil || f.fault(n, m)
 	if send {
-		f.log = append(f.log, "publish "+m.Header.Get(relay.HeaderPosition))
+		f.log = append(f.log, "publish "+m.Header.Get(wire.HeaderPosition))
 	}
 	f.mu.Unlock()
 	if !send {
@@ -226,7 +227,7 @@ func (e *env) streamEvents(tb testing.TB, name string) []eventstore.Event {
 		if err != nil {
 			tb.Fatalf("message %d: %v", seq, err)
 		}
-		ev, _, err := relay.Decode(m.Data, m.Header)
+		ev, _, err := wire.Decode(m.Data, m.Header)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -285,7 +286,7 @@ func assertPurgeBarriers(t *testing.T, log []string, stored []eventstore.Event, 
 	deletionSubject := make(map[string]string)
 	for _, ev := range stored {
 		if ev.Type == "lead.deleted" {
-			deletionSubject["publish "+ev.Position.String()] = relay.Subject(prefix, ev)
+			deletionSubject["publish "+ev.Position.String()] = wire.Subject(prefix, ev)
 		}
 	}
 	purges, deletions := 0, 0

@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// isolationProbes are B's probes for every route, keyed by the route as
+// gin registers it ("METHOD /path/:param").
+func isolationProbes(t *testing.T, s *stack, a *tenantA, b *tenantB) map[string][]isolationProbe {
+	t.Helper()
+	bOp := opIDOf(b.lead)
+	// Ids in every form A's leads have; numbers only where they cannot
+	// name something of B's.
+	var leadForms []string // not numbers: never B's
+	for _, id := range a.leads {
+		leadForms = append(leadForms, id, opIDOf(id))
+	}
+	leadForms = append(leadForms, a.callLog, a.photo)
+	numbers := func(ns []int64) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, fmt.Sprint(n))
+		}
+		return out
+	}
+	leadPathIDs := append(numbers(a.onlyNumbers), leadForms...)
+
+	ps := map[string][]isolationProbe{}
+	add := func(route string, p ...isolationProbe) { ps[route] = append(ps[route], p...) }
+	// each sends one request per id in the route's path parameter.
+	each := func(route, method, prefix string, ids []string, body any) {
+		for _, id := range ids {
+			add(route, isolationProbe{method: method, path: prefix + url.PathEscape(id), body: body})
+		}
+	}
+	// count checks a list answer's count of B's leads.
+	count := func(field string, want int) func(r response) {
+		return func(r response) {
+			var m map[string]any
+			if json.Unmarshal(r.Body, &m) != nil || m[field] != float64(want) {
+				t.Errorf("B: the list counts %s, want %s %d", r.Body, field, want)
+			}
+		}
+	}
+	empty := func(r response) {
+		var list []any
+		if json.Unmarshal(r.Body, &list) != nil || len(list) != 0 {
+			t.Errorf("B: want an empty list, got %s", r.Body)
+		}
+	}
+	// fresh checks a create was B's own: not a replay of A's request under
+	// the same Idempotency-Key, nor a merge into A's lead.
+	fresh := func(r response) {
+		if r.Status != http.StatusCreated || r.Header.Get("Idempotent-Replayed") != "" {
+			t.Errorf("B: a create with A's values and Idempotency-Key: %d, replayed %q: %s", r.Status, r.Header.Get("Idempotent-Replayed"), r.Body)
+		}
+	}
+	idem := func(path string) http.Header { return http.Header{"Idempotency-Key": {a.idempotency[path]}} }
+	// undo runs a request that reverts an accepted probe.
+	undo := func(method, path string, body any) {
+		if r := s.do(b.key, method, path, body); r.Status < 200 || r.Status > 299 {
+			t.Errorf("B: undo %s %s: %d %s", method, path, r.Status, r.Body)
+		}
+	}
+
+	// The server's own routes and the documents: nothing of any tenant.
+	for _, p := range []string{"/healthz", "/openapi/cratio.json", "/openapi/leads.json", "/openapi/overplane.json"} {
+		add("GET "+p, isolationProbe{method: "GET", path: p, expect: expectListed})
+	}
+
+	// Cratio.
+	add("GET /api/v1/leads",
+		isolationProbe{method: "GET", path: "/api/v1/leads", expect: expectListed, check: count("total", 1)},
+		isolationProbe{method: "GET", path: "/api/v1/leads?source=AlphaAds", expect: expectListed, check: count("total", 0)},
+		isolationProbe{method: "GET", path: "/api/v1/leads?assigned_to=owner@alpha.example", expect: expectListed, check: count("total", 0)},
+		isolationProbe{method: "GET", path: "/api/v1/leads?priority=High", expect: expectListed, check: count("total", 0)})
+	add("POST /api/v1/leads", isolationProbe{method: "POST", path: "/api/v1/leads", expect: expectAccepted, header: idem("/api/v1/leads"),
+		body: map[string]any{"name": "Beta Probe", "email": a.emails[0], "phone": a.phones[0]},
+		check: func(r response) {
+			fresh(r)
+			var l cratioLead
+			r.json(t, &l)
+			if slices.Contains(a.leads, l.ID) {
+				t.Errorf("B: a create with A's email merged into A's lead %s", l.ID)
+			}
+			undo("DELETE", "/api/v1/leads/"+l.ID, nil)
+		}})
+	each("DELETE /api/v1/leads/:id", "DELETE", "/api/v1/leads/", leadForms, nil)
+	add("GET /api/v1/call-logs",
+		isolationProbe{method: "GET", path: "/api/v1/call-logs", expect: expectListed, check: count("total", 0)},
+		isolationProbe{method: "GET", path: "/api/v1/call-logs?lead_id=" + a.leads[0], expect: expectListed, check: count("total", 0)})
+	for _, id := range a.leads {
+		add("POST /api/v1/call-logs", isolationProbe{method: "POST", path: "/api/v1/call-logs",
+			body: map[string]any{"lead_id": id, "call_type": "Inbound", "duration_seconds": 5}})
+	}
+	each("DELETE /api/v1/call-logs/:id", "DELETE", "/api/v1/call-logs/", []string{a.callLog, a.leads[0]}, nil)
+
+	// The Leads API.
+	add("GET /leads",
+		isolationProbe{method: "GET", path: "/leads", expect: expectListed, check: count("count", 1)},
+		isolationProbe{method: "GET", path: "/leads?state=All&limit=100", expect: expectListed, check: count("count", 1)},
+		isolationProbe{method: "GET", path: "/leads?state=Archived", expect: expectListed, check: count("count", 0)},
+		isolationProbe{method: "GET", path: fmt.Sprintf("/leads?statusId=%d", a.status)})
+	add("POST /leads",
+		isolationProbe{method: "POST", path: "/leads", body: map[string]any{"firstName": "Beta", "email": "new@beta.example", "statusId": a.status}},
+		isolationProbe{method: "POST", path: "/leads", body: map[string]any{"firstName": "Beta", "email": "new@beta.example", "photo": a.photo}},
+		isolationProbe{method: "POST", path: "/leads", expect: expectAccepted, header: idem("/leads"),
+			body: map[string]any{"firstName": "Beta", "email": a.emails[1], "phoneNumber": []string{a.phones[1]}},
+			check: func(r response) {
+				fresh(r)
+				var l laLead
+				r.json(t, &l)
+				undo("DELETE", "/leads", map[string]any{"ids": []int64{l.ID}})
+			}})
+	for _, n := range a.onlyNumbers {
+		for _, route := range []string{"DELETE /leads", "PATCH /leads/archive", "PATCH /leads/restore"} {
+			method, path, _ := strings.Cut(route, " ")
+			add(route, isolationProbe{method: method, path: path, body: map[string]any{"ids": []int64{n}}},
+				isolationProbe{method: method, path: path, body: map[string]any{"ids": []int64{b.number, n}}})
+		}
+		add("PUT /leads/change-status", isolationProbe{method: "PUT", path: "/leads/change-status", body: map[string]any{"ids": []int64{n}, "statusId": 2}})
+	}
+	add("PUT /leads/change-status", isolationProbe{method: "PUT", path: "/leads/change-status", body: map[string]any{"ids": []int64{b.number}, "statusId": a.status}})
+	for _, q := range append([]string{"alpha", "AlphaCorp", a.statusName, a.photo}, append(a.emails, a.phones...)...) {
+		add("GET /leads/search", isolationProbe{method: "GET", path: "/leads/search?q=" + url.QueryEscape(q), expect: expectListed, check: empty})
+	}
+	add("GET /leads/recent-leads", isolationProbe{method: "GET", path: "/leads/recent-leads?limit=50", expect: expectListed})
+	each("GET /leads/:id", "GET", "/leads/", leadPathIDs, nil)
+	add("GET /leads/:id", isolationProbe{method: "GET", path: fmt.Sprintf("/leads/%d", b.number), expect: expectListed})
+	each("PUT /leads/:id", "PUT", "/leads/", leadPathIDs, map[string]any{"firstName": "Beta", "email": "put@beta.example"})
+	add("PUT /leads/:id",
+		isolationProbe{method: "PUT", path: fmt.Sprintf("/leads/%d", b.number), body: map[string]any{"firstName": "Bianca", "email": "bianca@beta.example", "statusId": a.status}},
+		isolationProbe{method: "PUT", path: fmt.Sprintf("/leads/%d", b.number), body: map[string]any{"firstName": "Bianca", "email": "bianca@beta.example", "photo": a.photo}},
+		isolationProbe{method: "PUT", path: fmt.Sprintf("/leads/%d", b.number), expect: expectAccepted,
+			body: map[string]any{"firstName": "Bianca", "lastName": "Beta", "email": a.emails[2], "phoneNumber": []string{a.phones[2]}},
+			check: func(response) {
+				undo("PUT", fmt.Sprintf("/leads/%d", b.number), map[string]any{"firstName": "Bianca", "lastName": "Beta",
+					"email": "bianca@beta.example", "phoneNumber": []string{"+919876544444"}})
+			}})
+	add("GET /leads/statuses", isolationProbe{method: "GET", path: "/leads/statuses", expect: expectListed})
+	add("POST /leads/status", isolationProbe{method: "POST", path: "/leads/status", expect: expectAccepted,
+		body: map[string]any{"name": a.statusName, "primaryColor": "blue"},
+		check: func(r response) {
+			var st laStatus
+			r.json(t, &st)
+			undo("DELETE", fmt.Sprintf("/leads/status/%d", st.ID), nil)
+		}})
+	statusIDs := append([]string{fmt.Sprint(a.status)}, a.leads[0])
+	each("PUT /leads/status/:id", "PUT", "/leads/status/", statusIDs, map[string]any{"name": "Beta renamed"})
+	each("DELETE /leads/status/:id", "DELETE", "/leads/status/", statusIDs, nil)
+	add("PUT /leads/statuses/order", isolationProbe{method: "PUT", path: "/leads/statuses/order", body: []map[string]any{{"id": a.status, "statusOrder": 1}}},
+		isolationProbe{method: "PUT", path: "/leads/statuses/order", body: []map[string]any{{"id": 1, "statusOrder": 2}, {"id": a.status, "statusOrder": 1}}})
+	each("POST /leads/comments/:id", "POST", "/leads/comments/", leadPathIDs, map[string]any{"content": "beta probe"})
+	add("POST /leads/comments/:id", isolationProbe{method: "POST", path: fmt.Sprintf("/leads/comments/%d", b.number), expect: expectAccepted,
+		body: map[string]any{"content": "beta probe"}})
+	each("PUT /leads/comments/:id", "PUT", "/leads/comments/", append(numbers(a.onlyComments), a.leads[0]), map[string]any{"content": "beta probe"})
+	add("PUT /leads/comments/:id", isolationProbe{method: "PUT", path: fmt.Sprintf("/leads/comments/%d", b.comment), expect: expectAccepted,
+		body: map[string]any{"content": "beta comment, edited"}})
+	img := laPNG(t, 4)
+	for _, n := range a.onlyNumbers {
+		form, h := laMultipart(t, img, map[string]string{"id": fmt.Sprint(n)})
+		add("POST /leads/upload-photo",
+			isolationProbe{method: "POST", path: "/leads/upload-photo", body: form, header: h},
+			isolationProbe{method: "POST", path: "/leads/upload-photo", body: map[string]any{"id": n, "photo": base64.StdEncoding.EncodeToString(img)}})
+	}
+	add("DELETE /leads/delete-photo/*fileName",
+		isolationProbe{method: "DELETE", path: "/leads/delete-photo/" + a.photo},
+		isolationProbe{method: "DELETE", path: "/leads/delete-photo/" + url.PathEscape("../"+a.id.String()+"/"+a.photo)},
+		isolationProbe{method: "DELETE", path: "/leads/delete-photo/" + url.PathEscape(a.id.String()+"/"+a.photo)})
+	add("GET /leads/leads-volume", isolationProbe{method: "GET", path: "/leads/leads-volume", expect: expectListed, check: count("totalLeadsAmount", 1)})
+	add("GET /leads/total-leads", isolationProbe{method: "GET", path: "/leads/total-leads", expect: expectListed, check: func(r response) {
+		var cards []struct {
+			Current int `json:"current"`
+		}
+		r.json(t, &cards)
+		sum := 0
+		for _, c := range cards {
+			sum += c.Current
+		}
+		if sum != 1 {
+			t.Errorf("B: total-leads counts %d leads, want B's 1: %s", sum, r.Body)
+		}
+	}})
+	each("GET /leads/logs/:id", "GET", "/leads/logs/", leadPathIDs, nil)
+	each("GET /leads/logs-and-comments/:id", "GET", "/leads/logs-and-comments/", leadPathIDs, nil)
+	add("GET /leads/logs/:id", isolationProbe{method: "GET", path: fmt.Sprintf("/leads/logs/%d", b.number), expect: expectListed})
+	add("GET /leads/logs-and-comments/:id", isolationProbe{method: "GET", path: fmt.Sprintf("/leads/logs-and-comments/%d", b.number), expect: expectListed})
+
+	// Overplane.
+	add("GET /api/crm/lead", isolationProbe{method: "GET", path: "/api/crm/lead?limit=100", expect: expectListed, check: count("total", 1)})
+	add("POST /api/crm/lead",
+		isolationProbe{method: "POST", path: "/api/crm/lead", body: map[string]any{"lead_name": "Beta", "email_id": "op@beta.example", "status": a.statusName}},
+		isolationProbe{method: "POST", path: "/api/crm/lead", expect: expectAccepted, header: idem("/api/crm/lead"),
+			body: map[string]any{"lead_name": "Beta Probe", "email_id": a.emails[3], "phone": a.phones[0]},
+			check: func(r response) {
+				fresh(r)
+				var l opLead
+				r.json(t, &l)
+				undo("DELETE", "/api/crm/lead/"+l.ID, nil)
+			}})
+	opIDs := leadForms
+	each("GET /api/crm/lead/:id", "GET", "/api/crm/lead/", opIDs, nil)
+	each("PATCH /api/crm/lead/:id", "PATCH", "/api/crm/lead/", opIDs, map[string]any{"city": "Betatown"})
+	each("DELETE /api/crm/lead/:id", "DELETE", "/api/crm/lead/", opIDs, nil)
+	add("GET /api/crm/lead/:id", isolationProbe{method: "GET", path: "/api/crm/lead/" + bOp, expect: expectListed})
+	add("PATCH /api/crm/lead/:id",
+		isolationProbe{method: "PATCH", path: "/api/crm/lead/" + bOp, body: map[string]any{"status": a.statusName}},
+		isolationProbe{method: "PATCH", path: "/api/crm/lead/" + bOp, expect: expectAccepted, body: map[string]any{"email_id": a.emails[4]},
+			check: func(response) { undo("PATCH", "/api/crm/lead/"+bOp, map[string]any{"email_id": "bianca@beta.example"}) }})
+	return ps
+}

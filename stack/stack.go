@@ -1,0 +1,180 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/api/cratio"
+	"github.com/crmcore/crm/api/leadsapi"
+	"github.com/crmcore/crm/api/overplane"
+	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
+)
+
+// Stack is crm opened on one Postgres database: what every command needs.
+// ConnectNATS adds what the relay and the projectors need.
+type Stack struct {
+	Config   Config
+	Logger   *slog.Logger
+	Pool     *pgxpool.Pool
+	Store    *eventstore.Store
+	Listener *eventstore.Listener
+	// Waiter lets a write's answer wait for the read models it serves; it
+	// follows checkpoints only while its part (Waiter) runs.
+	Waiter *projections.Waiter
+	// NC and JS are set by ConnectNATS.
+	NC *nats.Conn
+	JS jetstream.JetStream
+}
+
+// Open connects to the Postgres of cfg.DatabaseURL (at least 16
+// connections: the listener, the relay's and the projectors' leadership and
+// the API share the pool). Close releases it.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if pcfg.MaxConns < 16 {
+		pcfg.MaxConns = 16
+	}
+	eventstore.ConfigurePool(pcfg)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Postgres: %w", err)
+	}
+	if cfg.PhotoDir == "" {
+		cfg.PhotoDir = DefaultPhotoDir
+	}
+	s := &Stack{Config: cfg, Logger: logger, Pool: pool, Store: eventstore.New(pool),
+		Listener: eventstore.NewListener(pool, logger)}
+	s.Waiter = projections.NewWaiter(s.Store, s.Listener, logger)
+	return s, nil
+}
+
+// OpenMigrated is Open, then Migrate: the start of every command that
+// writes (dev, migrate, replay).
+func OpenMigrated(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) {
+	s, err := Open(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the NATS connection, if any, and the pool.
+func (s *Stack) Close() {
+	if s.NC != nil {
+		s.NC.Close()
+	}
+	s.Pool.Close()
+}
+
+// ConnectNATS connects to cfg.NATSURL, reconnecting forever: a NATS
+// restart costs a pause, never the process.
+func (s *Stack) ConnectNATS() error {
+	logger := s.Logger
+	nc, err := nats.Connect(s.Config.NATSURL, nats.Name("crm"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { logger.Info("NATS reconnected") }))
+	if err != nil {
+		return fmt.Errorf("connect to NATS: %w", err)
+	}
+	// An async publish that never gets an answer (NATS restarted under it)
+	// fails after this instead of holding a place in the relay's window forever.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(30*time.Second))
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("JetStream: %w", err)
+	}
+	s.NC, s.JS = nc, js
+	return nil
+}
+
+// Migrate brings the event store schema and the read-model tables up to
+// date: a read model whose table schema version changed is rebuilt by replay.
+func (s *Stack) Migrate(ctx context.Context) error {
+	if err := eventstore.Migrate(ctx, s.Pool); err != nil {
+		return err
+	}
+	return projections.Deploy(ctx, s.Store, Projections(), s.Logger)
+}
+
+// Projections lists every read model crm maintains.
+func Projections() []projections.Projection {
+	return []projections.Projection{projections.Leads{}, projections.CallLogs{}, projections.Pipelines{},
+		projections.LeadVolume{}, projections.LeadPhotos{}}
+}
+
+// liveProjections is Projections as the projectors run them: the photo
+// projection removes the files of deleted leads from the photo folder
+// (replay and verify build its table and touch no file).
+func (s *Stack) liveProjections() []projections.Projection {
+	ps := Projections()
+	for i, p := range ps {
+		if _, ok := p.(projections.LeadPhotos); ok {
+			ps[i] = projections.LeadPhotos{Files: photoFiles{leadsapi.DirPhotoStore{Dir: s.Config.PhotoDir}}}
+		}
+	}
+	return ps
+}
+
+// photoFiles removes photo files from the Leads API's photo folder.
+type photoFiles struct{ store leadsapi.DirPhotoStore }
+
+// Remove implements projections.PhotoFiles. A file already gone is no
+// error, but a photo folder this process cannot see is: a lead named a file
+// in it, so crm serve saved one there, and skipping it would keep the file
+// (the projector retries, and logs why, until CRM_PHOTO_DIR is right).
+func (f photoFiles) Remove(ctx context.Context, tenantID uuid.UUID, name string) error {
+	if _, err := os.Stat(f.store.Dir); err != nil {
+		return fmt.Errorf("photo folder: %w", err)
+	}
+	if err := f.store.Delete(ctx, tenantID, name); err != nil && !errors.Is(err, leadsapi.ErrPhotoNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Handler builds the HTTP API over the read models and commands; options
+// adjust the dependencies (tests shorten the read-your-writes bound).
+func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
+	deps := &api.Deps{
+		Commands:         commands.New(s.Store, s.Config.Region),
+		Reader:           projections.NewReader(s.Pool),
+		Waiter:           s.Waiter,
+		Auth:             s.Store,
+		Requests:         s.Store,
+		Logger:           s.Logger,
+		Ready:            func(ctx context.Context) error { return s.Pool.Ping(ctx) },
+		RateLimits:       s.Config.RateLimits,
+		IdempotencyLease: s.Config.IdempotencyLease,
+		TrustedProxies:   s.Config.TrustedProxies,
+	}
+	for _, o := range options {
+		o(deps)
+	}
+	return api.NewServer(deps, cratio.Dialect{}, overplane.Dialect{},
+		leadsapi.Dialect{PhotoDir: s.Config.PhotoDir, MaxPhotoBytes: s.Config.MaxPhotoBytes})
+}
