@@ -14,7 +14,9 @@ func StepByStep(s *Store) *Store {
 // commits made meanwhile queue up and go in one group; queued says how many
 // are waiting.
 func HoldGroups(s *Store) (queued func() int, release func()) {
+	s.committer.mu.Lock()
 	s.committer.gate = make(chan struct{})
+	s.committer.mu.Unlock()
 	queued = func() int {
 		s.committer.mu.Lock()
 		defer s.committer.mu.Unlock()

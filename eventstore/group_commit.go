@@ -170,8 +170,11 @@ func (g *committer) startLeader() {
 // lead makes groups from the queue until it is empty.
 func (g *committer) lead() {
 	for {
-		if g.gate != nil {
-			<-g.gate
+		g.mu.Lock()
+		gate := g.gate // a test's hold (HoldGroups); nil in production
+		g.mu.Unlock()
+		if gate != nil {
+			<-gate
 		}
 		g.mu.Lock()
 		group := g.take()
