@@ -40,7 +40,10 @@ func (s *stack) spawn(command string, env ...string) *process {
 	s.t.Helper()
 	cmd := exec.Command(crmBinary(s.t), command)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+s.dbURL, "NATS_URL="+s.natsURL,
-		"CRM_NATS_STREAM="+s.stream.Name, "CRM_NATS_SUBJECTS="+s.stream.Subjects, "CRM_LOG_LEVEL=warn")
+		"CRM_NATS_STREAM="+s.stream.Name, "CRM_NATS_SUBJECTS="+s.stream.Subjects, "CRM_LOG_LEVEL=warn",
+		// No metrics listener: its fixed default port would tie every
+		// child to one port (and to any process left holding it).
+		"CRM_METRICS_ADDR=")
 	cmd.Env = append(cmd.Env, env...)
 	if os.Getenv("CRM_TEST_LOG") != "" {
 		cmd.Stderr = os.Stderr
