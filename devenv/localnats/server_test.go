@@ -3,10 +3,10 @@ package localnats_test
 import (
 	"testing"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/devenv/localnats"
+	"github.com/crmcore/crm/devenv/storetest"
 )
 
 func start(t *testing.T, dir string) *localnats.Server {
@@ -18,24 +18,10 @@ func start(t *testing.T, dir string) *localnats.Server {
 	return s
 }
 
-func jetStream(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
 func TestRestartKeepsStreams(t *testing.T) {
 	dir := t.TempDir()
 	s := start(t, dir)
-	js := jetStream(t, s.URL())
+	js := storetest.JetStream(t, s.URL())
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}, Storage: jetstream.FileStorage}); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +33,7 @@ func TestRestartKeepsStreams(t *testing.T) {
 
 	s = start(t, dir)
 	t.Cleanup(s.Shutdown)
-	stream, err := jetStream(t, s.URL()).Stream(t.Context(), "EVENTS")
+	stream, err := storetest.JetStream(t, s.URL()).Stream(t.Context(), "EVENTS")
 	if err != nil {
 		t.Fatal(err)
 	}
