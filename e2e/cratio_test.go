@@ -56,46 +56,22 @@ var rahul = map[string]any{
 
 func (s *stack) createLead(key string, body map[string]any) cratioLead {
 	s.t.Helper()
-	r := s.do(key, "POST", "/api/v1/leads", body)
-	if r.Status != http.StatusCreated {
-		s.t.Fatalf("create lead: %d %s", r.Status, r.Body)
-	}
-	var l cratioLead
-	r.json(s.t, &l)
-	return l
+	return expect[cratioLead](s, http.StatusCreated, key, "POST", "/api/v1/leads", body)
 }
 
 func (s *stack) listLeads(key, query string) cratioList[cratioLead] {
 	s.t.Helper()
-	r := s.do(key, "GET", "/api/v1/leads"+query, nil)
-	if r.Status != http.StatusOK {
-		s.t.Fatalf("list leads %s: %d %s", query, r.Status, r.Body)
-	}
-	var l cratioList[cratioLead]
-	r.json(s.t, &l)
-	return l
+	return expect[cratioList[cratioLead]](s, http.StatusOK, key, "GET", "/api/v1/leads"+query, nil)
 }
 
 func (s *stack) logCall(key string, body map[string]any) cratioCall {
 	s.t.Helper()
-	r := s.do(key, "POST", "/api/v1/call-logs", body)
-	if r.Status != http.StatusCreated {
-		s.t.Fatalf("log call: %d %s", r.Status, r.Body)
-	}
-	var c cratioCall
-	r.json(s.t, &c)
-	return c
+	return expect[cratioCall](s, http.StatusCreated, key, "POST", "/api/v1/call-logs", body)
 }
 
 func (s *stack) listCalls(key, query string) cratioList[cratioCall] {
 	s.t.Helper()
-	r := s.do(key, "GET", "/api/v1/call-logs"+query, nil)
-	if r.Status != http.StatusOK {
-		s.t.Fatalf("list call logs %s: %d %s", query, r.Status, r.Body)
-	}
-	var l cratioList[cratioCall]
-	r.json(s.t, &l)
-	return l
+	return expect[cratioList[cratioCall]](s, http.StatusOK, key, "GET", "/api/v1/call-logs"+query, nil)
 }
 
 func TestCratioCreateAndListLeads(t *testing.T) {

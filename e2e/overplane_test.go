@@ -93,46 +93,22 @@ func str(s *string) string {
 
 func (s *stack) opCreate(key string, body any) opLead {
 	s.t.Helper()
-	r := s.do(key, "POST", "/api/crm/lead", body)
-	if r.Status != http.StatusCreated {
-		s.t.Fatalf("create lead: %d %s", r.Status, r.Body)
-	}
-	var l opLead
-	r.json(s.t, &l)
-	return l
+	return expect[opLead](s, http.StatusCreated, key, "POST", "/api/crm/lead", body)
 }
 
 func (s *stack) opGet(key, id string) opLead {
 	s.t.Helper()
-	r := s.do(key, "GET", "/api/crm/lead/"+id, nil)
-	if r.Status != http.StatusOK {
-		s.t.Fatalf("get lead %s: %d %s", id, r.Status, r.Body)
-	}
-	var l opLead
-	r.json(s.t, &l)
-	return l
+	return expect[opLead](s, http.StatusOK, key, "GET", "/api/crm/lead/"+id, nil)
 }
 
 func (s *stack) opPatch(key, id string, body any) opLead {
 	s.t.Helper()
-	r := s.do(key, "PATCH", "/api/crm/lead/"+id, body)
-	if r.Status != http.StatusOK {
-		s.t.Fatalf("patch lead %s: %d %s", id, r.Status, r.Body)
-	}
-	var l opLead
-	r.json(s.t, &l)
-	return l
+	return expect[opLead](s, http.StatusOK, key, "PATCH", "/api/crm/lead/"+id, body)
 }
 
 func (s *stack) opList(key, query string) opList {
 	s.t.Helper()
-	r := s.do(key, "GET", "/api/crm/lead"+query, nil)
-	if r.Status != http.StatusOK {
-		s.t.Fatalf("list leads %s: %d %s", query, r.Status, r.Body)
-	}
-	var l opList
-	r.json(s.t, &l)
-	return l
+	return expect[opList](s, http.StatusOK, key, "GET", "/api/crm/lead"+query, nil)
 }
 
 // opFail checks an error answer's status, type, code and param.

@@ -321,3 +321,16 @@ func (s *stack) events() []eventstore.Event {
 	})
 	return all
 }
+
+// expect sends a request as do does, fails the test unless it is answered
+// with status want, and decodes the body as T.
+func expect[T any](s *stack, want int, key, method, path string, body any) T {
+	s.t.Helper()
+	r := s.do(key, method, path, body)
+	if r.Status != want {
+		s.t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+	}
+	var v T
+	r.json(s.t, &v)
+	return v
+}
