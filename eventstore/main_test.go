@@ -17,16 +17,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // newStore returns a store on a fresh, migrated database.
 func newStore(t *testing.T) *eventstore.Store {
 	t.Helper()
-	ctx := t.Context()
-	pool, err := eventstore.OpenPool(ctx, storetest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := eventstore.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	return eventstore.New(pool)
+	return eventstore.New(storetest.MigratedPool(t))
 }
 
 func newID(t *testing.T) uuid.UUID {
