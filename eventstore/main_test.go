@@ -44,14 +44,8 @@ func appendTo(tenant, stream uuid.UUID, expected int, events ...eventstore.NewEv
 	}
 }
 
-func mustCommit(t *testing.T, s *eventstore.Store, c eventstore.Commit) eventstore.CommitResult {
-	t.Helper()
-	res, err := s.Commit(t.Context(), c)
-	if err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-	return res
-}
+// mustCommit commits c, failing the test on an error.
+var mustCommit = storetest.MustCommit
 
 // readAll returns every committed event (storetest.Committed).
 func readAll(t *testing.T, s *eventstore.Store) []eventstore.Event {

@@ -28,15 +28,6 @@ func appendTo(tenant, stream uuid.UUID, expected int, typ string) eventstore.Com
 		ExpectedVersion: expected, Events: []eventstore.NewEvent{{Type: typ, SchemaVersion: 1, Data: []byte(`{}`)}}}}}
 }
 
-func mustCommit(t *testing.T, s *eventstore.Store, c eventstore.Commit) eventstore.CommitResult {
-	t.Helper()
-	res, err := s.Commit(t.Context(), c)
-	if err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-	return res
-}
-
 // claim claims key for fingerprint fp and wants to own it.
 func claim(t *testing.T, log *requestlog.Log, tenant uuid.UUID, key, fp string, lease time.Duration) uuid.UUID {
 	t.Helper()
@@ -102,7 +93,7 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	}
 	c := appendTo(tenant, stream, eventstore.NoStream, "lead.created")
 	c.IdempotencyKey = "cmd"
-	first := mustCommit(t, s, c)
+	first := storetest.MustCommit(t, s, c)
 	if _, err := s.Commit(ctx, c); !errors.As(err, new(*eventstore.DuplicateCommitError)) {
 		t.Fatalf("second commit with the key: %v", err)
 	}
@@ -112,7 +103,7 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 		t.Fatalf("expired command key still answers: %v %v", ok, err)
 	}
 	c.Streams[0].ExpectedVersion = 1
-	again := mustCommit(t, s, c)
+	again := storetest.MustCommit(t, s, c)
 	if !first.Position.Less(again.Position) {
 		t.Fatalf("the expired key replayed %v", again)
 	}
@@ -154,13 +145,13 @@ func TestRedactionPurgesStoredResponses(t *testing.T) {
 	create := claim(t, log, tenant, "create", "fp", time.Hour)
 	c := appendTo(tenant, lead, eventstore.NoStream, "lead.created")
 	c.IdempotencyKey = "cmd-create"
-	mustCommit(t, s, c)
+	storetest.MustCommit(t, s, c)
 	if err := log.CompleteRequest(ctx, tenant, "create", create, requestlog.StoredResponse{Status: 201, Body: []byte(`{"name":"Priya"}`)},
 		[]uuid.UUID{lead}); err != nil {
 		t.Fatal(err)
 	}
 	keep := claim(t, log, tenant, "other", "fp", time.Hour)
-	mustCommit(t, s, appendTo(tenant, other, eventstore.NoStream, "lead.created"))
+	storetest.MustCommit(t, s, appendTo(tenant, other, eventstore.NoStream, "lead.created"))
 	if err := log.CompleteRequest(ctx, tenant, "other", keep, requestlog.StoredResponse{Status: 201}, []uuid.UUID{other}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +161,7 @@ func TestRedactionPurgesStoredResponses(t *testing.T) {
 	del := appendTo(tenant, lead, 1, "lead.deleted")
 	del.IdempotencyKey = "cmd-delete"
 	del.Streams[0].Redact, del.Streams[0].ReleaseAll = true, true
-	mustCommit(t, s, del)
+	storetest.MustCommit(t, s, del)
 
 	keys := func(table string) map[string]bool {
 		rows, err := s.Pool().Query(ctx, `select key from `+table+` where tenant_id = $1`, tenant)
@@ -210,7 +201,7 @@ func TestRedactionPurgesStoredResponses(t *testing.T) {
 func TestCompleteWaitsForADeleteInFlight(t *testing.T) {
 	s, log := newLog(t)
 	ctx, tenant, lead := t.Context(), uuid.New(), uuid.New()
-	mustCommit(t, s, appendTo(tenant, lead, eventstore.NoStream, "lead.created"))
+	storetest.MustCommit(t, s, appendTo(tenant, lead, eventstore.NoStream, "lead.created"))
 	token := claim(t, log, tenant, "create", "fp", time.Hour)
 
 	// The delete's transaction, holding the stream's row as a commit does.
