@@ -18,6 +18,10 @@ const principalKey = "crm.jwt.principal"
 // permission, 503 when keys or tenants cannot be read. A request let
 // through carries its Principal (PrincipalOf).
 func (v *Verifier) Require(permission string) gin.HandlerFunc {
+	if permission == "" {
+		// A route mounted so would refuse every token: a wiring mistake.
+		panic("jwtauth: Require needs a permission (AnyToken for any valid token)")
+	}
 	return func(c *gin.Context) {
 		p, err := v.Verify(c.Request.Context(), bearerToken(c.GetHeader("Authorization")))
 		if err != nil {

@@ -94,3 +94,13 @@ func TestRequire(t *testing.T) {
 		})
 	}
 }
+
+func TestRequireWithoutPermissionPanics(t *testing.T) {
+	v := newVerifier(t, Settings{Secret: testSecret}, newClock(), acme)
+	defer func() {
+		if recover() == nil {
+			t.Fatal(`Require("") did not panic`)
+		}
+	}()
+	v.Require("")
+}
