@@ -25,12 +25,12 @@ import (
 // Bounds of a JWKS: its size, its keys, how long one load may take and the
 // weakest RSA key taken.
 const (
-	maxJWKSBytes   = 1 << 20
-	maxJWKSKeys    = 100
-	jwksTimeout    = 10 * time.Second
-	minRSABits     = 2048
-	defaultMaxAge  = time.Hour
-	defaultMinWait = 30 * time.Second
+	maxJWKSBytes       = 1 << 20
+	maxJWKSKeys        = 100
+	jwksTimeout        = 10 * time.Second
+	minRSABits         = 2048
+	defaultMaxAge      = time.Hour
+	defaultMinInterval = 30 * time.Second
 )
 
 // errNoSuchKey is a lookup that found no key for a token: a reload may.
@@ -128,7 +128,7 @@ func newKeySet(s Settings, o Options) (*keySet, error) {
 		ks.maxAge = defaultMaxAge
 	}
 	if ks.minInterval <= 0 {
-		ks.minInterval = defaultMinWait
+		ks.minInterval = defaultMinInterval
 	}
 	if ks.logger == nil {
 		ks.logger = slog.Default()
