@@ -176,6 +176,11 @@ func TestDevRunsWithNothingSetUp(t *testing.T) {
 	if code, body := dev.call(t, other, "GET", "/api/v1/leads", ""); code != 200 || !strings.Contains(string(body), `"total":0`) {
 		t.Fatalf("other tenant: %d %s", code, body)
 	}
+	// A JWT for it, signed with the secret crm dev keeps in the folder.
+	out, err = exec.Command(crmBinary(t), "tokens", "issue", "--tenant", "globex", "--permissions", "319", "--data", dir).Output()
+	if err != nil || strings.Count(string(out), "\n") != 1 || strings.Count(string(out), ".") != 2 {
+		t.Fatalf("crm tokens issue: %v, printed %q", err, out)
+	}
 
 	// Clean stop: Postgres goes down with it.
 	if err := dev.signal(syscall.SIGTERM); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/jwtauth"
 	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/wire"
 )
@@ -71,6 +72,10 @@ type Config struct {
 	MetricsAddrSet bool
 	// DevAPIKey is CRM_DEV_API_KEY, the default of crm dev's --api-key.
 	DevAPIKey string
+	// JWT is how bearer JWTs are verified: CRM_JWT_SECRET,
+	// CRM_JWT_JWKS_URL, CRM_JWT_JWKS_FILE, CRM_JWT_ISSUER and
+	// CRM_JWT_AUDIENCE (crm dev makes a secret when none is set).
+	JWT jwtauth.Settings
 }
 
 // ConfigFromEnv reads the environment once; a malformed value is an error
@@ -84,6 +89,13 @@ func ConfigFromEnv() (Config, error) {
 		Stream:      wire.DefaultStream,
 		PhotoDir:    os.Getenv("CRM_PHOTO_DIR"),
 		DevAPIKey:   os.Getenv("CRM_DEV_API_KEY"),
+		JWT: jwtauth.Settings{
+			Secret:   []byte(os.Getenv("CRM_JWT_SECRET")),
+			JWKSURL:  os.Getenv("CRM_JWT_JWKS_URL"),
+			JWKSFile: os.Getenv("CRM_JWT_JWKS_FILE"),
+			Issuer:   os.Getenv("CRM_JWT_ISSUER"),
+			Audience: os.Getenv("CRM_JWT_AUDIENCE"),
+		},
 	}
 	c.MetricsAddr, c.MetricsAddrSet = os.LookupEnv("CRM_METRICS_ADDR")
 	if n := os.Getenv("CRM_NATS_REPLICAS"); n == "3" {
@@ -120,6 +132,9 @@ func ConfigFromEnv() (Config, error) {
 	c.IdempotencyLease = lease
 	if c.TrustedProxies, err = api.ParseTrustedProxies(os.Getenv("CRM_TRUSTED_PROXIES")); err != nil {
 		return Config{}, fmt.Errorf("CRM_TRUSTED_PROXIES: %w", err)
+	}
+	if err := c.JWT.Check(); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -54,6 +54,11 @@ func runDev(ctx context.Context, cfg stack.Config, args []string, stdout io.Writ
 		return err
 	}
 	defer lock.Release()
+	if len(cfg.JWT.Secret) == 0 {
+		if cfg.JWT.Secret, err = devJWTSecret(dir); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

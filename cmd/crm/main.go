@@ -1,6 +1,7 @@
 // Command crm is the one binary of the crm CRM backend: crm dev runs
 // everything in one process with no set-up; serve, relay, project and
-// migrate are the production split; keys and replay are operator tools.
+// migrate are the production split; keys, tokens and replay are operator
+// tools.
 package main
 
 import (
@@ -26,6 +27,7 @@ commands:
   project   run the projector workers (DATABASE_URL, NATS_URL)
   migrate   migrate the event store and create read-model tables (DATABASE_URL)
   keys      create or revoke API keys: crm keys create --tenant NAME; crm keys revoke KEY_ID
+  tokens    issue a signed JWT: crm tokens issue --tenant NAME --permissions 319,crm-menu [--ttl 1h]
   replay    rebuild read models from the event store: crm replay PROJECTION | --all
   bench     measure crm against Postgres and NATS themselves: crm bench [--scale N]
 `
@@ -59,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"project": func(ctx context.Context, cfg stack.Config) error { return runProject(ctx, cfg, logger) },
 		"migrate": func(ctx context.Context, cfg stack.Config) error { return runMigrate(ctx, cfg, logger) },
 		"keys":    func(ctx context.Context, cfg stack.Config) error { return runKeys(ctx, cfg, rest, stdout, stderr) },
+		"tokens":  func(ctx context.Context, cfg stack.Config) error { return runTokens(ctx, cfg, rest, stdout, stderr) },
 		"replay":  func(ctx context.Context, cfg stack.Config) error { return runReplay(ctx, cfg, rest, stderr, logger) },
 		"bench": func(ctx context.Context, cfg stack.Config) error {
 			err := bench.Run(ctx, cfg, rest, stdout, logger)
