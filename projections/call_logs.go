@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -43,34 +45,68 @@ create index if not exists rm_call_logs_lead on rm_call_logs (tenant_id, lead_id
 	return err
 }
 
-// Apply implements Projection.
+// Apply implements Projection: it loads the call logs e can change, folds
+// e into them as the bulk rebuild does (leadCallLogs), and writes back the
+// difference.
 func (CallLogs) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
-	if e.StreamType != domain.LeadStream {
+	if e.StreamType != domain.LeadStream || !slices.Contains(callLogEvents, e.Type) {
 		return nil
 	}
+	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return err
+	}
+	var before leadCallLogs
+	if err := before.load(ctx, tx, e, ev); err != nil {
+		return fmt.Errorf("load call logs of lead %s: %w", e.StreamID, err)
+	}
+	after := leadCallLogs{rows: slices.Clone(before.rows)}
+	if err := after.fold(e, ev); err != nil {
+		return err
+	}
+	var gone []uuid.UUID
+	for _, c := range before.rows {
+		if !after.has(c.id) {
+			gone = append(gone, c.id)
+		}
+	}
+	if len(gone) > 0 {
+		if _, err := tx.Exec(ctx, `delete from rm_call_logs where tenant_id=$1 and id = any($2)`, e.TenantID, gone); err != nil {
+			return err
+		}
+	}
+	for _, c := range after.rows {
+		if !before.has(c.id) {
+			if _, err := tx.Exec(ctx, `insert into rm_call_logs (tenant_id, id, lead_id, call_type, duration_seconds,
+				outcome, notes, called_at, created_at, created_by) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, c.row...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// load reads the ids of the call logs that e, decoded as ev, can change:
+// a call log's first event has none yet, a delete has its own, and a
+// lead's delete all of the lead's. Their rows stay unread: what is loaded is
+// only ever kept or deleted.
+func (l *leadCallLogs) load(ctx context.Context, tx pgx.Tx, e eventstore.Event, ev domain.Event) error {
+	var rows pgx.Rows
 	var err error
-	switch e.Type {
-	case domain.CallLogged:
-		ev, derr := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-		if derr != nil {
-			return derr
-		}
-		d := ev.Data.(domain.CallLoggedData)
-		if d.CallLogID == uuid.Nil || d.Redacted {
-			return nil // redacted: it or its lead was permanently deleted later
-		}
-		_, err = tx.Exec(ctx, `insert into rm_call_logs (tenant_id, id, lead_id, call_type, duration_seconds,
-			outcome, notes, called_at, created_at, created_by) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`,
-			callLogRow(e, d)...)
-	case domain.CallLogDeleted:
-		ev, derr := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-		if derr != nil {
-			return derr
-		}
-		d := ev.Data.(domain.CallLogDeletedData)
-		_, err = tx.Exec(ctx, `delete from rm_call_logs where tenant_id=$1 and id=$2`, e.TenantID, d.CallLogID)
-	case domain.LeadDeleted:
-		_, err = tx.Exec(ctx, `delete from rm_call_logs where tenant_id=$1 and lead_id=$2`, e.TenantID, e.StreamID)
+	switch d := ev.Data.(type) {
+	case domain.CallLogDeletedData:
+		rows, err = tx.Query(ctx, `select id from rm_call_logs where tenant_id=$1 and id=$2`, e.TenantID, d.CallLogID)
+	case domain.LeadLifecycleData:
+		rows, err = tx.Query(ctx, `select id from rm_call_logs where tenant_id=$1 and lead_id=$2`, e.TenantID, e.StreamID)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	for _, id := range ids {
+		l.rows = append(l.rows, callLog{id: id})
 	}
 	return err
 }

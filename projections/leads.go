@@ -3,9 +3,10 @@ package projections
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crmcore/crm/domain"
@@ -86,76 +87,68 @@ do $$ begin
 	execute format('drop index if exists %1$I.rm_leads_status, %1$I.rm_leads_source', current_schema());
 end $$;`
 
-// Apply implements Projection.
+// Apply implements Projection: it loads the lead's row (not for the
+// lead's create: there is none yet), folds e into it as the bulk rebuild
+// does (leadRow), and writes back the difference.
 func (Leads) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
-	if e.StreamType != domain.LeadStream {
+	if e.StreamType != domain.LeadStream || !slices.Contains(leadRowEvents, e.Type) {
 		return nil
 	}
-	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-	if err != nil {
-		return err
-	}
-	switch d := ev.Data.(type) {
-	case domain.LeadCreatedData:
-		if d.LeadID == uuid.Nil {
-			return nil // redacted: the lead was permanently deleted later
-		}
-		return upsertLead(ctx, tx, e, d.Number, d.Profile, string(d.Status), true)
-	case domain.LeadUpdatedData:
-		return changeLeadProfile(ctx, tx, e, d.Changes)
-	case domain.LeadStatusChangedData:
-		_, err = tx.Exec(ctx, `update rm_leads set status=$3, updated_at=$4 where tenant_id=$1 and id=$2`,
-			e.TenantID, e.StreamID, string(d.To), e.RecordedAt)
-	case domain.LeadLifecycleData:
-		switch e.Type {
-		case domain.LeadArchived, domain.LeadRestored:
-			_, err = tx.Exec(ctx, `update rm_leads set archived=$3, updated_at=$4 where tenant_id=$1 and id=$2`,
-				e.TenantID, e.StreamID, e.Type == domain.LeadArchived, e.RecordedAt)
-		case domain.LeadDeleted:
-			_, err = tx.Exec(ctx, `delete from rm_leads where tenant_id=$1 and id=$2`, e.TenantID, e.StreamID)
+	var before leadRow
+	if e.Type != domain.LeadCreated {
+		if err := before.load(ctx, tx, e); err != nil {
+			return fmt.Errorf("load lead %s: %w", e.StreamID, err)
 		}
 	}
-	return err
+	after := before
+	if err := after.Fold(e); err != nil {
+		return err
+	}
+	return writeLeadRow(ctx, tx, before, after)
 }
 
-// changeLeadProfile applies field changes to the stored profile.
-func changeLeadProfile(ctx context.Context, tx pgx.Tx, e eventstore.Event, changes []domain.FieldChange) error {
-	var raw []byte
-	var number int64
-	var status string
-	err := tx.QueryRow(ctx, `select profile, number, status from rm_leads where tenant_id=$1 and id=$2`,
-		e.TenantID, e.StreamID).Scan(&raw, &number, &status)
-	if err == pgx.ErrNoRows {
-		return nil // redacted history of a lead deleted later
+// load reads the lead's row of e's stream; none leaves r not present
+// (redacted history of a lead deleted later).
+func (r *leadRow) load(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+	var profile []byte
+	err := tx.QueryRow(ctx, `select number, status, archived, profile, created_at, updated_at
+		from rm_leads where tenant_id=$1 and id=$2`, e.TenantID, e.StreamID).
+		Scan(&r.number, &r.status, &r.archived, &profile, &r.createdAt, &r.updatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	p, err := applyChanges(raw, changes)
-	if err != nil {
-		return fmt.Errorf("profile of lead %s: %w", e.StreamID, err)
-	}
-	return upsertLead(ctx, tx, e, number, p, status, false)
-}
-
-// upsertLead writes the lead's row from its profile.
-func upsertLead(ctx context.Context, tx pgx.Tx, e eventstore.Event, number int64, p domain.LeadProfile, status string, create bool) error {
-	profile, err := json.Marshal(p)
-	if err != nil {
+	if err := json.Unmarshal(profile, &r.profile); err != nil {
 		return err
 	}
-	args := []any{e.TenantID, e.StreamID, number, p.Name, first(p.Emails), first(p.Phones),
-		nonNil(p.Emails), nonNil(p.Phones), p.Company, p.Source, status, string(p.Priority), p.AssignedTo,
-		profile, e.RecordedAt}
-	if create {
+	r.present, r.tenantID, r.id = true, e.TenantID, e.StreamID
+	return nil
+}
+
+// writeLeadRow writes the change from before to after of one lead's row.
+func writeLeadRow(ctx context.Context, tx pgx.Tx, before, after leadRow) error {
+	if !after.present {
+		if !before.present {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `delete from rm_leads where tenant_id=$1 and id=$2`, copyUUID(before.tenantID), copyUUID(before.id))
+		return err
+	}
+	v, err := after.values()
+	if err != nil {
+		return fmt.Errorf("lead %s: %w", after.id, err)
+	}
+	if !before.present {
 		_, err = tx.Exec(ctx, `insert into rm_leads (tenant_id, id, number, name, email, phone, emails, phones,
-			company, source, status, priority, assigned_to, profile, created_at, updated_at)
-			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15)`, args...)
+			company, source, status, priority, assigned_to, archived, profile, created_at, updated_at)
+			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`, v...)
 		return err
 	}
 	_, err = tx.Exec(ctx, `update rm_leads set number=$3, name=$4, email=$5, phone=$6, emails=$7, phones=$8,
-		company=$9, source=$10, status=$11, priority=$12, assigned_to=$13, profile=$14, updated_at=$15
-		where tenant_id=$1 and id=$2`, args...)
+		company=$9, source=$10, status=$11, priority=$12, assigned_to=$13, archived=$14, profile=$15,
+		created_at=$16, updated_at=$17 where tenant_id=$1 and id=$2`, v...)
 	return err
 }
 
@@ -171,28 +164,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// applyChanges applies field changes to a profile's JSON object: a null or
-// missing new value removes the field. It reads the result back through
-// LeadProfile, so unknown fields drop out.
-func applyChanges(profile []byte, changes []domain.FieldChange) (domain.LeadProfile, error) {
-	var p domain.LeadProfile
-	fields := map[string]json.RawMessage{}
-	if err := json.Unmarshal(profile, &fields); err != nil {
-		return p, err
-	}
-	for _, c := range changes {
-		if len(c.New) == 0 || string(c.New) == "null" {
-			delete(fields, c.Field)
-		} else {
-			fields[c.Field] = c.New
-		}
-	}
-	merged, err := json.Marshal(fields)
-	if err != nil {
-		return p, err
-	}
-	err = json.Unmarshal(merged, &p)
-	return p, err
 }

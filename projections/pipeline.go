@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,48 +39,49 @@ create table if not exists rm_pipeline_statuses (
 	return err
 }
 
-// Apply implements Projection.
+// Apply implements Projection: it loads the tenant's statuses, folds e into
+// them as the bulk rebuild does (tenantPipeline), and writes back the
+// difference.
 func (Pipelines) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	if e.StreamType != domain.PipelineStream {
 		return nil
 	}
-	ev, err := domain.DecodeEvent(e.Type, e.SchemaVersion, e.Data)
+	rows, err := tx.Query(ctx, `select id, key, name, color, position from rm_pipeline_statuses where tenant_id = $1`, e.TenantID)
 	if err != nil {
+		return fmt.Errorf("load pipeline: %w", err)
+	}
+	before := tenantPipeline{tenantID: e.TenantID}
+	var r pipelineRow
+	if _, err := pgx.ForEachRow(rows, []any{&r.status.ID, &r.status.Key, &r.status.Name, &r.status.Color, &r.position}, func() error {
+		before.rows = append(before.rows, r)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("load pipeline: %w", err)
+	}
+	after := tenantPipeline{tenantID: before.tenantID, rows: slices.Clone(before.rows)}
+	if err := after.Fold(e); err != nil {
 		return err
 	}
-	// The first change of a tenant's pipeline materializes the default one.
-	var seeded bool
-	if err := tx.QueryRow(ctx, `select exists (select 1 from rm_pipeline_statuses where tenant_id = $1)`, e.TenantID).Scan(&seeded); err != nil {
-		return err
-	}
-	for i, s := range domain.DefaultPipeline() {
-		if seeded {
-			break
-		}
-		if _, err := tx.Exec(ctx, `insert into rm_pipeline_statuses (tenant_id, id, key, name, color, position)
-			values ($1, $2, $3, $4, $5, $6)`, e.TenantID, s.ID, string(s.Key), s.Name, s.Color, i+1); err != nil {
-			return err
-		}
-	}
-	switch d := ev.Data.(type) {
-	case domain.PipelineStatusData:
-		if e.Type == domain.PipelineStatusDeleted {
-			_, err = tx.Exec(ctx, `delete from rm_pipeline_statuses where tenant_id=$1 and id=$2`, e.TenantID, d.Status.ID)
-			return err
-		}
-		_, err = tx.Exec(ctx, `insert into rm_pipeline_statuses (tenant_id, id, key, name, color, position)
-			values ($1, $2, $3, $4, $5, (select coalesce(max(position), 0) + 1 from rm_pipeline_statuses where tenant_id = $1))`,
-			e.TenantID, d.Status.ID, string(d.Status.Key), d.Status.Name, d.Status.Color)
-	case domain.PipelineStatusChangedData:
-		_, err = tx.Exec(ctx, `update rm_pipeline_statuses set name=$3, color=$4 where tenant_id=$1 and id=$2`,
-			e.TenantID, d.To.ID, d.To.Name, d.To.Color)
-	case domain.PipelineData:
-		for i, s := range d.Statuses {
-			if _, err = tx.Exec(ctx, `update rm_pipeline_statuses set position=$3 where tenant_id=$1 and id=$2`,
-				e.TenantID, s.ID, i+1); err != nil {
+	for _, was := range before.rows {
+		if after.find(was.status.ID) < 0 {
+			if _, err := tx.Exec(ctx, `delete from rm_pipeline_statuses where tenant_id=$1 and id=$2`, e.TenantID, was.status.ID); err != nil {
 				return err
 			}
 		}
 	}
-	return err
+	for _, now := range after.rows {
+		s := now.status
+		switch i := before.find(s.ID); {
+		case i < 0:
+			_, err = tx.Exec(ctx, `insert into rm_pipeline_statuses (tenant_id, id, key, name, color, position)
+				values ($1, $2, $3, $4, $5, $6)`, e.TenantID, s.ID, string(s.Key), s.Name, s.Color, now.position)
+		case before.rows[i] != now:
+			_, err = tx.Exec(ctx, `update rm_pipeline_statuses set key=$3, name=$4, color=$5, position=$6 where tenant_id=$1 and id=$2`,
+				e.TenantID, s.ID, string(s.Key), s.Name, s.Color, now.position)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -16,9 +16,10 @@ type pipelineRow struct {
 	position int
 }
 
-// tenantPipeline is a tenant's rows of rm_pipeline_statuses as
-// Pipelines.Apply leaves them, folded from the tenant's one pipeline stream
-// (its id is derived from the tenant: domain.PipelineID).
+// tenantPipeline is a tenant's rows of rm_pipeline_statuses, folded from the
+// tenant's one pipeline stream (its id is derived from the tenant:
+// domain.PipelineID): the one statement of what a pipeline event means to
+// the read model, used by the bulk rebuild and by Apply.
 type tenantPipeline struct {
 	tenantID uuid.UUID
 	rows     []pipelineRow

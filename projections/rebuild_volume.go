@@ -12,11 +12,13 @@ import (
 	"github.com/crmcore/crm/eventstore"
 )
 
-// volumeEvents are the lead events LeadVolume.Apply acts on.
+// volumeEvents are the lead events that change the lead volume.
 var volumeEvents = []string{domain.LeadCreated, domain.LeadStatusChanged, domain.LeadDeleted}
 
-// volumeLeadRow is a lead's row of rm_lead_volume_leads as LeadVolume.Apply
-// leaves it, folded from the lead's own events.
+// volumeLeadRow is a lead's row of rm_lead_volume_leads, folded from the
+// lead's own events: the one statement of what a lead event means to the
+// volume, used by the bulk rebuild and by Apply (which moves the counts by
+// the row's change).
 type volumeLeadRow struct {
 	present  bool
 	tenantID uuid.UUID

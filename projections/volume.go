@@ -3,6 +3,8 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,66 +48,58 @@ create table if not exists rm_lead_volume_leads (
 	return err
 }
 
-// Apply implements Projection.
+// Apply implements Projection: it loads the lead's row (not for the
+// lead's create: there is none yet), folds e into it as the bulk rebuild
+// does (volumeLeadRow), writes back the difference and moves the counts by
+// it.
 func (LeadVolume) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
-	if e.StreamType != domain.LeadStream {
+	if e.StreamType != domain.LeadStream || !slices.Contains(volumeEvents, e.Type) {
 		return nil
 	}
-	switch e.Type {
-	case domain.LeadCreated:
-		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-		if err != nil {
+	var before volumeLeadRow
+	if e.Type != domain.LeadCreated {
+		err := tx.QueryRow(ctx, `select day, status from rm_lead_volume_leads where tenant_id=$1 and lead_id=$2`,
+			e.TenantID, e.StreamID).Scan(&before.day, &before.status)
+		switch {
+		case err == nil:
+			before.present, before.tenantID, before.id = true, e.TenantID, e.StreamID
+		case !errors.Is(err, pgx.ErrNoRows): // none: redacted history of a lead deleted later
+			return fmt.Errorf("load lead %s: %w", e.StreamID, err)
+		}
+	}
+	after := before
+	if err := after.Fold(e); err != nil {
+		return err
+	}
+	if before == after {
+		return nil
+	}
+	var err error
+	switch {
+	case !before.present:
+		_, err = tx.Exec(ctx, `insert into rm_lead_volume_leads values ($1, $2, $3, $4)`, e.TenantID, e.StreamID, after.day, after.status)
+	case !after.present:
+		_, err = tx.Exec(ctx, `delete from rm_lead_volume_leads where tenant_id=$1 and lead_id=$2`, e.TenantID, e.StreamID)
+	default:
+		_, err = tx.Exec(ctx, `update rm_lead_volume_leads set status=$3 where tenant_id=$1 and lead_id=$2`, e.TenantID, e.StreamID, after.status)
+	}
+	if err != nil {
+		return err
+	}
+	if before.present {
+		if err := countVolume(ctx, tx, e.TenantID, before.day, before.status, -1); err != nil {
 			return err
 		}
-		d := ev.Data.(domain.LeadCreatedData)
-		if d.LeadID == uuid.Nil {
-			return nil // redacted: deleted later
-		}
-		day := volumeDay(e).Format("2006-01-02")
-		if _, err := tx.Exec(ctx, `insert into rm_lead_volume_leads values ($1, $2, $3, $4)`, e.TenantID, e.StreamID, day, string(d.Status)); err != nil {
-			return err
-		}
-		return countVolume(ctx, tx, e.TenantID, day, string(d.Status), 1)
-	case domain.LeadStatusChanged:
-		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-		if err != nil {
-			return err
-		}
-		day, from, ok, err := volumeLead(ctx, tx, e)
-		if err != nil || !ok {
-			return err
-		}
-		to := string(ev.Data.(domain.LeadStatusChangedData).To)
-		if _, err := tx.Exec(ctx, `update rm_lead_volume_leads set status=$3 where tenant_id=$1 and lead_id=$2`, e.TenantID, e.StreamID, to); err != nil {
-			return err
-		}
-		if err := countVolume(ctx, tx, e.TenantID, day, from, -1); err != nil {
-			return err
-		}
-		return countVolume(ctx, tx, e.TenantID, day, to, 1)
-	case domain.LeadDeleted:
-		day, status, ok, err := volumeLead(ctx, tx, e)
-		if err != nil || !ok {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `delete from rm_lead_volume_leads where tenant_id=$1 and lead_id=$2`, e.TenantID, e.StreamID); err != nil {
-			return err
-		}
-		return countVolume(ctx, tx, e.TenantID, day, status, -1)
+	}
+	if after.present {
+		return countVolume(ctx, tx, e.TenantID, after.day, after.status, 1)
 	}
 	return nil
 }
 
-func volumeLead(ctx context.Context, tx pgx.Tx, e eventstore.Event) (day, status string, ok bool, err error) {
-	err = tx.QueryRow(ctx, `select day::text, status from rm_lead_volume_leads where tenant_id=$1 and lead_id=$2`,
-		e.TenantID, e.StreamID).Scan(&day, &status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", false, nil // redacted history of a lead deleted later
-	}
-	return day, status, err == nil, err
-}
-
-func countVolume(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, day, status string, delta int) error {
+// countVolume moves the count of leads of day and status by delta, keeping
+// no count of zero.
+func countVolume(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, day time.Time, status string, delta int) error {
 	_, err := tx.Exec(ctx, `insert into rm_lead_volume (tenant_id, day, status, leads) values ($1, $2, $3, $4)
 		on conflict (tenant_id, day, status) do update set leads = rm_lead_volume.leads + excluded.leads`,
 		tenantID, day, status, delta)
