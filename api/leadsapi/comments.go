@@ -10,7 +10,7 @@ import (
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // user is who wrote a comment or made a change. crm authenticates API keys,
@@ -39,10 +39,10 @@ type comment struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// showComments shows a lead's comments, folded (projections.Comments) from
+// showComments shows a lead's comments, folded (leads.Comments) from
 // the events that wrote them, in the Leads API's shape.
 func showComments(events []eventstore.Event) ([]comment, error) {
-	folded, err := projections.FoldComments(events)
+	folded, err := leads.FoldComments(events)
 	if err != nil {
 		return nil, err
 	}

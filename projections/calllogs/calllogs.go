@@ -1,4 +1,7 @@
-package projections
+// Package calllogs is the call log read model, rm_call_logs: each lead's
+// live call logs folded from its events (leadCallLogs, for live apply and
+// bulk rebuild alike), and its queries.
+package calllogs
 
 import (
 	"context"
@@ -10,22 +13,23 @@ import (
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
-// CallLogs is the call log read model.
-type CallLogs struct{}
+// Projection is the call log read model.
+type Projection struct{}
 
-// Name implements Projection.
-func (CallLogs) Name() string { return "call_logs" }
+// Name implements projections.Projection.
+func (Projection) Name() string { return "call_logs" }
 
-// SchemaVersion implements Versioned: bump it with any change to the tables.
-func (CallLogs) SchemaVersion() int { return 1 }
+// SchemaVersion implements projections.Versioned: bump it with any change to the tables.
+func (Projection) SchemaVersion() int { return 1 }
 
-// Tables implements Projection.
-func (CallLogs) Tables() []string { return []string{"rm_call_logs"} }
+// Tables implements projections.Projection.
+func (Projection) Tables() []string { return []string{"rm_call_logs"} }
 
-// Setup implements Projection.
-func (CallLogs) Setup(ctx context.Context, tx pgx.Tx) error {
+// Setup implements projections.Projection.
+func (Projection) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 create table if not exists rm_call_logs (
 	tenant_id        uuid not null,
@@ -45,10 +49,10 @@ create index if not exists rm_call_logs_lead on rm_call_logs (tenant_id, lead_id
 	return err
 }
 
-// Apply implements Projection: it loads the call logs e can change, folds
+// Apply implements projections.Projection: it loads the call logs e can change, folds
 // e into them as the bulk rebuild does (leadCallLogs), and writes back the
 // difference.
-func (CallLogs) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	if e.StreamType != domain.LeadStream || !slices.Contains(callLogEvents, e.Type) {
 		return nil
 	}
@@ -118,6 +122,6 @@ var callLogCopyColumns = []string{"tenant_id", "id", "lead_id", "call_type", "du
 // callLogRow is the row of rm_call_logs that lead.call_logged e with data d
 // makes.
 func callLogRow(e eventstore.Event, d domain.CallLoggedData) []any {
-	return []any{copyUUID(e.TenantID), copyUUID(d.CallLogID), copyUUID(e.StreamID), string(d.CallType),
+	return []any{projections.CopyUUID(e.TenantID), projections.CopyUUID(d.CallLogID), projections.CopyUUID(e.StreamID), string(d.CallType),
 		d.DurationSeconds, d.Outcome, d.Notes, d.CalledAt, e.RecordedAt, e.Metadata.Actor}
 }

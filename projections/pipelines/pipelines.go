@@ -1,4 +1,7 @@
-package projections
+// Package pipelines is the read model of each tenant's lead statuses,
+// rm_pipeline_statuses, folded from the tenant's pipeline stream
+// (tenantPipeline, for live apply and bulk rebuild alike), and its query.
+package pipelines
 
 import (
 	"context"
@@ -11,21 +14,21 @@ import (
 	"github.com/crmcore/crm/eventstore"
 )
 
-// Pipelines is the read model of each tenant's lead statuses, in order. A
+// Projection is the read model of each tenant's lead statuses, in order. A
 // tenant with no rows has the default pipeline.
-type Pipelines struct{}
+type Projection struct{}
 
-// Name implements Projection.
-func (Pipelines) Name() string { return "pipelines" }
+// Name implements projections.Projection.
+func (Projection) Name() string { return "pipelines" }
 
-// SchemaVersion implements Versioned: bump it with any change to the tables.
-func (Pipelines) SchemaVersion() int { return 1 }
+// SchemaVersion implements projections.Versioned: bump it with any change to the tables.
+func (Projection) SchemaVersion() int { return 1 }
 
-// Tables implements Projection.
-func (Pipelines) Tables() []string { return []string{"rm_pipeline_statuses"} }
+// Tables implements projections.Projection.
+func (Projection) Tables() []string { return []string{"rm_pipeline_statuses"} }
 
-// Setup implements Projection.
-func (Pipelines) Setup(ctx context.Context, tx pgx.Tx) error {
+// Setup implements projections.Projection.
+func (Projection) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 create table if not exists rm_pipeline_statuses (
 	tenant_id uuid not null,
@@ -39,10 +42,10 @@ create table if not exists rm_pipeline_statuses (
 	return err
 }
 
-// Apply implements Projection: it loads the tenant's statuses, folds e into
+// Apply implements projections.Projection: it loads the tenant's statuses, folds e into
 // them as the bulk rebuild does (tenantPipeline), and writes back the
 // difference.
-func (Pipelines) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	if e.StreamType != domain.PipelineStream {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package projections
+package leads
 
 import (
 	"encoding/json"

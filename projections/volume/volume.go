@@ -1,4 +1,8 @@
-package projections
+// Package volume is the lead volume read model behind the dashboards:
+// leads counted by creation day and current status, each lead's row folded
+// from its events (volumeLeadRow, for live apply and bulk rebuild alike),
+// and its queries.
+package volume
 
 import (
 	"context"
@@ -14,22 +18,22 @@ import (
 	"github.com/crmcore/crm/eventstore"
 )
 
-// LeadVolume counts leads by the UTC day they were created and their
+// Projection counts leads by the UTC day they were created and their
 // current status, for the lead-volume and total-leads dashboards: a status
 // change moves a lead between the counts of its creation day.
-type LeadVolume struct{}
+type Projection struct{}
 
-// Name implements Projection.
-func (LeadVolume) Name() string { return "lead_volume" }
+// Name implements projections.Projection.
+func (Projection) Name() string { return "lead_volume" }
 
-// SchemaVersion implements Versioned: bump it with any change to the tables.
-func (LeadVolume) SchemaVersion() int { return 1 }
+// SchemaVersion implements projections.Versioned: bump it with any change to the tables.
+func (Projection) SchemaVersion() int { return 1 }
 
-// Tables implements Projection.
-func (LeadVolume) Tables() []string { return []string{"rm_lead_volume", "rm_lead_volume_leads"} }
+// Tables implements projections.Projection.
+func (Projection) Tables() []string { return []string{"rm_lead_volume", "rm_lead_volume_leads"} }
 
-// Setup implements Projection.
-func (LeadVolume) Setup(ctx context.Context, tx pgx.Tx) error {
+// Setup implements projections.Projection.
+func (Projection) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 create table if not exists rm_lead_volume (
 	tenant_id uuid not null,
@@ -48,11 +52,11 @@ create table if not exists rm_lead_volume_leads (
 	return err
 }
 
-// Apply implements Projection: it loads the lead's row (not for the
+// Apply implements projections.Projection: it loads the lead's row (not for the
 // lead's create: there is none yet), folds e into it as the bulk rebuild
 // does (volumeLeadRow), writes back the difference and moves the counts by
 // it.
-func (LeadVolume) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	if e.StreamType != domain.LeadStream || !slices.Contains(volumeEvents, e.Type) {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package projections
+package leads
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
 // leadRowEvents are the lead events that change a row of rm_leads (Apply
@@ -46,11 +47,11 @@ func (r *leadRow) Fold(e eventstore.Event) error {
 	if err != nil {
 		return err
 	}
-	return r.foldLead(e, ev)
+	return r.FoldLead(e, ev)
 }
 
-// foldLead is Fold of e decoded as ev.
-func (r *leadRow) foldLead(e eventstore.Event, ev domain.Event) error {
+// FoldLead is Fold of e decoded as ev.
+func (r *leadRow) FoldLead(e eventstore.Event, ev domain.Event) error {
 	switch d := ev.Data.(type) {
 	case domain.LeadCreatedData:
 		if d.LeadID == uuid.Nil {
@@ -91,7 +92,7 @@ func (r *leadRow) values() ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{copyUUID(r.tenantID), copyUUID(r.id), r.number, p.Name, first(p.Emails), first(p.Phones),
+	return []any{projections.CopyUUID(r.tenantID), projections.CopyUUID(r.id), r.number, p.Name, first(p.Emails), first(p.Phones),
 		nonNil(p.Emails), nonNil(p.Phones), p.Company, p.Source, r.status, string(p.Priority), p.AssignedTo,
 		r.archived, profile, r.createdAt, r.updatedAt}, nil
 }
@@ -110,10 +111,10 @@ func (r *leadRow) End(emit func([]any) error) error {
 	return emit(v)
 }
 
-// Rebuild implements Rebuilder: it folds each lead's stream into its final
+// Rebuild implements projections.Rebuilder: it folds each lead's stream into its final
 // row and copies the rows into rm_leads.
-func (Leads) Rebuild(ctx context.Context, b *BulkBuild) error {
+func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	return b.CopyStreams(ctx, "rm_leads", leadCopyColumns,
 		eventstore.ScanFilter{StreamTypes: []string{domain.LeadStream}, EventTypes: leadRowEvents, NoMetadata: true},
-		func() StreamFold { return &leadRow{} })
+		func() projections.StreamFold { return &leadRow{} })
 }

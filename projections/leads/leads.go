@@ -1,4 +1,8 @@
-package projections
+// Package leads is the lead list read model: rm_leads (one row per live
+// lead, folded from the lead's events by leadRow, for live apply and bulk
+// rebuild alike), the lead counts its triggers keep, their queries, and the
+// fold of a lead's comments that the APIs read at request time.
+package leads
 
 import (
 	"context"
@@ -11,26 +15,27 @@ import (
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
-// Leads is the lead list read model: one row per live lead with the columns
+// Projection is the lead list read model: one row per live lead with the columns
 // the APIs filter and sort on, and the whole profile as JSON for the rest.
-type Leads struct{}
+type Projection struct{}
 
-// Name implements Projection.
-func (Leads) Name() string { return "leads" }
+// Name implements projections.Projection.
+func (Projection) Name() string { return "leads" }
 
-// SchemaVersion implements Versioned: bump it with any change to the tables.
-func (Leads) SchemaVersion() int { return 1 }
+// SchemaVersion implements projections.Versioned: bump it with any change to the tables.
+func (Projection) SchemaVersion() int { return 1 }
 
-// Tables implements Projection. The lead counts are kept by triggers on
-// rm_leads (lead_counts.go), so they move and verify with it.
-func (Leads) Tables() []string {
+// Tables implements projections.Projection. The lead counts are kept by triggers on
+// rm_leads (counts.go), so they move and verify with it.
+func (Projection) Tables() []string {
 	return []string{"rm_leads", "rm_lead_counts", "rm_lead_counts_daily", "rm_lead_count_deltas"}
 }
 
-// Setup implements Projection.
-func (Leads) Setup(ctx context.Context, tx pgx.Tx) error {
+// Setup implements projections.Projection.
+func (Projection) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 create table if not exists rm_leads (
 	tenant_id   uuid not null,
@@ -87,10 +92,10 @@ do $$ begin
 	execute format('drop index if exists %1$I.rm_leads_status, %1$I.rm_leads_source', current_schema());
 end $$;`
 
-// Apply implements Projection: it loads the lead's row (not for the
+// Apply implements projections.Projection: it loads the lead's row (not for the
 // lead's create: there is none yet), folds e into it as the bulk rebuild
 // does (leadRow), and writes back the difference.
-func (Leads) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	if e.StreamType != domain.LeadStream || !slices.Contains(leadRowEvents, e.Type) {
 		return nil
 	}
@@ -133,7 +138,7 @@ func writeLeadRow(ctx context.Context, tx pgx.Tx, before, after leadRow) error {
 		if !before.present {
 			return nil
 		}
-		_, err := tx.Exec(ctx, `delete from rm_leads where tenant_id=$1 and id=$2`, copyUUID(before.tenantID), copyUUID(before.id))
+		_, err := tx.Exec(ctx, `delete from rm_leads where tenant_id=$1 and id=$2`, projections.CopyUUID(before.tenantID), projections.CopyUUID(before.id))
 		return err
 	}
 	v, err := after.values()

@@ -1,4 +1,4 @@
-package projections
+package calllogs
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
 // callLogEvents are the lead events that change rm_call_logs.
@@ -80,11 +81,11 @@ func (l *leadCallLogs) End(emit func([]any) error) error {
 	return nil
 }
 
-// Rebuild implements Rebuilder: it folds each lead's stream into its live
+// Rebuild implements projections.Rebuilder: it folds each lead's stream into its live
 // call logs and copies them into rm_call_logs. A fold holds one lead's call
 // logs at a time.
-func (CallLogs) Rebuild(ctx context.Context, b *BulkBuild) error {
+func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	return b.CopyStreams(ctx, "rm_call_logs", callLogCopyColumns,
 		eventstore.ScanFilter{StreamTypes: []string{domain.LeadStream}, EventTypes: callLogEvents},
-		func() StreamFold { return &leadCallLogs{} })
+		func() projections.StreamFold { return &leadCallLogs{} })
 }
