@@ -29,7 +29,7 @@ func TestRebuildAllEqualsPerEventApply(t *testing.T) {
 	}
 }
 
-// projections.ReplayAll while commands keep writing swaps in tables that, with the
+// ReplayAll while commands keep writing swaps in tables that, with the
 // events after their checkpoints applied, equal a per-event rebuild: no
 // event is lost or applied twice across the snapshot, the tail and the swap.
 func TestReplayAllWhileWriting(t *testing.T) {
