@@ -14,9 +14,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/pipelines"
+	"github.com/crmcore/crm/projections/volume"
 	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/tenants"
 )
@@ -29,9 +34,9 @@ type Authenticator interface {
 // Deps is what the dialects need from the rest of crm.
 type Deps struct {
 	Commands *commands.Handler
-	Reader   *projections.Reader
-	Waiter   *projections.Waiter
-	Auth     Authenticator
+	Readers
+	Waiter *projections.Waiter
+	Auth   Authenticator
 	// Requests keeps idempotent writes' first responses (nil: no replay).
 	Requests Requests
 	// IdempotencyLease is how long a request holds its Idempotency-Key in
@@ -55,6 +60,20 @@ type Deps struct {
 	// X-Forwarded-For / X-Real-IP name the client, for the per-IP limit;
 	// none by default, so a client cannot pick its own IP.
 	TrustedProxies []string
+}
+
+// Readers are the read models' queries, one field per read model.
+type Readers struct {
+	Leads     *leads.Reader
+	CallLogs  *calllogs.Reader
+	Volume    *volume.Reader
+	Pipelines *pipelines.Reader
+}
+
+// NewReaders returns the queries of every read model over pool.
+func NewReaders(pool *pgxpool.Pool) Readers {
+	return Readers{Leads: leads.NewReader(pool), CallLogs: calllogs.NewReader(pool),
+		Volume: volume.NewReader(pool), Pipelines: pipelines.NewReader(pool)}
 }
 
 // Dialect mounts one of the APIs crm serves.

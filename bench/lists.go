@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 	"github.com/crmcore/crm/stack"
 )
 
@@ -74,7 +74,7 @@ func (q listQuery) path() string {
 }
 
 // benchLists times GET /api/v1/leads with filters, one request at a time,
-// each next to the same two statements projections.Reader.ListLeads runs
+// each next to the same two statements leads.Reader.ListLeads runs
 // (the count, then the page) sent straight through pgx; the count alone is
 // the counts workload. The two alternate who goes first, so neither gets
 // the other's warm cache for free.
@@ -199,13 +199,13 @@ func benchLists(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 // 30 of them, so the raw query bounds created_at the same way.
 var ist = time.FixedZone("IST", 5*3600+1800)
 
-// listSQL returns the statements projections.Reader.ListLeads runs for q,
+// listSQL returns the statements leads.Reader.ListLeads runs for q,
 // with the filter the Cratio handler builds (the last 30 IST days, live
 // leads): the total and the page, with their arguments.
 func listSQL(tenant uuid.UUID, q listQuery) (count string, args []any, page string, pageArgs []any) {
 	y, m, d := time.Now().In(ist).Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, ist)
-	return projections.LeadListSQL(projections.LeadFilter{
+	return leads.ListSQL(leads.Filter{
 		TenantID: tenant, CreatedFrom: today.AddDate(0, 0, -29), CreatedTo: today.AddDate(0, 0, 1),
 		Status: q.status, Source: q.source, Priority: q.priority, Limit: q.limit, Offset: q.offset,
 	})

@@ -13,12 +13,13 @@ import (
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // cratioReadModels are the read models the Cratio API serves: a write is
 // visible once both have applied it.
-var cratioReadModels = []string{projections.Leads{}.Name(), projections.CallLogs{}.Name()}
+var cratioReadModels = []string{leads.Projection{}.Name(), calllogs.Projection{}.Name()}
 
 // benchDurableWrites creates leads through POST /api/v1/leads with 64
 // concurrent clients, next to 64 pgx connections inserting the same JSON

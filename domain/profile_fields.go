@@ -92,6 +92,11 @@ func diffProfiles(from, to LeadProfile) ([]FieldChange, error) {
 	return changes, nil
 }
 
+// WithChanges returns p with changes applied, as the lead's own fold
+// applies them: read models use it so a profile change means the same
+// everywhere.
+func (p LeadProfile) WithChanges(changes []FieldChange) LeadProfile { return applyChanges(p, changes) }
+
 // applyChanges returns p with each change's new value set. A field name this
 // code no longer knows, or a value that no longer decodes, is skipped: stored
 // events are trusted, and reshaping old ones is the upcasters' job.

@@ -239,3 +239,42 @@ func TestDiffThenApplyRebuildsTheTarget(t *testing.T) {
 		t.Errorf("%d profile fields carry a JSON name out of %d", n, reflect.TypeFor[LeadProfile]().NumField())
 	}
 }
+
+// The read models keep a profile as its JSON and change it with WithChanges:
+// from a profile read back from its JSON, the diff leads to the JSON of the
+// target, and the profile it started from is left as it was.
+func TestWithChangesOnAStoredProfile(t *testing.T) {
+	profiles := map[string]LeadProfile{
+		"empty": {}, "asha": asha(), "known": known(), "filled a": filled(t, "a"), "filled bb": filled(t, "bb"),
+	}
+	roundTrip := func(p LeadProfile) (LeadProfile, []byte) {
+		raw, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back LeadProfile
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatal(err)
+		}
+		return back, raw
+	}
+	for fromName, from := range profiles {
+		for toName, to := range profiles {
+			changes, err := diffProfiles(from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, before := roundTrip(from)
+			got, err := json.Marshal(stored.WithChanges(changes))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, want := roundTrip(to); string(got) != string(want) {
+				t.Errorf("%s -> %s:\n got %s\nwant %s", fromName, toName, got, want)
+			}
+			if _, after := roundTrip(stored); string(after) != string(before) {
+				t.Errorf("%s -> %s: WithChanges changed its receiver", fromName, toName)
+			}
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // countsLead is a lead the counts test made, as the test knows it.
@@ -53,7 +54,7 @@ func TestListTotalsMatchCountsAfterRandomWrites(t *testing.T) {
 		}
 		if round == 0 {
 			s.caughtUp()
-			if err := projections.Replay(s.ctx, s.core.Store, projections.Leads{}, 7, nil); err != nil {
+			if err := projections.Replay(s.ctx, s.core.Store, leads.Projection{}, 7, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -269,7 +270,7 @@ func checkTotals(t *testing.T, s *stack, tn *countsTenant) {
 		t.Errorf("GET /api/crm/lead: total %d, rm_leads has %d", got, want)
 	}
 	// The Leads API's total-leads cards and status deletion read the counts.
-	byStatus, err := projections.NewReader(s.core.Pool).CountByStatus(s.ctx, tn.id)
+	byStatus, err := leads.NewReader(s.core.Pool).CountByStatus(s.ctx, tn.id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func checkTotals(t *testing.T, s *stack, tn *countsTenant) {
 		if got, want := byStatus[st], count("not archived and status = $2", st); int(got) != want {
 			t.Errorf("CountByStatus %s: %d, rm_leads has %d", st, got, want)
 		}
-		used, err := projections.NewReader(s.core.Pool).StatusInUse(s.ctx, tn.id, st)
+		used, err := leads.NewReader(s.core.Pool).StatusInUse(s.ctx, tn.id, st)
 		if err != nil {
 			t.Fatal(err)
 		}

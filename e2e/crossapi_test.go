@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 	crmstack "github.com/crmcore/crm/stack"
 )
 
@@ -24,7 +25,7 @@ func TestPipelineStatusesReadTheSameInEveryAPI(t *testing.T) {
 		ID int64 `json:"id"`
 	}
 	s.laWant(s.do(s.key, "POST", "/leads/status", map[string]any{"name": "Negotiation", "primaryColor": "salmon"}), 201, &status)
-	row, err := projections.NewReader(s.core.Pool).GetLead(s.ctx, s.tenantID, uuid.MustParse(lead.ID))
+	row, err := leads.NewReader(s.core.Pool).GetLead(s.ctx, s.tenantID, uuid.MustParse(lead.ID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/crmcore/crm/api/leadsapi"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // laLead is the lead object as a client of the Leads API reads it.
@@ -527,7 +527,7 @@ func TestLeadsAPICommentsAndLogs(t *testing.T) {
 // laUUID is the internal id of lead number n, as Cratio shows it.
 func laUUID(t *testing.T, s *stack, n int64) string {
 	t.Helper()
-	row, err := projections.NewReader(s.core.Pool).GetLeadByNumber(s.ctx, s.tenantID, n)
+	row, err := leads.NewReader(s.core.Pool).GetLeadByNumber(s.ctx, s.tenantID, n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
-// Package projections holds the projector runtime (JetStream consumer ->
-// read-model tables, checkpoint in the same transaction), the read models
-// themselves with their queries, the read-your-writes waiter and replay.
+// Package projections is the projector runtime (JetStream consumer ->
+// read-model tables, checkpoint in the same transaction), the bulk rebuild
+// (BulkBuild, StreamFold), replay, verify, versioned deploy and the
+// read-your-writes waiter. The read models themselves live in a package
+// each below it (leads, calllogs, volume, pipelines, photos), which import
+// this one, never the reverse.
 package projections
 
 import (

@@ -120,15 +120,16 @@ type pickedEvent struct {
 	picks uint64
 }
 
-// leadFold is a StreamFold of lead streams that also folds an event
+// LeadFold is a StreamFold of lead streams that also folds an event
 // decoded already, with domain.DecodeLeadEvent: when several folds of a
 // shared scan take the same lead event, it is decoded once for all of them.
-type leadFold interface {
+type LeadFold interface {
 	StreamFold
-	foldLead(e eventstore.Event, ev domain.Event) error
+	// FoldLead is Fold of e decoded as ev.
+	FoldLead(e eventstore.Event, ev domain.Event) error
 }
 
-// decodedLead is a lead event decoded for the leadFolds of a stream.
+// decodedLead is a lead event decoded for the LeadFolds of a stream.
 type decodedLead struct {
 	done bool
 	ev   domain.Event
@@ -215,11 +216,11 @@ func copyStreams(ctx context.Context, snap *eventstore.Snapshot, reqs []*copyReq
 					return nil
 				}
 			}
-			// The lead events that two or more leadFolds take are decoded
+			// The lead events that two or more LeadFolds take are decoded
 			// once, for all of them.
 			var shareMask uint64
 			for i, fold := range folds {
-				if _, ok := fold.(leadFold); ok {
+				if _, ok := fold.(LeadFold); ok {
 					shareMask |= 1 << i
 				}
 			}
@@ -242,7 +243,7 @@ func copyStreams(ctx context.Context, snap *eventstore.Snapshot, reqs []*copyReq
 								d.done = true
 							}
 							if err = d.err; err == nil {
-								err = fold.(leadFold).foldLead(e.Event, d.ev)
+								err = fold.(LeadFold).FoldLead(e.Event, d.ev)
 							}
 						} else {
 							err = fold.Fold(e.Event)
@@ -315,9 +316,9 @@ func copyStreams(ctx context.Context, snap *eventstore.Snapshot, reqs []*copyReq
 // the events' JSON is most of a rebuild's work in Go.
 func foldWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), 4)) }
 
-// copyUUID is id as pgx encodes it directly: a uuid.UUID goes through its
+// CopyUUID is id as pgx encodes it directly: a uuid.UUID goes through its
 // driver.Valuer (a string, parsed back), a good part of a COPY's work.
-func copyUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
+func CopyUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // Exec runs sql in a transaction of its own with the build's tables first on
 // the search_path, for what is best derived in SQL from rows already copied

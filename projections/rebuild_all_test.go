@@ -1,9 +1,10 @@
-package projections
+package projections_test
 
 import (
 	"testing"
 
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
 // Rebuilding every read model together from one shared scan gives the same
@@ -13,9 +14,9 @@ func TestRebuildAllEqualsPerEventApply(t *testing.T) {
 	hs := newHistory(t, ctx, store, 11)
 	hs.run(600)
 	var reports int
-	builds, err := rebuildAll(ctx, store, readModels, "all_", 0, func(string, int64, int64) { reports++ })
+	builds, err := projections.RebuildAll(ctx, store, readModels, "all_", func(string, int64, int64) { reports++ })
 	for _, b := range builds {
-		defer b.drop()
+		defer b.Drop()
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestReplayAllWhileWriting(t *testing.T) {
 	hs := newHistory(t, ctx, store, 23)
 	hs.run(300)
 	done := make(chan error, 1)
-	go func() { done <- ReplayAll(ctx, store, readModels, 7, nil) }()
+	go func() { done <- projections.ReplayAll(ctx, store, readModels, 7, nil) }()
 	writes := 0
 	for replaying := true; replaying || writes < 50; writes++ {
 		select {
@@ -62,8 +63,8 @@ func TestReplayAllWhileWriting(t *testing.T) {
 		if cp == (eventstore.Position{}) {
 			t.Fatalf("%s: no checkpoint after the replay", p.Name())
 		}
-		live := &build{ctx: ctx, store: store, p: p, schema: "public", name: "public", batchSize: 100, cursor: cp}
-		if err := live.catchUp(); err != nil {
+		live := projections.LiveBuild(ctx, store, p, cp)
+		if err := live.CatchUp(); err != nil {
 			t.Fatal(err)
 		}
 		sameAsPerEvent(t, ctx, store, p, live, "replayed and caught-up")

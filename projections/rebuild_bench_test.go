@@ -1,4 +1,4 @@
-package projections
+package projections_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
 // BenchmarkReplay replays every read model over a store of lead events
@@ -28,7 +29,7 @@ import (
 // REPLAY_BENCH_EVENTS (default 100000); REPLAY_BENCH_PER_EVENT=0 skips the
 // slow per-event replay; REPLAY_BENCH_CREATES_ONLY=1 writes creates alone;
 // REPLAY_BENCH_DATABASE_URL names a database to fill once and reuse. The bulk
-// replay is ReplayAll's, as `crm replay --all`; REPLAY_BENCH_IN_TURN=1
+// replay is projections.ReplayAll's, as `crm replay --all`; REPLAY_BENCH_IN_TURN=1
 // replays the read models one after another instead. Run it
 // once:
 //
@@ -56,7 +57,7 @@ func BenchmarkReplay(b *testing.B) {
 		b.Fatal(err)
 	}
 	store := eventstore.New(pool)
-	if err := SetupAll(ctx, pool, readModels); err != nil {
+	if err := projections.SetupAll(ctx, pool, readModels); err != nil {
 		b.Fatal(err)
 	}
 	var events int64
@@ -75,7 +76,7 @@ func BenchmarkReplay(b *testing.B) {
 		start := time.Now()
 		if bulk && os.Getenv("REPLAY_BENCH_IN_TURN") != "1" {
 			// As `crm replay --all`: one shared read of the store.
-			if err := ReplayAll(ctx, store, readModels, 0, nil); err != nil {
+			if err := projections.ReplayAll(ctx, store, readModels, 0, nil); err != nil {
 				b.Fatal(err)
 			}
 			b.Logf("bulk=true shared: %s", time.Since(start).Round(time.Millisecond))
@@ -83,7 +84,7 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		for _, p := range readModels {
 			t0 := time.Now()
-			if err := replay(ctx, store, p, 0, nil, bulk); err != nil {
+			if err := projections.ReplayOne(ctx, store, p, bulk); err != nil {
 				b.Fatal(err)
 			}
 			b.Logf("bulk=%v %s: %s", bulk, p.Name(), time.Since(t0).Round(time.Millisecond))

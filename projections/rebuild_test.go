@@ -1,4 +1,4 @@
-package projections
+package projections_test
 
 import (
 	"context"
@@ -17,10 +17,15 @@ import (
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/pipelines"
+	"github.com/crmcore/crm/projections/volume"
 )
 
 // readModels are the read models with a bulk rebuild.
-var readModels = []Projection{Leads{}, CallLogs{}, LeadVolume{}, Pipelines{}}
+var readModels = []projections.Projection{leads.Projection{}, calllogs.Projection{}, volume.Projection{}, pipelines.Projection{}}
 
 // history drives the command handlers through a random history of two
 // tenants: creates (some merging into an existing lead), full and partial
@@ -216,7 +221,7 @@ func (hs *history) step() {
 
 func newReadModelStore(t *testing.T) (*eventstore.Store, context.Context) {
 	t.Helper()
-	return newStoreWith(t, readModels...)
+	return projections.NewStoreWith(t, readModels...)
 }
 
 // waitVisible waits until ReadAll reaches the store's last event (a shared
@@ -282,9 +287,9 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 	}
 
 	for _, p := range readModels {
-		bulk, err := rebuild(ctx, store, p, "bulk_"+p.Name(), 0, nil, true)
+		bulk, err := projections.Rebuild(ctx, store, p, "bulk_"+p.Name(), true)
 		if bulk != nil {
-			defer bulk.drop()
+			defer bulk.Drop()
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -295,33 +300,33 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 
 // sameAsPerEvent rebuilds p event by event beside got and checks that got
 // has the same rows, indexes and cursor; what names got's kind of rebuild.
-func sameAsPerEvent(t *testing.T, ctx context.Context, store *eventstore.Store, p Projection, got *build, what string) {
+func sameAsPerEvent(t *testing.T, ctx context.Context, store *eventstore.Store, p projections.Projection, got *projections.Build, what string) {
 	t.Helper()
-	each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
+	each, err := projections.Rebuild(ctx, store, p, "each_"+p.Name(), false)
 	if each != nil {
-		defer each.drop()
+		defer each.Drop()
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	diffs, err := compareTables(ctx, store, p, got.schema, each.schema)
+	diffs, err := projections.CompareTables(ctx, store, p, got.Schema(), each.Schema())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range p.Tables() {
-		n := rowCount(t, ctx, store, each.schema, table)
+		n := rowCount(t, ctx, store, each.Schema(), table)
 		t.Logf("%s: %d rows, %d differ", table, n, diffs[table])
 		// The counts' deltas table is empty whenever no transaction writes.
 		if diffs[table] != 0 || (n == 0 && table != "rm_lead_count_deltas") {
 			t.Errorf("%s: %d of %d rows differ between the %s and the per-event rebuild", table, diffs[table], n, what)
 		}
-		gotIdx, want := indexes(t, ctx, store, got.name, table), indexes(t, ctx, store, each.name, table)
+		gotIdx, want := indexes(t, ctx, store, got.Name(), table), indexes(t, ctx, store, each.Name(), table)
 		if !slices.Equal(gotIdx, want) || len(want) == 0 {
 			t.Errorf("%s: indexes after the %s rebuild\n%q\nwant\n%q", table, what, gotIdx, want)
 		}
 	}
-	if got.cursor != each.cursor {
-		t.Errorf("%s: %s rebuild at %s, per-event at %s", p.Name(), what, got.cursor, each.cursor)
+	if got.Cursor() != each.Cursor() {
+		t.Errorf("%s: %s rebuild at %s, per-event at %s", p.Name(), what, got.Cursor(), each.Cursor())
 	}
 }
 
@@ -363,11 +368,11 @@ func TestBulkRebuildThenTail(t *testing.T) {
 	for range 150 {
 		hs.step()
 	}
-	var builds []*build
+	var builds []*projections.Build
 	for _, p := range readModels {
-		b, err := rebuild(ctx, store, p, "bulk_"+p.Name(), 0, nil, true)
+		b, err := projections.Rebuild(ctx, store, p, "bulk_"+p.Name(), true)
 		if b != nil {
-			defer b.drop()
+			defer b.Drop()
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -380,21 +385,21 @@ func TestBulkRebuildThenTail(t *testing.T) {
 	waitVisible(t, ctx, store)
 	for i, p := range readModels {
 		b := builds[i]
-		before := b.applied
-		if err := b.catchUp(); err != nil {
+		before := b.Applied()
+		if err := b.CatchUp(); err != nil {
 			t.Fatal(err)
 		}
-		if b.applied == before {
+		if b.Applied() == before {
 			t.Fatalf("%s: no events after the snapshot", p.Name())
 		}
-		each, err := rebuild(ctx, store, p, "each_"+p.Name(), 0, nil, false)
+		each, err := projections.Rebuild(ctx, store, p, "each_"+p.Name(), false)
 		if each != nil {
-			defer each.drop()
+			defer each.Drop()
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		diffs, err := compareTables(ctx, store, p, b.schema, each.schema)
+		diffs, err := projections.CompareTables(ctx, store, p, b.Schema(), each.Schema())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -403,8 +408,8 @@ func TestBulkRebuildThenTail(t *testing.T) {
 				t.Errorf("%s: %d rows differ after the tail", table, diffs[table])
 			}
 		}
-		if b.cursor != each.cursor {
-			t.Errorf("%s: bulk rebuild at %s, per-event at %s", p.Name(), b.cursor, each.cursor)
+		if b.Cursor() != each.Cursor() {
+			t.Errorf("%s: bulk rebuild at %s, per-event at %s", p.Name(), b.Cursor(), each.Cursor())
 		}
 	}
 }

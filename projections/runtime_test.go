@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
@@ -42,16 +41,8 @@ func newStore(t *testing.T) (*eventstore.Store, context.Context) {
 func newStoreWith(t *testing.T, ps ...Projection) (*eventstore.Store, context.Context) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, storetest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := eventstore.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	store := eventstore.New(pool)
-	if err := SetupAll(ctx, pool, ps); err != nil {
+	store := storetest.Store(t)
+	if err := SetupAll(ctx, store.Pool(), ps); err != nil {
 		t.Fatal(err)
 	}
 	return store, ctx

@@ -21,6 +21,11 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/photos"
+	"github.com/crmcore/crm/projections/pipelines"
+	"github.com/crmcore/crm/projections/volume"
 	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/tenants"
 )
@@ -132,8 +137,8 @@ func (s *Stack) Migrate(ctx context.Context) error {
 
 // Projections lists every read model crm maintains.
 func Projections() []projections.Projection {
-	return []projections.Projection{projections.Leads{}, projections.CallLogs{}, projections.Pipelines{},
-		projections.LeadVolume{}, projections.LeadPhotos{}}
+	return []projections.Projection{leads.Projection{}, calllogs.Projection{}, pipelines.Projection{},
+		volume.Projection{}, photos.Projection{}}
 }
 
 // liveProjections is Projections as the projectors run them: the photo
@@ -142,8 +147,8 @@ func Projections() []projections.Projection {
 func (s *Stack) liveProjections() []projections.Projection {
 	ps := Projections()
 	for i, p := range ps {
-		if _, ok := p.(projections.LeadPhotos); ok {
-			ps[i] = projections.LeadPhotos{Files: photoFiles{leadsapi.DirPhotoStore{Dir: s.Config.PhotoDir}}}
+		if _, ok := p.(photos.Projection); ok {
+			ps[i] = photos.Projection{Files: photoFiles{leadsapi.DirPhotoStore{Dir: s.Config.PhotoDir}}}
 		}
 	}
 	return ps
@@ -152,7 +157,7 @@ func (s *Stack) liveProjections() []projections.Projection {
 // photoFiles removes photo files from the Leads API's photo folder.
 type photoFiles struct{ store leadsapi.DirPhotoStore }
 
-// Remove implements projections.PhotoFiles. A file already gone is no
+// Remove implements photos.Files. A file already gone is no
 // error, but a photo folder this process cannot see is: a lead named a file
 // in it, so crm serve saved one there, and skipping it would keep the file
 // (the projector retries, and logs why, until CRM_PHOTO_DIR is right).
@@ -171,7 +176,7 @@ func (f photoFiles) Remove(ctx context.Context, tenantID uuid.UUID, name string)
 func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
 	deps := &api.Deps{
 		Commands:         commands.New(s.Store, s.Config.Region),
-		Reader:           projections.NewReader(s.Pool),
+		Readers:          api.NewReaders(s.Pool),
 		Waiter:           s.Waiter,
 		Auth:             s.Tenants,
 		Requests:         s.Requests,

@@ -84,7 +84,7 @@ func New(tb testing.TB, openAPI []byte, dialect func(small bool) api.Dialect) *S
 	logger := slog.New(slog.DiscardHandler)
 	tenant := uuid.New()
 	deps := func(maxBody int64) *api.Deps {
-		return &api.Deps{Commands: commands.New(store, Region), Reader: projections.NewReader(pool),
+		return &api.Deps{Commands: commands.New(store, Region), Readers: api.NewReaders(pool),
 			Waiter: projections.NewWaiter(store, eventstore.NewListener(pool, logger), logger),
 			Auth:   fixedKey{tenant: tenant}, Logger: logger, MaxBodyBytes: maxBody, WaitTimeout: time.Second}
 	}

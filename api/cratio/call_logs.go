@@ -12,6 +12,7 @@ import (
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/calllogs"
 )
 
 var callTypes = []string{"Inbound", "Outbound"}
@@ -28,13 +29,13 @@ type callLog struct {
 	CreatedAt       time.Time `json:"created_at"`
 }
 
-func toCallLog(r projections.CallLog) callLog {
+func toCallLog(r calllogs.CallLog) callLog {
 	return callLog{ID: r.ID, LeadID: r.LeadID, CallType: r.CallType, DurationSeconds: r.DurationSeconds,
 		Outcome: optional(r.Outcome), Notes: optional(r.Notes), CalledAt: r.CalledAt.UTC(), CreatedAt: r.CreatedAt.UTC()}
 }
 
 func (h *handlers) listCallLogs(c *gin.Context) {
-	f := projections.CallLogFilter{TenantID: api.Principal(c).TenantID}
+	f := calllogs.Filter{TenantID: api.Principal(c).TenantID}
 	var bad *api.BadInput
 	if f.Limit, f.Offset, bad = page(c); bad != nil {
 		h.fail(c, bad)
@@ -54,7 +55,7 @@ func (h *handlers) listCallLogs(c *gin.Context) {
 			return
 		}
 	}
-	rows, total, err := h.d.Reader.ListCallLogs(c.Request.Context(), f)
+	rows, total, err := h.d.CallLogs.ListCallLogs(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -147,7 +148,7 @@ func (h *handlers) createCallLog(c *gin.Context) {
 		return
 	}
 	if h.d.AwaitReadModels(c, res.Position, readModels...) {
-		row, err := h.d.Reader.GetCallLog(c.Request.Context(), api.Principal(c).TenantID, res.CallLogID)
+		row, err := h.d.CallLogs.GetCallLog(c.Request.Context(), api.Principal(c).TenantID, res.CallLogID)
 		if err == nil {
 			c.JSON(http.StatusCreated, toCallLog(row))
 			return
@@ -157,7 +158,7 @@ func (h *handlers) createCallLog(c *gin.Context) {
 			return
 		}
 	}
-	c.JSON(http.StatusCreated, toCallLog(projections.CallLog{ID: res.CallLogID, LeadID: leadID,
+	c.JSON(http.StatusCreated, toCallLog(calllogs.CallLog{ID: res.CallLogID, LeadID: leadID,
 		CallType: string(call.Type), DurationSeconds: call.DurationSeconds, Outcome: call.Outcome,
 		Notes: call.Notes, CalledAt: call.CalledAt, CreatedAt: time.Now()}))
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crmcore/crm/api"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // OpenAPI is the API's OpenAPI 3 document.
@@ -23,7 +24,7 @@ const Name = "cratio"
 
 // readModels are the projections this API reads: a write answers once they
 // show it.
-var readModels = []string{projections.Leads{}.Name(), projections.CallLogs{}.Name()}
+var readModels = []string{leads.Projection{}.Name(), calllogs.Projection{}.Name()}
 
 // Dialect mounts the Cratio API.
 type Dialect struct{}

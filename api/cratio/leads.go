@@ -14,6 +14,7 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 var (
@@ -83,7 +84,7 @@ type listBody[T any] struct {
 }
 
 func (h *handlers) listLeads(c *gin.Context) {
-	f := projections.LeadFilter{TenantID: api.Principal(c).TenantID}
+	f := leads.Filter{TenantID: api.Principal(c).TenantID}
 	var bad *api.BadInput
 	if f.Limit, f.Offset, bad = page(c); bad != nil {
 		h.fail(c, bad)
@@ -110,7 +111,7 @@ func (h *handlers) listLeads(c *gin.Context) {
 		}
 		f.AssignedTo = email
 	}
-	rows, total, err := h.d.Reader.ListLeads(c.Request.Context(), f)
+	rows, total, err := h.d.Leads.ListLeads(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -263,7 +264,7 @@ func (h *handlers) createLead(c *gin.Context) {
 		return
 	}
 	if h.d.AwaitReadModels(c, res.Position, readModels...) {
-		row, err := h.d.Reader.GetLead(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
+		row, err := h.d.Leads.GetLead(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
 		if err == nil {
 			c.JSON(code, toLead(row.ID, row.Profile, name(row.Status), row.CreatedAt, row.UpdatedAt))
 			return
@@ -289,7 +290,7 @@ func (h *handlers) statusNamer(ctx context.Context, tenantID uuid.UUID, keys ...
 	if !custom {
 		return func(k string) string { return k }, nil
 	}
-	statuses, err := h.d.Reader.PipelineStatuses(ctx, tenantID)
+	statuses, err := h.d.Pipelines.Statuses(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func decodeIDs(body api.Object) ([]int64, *api.BadInput) {
 // resolve maps lead numbers to lead ids, in order; ok is false when one of
 // them names no lead of the tenant.
 func (h *handlers) resolve(ctx context.Context, tenantID uuid.UUID, numbers []int64) ([]uuid.UUID, bool, error) {
-	found, err := h.d.Reader.LeadIDsByNumber(ctx, tenantID, numbers)
+	found, err := h.d.Leads.LeadIDsByNumber(ctx, tenantID, numbers)
 	if err != nil {
 		return nil, false, err
 	}

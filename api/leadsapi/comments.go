@@ -9,8 +9,8 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
-	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // user is who wrote a comment or made a change. crm authenticates API keys,
@@ -39,29 +39,17 @@ type comment struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// commentsOf reads a lead's comments from its stream, in the order they
-// were written.
-func commentsOf(events []eventstore.Event) ([]comment, error) {
-	var out []comment
-	at := map[int64]int{}
-	for _, e := range events {
-		if e.Type != domain.CommentAdded && e.Type != domain.CommentEdited {
-			continue
-		}
-		ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-		if err != nil {
-			return nil, err
-		}
-		switch d := ev.Data.(type) {
-		case domain.CommentAddedData:
-			at[d.CommentID] = len(out)
-			out = append(out, comment{ID: d.CommentID, Content: d.Content, User: userOf(d.Author),
-				CreatedAt: e.RecordedAt.UTC(), UpdatedAt: e.RecordedAt.UTC()})
-		case domain.CommentEditedData:
-			if i, ok := at[d.CommentID]; ok {
-				out[i].Content, out[i].UpdatedAt = d.New, e.RecordedAt.UTC()
-			}
-		}
+// showComments shows a lead's comments, folded (leads.Comments) from
+// the events that wrote them, in the Leads API's shape.
+func showComments(events []eventstore.Event) ([]comment, error) {
+	folded, err := leads.FoldComments(events)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]comment, len(folded))
+	for i, c := range folded {
+		out[i] = comment{ID: c.ID, Content: c.Content, User: userOf(c.Author),
+			CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 	}
 	return out, nil
 }
@@ -84,7 +72,7 @@ func (h *handlers) respondComment(c *gin.Context, code int, res commands.Comment
 		h.fail(c, err)
 		return
 	}
-	comments, err := commentsOf(events)
+	comments, err := showComments(events)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -11,8 +11,8 @@ import (
 	"github.com/crmcore/crm/domain"
 )
 
-// volume is the answer of GET /leads/leads-volume.
-type volume struct {
+// volumeAnswer is the answer of GET /leads/leads-volume.
+type volumeAnswer struct {
 	Labels           []string                    `json:"labels"`
 	Data             map[string]map[string]int64 `json:"data"`
 	TotalLeadsAmount int64                       `json:"totalLeadsAmount"`
@@ -39,7 +39,7 @@ func (h *handlers) leadsVolume(c *gin.Context) {
 		return
 	}
 	days := int(to.Sub(from).Hours()/24) + 1
-	rows, err := h.d.Reader.LeadVolume(ctx, tenant, from.AddDate(0, 0, -days), to)
+	rows, err := h.d.Volume.Counts(ctx, tenant, from.AddDate(0, 0, -days), to)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -49,7 +49,7 @@ func (h *handlers) leadsVolume(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	out := volume{Labels: make([]string, days), Data: map[string]map[string]int64{}}
+	out := volumeAnswer{Labels: make([]string, days), Data: map[string]map[string]int64{}}
 	for i := range days {
 		out.Labels[i] = from.AddDate(0, 0, i).Format(time.DateOnly)
 	}
@@ -98,17 +98,17 @@ func (h *handlers) totalLeads(c *gin.Context) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
 	today := utcDay(time.Now())
 	since := today.AddDate(0, 0, 1-volumeDays)
-	rows, err := h.d.Reader.LeadVolume(ctx, tenant, since.AddDate(0, 0, -volumeDays), today)
+	rows, err := h.d.Volume.Counts(ctx, tenant, since.AddDate(0, 0, -volumeDays), today)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	counts, err := h.d.Reader.CountByStatus(ctx, tenant)
+	counts, err := h.d.Leads.CountByStatus(ctx, tenant)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	statuses, err := h.d.Reader.PipelineStatuses(ctx, tenant)
+	statuses, err := h.d.Pipelines.Statuses(ctx, tenant)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/domain"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // The lead states: archived leads are hidden from lists and search.
@@ -81,7 +81,7 @@ type pipeline struct {
 }
 
 func (h *handlers) pipeline(ctx context.Context, tenantID uuid.UUID) (pipeline, error) {
-	s, err := h.d.Reader.PipelineStatuses(ctx, tenantID)
+	s, err := h.d.Pipelines.Statuses(ctx, tenantID)
 	return pipeline{statuses: s}, err
 }
 
@@ -97,7 +97,7 @@ func (p pipeline) status(key string) (string, *int64) {
 	return key, nil
 }
 
-func (p pipeline) lead(r projections.Lead) lead {
+func (p pipeline) lead(r leads.Lead) lead {
 	pr := r.Profile
 	first, last := names(pr)
 	status, statusID := p.status(r.Status)
@@ -126,7 +126,7 @@ func (p pipeline) lead(r projections.Lead) lead {
 	return out
 }
 
-func (p pipeline) leads(rows []projections.Lead) []lead {
+func (p pipeline) leads(rows []leads.Lead) []lead {
 	out := make([]lead, len(rows))
 	for i, r := range rows {
 		out[i] = p.lead(r)

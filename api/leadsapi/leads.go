@@ -15,6 +15,7 @@ import (
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // leadList is the answer of GET /leads.
@@ -25,7 +26,7 @@ type leadList struct {
 
 func (h *handlers) listLeads(c *gin.Context) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	f := projections.LeadFilter{TenantID: tenant}
+	f := leads.Filter{TenantID: tenant}
 	var bad *api.BadInput
 	if f.Limit, f.Offset, bad = page(c, defaultLimit, maxLimit); bad != nil {
 		h.fail(c, bad)
@@ -60,7 +61,7 @@ func (h *handlers) listLeads(c *gin.Context) {
 		}
 		f.Status = key
 	}
-	rows, total, err := h.d.Reader.ListLeads(ctx, f)
+	rows, total, err := h.d.Leads.ListLeads(ctx, f)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -84,7 +85,7 @@ func (h *handlers) searchLeads(c *gin.Context) {
 		h.fail(c, bad)
 		return
 	}
-	rows, _, err := h.d.Reader.SearchLeads(ctx, tenant, q, limit, offset)
+	rows, _, err := h.d.Leads.SearchLeads(ctx, tenant, q, limit, offset)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -98,7 +99,7 @@ func (h *handlers) recentLeads(c *gin.Context) {
 		h.fail(c, bad)
 		return
 	}
-	rows, _, err := h.d.Reader.ListLeads(c.Request.Context(), projections.LeadFilter{TenantID: api.Principal(c).TenantID, Limit: limit})
+	rows, _, err := h.d.Leads.ListLeads(c.Request.Context(), leads.Filter{TenantID: api.Principal(c).TenantID, Limit: limit})
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -106,7 +107,7 @@ func (h *handlers) recentLeads(c *gin.Context) {
 	h.respondLeads(c, rows)
 }
 
-func (h *handlers) respondLeads(c *gin.Context, rows []projections.Lead) {
+func (h *handlers) respondLeads(c *gin.Context, rows []leads.Lead) {
 	pl, err := h.pipeline(c.Request.Context(), api.Principal(c).TenantID)
 	if err != nil {
 		h.fail(c, err)
@@ -116,8 +117,8 @@ func (h *handlers) respondLeads(c *gin.Context, rows []projections.Lead) {
 }
 
 // leadByNumber finds the tenant's lead by the id this API shows.
-func (h *handlers) leadByNumber(ctx context.Context, tenantID uuid.UUID, n int64) (projections.Lead, error) {
-	row, err := h.d.Reader.GetLeadByNumber(ctx, tenantID, n)
+func (h *handlers) leadByNumber(ctx context.Context, tenantID uuid.UUID, n int64) (leads.Lead, error) {
+	row, err := h.d.Leads.GetLeadByNumber(ctx, tenantID, n)
 	if errors.Is(err, projections.ErrNotFound) {
 		return row, notFound("id", "Lead not found")
 	}
@@ -146,11 +147,11 @@ func (h *handlers) getLead(c *gin.Context) {
 
 // respondLead answers with lead id once the read models show pos; if they
 // are late, with fallback, the state the command returned.
-func (h *handlers) respondLead(c *gin.Context, code int, id uuid.UUID, pos eventstore.Position, fallback projections.Lead) {
+func (h *handlers) respondLead(c *gin.Context, code int, id uuid.UUID, pos eventstore.Position, fallback leads.Lead) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
 	row := fallback
 	if h.d.AwaitReadModels(c, pos, readModels...) {
-		got, err := h.d.Reader.GetLead(ctx, tenant, id)
+		got, err := h.d.Leads.GetLead(ctx, tenant, id)
 		if err != nil && !errors.Is(err, projections.ErrNotFound) {
 			h.fail(c, err)
 			return
@@ -234,7 +235,7 @@ func (h *handlers) createLead(c *gin.Context) {
 		return
 	}
 	now := time.Now()
-	h.respondLead(c, http.StatusCreated, res.LeadID, res.Position, projections.Lead{ID: res.LeadID, Number: res.Number,
+	h.respondLead(c, http.StatusCreated, res.LeadID, res.Position, leads.Lead{ID: res.LeadID, Number: res.Number,
 		Status: string(res.Status), Archived: in.state == stateArchived, Profile: res.Profile, CreatedAt: now, UpdatedAt: now})
 }
 
@@ -280,6 +281,6 @@ func (h *handlers) updateLead(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.respondLead(c, http.StatusOK, row.ID, res.Position, projections.Lead{ID: row.ID, Number: row.Number, Status: string(res.Status),
+	h.respondLead(c, http.StatusOK, row.ID, res.Position, leads.Lead{ID: row.ID, Number: row.Number, Status: string(res.Status),
 		Archived: archived, Profile: res.Profile, CreatedAt: row.CreatedAt, UpdatedAt: time.Now()})
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crmcore/crm/api"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/pipelines"
+	"github.com/crmcore/crm/projections/volume"
 )
 
 // OpenAPI is the API's OpenAPI 3 document.
@@ -27,7 +29,7 @@ const defaultMaxPhotoBytes = 5_000_000
 
 // readModels are the projections this API reads: a write answers once they
 // show it, so lists, statuses and dashboards all read it back.
-var readModels = []string{projections.Leads{}.Name(), projections.Pipelines{}.Name(), projections.LeadVolume{}.Name()}
+var readModels = []string{leads.Projection{}.Name(), pipelines.Projection{}.Name(), volume.Projection{}.Name()}
 
 // Dialect mounts the Leads API.
 type Dialect struct {

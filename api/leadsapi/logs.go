@@ -238,7 +238,7 @@ func (h *handlers) logsAndComments(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	comments, err := commentsOf(written)
+	comments, err := showComments(written)
 	if err != nil {
 		h.fail(c, err)
 		return

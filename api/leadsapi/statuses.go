@@ -23,7 +23,7 @@ type statusList struct {
 }
 
 func (h *handlers) listStatuses(c *gin.Context) {
-	statuses, err := h.d.Reader.PipelineStatuses(c.Request.Context(), api.Principal(c).TenantID)
+	statuses, err := h.d.Pipelines.Statuses(c.Request.Context(), api.Principal(c).TenantID)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -101,7 +101,7 @@ func (h *handlers) deleteStatus(c *gin.Context) {
 		return
 	}
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	inUse := func(key domain.Status) (bool, error) { return h.d.Reader.StatusInUse(ctx, tenant, string(key)) }
+	inUse := func(key domain.Status) (bool, error) { return h.d.Leads.StatusInUse(ctx, tenant, string(key)) }
 	res, err := h.d.Commands.DeleteStatus(ctx, api.CommandContext(c, Name), id, inUse)
 	if err != nil {
 		h.fail(c, err)

@@ -21,7 +21,7 @@ import (
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // photoTypes maps the image types accepted, as sniffed from the content,
@@ -176,7 +176,7 @@ func (h *handlers) uploadPhoto(c *gin.Context) {
 		h.fail(c, bad)
 		return
 	}
-	var row projections.Lead
+	var row leads.Lead
 	if up.leadID != 0 {
 		if row, err = h.leadByNumber(ctx, tenant, up.leadID); err != nil {
 			h.fail(c, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 const (
@@ -48,13 +49,13 @@ func page(c *gin.Context) (limit, offset int, bad *api.BadInput) {
 }
 
 func (h *handlers) listLeads(c *gin.Context) {
-	f := projections.LeadFilter{TenantID: api.Principal(c).TenantID}
+	f := leads.Filter{TenantID: api.Principal(c).TenantID}
 	var bad *api.BadInput
 	if f.Limit, f.Offset, bad = page(c); bad != nil {
 		h.fail(c, bad)
 		return
 	}
-	rows, total, err := h.d.Reader.ListLeads(c.Request.Context(), f)
+	rows, total, err := h.d.Leads.ListLeads(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -77,7 +78,7 @@ func (h *handlers) getLead(c *gin.Context) {
 		h.notFound(c, c.Param("id"))
 		return
 	}
-	row, err := h.d.Reader.GetLead(c.Request.Context(), api.Principal(c).TenantID, id)
+	row, err := h.d.Leads.GetLead(c.Request.Context(), api.Principal(c).TenantID, id)
 	if errors.Is(err, projections.ErrNotFound) {
 		h.notFound(c, c.Param("id"))
 		return
@@ -96,7 +97,7 @@ func (h *handlers) getLead(c *gin.Context) {
 
 // book is the tenant's pipeline, to name statuses and find them by name.
 func (h *handlers) book(c *gin.Context) (domain.StatusBook, error) {
-	statuses, err := h.d.Reader.PipelineStatuses(c.Request.Context(), api.Principal(c).TenantID)
+	statuses, err := h.d.Pipelines.Statuses(c.Request.Context(), api.Principal(c).TenantID)
 	return domain.StatusBook(statuses), err
 }
 
@@ -162,7 +163,7 @@ func (h *handlers) updateLead(c *gin.Context) {
 // it shows the write; if it does not in time, from the command's result.
 func (h *handlers) answer(c *gin.Context, code int, res commands.LeadResult, book domain.StatusBook) {
 	shown := h.d.AwaitReadModels(c, res.Position, readModel)
-	row, err := h.d.Reader.GetLead(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
+	row, err := h.d.Leads.GetLead(c.Request.Context(), api.Principal(c).TenantID, res.LeadID)
 	if err != nil && !errors.Is(err, projections.ErrNotFound) {
 		h.fail(c, err)
 		return

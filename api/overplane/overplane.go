@@ -11,7 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crmcore/crm/api"
-	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/leads"
 )
 
 // OpenAPI is the API's OpenAPI 3 document.
@@ -23,7 +23,7 @@ var OpenAPI []byte
 const Name = "overplane"
 
 // readModel is the projection this API reads: a write answers once it shows it.
-var readModel = projections.Leads{}.Name()
+var readModel = leads.Projection{}.Name()
 
 // Dialect mounts the Overplane Lead API.
 type Dialect struct{}

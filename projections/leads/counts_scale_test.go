@@ -1,4 +1,4 @@
-package projections
+package leads
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/projections"
 )
 
 // scaleTenant holds the million leads of TestListsAtScale.
@@ -68,16 +70,16 @@ func TestListsAtScale(t *testing.T) {
 	for _, st := range []string{"", "Proposal", "New"} {
 		for _, so := range []string{"", "partner"} {
 			for _, pr := range []string{"", "High"} {
-				f := LeadFilter{TenantID: scaleTenant, CreatedFrom: today.AddDate(0, 0, -29), CreatedTo: today.AddDate(0, 0, 1),
+				f := Filter{TenantID: scaleTenant, CreatedFrom: today.AddDate(0, 0, -29), CreatedTo: today.AddDate(0, 0, 1),
 					Status: st, Source: so, Priority: pr, Limit: 100, Offset: 1000}
 				w := leadWhere(f)
 				newCount, newArgs := countLeadsSQL(f, nil)
-				args := append(w.args, f.Limit, f.Offset)
+				args := append(w.Args, f.Limit, f.Offset)
 				page := func(schema string) string {
 					return `select ` + leadColumns + ` from ` + schema + `.rm_leads where ` + w.String() +
 						fmt.Sprintf(` order by created_at desc, id desc limit $%d offset $%d`, len(args)-1, len(args))
 				}
-				oldC, oldN := run(`select count(*) from before.rm_leads where `+w.String(), w.args)
+				oldC, oldN := run(`select count(*) from before.rm_leads where `+w.String(), w.Args)
 				newC, newN := run(newCount, newArgs)
 				if oldN != newN {
 					t.Errorf("%+v: count(*) %d, counts %d", f, oldN, newN)
@@ -117,7 +119,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 // copy in schema before with rm_leads' indexes as they were.
 func fillScale(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
 	t.Helper()
-	if err := SetupAll(ctx, pool, []Projection{Leads{}}); err != nil {
+	if err := projections.SetupAll(ctx, pool, []projections.Projection{Projection{}}); err != nil {
 		t.Fatal(err)
 	}
 	var n int64

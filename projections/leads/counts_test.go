@@ -1,4 +1,4 @@
-package projections
+package leads
 
 import (
 	"context"
@@ -12,13 +12,21 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/devenv/storetest"
+
+	"github.com/crmcore/crm/projections"
 )
 
 // newLeadsDB returns a pool on a fresh database with the Leads tables.
 func newLeadsDB(t *testing.T) (*pgxpool.Pool, context.Context) {
 	t.Helper()
-	store, ctx := newStoreWith(t, Leads{})
-	return store.Pool(), ctx
+	ctx := context.Background()
+	pool := storetest.Store(t).Pool()
+	if err := projections.SetupAll(ctx, pool, []projections.Projection{Projection{}}); err != nil {
+		t.Fatal(err)
+	}
+	return pool, ctx
 }
 
 // countsDiff is how many rows of the count tables in schema differ from the
@@ -194,7 +202,7 @@ func TestLeadCountsInAReplaySchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	inSchema(func(tx pgx.Tx) error {
-		if err := (Leads{}).Setup(ctx, tx); err != nil {
+		if err := (Projection{}).Setup(ctx, tx); err != nil {
 			return err
 		}
 		insertLeads(t, ctx, tx, rng, tenant, 1, 120, now)
@@ -217,7 +225,7 @@ func TestLeadCountsInAReplaySchema(t *testing.T) {
 	}
 	// The swap, as replay does it.
 	inSchema(func(tx pgx.Tx) error {
-		for _, table := range (Leads{}).Tables() {
+		for _, table := range (Projection{}).Tables() {
 			if _, err := tx.Exec(ctx, `drop table if exists public.`+table+`; alter table replay_leads.`+table+` set schema public`); err != nil {
 				return err
 			}
@@ -233,7 +241,7 @@ func TestLeadCountsInAReplaySchema(t *testing.T) {
 		t.Fatalf("after the swap: %d count rows differ", d)
 	}
 	// Setting up again finds everything in place and changes nothing.
-	if err := SetupAll(ctx, pool, []Projection{Leads{}}); err != nil {
+	if err := projections.SetupAll(ctx, pool, []projections.Projection{Projection{}}); err != nil {
 		t.Fatal(err)
 	}
 	if d := countsDiff(t, ctx, pool, "public"); d != 0 {
@@ -252,7 +260,7 @@ func TestLeadCountsBackfill(t *testing.T) {
 		drop trigger crm_counts_delete on rm_leads; drop trigger crm_counts_truncate on rm_leads`); err != nil {
 		t.Fatal(err)
 	}
-	if err := SetupAll(ctx, pool, []Projection{Leads{}}); err != nil {
+	if err := projections.SetupAll(ctx, pool, []projections.Projection{Projection{}}); err != nil {
 		t.Fatal(err)
 	}
 	if d := countsDiff(t, ctx, pool, "public"); d != 0 {
@@ -285,7 +293,7 @@ func TestListTotalsAreExact(t *testing.T) {
 		}
 	}
 	for i := range 600 {
-		f := LeadFilter{TenantID: []uuid.UUID{a, b}[rng.IntN(2)], CreatedFrom: instant(), CreatedTo: instant(),
+		f := Filter{TenantID: []uuid.UUID{a, b}[rng.IntN(2)], CreatedFrom: instant(), CreatedTo: instant(),
 			Status: []string{"", "New", "Won", "Nope"}[rng.IntN(4)], Source: testSources[rng.IntN(3)],
 			Priority: testPriorities[rng.IntN(3)], Limit: 5}
 		if rng.IntN(6) == 0 {
@@ -307,7 +315,7 @@ func TestListTotalsAreExact(t *testing.T) {
 		}
 		w := leadWhere(f)
 		var want int64
-		if err := pool.QueryRow(ctx, `select count(*) from rm_leads where `+w.String(), w.args...).Scan(&want); err != nil {
+		if err := pool.QueryRow(ctx, `select count(*) from rm_leads where `+w.String(), w.Args...).Scan(&want); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {

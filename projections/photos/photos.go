@@ -1,4 +1,6 @@
-package projections
+// Package photos is the lead_photos projection: the photo files each lead
+// has named, removed when the lead is permanently deleted.
+package photos
 
 import (
 	"context"
@@ -12,33 +14,33 @@ import (
 	"github.com/crmcore/crm/eventstore"
 )
 
-// PhotoFiles removes stored photo files.
-type PhotoFiles interface {
+// Files removes stored photo files.
+type Files interface {
 	// Remove removes the tenant's photo file called name; a file already
 	// gone is no error, so an event applied again removes nothing more.
 	Remove(ctx context.Context, tenantID uuid.UUID, name string) error
 }
 
-// LeadPhotos remembers every photo file a lead has named, and removes
+// Projection remembers every photo file a lead has named, and removes
 // those files when the lead is permanently deleted. It is a projection so
 // that the removal has a checkpoint of its own: a crash between the
 // deletion's commit and the removal is caught up like any projector's
 // batch, whichever API deleted the lead. The deletion redacts the lead's
 // events in the same transaction, so the names cannot be read from the
 // store then: they are kept here, in rm_lead_photos, as they are named.
-type LeadPhotos struct {
+type Projection struct {
 	// Files removes the files; nil (replay, verify) touches no file.
-	Files PhotoFiles
+	Files Files
 }
 
-// Name implements Projection.
-func (LeadPhotos) Name() string { return "lead_photos" }
+// Name implements projections.Projection.
+func (Projection) Name() string { return "lead_photos" }
 
-// Tables implements Projection.
-func (LeadPhotos) Tables() []string { return []string{"rm_lead_photos"} }
+// Tables implements projections.Projection.
+func (Projection) Tables() []string { return []string{"rm_lead_photos"} }
 
-// Setup implements Projection.
-func (LeadPhotos) Setup(ctx context.Context, tx pgx.Tx) error {
+// Setup implements projections.Projection.
+func (Projection) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 create table if not exists rm_lead_photos (
 	tenant_id uuid not null,
@@ -54,8 +56,8 @@ create index if not exists rm_lead_photos_name on rm_lead_photos (tenant_id, nam
 // lead.updated names it.
 const photoField = "photo"
 
-// Apply implements Projection.
-func (p LeadPhotos) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+// Apply implements projections.Projection.
+func (p Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	if e.StreamType != domain.LeadStream {
 		return nil
 	}
@@ -104,7 +106,7 @@ func photosNamed(e eventstore.Event) ([]string, error) {
 
 // removeLeadPhotos forgets the deleted lead's photos and removes their
 // files, but for a file another lead of the tenant has named too.
-func (p LeadPhotos) removeLeadPhotos(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
+func (p Projection) removeLeadPhotos(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	rows, err := tx.Query(ctx, `with gone as (
 			delete from rm_lead_photos where tenant_id = $1 and lead_id = $2 returning name)
 		select distinct g.name from gone g where not exists (select 1 from rm_lead_photos o

@@ -1,4 +1,4 @@
-package projections
+package pipelines
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
 // pipelineRow is a row of rm_pipeline_statuses.
@@ -16,9 +17,10 @@ type pipelineRow struct {
 	position int
 }
 
-// tenantPipeline is a tenant's rows of rm_pipeline_statuses as
-// Pipelines.Apply leaves them, folded from the tenant's one pipeline stream
-// (its id is derived from the tenant: domain.PipelineID).
+// tenantPipeline is a tenant's rows of rm_pipeline_statuses, folded from the
+// tenant's one pipeline stream (its id is derived from the tenant:
+// domain.PipelineID): the one statement of what a pipeline event means to
+// the read model, used by the bulk rebuild and by Apply.
 type tenantPipeline struct {
 	tenantID uuid.UUID
 	rows     []pipelineRow
@@ -84,17 +86,17 @@ func (t *tenantPipeline) End(emit func([]any) error) error {
 	*t = tenantPipeline{}
 	for _, r := range done.rows {
 		s := r.status
-		if err := emit([]any{copyUUID(done.tenantID), s.ID, string(s.Key), s.Name, s.Color, r.position}); err != nil {
+		if err := emit([]any{projections.CopyUUID(done.tenantID), s.ID, string(s.Key), s.Name, s.Color, r.position}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Rebuild implements Rebuilder: it folds each tenant's pipeline stream into
+// Rebuild implements projections.Rebuilder: it folds each tenant's pipeline stream into
 // its statuses and copies them into rm_pipeline_statuses.
-func (Pipelines) Rebuild(ctx context.Context, b *BulkBuild) error {
+func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	return b.CopyStreams(ctx, "rm_pipeline_statuses", []string{"tenant_id", "id", "key", "name", "color", "position"},
 		eventstore.ScanFilter{StreamTypes: []string{domain.PipelineStream}, NoMetadata: true},
-		func() StreamFold { return &tenantPipeline{} })
+		func() projections.StreamFold { return &tenantPipeline{} })
 }

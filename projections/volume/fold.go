@@ -1,4 +1,4 @@
-package projections
+package volume
 
 import (
 	"context"
@@ -10,13 +10,16 @@ import (
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
-// volumeEvents are the lead events LeadVolume.Apply acts on.
+// volumeEvents are the lead events that change the lead volume.
 var volumeEvents = []string{domain.LeadCreated, domain.LeadStatusChanged, domain.LeadDeleted}
 
-// volumeLeadRow is a lead's row of rm_lead_volume_leads as LeadVolume.Apply
-// leaves it, folded from the lead's own events.
+// volumeLeadRow is a lead's row of rm_lead_volume_leads, folded from the
+// lead's own events: the one statement of what a lead event means to the
+// volume, used by the bulk rebuild and by Apply (which moves the counts by
+// the row's change).
 type volumeLeadRow struct {
 	present  bool
 	tenantID uuid.UUID
@@ -73,10 +76,10 @@ func (r *volumeLeadRow) Fold(e eventstore.Event) error {
 	return r.fold(e, created, to)
 }
 
-// foldLead is Fold of e decoded whole as ev (by DecodeLeadEvent, as
+// FoldLead is Fold of e decoded whole as ev (by DecodeLeadEvent, as
 // decodeCreatedHead decodes the data of other versions): the same lead id
 // and status as Fold reads.
-func (r *volumeLeadRow) foldLead(e eventstore.Event, ev domain.Event) error {
+func (r *volumeLeadRow) FoldLead(e eventstore.Event, ev domain.Event) error {
 	var created createdHead
 	var to domain.Status
 	switch d := ev.Data.(type) {
@@ -117,18 +120,18 @@ func (r *volumeLeadRow) End(emit func([]any) error) error {
 	if !done.present {
 		return nil
 	}
-	return emit([]any{copyUUID(done.tenantID), copyUUID(done.id), done.day, done.status})
+	return emit([]any{projections.CopyUUID(done.tenantID), projections.CopyUUID(done.id), done.day, done.status})
 }
 
-// Rebuild implements Rebuilder: it folds each lead's stream into its row of
+// Rebuild implements projections.Rebuilder: it folds each lead's stream into its row of
 // rm_lead_volume_leads, copies those in, and derives rm_lead_volume from
 // them with one GROUP BY. Apply keeps each count equal to the number of
 // leads of its day and status, and deletes the counts that reach zero, so
 // the counts are exactly that aggregate.
-func (LeadVolume) Rebuild(ctx context.Context, b *BulkBuild) error {
+func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	err := b.CopyStreams(ctx, "rm_lead_volume_leads", []string{"tenant_id", "lead_id", "day", "status"},
 		eventstore.ScanFilter{StreamTypes: []string{domain.LeadStream}, EventTypes: volumeEvents, NoMetadata: true},
-		func() StreamFold { return &volumeLeadRow{} })
+		func() projections.StreamFold { return &volumeLeadRow{} })
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package projections
+package leads
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crmcore/crm/projections"
 )
 
 // longRange is the span of days past which a total may be taken as the
@@ -18,36 +20,36 @@ const longRange = 31
 // counts do not keep (the assignee, whose values are as many as the
 // tenant's users: a per-user list is selective, and counted exactly on
 // rm_leads).
-func leadDims(w *where, f LeadFilter) bool {
-	w.add("tenant_id = ?", f.TenantID)
+func leadDims(w *projections.Where, f Filter) bool {
+	w.Add("tenant_id = ?", f.TenantID)
 	for _, c := range []struct{ col, val string }{
 		{"status", f.Status}, {"source", f.Source}, {"priority", f.Priority},
 	} {
 		if c.val != "" {
-			w.add(c.col+" = ?", c.val)
+			w.Add(c.col+" = ?", c.val)
 		}
 	}
 	switch {
 	case f.OnlyArchived:
-		w.add("archived = ?", true)
+		w.Add("archived = ?", true)
 	case !f.IncludeArchived:
-		w.add("archived = ?", false)
+		w.Add("archived = ?", false)
 	}
 	return f.AssignedTo == ""
 }
 
 // leadWhere is the condition of the filter on rm_leads.
-func leadWhere(f LeadFilter) *where {
-	var w where
+func leadWhere(f Filter) *projections.Where {
+	var w projections.Where
 	leadDims(&w, f)
 	if f.AssignedTo != "" {
-		w.add("assigned_to = ?", f.AssignedTo)
+		w.Add("assigned_to = ?", f.AssignedTo)
 	}
 	if !f.CreatedFrom.IsZero() {
-		w.add("created_at >= ?", f.CreatedFrom)
+		w.Add("created_at >= ?", f.CreatedFrom)
 	}
 	if !f.CreatedTo.IsZero() {
-		w.add("created_at < ?", f.CreatedTo)
+		w.Add("created_at < ?", f.CreatedTo)
 	}
 	return &w
 }
@@ -65,19 +67,19 @@ func countsDay(t time.Time) time.Time {
 // tenant's first and last counts day, used to choose between summing the
 // days inside a long range and subtracting those outside it from the
 // all-time count; nil means inside.
-func countLeadsSQL(f LeadFilter, span *[2]time.Time) (string, []any) {
-	var w where
+func countLeadsSQL(f Filter, span *[2]time.Time) (string, []any) {
+	var w projections.Where
 	if !leadDims(&w, f) {
 		w := leadWhere(f)
-		return `select count(*) from rm_leads where ` + w.String(), w.args
+		return `select count(*) from rm_leads where ` + w.String(), w.Args
 	}
 	dims := w.String()
 	if f.CreatedFrom.IsZero() && f.CreatedTo.IsZero() {
-		return `select coalesce(sum(n), 0)::bigint from rm_lead_counts where ` + dims, w.args
+		return `select coalesce(sum(n), 0)::bigint from rm_lead_counts where ` + dims, w.Args
 	}
 	arg := func(v any) string {
-		w.args = append(w.args, v)
-		return "$" + strconv.Itoa(len(w.args))
+		w.Args = append(w.Args, v)
+		return "$" + strconv.Itoa(len(w.Args))
 	}
 	// Whole days [lo, hi) of the range; a zero bound is open.
 	var lo, hi time.Time
@@ -91,7 +93,7 @@ func countLeadsSQL(f LeadFilter, span *[2]time.Time) (string, []any) {
 	}
 	if !lo.IsZero() && !hi.IsZero() && !lo.Before(hi) {
 		w := leadWhere(f) // within a day or two: count the rows
-		return `select count(*) from rm_leads where ` + w.String(), w.args
+		return `select count(*) from rm_leads where ` + w.String(), w.Args
 	}
 	sql := `select (0`
 	edge := func(from, to time.Time) {
@@ -124,7 +126,7 @@ func countLeadsSQL(f LeadFilter, span *[2]time.Time) (string, []any) {
 		}
 		sql += ` + (select coalesce(sum(n), 0) from rm_lead_counts_daily where ` + days + `)`
 	}
-	return sql + `)::bigint`, w.args
+	return sql + `)::bigint`, w.Args
 }
 
 // outside reports whether the days of [lo, hi) are more of the tenant's
@@ -145,14 +147,14 @@ func outside(lo, hi time.Time, span *[2]time.Time) bool {
 	return inside > last.Sub(first).Hours()/24-inside
 }
 
-// LeadListSQL returns the two statements ListLeads runs for f, the total
+// ListSQL returns the two statements ListLeads runs for f, the total
 // and the page, with their arguments (benchmarks time them raw). For an
 // open or long creation range ListLeads may take the total another exact
 // way (see countsSpan).
-func LeadListSQL(f LeadFilter) (countSQL string, countArgs []any, pageSQL string, pageArgs []any) {
+func ListSQL(f Filter) (countSQL string, countArgs []any, pageSQL string, pageArgs []any) {
 	countSQL, countArgs = countLeadsSQL(f, nil)
 	w := leadWhere(f)
-	pageArgs = append(w.args, f.Limit, f.Offset)
+	pageArgs = append(w.Args, f.Limit, f.Offset)
 	pageSQL = `select ` + leadColumns + ` from rm_leads where ` + w.String() +
 		fmt.Sprintf(` order by created_at desc, id desc limit $%d offset $%d`, len(pageArgs)-1, len(pageArgs))
 	return countSQL, countArgs, pageSQL, pageArgs
@@ -161,7 +163,7 @@ func LeadListSQL(f LeadFilter) (countSQL string, countArgs []any, pageSQL string
 // countsSpan returns the tenant's first and last counts day when f's total
 // may be cheaper as the all-time count minus the days outside its range
 // (an open or long range); nil otherwise.
-func (r *Reader) countsSpan(ctx context.Context, f LeadFilter) (*[2]time.Time, error) {
+func (r *Reader) countsSpan(ctx context.Context, f Filter) (*[2]time.Time, error) {
 	if f.AssignedTo != "" || (f.CreatedFrom.IsZero() && f.CreatedTo.IsZero()) ||
 		(!f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && f.CreatedTo.Sub(f.CreatedFrom) <= longRange*24*time.Hour) {
 		return nil, nil

@@ -1,7 +1,8 @@
-package projections
+package leads
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,15 +10,106 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/projections"
 )
+
+// Reader answers queries on the lead list (rm_leads and the lead counts).
+type Reader struct {
+	pool *pgxpool.Pool
+}
+
+// NewReader returns a Reader over those tables.
+func NewReader(pool *pgxpool.Pool) *Reader { return &Reader{pool: pool} }
+
+// Lead is a row of the lead list.
+type Lead struct {
+	ID        uuid.UUID
+	Number    int64
+	Status    string
+	Archived  bool
+	Profile   domain.LeadProfile
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Filter selects leads of one tenant; zero fields do not filter.
+type Filter struct {
+	TenantID        uuid.UUID
+	CreatedFrom     time.Time // inclusive
+	CreatedTo       time.Time // exclusive
+	Status          string
+	Source          string
+	Priority        string
+	AssignedTo      string
+	IncludeArchived bool
+	OnlyArchived    bool
+	Limit, Offset   int
+}
+
+const leadColumns = `id, number, status, archived, profile, created_at, updated_at`
+
+func scanLead(row pgx.Row) (Lead, error) {
+	var l Lead
+	var profile []byte
+	if err := row.Scan(&l.ID, &l.Number, &l.Status, &l.Archived, &profile, &l.CreatedAt, &l.UpdatedAt); err != nil {
+		return Lead{}, err
+	}
+	if err := json.Unmarshal(profile, &l.Profile); err != nil {
+		return Lead{}, fmt.Errorf("profile of lead %s: %w", l.ID, err)
+	}
+	return l, nil
+}
+
+// ListLeads returns a page of leads, newest first, and the total that match.
+// The total comes from the lead counts where the filter allows (see
+// counts.go); both statements go in one round trip.
+func (r *Reader) ListLeads(ctx context.Context, f Filter) ([]Lead, int64, error) {
+	span, err := r.countsSpan(ctx, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	countSQL, countArgs := countLeadsSQL(f, span)
+	_, _, pageSQL, pageArgs := ListSQL(f)
+	var b pgx.Batch
+	var total int64
+	b.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&total); err != nil {
+			return fmt.Errorf("count leads: %w", err)
+		}
+		return nil
+	})
+	var leads []Lead
+	b.Queue(pageSQL, pageArgs...).Query(
+		func(rows pgx.Rows) (err error) {
+			leads, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Lead, error) { return scanLead(row) })
+			if err != nil {
+				return fmt.Errorf("list leads: %w", err)
+			}
+			return nil
+		})
+	if err := r.pool.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, 0, err
+	}
+	return leads, total, nil
+}
+
+// GetLead returns one lead of the tenant, or projections.ErrNotFound.
+func (r *Reader) GetLead(ctx context.Context, tenantID, id uuid.UUID) (Lead, error) {
+	l, err := scanLead(r.pool.QueryRow(ctx, `select `+leadColumns+` from rm_leads where tenant_id=$1 and id=$2`, tenantID, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Lead{}, projections.ErrNotFound
+	}
+	return l, err
+}
 
 // GetLeadByNumber returns the tenant's lead with the per-tenant number.
 func (r *Reader) GetLeadByNumber(ctx context.Context, tenantID uuid.UUID, number int64) (Lead, error) {
 	l, err := scanLead(r.pool.QueryRow(ctx, `select `+leadColumns+` from rm_leads where tenant_id=$1 and number=$2`, tenantID, number))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Lead{}, ErrNotFound
+		return Lead{}, projections.ErrNotFound
 	}
 	return l, err
 }
@@ -92,47 +184,4 @@ func (r *Reader) StatusInUse(ctx context.Context, tenantID uuid.UUID, key string
 	var used bool
 	err := r.pool.QueryRow(ctx, `select exists (select 1 from rm_lead_counts where tenant_id=$1 and status=$2)`, tenantID, key).Scan(&used)
 	return used, err
-}
-
-// PipelineStatuses returns the tenant's lead statuses in order.
-func (r *Reader) PipelineStatuses(ctx context.Context, tenantID uuid.UUID) ([]domain.PipelineStatus, error) {
-	rows, err := r.pool.Query(ctx, `select id, key, name, color from rm_pipeline_statuses where tenant_id=$1 order by position, id`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline statuses: %w", err)
-	}
-	statuses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.PipelineStatus, error) {
-		var s domain.PipelineStatus
-		err := row.Scan(&s.ID, &s.Key, &s.Name, &s.Color)
-		return s, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(statuses) == 0 {
-		return domain.DefaultPipeline(), nil
-	}
-	return statuses, nil
-}
-
-// VolumeRow is how many leads created on Day now have Status.
-type VolumeRow struct {
-	Day    time.Time
-	Status string
-	Leads  int64
-}
-
-// LeadVolume returns the tenant's lead counts per creation day (UTC) and
-// current status for days in [from, to].
-func (r *Reader) LeadVolume(ctx context.Context, tenantID uuid.UUID, from, to time.Time) ([]VolumeRow, error) {
-	rows, err := r.pool.Query(ctx, `select day, status, leads from rm_lead_volume
-		where tenant_id=$1 and day between $2::date and $3::date order by day, status`,
-		tenantID, from.Format(time.DateOnly), to.Format(time.DateOnly))
-	if err != nil {
-		return nil, fmt.Errorf("lead volume: %w", err)
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (VolumeRow, error) {
-		var v VolumeRow
-		err := row.Scan(&v.Day, &v.Status, &v.Leads)
-		return v, err
-	})
 }

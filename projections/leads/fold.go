@@ -1,4 +1,4 @@
-package projections
+package leads
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
 )
 
 // leadRowEvents are the lead events that change a row of rm_leads (Apply
@@ -23,8 +24,9 @@ var leadRowEvents = []string{
 var leadCopyColumns = []string{"tenant_id", "id", "number", "name", "email", "phone", "emails", "phones",
 	"company", "source", "status", "priority", "assigned_to", "archived", "profile", "created_at", "updated_at"}
 
-// leadRow is a lead's row of rm_leads as Leads.Apply leaves it, folded in
-// memory from the lead's own events: a row depends on nothing else.
+// leadRow is a lead's row of rm_leads, folded from the lead's own events (a
+// row depends on nothing else): the one statement of what a lead event means
+// to the lead list, used by the bulk rebuild and, row by row, by Apply.
 type leadRow struct {
 	present   bool // the row exists: created (not redacted) and not deleted
 	tenantID  uuid.UUID
@@ -37,19 +39,19 @@ type leadRow struct {
 	updatedAt time.Time
 }
 
-// Fold folds one event of the lead's stream into the row, as Leads.Apply
-// changes the table: an event for a row that does not exist (redacted
-// history, or after a delete) changes nothing.
+// Fold folds one event of the lead's stream into the row: an event for a
+// row that does not exist (redacted history, or after a delete) changes
+// nothing.
 func (r *leadRow) Fold(e eventstore.Event) error {
 	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
 	if err != nil {
 		return err
 	}
-	return r.foldLead(e, ev)
+	return r.FoldLead(e, ev)
 }
 
-// foldLead is Fold of e decoded as ev.
-func (r *leadRow) foldLead(e eventstore.Event, ev domain.Event) error {
+// FoldLead is Fold of e decoded as ev.
+func (r *leadRow) FoldLead(e eventstore.Event, ev domain.Event) error {
 	switch d := ev.Data.(type) {
 	case domain.LeadCreatedData:
 		if d.LeadID == uuid.Nil {
@@ -64,11 +66,7 @@ func (r *leadRow) foldLead(e eventstore.Event, ev domain.Event) error {
 		if !r.present {
 			return nil // redacted history of a lead deleted later
 		}
-		p, err := changeProfile(r.profile, d.Changes)
-		if err != nil {
-			return fmt.Errorf("profile of lead %s: %w", e.StreamID, err)
-		}
-		r.profile, r.updatedAt = p, e.RecordedAt
+		r.profile, r.updatedAt = r.profile.WithChanges(d.Changes), e.RecordedAt
 	case domain.LeadStatusChangedData:
 		if r.present {
 			r.status, r.updatedAt = string(d.To), e.RecordedAt
@@ -86,33 +84,17 @@ func (r *leadRow) foldLead(e eventstore.Event, ev domain.Event) error {
 	return nil
 }
 
-// values is the row for COPY, in leadCopyColumns order, built as upsertLead
-// builds its arguments.
+// values is the row in leadCopyColumns order, for COPY and for Apply's
+// insert and update alike.
 func (r *leadRow) values() ([]any, error) {
 	p := r.profile
 	profile, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	return []any{copyUUID(r.tenantID), copyUUID(r.id), r.number, p.Name, first(p.Emails), first(p.Phones),
+	return []any{projections.CopyUUID(r.tenantID), projections.CopyUUID(r.id), r.number, p.Name, first(p.Emails), first(p.Phones),
 		nonNil(p.Emails), nonNil(p.Phones), p.Company, p.Source, r.status, string(p.Priority), p.AssignedTo,
 		r.archived, profile, r.createdAt, r.updatedAt}, nil
-}
-
-// changeProfile applies field changes to a profile as changeLeadProfile
-// does to the stored one (applyChanges). The stored profile is the jsonb of
-// the marshaled LeadProfile; starting from the marshaled struct instead
-// gives the same fields and values.
-func changeProfile(p domain.LeadProfile, changes []domain.FieldChange) (domain.LeadProfile, error) {
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return p, err
-	}
-	next, err := applyChanges(raw, changes)
-	if err != nil {
-		return p, err
-	}
-	return next, nil
 }
 
 // End emits the lead's row if it exists.
@@ -129,10 +111,10 @@ func (r *leadRow) End(emit func([]any) error) error {
 	return emit(v)
 }
 
-// Rebuild implements Rebuilder: it folds each lead's stream into its final
+// Rebuild implements projections.Rebuilder: it folds each lead's stream into its final
 // row and copies the rows into rm_leads.
-func (Leads) Rebuild(ctx context.Context, b *BulkBuild) error {
+func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	return b.CopyStreams(ctx, "rm_leads", leadCopyColumns,
 		eventstore.ScanFilter{StreamTypes: []string{domain.LeadStream}, EventTypes: leadRowEvents, NoMetadata: true},
-		func() StreamFold { return &leadRow{} })
+		func() projections.StreamFold { return &leadRow{} })
 }

@@ -1,4 +1,4 @@
-package projections
+package leads
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // day is the lead's creation day in countsZone. Groups whose n reaches 0
 // are deleted, so the tables hold exactly the non-empty groups of rm_leads.
 //
-// Triggers on rm_leads keep them, whatever writes rm_leads (Leads.Apply, a
+// Triggers on rm_leads keep them, whatever writes rm_leads (Projection.Apply, a
 // bulk rebuild's COPY, an operator's UPDATE), so they can never disagree
 // with it:
 //
@@ -214,7 +214,7 @@ create constraint trigger crm_counts_fold after insert on rm_lead_count_deltas d
 // locks out rm_leads' writers, so no write can fall between the count and
 // the trigger.
 func setupLeadCounts(ctx context.Context, tx pgx.Tx) error {
-	// Replay and verify set up their schema without SetupAll's lock; a
+	// Replay and verify set up their schema without projections.SetupAll's lock; a
 	// concurrent "create or replace function" of the same function fails.
 	if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtext('crm:setup:crm_rm_leads_counts'))`); err != nil {
 		return err
@@ -284,15 +284,15 @@ drop trigger if exists crm_counts_truncate on rm_leads;
 drop trigger if exists crm_counts_fold on rm_lead_count_deltas;`+countsTriggers); err != nil {
 		return fmt.Errorf("lead counts triggers: %w", err)
 	}
-	return RecountLeads(ctx, tx)
+	return Recount(ctx, tx)
 }
 
-// RecountLeads counts the lead counts from scratch from rm_leads, in the
+// Recount counts the lead counts from scratch from rm_leads, in the
 // search_path's first schema. The triggers keep them whatever writes
 // rm_leads; a writer that turns them off (session_replication_role =
 // replica, ALTER TABLE … DISABLE TRIGGER) must call this in the same
 // transaction after its writes and before it turns them back on.
-func RecountLeads(ctx context.Context, tx pgx.Tx) error {
+func Recount(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, fmt.Sprintf(`
 delete from rm_lead_counts;
 delete from rm_lead_counts_daily;
