@@ -97,6 +97,11 @@ var leadEventData = map[string]reflect.Type{
 	CallLogDeleted:    reflect.TypeFor[CallLogDeletedData](),
 	CommentAdded:      reflect.TypeFor[CommentAddedData](),
 	CommentEdited:     reflect.TypeFor[CommentEditedData](),
+	LeadConverted:     reflect.TypeFor[LeadConvertedData](),
+
+	CustomerCreated: reflect.TypeFor[CustomerCreatedData](),
+	CustomerUpdated: reflect.TypeFor[CustomerUpdatedData](),
+	CustomerDeleted: reflect.TypeFor[CustomerDeletedData](),
 
 	PipelineStatusCreated:   reflect.TypeFor[PipelineStatusData](),
 	PipelineStatusChanged:   reflect.TypeFor[PipelineStatusChangedData](),
@@ -121,7 +126,7 @@ func LeadEventTypes() []string {
 	return []string{
 		LeadCreated, LeadUpdated, LeadMerged, LeadStatusChanged,
 		LeadArchived, LeadRestored, LeadDeleted, CallLogged, CallLogDeleted,
-		CommentAdded, CommentEdited,
+		CommentAdded, CommentEdited, LeadConverted,
 	}
 }
 

@@ -29,6 +29,8 @@ type Lead struct {
 	// check the content a command read from the stream, at a fixed size
 	// per comment however long it is, so a lead's state stays small.
 	comments map[int64]string
+	// customerID is the customer the lead was converted to (nil if none).
+	customerID uuid.UUID
 }
 
 // NewLeadFromHistory rebuilds a lead's state by applying its stored events in
@@ -104,6 +106,8 @@ func (l *Lead) Apply(e Event) {
 			l.comments = map[int64]string{}
 		}
 		l.comments[d.CommentID] = commentDigest(d.Content)
+	case LeadConverted:
+		l.customerID = eventData[LeadConvertedData](e).CustomerID
 	case CommentEdited:
 		d := eventData[CommentEditedData](e)
 		if _, ok := l.comments[d.CommentID]; ok {

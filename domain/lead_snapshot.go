@@ -32,13 +32,14 @@ type LeadSnapshot struct {
 	CallLogs       []uuid.UUID        `json:"call_logs,omitempty"`
 	UsedCallLogs   map[uuid.UUID]bool `json:"used_call_logs,omitempty"`
 	CommentDigests map[int64]string   `json:"comment_digests,omitempty"`
+	CustomerID     uuid.UUID          `json:"customer_id,omitzero"`
 }
 
 // Snapshot returns the lead's state as a LeadSnapshot (deep copies).
 func (l *Lead) Snapshot() LeadSnapshot {
 	return LeadSnapshot{SchemaVersion: LeadSnapshotVersion, ID: l.id, Number: l.number, Profile: l.profile.clone(),
 		Status: l.status, Exists: l.exists, Archived: l.archived, Deleted: l.deleted, Version: l.version,
-		CallLogs: slices.Clone(l.callLogs), UsedCallLogs: maps.Clone(l.usedCallLogs), CommentDigests: maps.Clone(l.comments)}
+		CallLogs: slices.Clone(l.callLogs), UsedCallLogs: maps.Clone(l.usedCallLogs), CommentDigests: maps.Clone(l.comments), CustomerID: l.customerID}
 }
 
 // UnmarshalLeadFromSnapshot restores a lead from a snapshot its own
@@ -52,6 +53,6 @@ func UnmarshalLeadFromSnapshot(s LeadSnapshot) (*Lead, error) {
 	}
 	l := &Lead{id: s.ID, number: s.Number, profile: s.Profile.clone(), status: s.Status, exists: s.Exists,
 		archived: s.Archived, deleted: s.Deleted, version: s.Version,
-		callLogs: slices.Clone(s.CallLogs), usedCallLogs: maps.Clone(s.UsedCallLogs), comments: maps.Clone(s.CommentDigests)}
+		callLogs: slices.Clone(s.CallLogs), usedCallLogs: maps.Clone(s.UsedCallLogs), comments: maps.Clone(s.CommentDigests), customerID: s.CustomerID}
 	return l, nil
 }

@@ -264,7 +264,8 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range append(domain.LeadEventTypes(), domain.PipelineEventTypes()...) {
-			if !slices.Contains(have, want) {
+			// No command converts a lead yet (the prospects and /dev/crm APIs bring it).
+			if want != domain.LeadConverted && !slices.Contains(have, want) {
 				types = append(types, want)
 			}
 		}
