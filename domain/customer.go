@@ -18,6 +18,8 @@ type Customer struct {
 	exists  bool
 	deleted bool
 	version int
+	// records are its interactions, contacts and locations (records.go).
+	records records
 }
 
 // Errors of customer decisions.
@@ -67,6 +69,8 @@ func (c *Customer) Apply(e Event) {
 		if c.id == uuid.Nil {
 			c.id = d.CustomerID // a redacted stream keeps customer.deleted intact
 		}
+	default:
+		c.records.apply(recordKindsOf(CustomerStream), e)
 	}
 }
 

@@ -54,5 +54,5 @@ const LeadConverted = "lead.converted"
 
 // CustomerEventTypes returns every customer event type.
 func CustomerEventTypes() []string {
-	return []string{CustomerCreated, CustomerUpdated, CustomerDeleted}
+	return append([]string{CustomerCreated, CustomerUpdated, CustomerDeleted}, RecordEventTypes(CustomerStream)...)
 }

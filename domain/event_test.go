@@ -12,7 +12,7 @@ func sampleEvents() map[string]Event {
 	p := known()
 	p.DealValue = ptr(1500.5)
 	p.CustomFields = json.RawMessage(`{"budget":"10k","seats":12}`)
-	return map[string]Event{
+	out := map[string]Event{
 		LeadCreated:       {Type: LeadCreated, Data: LeadCreatedData{LeadID: leadID, Number: 42, Profile: p, Status: "Qualified"}},
 		LeadUpdated:       updated(change("company", `"Old Co"`, `null`), change("score", `null`, `40`)),
 		LeadMerged:        merged(change("tags", `["vip"]`, `["vip","hot"]`)),
@@ -29,6 +29,10 @@ func sampleEvents() map[string]Event {
 		CustomerUpdated:   {Type: CustomerUpdated, Data: CustomerUpdatedData{CustomerID: customerID, Changes: []FieldChange{change("status", `"active"`, `"blocked"`)}}},
 		CustomerDeleted:   {Type: CustomerDeleted, Data: CustomerDeletedData{CustomerID: customerID}},
 	}
+	for k, e := range recordSamples() {
+		out[k] = e
+	}
+	return out
 }
 
 func TestEventRoundTrip(t *testing.T) {

@@ -31,6 +31,8 @@ type Lead struct {
 	comments map[int64]string
 	// customerID is the customer the lead was converted to (nil if none).
 	customerID uuid.UUID
+	// records are its interactions, contacts and locations (records.go).
+	records records
 }
 
 // NewLeadFromHistory rebuilds a lead's state by applying its stored events in
@@ -113,6 +115,8 @@ func (l *Lead) Apply(e Event) {
 		if _, ok := l.comments[d.CommentID]; ok {
 			l.comments[d.CommentID] = commentDigest(d.New)
 		}
+	default:
+		l.records.apply(recordKindsOf(LeadStream), e)
 	}
 	// Unknown types cannot reach here through DecodeLeadEvent; counting them
 	// in version keeps Version equal to the stream's length regardless.
