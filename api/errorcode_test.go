@@ -15,6 +15,8 @@ import (
 	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/requestlog"
+	"github.com/crmcore/crm/tenants"
 )
 
 // internalByMeaning are the exported errors that mean a bug or corrupt
@@ -54,24 +56,24 @@ var exportedErrors = map[string]error{
 	"eventstore.ReservationError":     &eventstore.ReservationError{},
 	"eventstore.DuplicateCommitError": &eventstore.DuplicateCommitError{},
 	"eventstore.ErrInvalidCommit":     eventstore.ErrInvalidCommit,
-	"eventstore.ErrUnauthorized":      eventstore.ErrUnauthorized,
-	"eventstore.ErrAPIKeyNotFound":    eventstore.ErrAPIKeyNotFound,
-	"eventstore.ErrAPIKeyTaken":       eventstore.ErrAPIKeyTaken,
-	"eventstore.ErrRequestInProgress": eventstore.ErrRequestInProgress,
-	"eventstore.ErrRequestMismatch":   eventstore.ErrRequestMismatch,
-	"eventstore.ErrClaimLost":         eventstore.ErrClaimLost,
-	"eventstore.ErrRequestRedacted":   eventstore.ErrRequestRedacted,
+	"tenants.ErrUnauthorized":         tenants.ErrUnauthorized,
+	"tenants.ErrAPIKeyNotFound":       tenants.ErrAPIKeyNotFound,
+	"tenants.ErrAPIKeyTaken":          tenants.ErrAPIKeyTaken,
+	"requestlog.ErrRequestInProgress": requestlog.ErrRequestInProgress,
+	"requestlog.ErrRequestMismatch":   requestlog.ErrRequestMismatch,
+	"requestlog.ErrClaimLost":         requestlog.ErrClaimLost,
+	"requestlog.ErrRequestRedacted":   requestlog.ErrRequestRedacted,
 
 	"api.ErrRateLimited": ErrRateLimited,
 	"api.BadInput":       &BadInput{Status: 400, Code: "invalid_field", Reason: "is bad"},
 }
 
 // TestEveryExportedErrorHasACode: each error kind domain, commands,
-// eventstore and api export declares a code, wrapped or not, and only the
-// ones internal by meaning say internal; an error left without one would
-// be a logged 500 in every dialect.
+// eventstore, tenants, requestlog and api export declares a code, wrapped
+// or not, and only the ones internal by meaning say internal; an error left
+// without one would be a logged 500 in every dialect.
 func TestEveryExportedErrorHasACode(t *testing.T) {
-	for _, name := range exportedNames(t, "../domain", "../commands", "../eventstore", ".") {
+	for _, name := range exportedNames(t, "../domain", "../commands", "../eventstore", "../tenants", "../requestlog", ".") {
 		if _, ok := exportedErrors[name]; !ok {
 			t.Errorf("%s is exported but not in exportedErrors: give it a crmerr code and list it here", name)
 		}

@@ -14,13 +14,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/commands"
-	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/requestlog"
 )
 
 // Requests keeps the first response of each idempotent request.
 type Requests interface {
-	ClaimRequest(ctx context.Context, tenantID uuid.UUID, key string, fingerprint []byte, lease time.Duration) (uuid.UUID, *eventstore.StoredResponse, error)
-	CompleteRequest(ctx context.Context, tenantID uuid.UUID, key string, token uuid.UUID, res eventstore.StoredResponse, streams []uuid.UUID) error
+	ClaimRequest(ctx context.Context, tenantID uuid.UUID, key string, fingerprint []byte, lease time.Duration) (uuid.UUID, *requestlog.StoredResponse, error)
+	CompleteRequest(ctx context.Context, tenantID uuid.UUID, key string, token uuid.UUID, res requestlog.StoredResponse, streams []uuid.UUID) error
 	ReleaseRequest(ctx context.Context, tenantID uuid.UUID, key string, token uuid.UUID) error
 }
 
@@ -59,7 +59,7 @@ func fingerprint(r *http.Request, body []byte) []byte {
 
 // Idempotent applies Stripe's rules to every POST, PUT, PATCH and DELETE
 // carrying an Idempotency-Key: the first response (any status but a 5xx,
-// which stays retryable) is replayed for RequestTTL (24 hours) to a retry
+// which stays retryable) is replayed for requestlog.TTL (24 hours) to a retry
 // with the same key and the same request (fingerprint); the same key with
 // another method, path, query or body is refused (commands.ErrKeyReused);
 // a retry while the first is still running gets commands.ErrBusy, until
@@ -103,11 +103,11 @@ func (d *Deps) Idempotent(fail func(*gin.Context, error)) gin.HandlerFunc {
 		tenant := Principal(c).TenantID
 		token, stored, err := d.Requests.ClaimRequest(c.Request.Context(), tenant, key, fp, d.IdempotencyLease)
 		switch {
-		case errors.Is(err, eventstore.ErrRequestMismatch):
+		case errors.Is(err, requestlog.ErrRequestMismatch):
 			fail(c, commands.ErrKeyReused)
 			c.Abort()
 			return
-		case errors.Is(err, eventstore.ErrRequestInProgress):
+		case errors.Is(err, requestlog.ErrRequestInProgress):
 			fail(c, commands.ErrBusy)
 			c.Abort()
 			return
@@ -160,9 +160,9 @@ func (d *Deps) Idempotent(fail func(*gin.Context, error)) gin.HandlerFunc {
 		// effect. ErrRequestRedacted is the purge of a response quoting a
 		// lead deleted meanwhile, working as meant.
 		err = d.Requests.CompleteRequest(ctx, tenant, key, token,
-			eventstore.StoredResponse{Status: c.Writer.Status(), Header: header, Body: rec.body.Bytes()}, touched.Streams())
+			requestlog.StoredResponse{Status: c.Writer.Status(), Header: header, Body: rec.body.Bytes()}, touched.Streams())
 		switch {
-		case errors.Is(err, eventstore.ErrRequestRedacted):
+		case errors.Is(err, requestlog.ErrRequestRedacted):
 			d.Logger.Debug("idempotent response not kept: it quotes a deleted lead", "request_id", c.GetString(HeaderRequestID))
 		case err != nil:
 			d.Logger.Warn("idempotent response not stored", "err", err, "request_id", c.GetString(HeaderRequestID))

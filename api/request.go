@@ -14,12 +14,13 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/tenants"
 )
 
 const principalKey = "crm.principal"
 
 // RequireKey authenticates the bearer API key; fail renders the dialect's
-// own 401 (eventstore.ErrUnauthorized), 503 when the key store cannot be
+// own 401 (tenants.ErrUnauthorized), 503 when the key store cannot be
 // reached, and 429. A client IP that has spent its bucket of refused keys
 // (RateLimits.PerIP) is refused with 429 before its key is looked up.
 func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
@@ -33,7 +34,7 @@ func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
 			return
 		}
 		refuse := func(err error) {
-			if errors.Is(err, eventstore.ErrUnauthorized) && bucket != nil {
+			if errors.Is(err, tenants.ErrUnauthorized) && bucket != nil {
 				bucket.Allow() // the refused key takes its token
 			}
 			fail(c, err)
@@ -41,12 +42,12 @@ func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
 		}
 		scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-			refuse(eventstore.ErrUnauthorized)
+			refuse(tenants.ErrUnauthorized)
 			return
 		}
 		p, err := d.Auth.Authenticate(c.Request.Context(), strings.TrimSpace(key))
 		if err != nil {
-			if !errors.Is(err, eventstore.ErrUnauthorized) {
+			if !errors.Is(err, tenants.ErrUnauthorized) {
 				// Whatever kept the store from answering, the key is not
 				// known bad: the client may retry.
 				err = crmerr.Wrap(crmerr.Unavailable, fmt.Errorf("authenticate: %w", err))
@@ -60,9 +61,9 @@ func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
 }
 
 // Principal is the authenticated caller of the request.
-func Principal(c *gin.Context) eventstore.Principal {
+func Principal(c *gin.Context) tenants.Principal {
 	p, _ := c.Get(principalKey)
-	principal, _ := p.(eventstore.Principal)
+	principal, _ := p.(tenants.Principal)
 	return principal
 }
 

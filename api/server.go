@@ -16,13 +16,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/commands"
-	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/requestlog"
+	"github.com/crmcore/crm/tenants"
 )
 
 // Authenticator resolves a bearer API key to its tenant.
 type Authenticator interface {
-	Authenticate(ctx context.Context, key string) (eventstore.Principal, error)
+	Authenticate(ctx context.Context, key string) (tenants.Principal, error)
 }
 
 // Deps is what the dialects need from the rest of crm.
@@ -67,7 +68,7 @@ func NewServer(d *Deps, dialects ...Dialect) http.Handler {
 		d.WaitTimeout = 2 * time.Second
 	}
 	if d.IdempotencyLease <= 0 {
-		d.IdempotencyLease = eventstore.DefaultRequestLease
+		d.IdempotencyLease = requestlog.DefaultRequestLease
 	}
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20

@@ -136,10 +136,10 @@ func startBenchEnv(parent context.Context, cfg stack.Config, logger *slog.Logger
 	handler := env.s.Handler()
 	env.workers.Start("http", func(ctx context.Context) error { return stack.ServeHTTP(ctx, ln, handler, logger) })
 
-	if env.tenantID, err = env.s.Store.EnsureTenant(ctx, "bench"); err != nil {
+	if env.tenantID, err = env.s.Tenants.EnsureTenant(ctx, "bench"); err != nil {
 		return nil, err
 	}
-	if env.apiKey, _, err = env.s.Store.CreateAPIKey(ctx, env.tenantID, "le_live_"); err != nil {
+	if env.apiKey, _, err = env.s.Tenants.CreateAPIKey(ctx, env.tenantID, "le_live_"); err != nil {
 		return nil, err
 	}
 	logger.Info("bench: crm is up", "api", env.baseURL, "postgres", env.pgWhere, "nats", env.natsWhere)

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/crmcore/crm/api"
-	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/tenants"
 )
 
 // TestRateLimitsPerKeyAndTenant: past its bucket a key gets 429 in each
@@ -42,7 +42,7 @@ func TestRateLimitsPerKeyAndTenant(t *testing.T) {
 	}
 	// A second key of the same tenant has its own bucket, but the tenant's
 	// (burst 5) is nearly spent: it gets 2 more requests.
-	key2, _, err := s.core.Store.CreateAPIKey(s.ctx, s.tenantID, "le_live_")
+	key2, _, err := s.core.Tenants.CreateAPIKey(s.ctx, s.tenantID, "le_live_")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ type countingAuth struct {
 	lookups atomic.Int64
 }
 
-func (a *countingAuth) Authenticate(ctx context.Context, key string) (eventstore.Principal, error) {
+func (a *countingAuth) Authenticate(ctx context.Context, key string) (tenants.Principal, error) {
 	a.lookups.Add(1)
 	return a.Authenticator.Authenticate(ctx, key)
 }

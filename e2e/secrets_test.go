@@ -58,14 +58,14 @@ func TestLogsHoldNoSecretsOrPersonalData(t *testing.T) {
 // TestRevokedKeyIsRefused: `crm keys revoke` takes effect on the next request.
 func TestRevokedKeyIsRefused(t *testing.T) {
 	s := newStack(t)
-	key, keyID, err := s.core.Store.CreateAPIKey(s.ctx, s.tenantID, "le_live_")
+	key, keyID, err := s.core.Tenants.CreateAPIKey(s.ctx, s.tenantID, "le_live_")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := s.do(key, "GET", "/api/v1/leads", nil); r.Status != http.StatusOK {
 		t.Fatalf("new key: %d %s", r.Status, r.Body)
 	}
-	if err := s.core.Store.RevokeAPIKey(s.ctx, keyID); err != nil {
+	if err := s.core.Tenants.RevokeAPIKey(s.ctx, keyID); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/api/v1/leads", "/leads", "/api/crm/lead"} {

@@ -149,11 +149,11 @@ func (s *stack) startProjectors() { s.workers.StartParts(s.core, crmstack.Projec
 // newTenant creates a tenant with an API key.
 func (s *stack) newTenant(name string) (uuid.UUID, string) {
 	s.t.Helper()
-	id, err := s.core.Store.EnsureTenant(s.ctx, name)
+	id, err := s.core.Tenants.EnsureTenant(s.ctx, name)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	key, _, err := s.core.Store.CreateAPIKey(s.ctx, id, "le_live_")
+	key, _, err := s.core.Tenants.CreateAPIKey(s.ctx, id, "le_live_")
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	res, err := commitTx(ctx, tx, c, meta)
+	res, err := s.commitTx(ctx, tx, c, meta)
 	if err != nil {
 		return CommitResult{}, err
 	}
@@ -62,8 +62,9 @@ func (s *Store) Commit(ctx context.Context, c Commit) (CommitResult, error) {
 }
 
 // commitTx does the work of Commit inside tx, statement by statement
-// (commitPipelined is the same transaction in two round trips).
-func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResult, error) {
+// (commitPipelined is the same transaction in two round trips, for commits
+// that redact nothing).
+func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResult, error) {
 	if c.IdempotencyKey != "" {
 		// First, so a concurrent commit with the same key waits here for
 		// ours to end and then finds our result, and none of its work is done.
@@ -95,6 +96,7 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 			return CommitResult{}, err
 		}
 	}
+	var redacted []uuid.UUID
 	for _, sa := range c.Streams {
 		if !sa.redacts() {
 			continue
@@ -102,11 +104,21 @@ func commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) (CommitResu
 		if err := redact(ctx, tx, c.TenantID, sa); err != nil {
 			return CommitResult{}, err
 		}
-		if err := purgeRequests(ctx, tx, c.TenantID, sa.StreamID, c.IdempotencyKey); err != nil {
-			return CommitResult{}, err
-		}
 		if err := deleteSnapshots(ctx, tx, c.TenantID, sa.StreamID); err != nil {
 			return CommitResult{}, fmt.Errorf("commit: %w", err)
+		}
+		redacted = append(redacted, sa.StreamID)
+	}
+	if len(redacted) > 0 {
+		// What was made from the redacted streams goes in the same
+		// transaction: nothing they quote outlives the redaction.
+		if err := purgeIdempotencyKeys(ctx, tx, c.TenantID, redacted, c.IdempotencyKey); err != nil {
+			return CommitResult{}, err
+		}
+		for _, erase := range s.erasers {
+			if err := erase(ctx, tx, c.TenantID, redacted); err != nil {
+				return CommitResult{}, fmt.Errorf("commit: erase copies of %v: %w", redacted, err)
+			}
 		}
 	}
 
@@ -154,7 +166,7 @@ func redact(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) e
 }
 
 // claimKeySQL inserts a commit's idempotency key, or takes over the row of
-// an expired one (older than RequestTTL, as the HTTP record it backs): an
+// an expired one (older than IdempotencyTTL, as the HTTP record it backs): an
 // expired key is free again. One row changed means the key is the commit's.
 const claimKeySQL = `insert into idempotency (tenant_id, key, result) values ($1, $2, '{}')
 	on conflict (tenant_id, key) do update set result = '{}', stream_ids = null, created_at = now()
@@ -164,7 +176,7 @@ const claimKeySQL = `insert into idempotency (tenant_id, key, result) values ($1
 // with the stored result when a committed transaction holds the key. If the
 // holder is still running, the insert waits for it to end.
 func claimIdempotencyKey(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, key string) error {
-	tag, err := tx.Exec(ctx, claimKeySQL, tenant, key, RequestTTL.Seconds())
+	tag, err := tx.Exec(ctx, claimKeySQL, tenant, key, IdempotencyTTL.Seconds())
 	if err != nil {
 		return fmt.Errorf("commit: idempotency key %q: %w", key, err)
 	}

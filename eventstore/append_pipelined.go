@@ -20,8 +20,8 @@ var errSlowPath = errors.New("commit: take the step-by-step path")
 
 // pipelined reports whether c can take the pipelined path (and so join a
 // group, see committer): every stream gets events and none is redacted.
-// The rest — version checks without events, permanent deletes — are rare
-// and go step by step.
+// The rest — version checks without events, redactions (so the store's
+// erasers run in commitTx alone) — are rare and go step by step.
 func (s *Store) pipelined(c Commit) bool {
 	if s.stepByStep {
 		return false

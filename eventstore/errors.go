@@ -59,13 +59,3 @@ func (e *DuplicateCommitError) Error() string {
 // commit (missing tenant, stream or event fields, data that is not a JSON
 // object); retrying such a commit cannot succeed.
 var ErrInvalidCommit = crmerr.New(crmerr.Internal, "invalid commit")
-
-// ErrUnauthorized is returned by Authenticate for an unknown or revoked key.
-var ErrUnauthorized = crmerr.New(crmerr.Unauthorized, "unauthorized")
-
-// ErrAPIKeyNotFound is returned by RevokeAPIKey for an unknown key id.
-var ErrAPIKeyNotFound = crmerr.New(crmerr.NotFound, "api key not found")
-
-// ErrAPIKeyTaken is returned by CreateAPIKeyWithSecret when the key is
-// already registered for another tenant, or was revoked.
-var ErrAPIKeyTaken = crmerr.New(crmerr.Duplicate, "api key already in use")

@@ -4,7 +4,7 @@ import "time"
 
 // StepByStep returns a store on the same pool that never pipelines a commit.
 func StepByStep(s *Store) *Store {
-	o := New(s.pool)
+	o := New(s.pool, s.erasers...)
 	o.notifier = s.notifier
 	o.stepByStep = true
 	return o

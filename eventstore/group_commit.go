@@ -338,7 +338,7 @@ func (s *Store) commitMembers(ctx context.Context, group []*groupMember) error {
 		return cmp.Compare(a.c.IdempotencyKey, b.c.IdempotencyKey)
 	})
 	for _, m := range keyed {
-		guard(b.Queue(claimKeySQL, m.c.TenantID, m.c.IdempotencyKey, RequestTTL.Seconds()), m, oneRow)
+		guard(b.Queue(claimKeySQL, m.c.TenantID, m.c.IdempotencyKey, IdempotencyTTL.Seconds()), m, oneRow)
 	}
 	type advance struct {
 		m *groupMember

@@ -17,16 +17,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 // newStore returns a store on a fresh, migrated database.
 func newStore(t *testing.T) *eventstore.Store {
 	t.Helper()
-	ctx := t.Context()
-	pool, err := eventstore.OpenPool(ctx, storetest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := eventstore.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	return eventstore.New(pool)
+	return eventstore.New(storetest.MigratedPool(t))
 }
 
 func newID(t *testing.T) uuid.UUID {
@@ -53,14 +44,8 @@ func appendTo(tenant, stream uuid.UUID, expected int, events ...eventstore.NewEv
 	}
 }
 
-func mustCommit(t *testing.T, s *eventstore.Store, c eventstore.Commit) eventstore.CommitResult {
-	t.Helper()
-	res, err := s.Commit(t.Context(), c)
-	if err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-	return res
-}
+// mustCommit commits c, failing the test on an error.
+var mustCommit = storetest.MustCommit
 
 // readAll returns every committed event (storetest.Committed).
 func readAll(t *testing.T, s *eventstore.Store) []eventstore.Event {

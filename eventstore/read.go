@@ -268,11 +268,11 @@ func collectEvents(rows pgx.Rows) ([]Event, error) {
 }
 
 // IdempotentResult returns what the commit made with the tenant's
-// idempotency key returned, if one did within RequestTTL.
+// idempotency key returned, if one did within IdempotencyTTL.
 func (s *Store) IdempotentResult(ctx context.Context, tenantID uuid.UUID, key string) (CommitResult, bool, error) {
 	var raw []byte
 	err := s.pool.QueryRow(ctx, `select result from idempotency where tenant_id = $1 and key = $2
-		and created_at >= now() - make_interval(secs => $3)`, tenantID, key, RequestTTL.Seconds()).Scan(&raw)
+		and created_at >= now() - make_interval(secs => $3)`, tenantID, key, IdempotencyTTL.Seconds()).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return CommitResult{}, false, nil
 	}

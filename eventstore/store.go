@@ -27,11 +27,14 @@ type Store struct {
 	committer *committer
 	// stepByStep turns the pipelined commit off (tests compare the paths).
 	stepByStep bool
+	// erasers run in every commit that redacts streams.
+	erasers []Eraser
 }
 
 // New returns a Store on pool. The schema must be migrated (see Migrate).
-func New(pool *pgxpool.Pool) *Store {
-	s := &Store{pool: pool, notifier: NewNotifier(pool, notifyChannel)}
+// erasers run inside every commit that redacts streams (see Eraser).
+func New(pool *pgxpool.Pool, erasers ...Eraser) *Store {
+	s := &Store{pool: pool, notifier: NewNotifier(pool, notifyChannel), erasers: erasers}
 	s.committer = &committer{store: s}
 	return s
 }

@@ -130,7 +130,7 @@ type Commit struct {
 	TenantID uuid.UUID
 	Metadata Metadata
 	// IdempotencyKey is optional; a second commit with the same key within
-	// RequestTTL returns DuplicateCommitError. A permanent delete of a
+	// IdempotencyTTL returns DuplicateCommitError. A permanent delete of a
 	// stream the first commit wrote frees the key.
 	IdempotencyKey string
 	// Note is the caller's own record of what the commit meant (the id it

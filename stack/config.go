@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/crmcore/crm/api"
-	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/wire"
 )
 
@@ -113,7 +113,7 @@ func ConfigFromEnv() (Config, error) {
 			return Config{}, fmt.Errorf("%s: %w", r.name, err)
 		}
 	}
-	lease, err := time.ParseDuration(envOr("CRM_IDEMPOTENCY_LEASE", eventstore.DefaultRequestLease.String()))
+	lease, err := time.ParseDuration(envOr("CRM_IDEMPOTENCY_LEASE", requestlog.DefaultRequestLease.String()))
 	if err != nil || lease <= 0 {
 		return Config{}, fmt.Errorf("CRM_IDEMPOTENCY_LEASE: want a positive duration such as 30s")
 	}

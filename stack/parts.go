@@ -27,7 +27,7 @@ const (
 )
 
 // requestExpiryInterval is how often a serving process deletes idempotency
-// keys past their 24 hours (eventstore.Store.ExpireRequests).
+// keys past their 24 hours (requestlog.Log.ExpireRequests).
 const requestExpiryInterval = time.Minute
 
 // statisticsInterval is how often a writing process looks for tables that
@@ -49,7 +49,7 @@ func (s *Stack) Part(name string) func(context.Context) error {
 		}
 	case RequestExpiry:
 		return func(ctx context.Context) error {
-			return s.Store.KeepRequestsExpiring(ctx, requestExpiryInterval, s.Logger)
+			return s.Requests.KeepRequestsExpiring(ctx, requestExpiryInterval, s.Logger)
 		}
 	case Relay:
 		return s.runRelay

@@ -21,6 +21,8 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/requestlog"
+	"github.com/crmcore/crm/tenants"
 )
 
 // Stack is crm opened on one Postgres database: what every command needs.
@@ -31,6 +33,11 @@ type Stack struct {
 	Pool     *pgxpool.Pool
 	Store    *eventstore.Store
 	Listener *eventstore.Listener
+	// Tenants holds the tenants and their API keys.
+	Tenants *tenants.Store
+	// Requests stores idempotent requests' responses for replay; a
+	// permanent delete purges those made from its stream (Store's eraser).
+	Requests *requestlog.Log
 	// Waiter lets a write's answer wait for the read models it serves; it
 	// follows checkpoints only while its part (Waiter) runs.
 	Waiter *projections.Waiter
@@ -58,8 +65,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) 
 	if cfg.PhotoDir == "" {
 		cfg.PhotoDir = DefaultPhotoDir
 	}
-	s := &Stack{Config: cfg, Logger: logger, Pool: pool, Store: eventstore.New(pool),
-		Listener: eventstore.NewListener(pool, logger)}
+	store := eventstore.New(pool, requestlog.Purge)
+	s := &Stack{Config: cfg, Logger: logger, Pool: pool, Store: store,
+		Listener: eventstore.NewListener(pool, logger),
+		Tenants:  tenants.New(pool), Requests: requestlog.New(store)}
 	s.Waiter = projections.NewWaiter(s.Store, s.Listener, logger)
 	return s, nil
 }
@@ -164,8 +173,8 @@ func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
 		Commands:         commands.New(s.Store, s.Config.Region),
 		Reader:           projections.NewReader(s.Pool),
 		Waiter:           s.Waiter,
-		Auth:             s.Store,
-		Requests:         s.Store,
+		Auth:             s.Tenants,
+		Requests:         s.Requests,
 		Logger:           s.Logger,
 		Ready:            func(ctx context.Context) error { return s.Pool.Ping(ctx) },
 		RateLimits:       s.Config.RateLimits,

@@ -29,6 +29,7 @@ import (
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/tenants"
 )
 
 const (
@@ -44,11 +45,11 @@ const (
 // fixedKey accepts Key, for one tenant.
 type fixedKey struct{ tenant uuid.UUID }
 
-func (k fixedKey) Authenticate(_ context.Context, key string) (eventstore.Principal, error) {
+func (k fixedKey) Authenticate(_ context.Context, key string) (tenants.Principal, error) {
 	if key != Key {
-		return eventstore.Principal{}, eventstore.ErrUnauthorized
+		return tenants.Principal{}, tenants.ErrUnauthorized
 	}
-	return eventstore.Principal{TenantID: k.tenant, KeyID: uuid.New(), TenantName: "apitest"}, nil
+	return tenants.Principal{TenantID: k.tenant, KeyID: uuid.New(), TenantName: "apitest"}, nil
 }
 
 // Server is one dialect served twice over the unreachable store: with the

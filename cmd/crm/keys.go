@@ -47,11 +47,11 @@ func runKeys(ctx context.Context, cfg stack.Config, args []string, stdout, stder
 		if err := s.Migrate(ctx); err != nil {
 			return err
 		}
-		id, err := s.Store.EnsureTenant(ctx, *tenant)
+		id, err := s.Tenants.EnsureTenant(ctx, *tenant)
 		if err != nil {
 			return err
 		}
-		key, keyID, err := s.Store.CreateAPIKey(ctx, id, *prefix)
+		key, keyID, err := s.Tenants.CreateAPIKey(ctx, id, *prefix)
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func runKeys(ctx context.Context, cfg stack.Config, args []string, stdout, stder
 		if err != nil {
 			return fmt.Errorf("key id: %w", err)
 		}
-		return s.Store.RevokeAPIKey(ctx, keyID)
+		return s.Tenants.RevokeAPIKey(ctx, keyID)
 	}
 	fmt.Fprintf(stderr, "crm keys: unknown subcommand %q\n", args[0])
 	return errUsage

@@ -37,3 +37,13 @@ func Committed(tb testing.TB, store *eventstore.Store, timeout time.Duration) []
 	})
 	return all
 }
+
+// MustCommit commits c to store, failing the test on an error.
+func MustCommit(tb testing.TB, store *eventstore.Store, c eventstore.Commit) eventstore.CommitResult {
+	tb.Helper()
+	res, err := store.Commit(tb.Context(), c)
+	if err != nil {
+		tb.Fatalf("commit: %v", err)
+	}
+	return res
+}

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/eventstore"
 )
 
 // AdminURL returns the connection string of the PostgreSQL server's
@@ -68,4 +71,20 @@ func withDatabase(connString, name string) string {
 	}
 	// Keyword/value form: a later keyword overrides an earlier one.
 	return connString + " dbname=" + name
+}
+
+// MigratedPool opens a pool on a database of this test alone (Postgres),
+// migrated to crm's schema, and closes it when the test ends.
+func MigratedPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx := t.Context()
+	pool, err := eventstore.OpenPool(ctx, Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := eventstore.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	return pool
 }

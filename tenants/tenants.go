@@ -1,4 +1,8 @@
-package eventstore
+// Package tenants is who may call crm: the tenants and their API keys.
+// A key is random, shown once and stored as its SHA-256 hash; a caller is
+// authenticated by looking its key's hash up (see Authenticate). The tables
+// are created by eventstore's migrations, crm's one schema history.
+package tenants
 
 import (
 	"context"
@@ -13,7 +17,28 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/crmerr"
 )
+
+// ErrUnauthorized is returned by Authenticate for an unknown or revoked key.
+var ErrUnauthorized = crmerr.New(crmerr.Unauthorized, "unauthorized")
+
+// ErrAPIKeyNotFound is returned by RevokeAPIKey for an unknown key id.
+var ErrAPIKeyNotFound = crmerr.New(crmerr.NotFound, "api key not found")
+
+// ErrAPIKeyTaken is returned by CreateAPIKeyWithSecret when the key is
+// already registered for another tenant, or was revoked.
+var ErrAPIKeyTaken = crmerr.New(crmerr.Duplicate, "api key already in use")
+
+// Store keeps the tenants and their API keys in Postgres.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool, whose schema eventstore.Migrate made.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
 // keyEncoding renders an API key's random part: lowercase base32, no padding,
 // so keys survive URLs, headers and shells.

@@ -1,4 +1,4 @@
-package eventstore_test
+package requestlog_test
 
 import (
 	"errors"
@@ -9,12 +9,29 @@ import (
 
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/requestlog"
 )
 
-// claim claims key for fingerprint fp and wants to own it.
-func claim(t *testing.T, s *eventstore.Store, tenant uuid.UUID, key, fp string, lease time.Duration) uuid.UUID {
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// newLog returns a store on a fresh, migrated database, wired as stack does
+// (Purge among its erasers), and the request log over it.
+func newLog(t *testing.T) (*eventstore.Store, *requestlog.Log) {
 	t.Helper()
-	token, stored, err := s.ClaimRequest(t.Context(), tenant, key, []byte(fp), lease)
+	s := eventstore.New(storetest.MigratedPool(t), requestlog.Purge)
+	return s, requestlog.New(s)
+}
+
+// appendTo is a commit of one event of typ to a lead stream of tenant.
+func appendTo(tenant, stream uuid.UUID, expected int, typ string) eventstore.Commit {
+	return eventstore.Commit{TenantID: tenant, Streams: []eventstore.StreamAppend{{StreamType: "lead", StreamID: stream,
+		ExpectedVersion: expected, Events: []eventstore.NewEvent{{Type: typ, SchemaVersion: 1, Data: []byte(`{}`)}}}}}
+}
+
+// claim claims key for fingerprint fp and wants to own it.
+func claim(t *testing.T, log *requestlog.Log, tenant uuid.UUID, key, fp string, lease time.Duration) uuid.UUID {
+	t.Helper()
+	token, stored, err := log.ClaimRequest(t.Context(), tenant, key, []byte(fp), lease)
 	if err != nil || stored != nil || token == uuid.Nil {
 		t.Fatalf("claim %s: token %v, stored %v, err %v", key, token, stored, err)
 	}
@@ -26,67 +43,67 @@ func claim(t *testing.T, s *eventstore.Store, tenant uuid.UUID, key, fp string, 
 // by another request; only the token holding the claim may complete or
 // release it.
 func TestRequestLeaseTakeoverAndTokens(t *testing.T) {
-	s := newStore(t)
-	ctx, tenant := t.Context(), newID(t)
-	first := claim(t, s, tenant, "k", "fp", time.Hour)
-	if _, _, err := s.ClaimRequest(ctx, tenant, "k", []byte("fp"), time.Hour); !errors.Is(err, eventstore.ErrRequestInProgress) {
+	_, log := newLog(t)
+	ctx, tenant := t.Context(), uuid.New()
+	first := claim(t, log, tenant, "k", "fp", time.Hour)
+	if _, _, err := log.ClaimRequest(ctx, tenant, "k", []byte("fp"), time.Hour); !errors.Is(err, requestlog.ErrRequestInProgress) {
 		t.Fatalf("retry within the lease: %v", err)
 	}
-	if _, _, err := s.ClaimRequest(ctx, tenant, "k", []byte("other"), time.Nanosecond); !errors.Is(err, eventstore.ErrRequestMismatch) {
+	if _, _, err := log.ClaimRequest(ctx, tenant, "k", []byte("other"), time.Nanosecond); !errors.Is(err, requestlog.ErrRequestMismatch) {
 		t.Fatalf("another request after the lease: %v", err)
 	}
 	// The first holder is gone (killed): the lease is past for a retry.
-	second := claim(t, s, tenant, "k", "fp", time.Nanosecond)
+	second := claim(t, log, tenant, "k", "fp", time.Nanosecond)
 	if second == first {
 		t.Fatal("takeover kept the dead holder's token")
 	}
-	res := eventstore.StoredResponse{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(`{"id":1}`)}
-	if err := s.CompleteRequest(ctx, tenant, "k", first, res, nil); !errors.Is(err, eventstore.ErrClaimLost) {
+	res := requestlog.StoredResponse{Status: 201, Header: map[string]string{"Content-Type": "application/json"}, Body: []byte(`{"id":1}`)}
+	if err := log.CompleteRequest(ctx, tenant, "k", first, res, nil); !errors.Is(err, requestlog.ErrClaimLost) {
 		t.Fatalf("complete with the lost token: %v", err)
 	}
-	if err := s.ReleaseRequest(ctx, tenant, "k", first); !errors.Is(err, eventstore.ErrClaimLost) {
+	if err := log.ReleaseRequest(ctx, tenant, "k", first); !errors.Is(err, requestlog.ErrClaimLost) {
 		t.Fatalf("release with the lost token: %v", err)
 	}
-	if err := s.CompleteRequest(ctx, tenant, "k", second, res, nil); err != nil {
+	if err := log.CompleteRequest(ctx, tenant, "k", second, res, nil); err != nil {
 		t.Fatal(err)
 	}
-	token, stored, err := s.ClaimRequest(ctx, tenant, "k", []byte("fp"), time.Nanosecond)
+	token, stored, err := log.ClaimRequest(ctx, tenant, "k", []byte("fp"), time.Nanosecond)
 	if err != nil || token != uuid.Nil || stored == nil || stored.Status != 201 || string(stored.Body) != `{"id":1}` {
 		t.Fatalf("retry after completion: %v %+v %v", token, stored, err)
 	}
-	if err := s.ReleaseRequest(ctx, tenant, "k", second); !errors.Is(err, eventstore.ErrClaimLost) {
+	if err := log.ReleaseRequest(ctx, tenant, "k", second); !errors.Is(err, requestlog.ErrClaimLost) {
 		t.Fatalf("release of a completed request: %v", err)
 	}
 	// Release frees the key for the next attempt.
-	third := claim(t, s, tenant, "k2", "fp", time.Hour)
-	if err := s.ReleaseRequest(ctx, tenant, "k2", third); err != nil {
+	third := claim(t, log, tenant, "k2", "fp", time.Hour)
+	if err := log.ReleaseRequest(ctx, tenant, "k2", third); err != nil {
 		t.Fatal(err)
 	}
-	claim(t, s, tenant, "k2", "fp", time.Hour)
+	claim(t, log, tenant, "k2", "fp", time.Hour)
 }
 
-// TestIdempotencyKeysExpire: after RequestTTL a stored response and a
+// TestIdempotencyKeysExpire: after TTL a stored response and a
 // commit's key are free again, for any request.
 func TestIdempotencyKeysExpire(t *testing.T) {
-	s := newStore(t)
-	ctx, tenant, stream := t.Context(), newID(t), newID(t)
-	token := claim(t, s, tenant, "k", "fp", time.Hour)
-	if err := s.CompleteRequest(ctx, tenant, "k", token, eventstore.StoredResponse{Status: 200}, nil); err != nil {
+	s, log := newLog(t)
+	ctx, tenant, stream := t.Context(), uuid.New(), uuid.New()
+	token := claim(t, log, tenant, "k", "fp", time.Hour)
+	if err := log.CompleteRequest(ctx, tenant, "k", token, requestlog.StoredResponse{Status: 200}, nil); err != nil {
 		t.Fatal(err)
 	}
-	c := appendTo(tenant, stream, eventstore.NoStream, ev("lead.created", 1))
+	c := appendTo(tenant, stream, eventstore.NoStream, "lead.created")
 	c.IdempotencyKey = "cmd"
-	first := mustCommit(t, s, c)
+	first := storetest.MustCommit(t, s, c)
 	if _, err := s.Commit(ctx, c); !errors.As(err, new(*eventstore.DuplicateCommitError)) {
 		t.Fatalf("second commit with the key: %v", err)
 	}
 	age(t, s, tenant)
-	claim(t, s, tenant, "k", "another request", time.Hour)
+	claim(t, log, tenant, "k", "another request", time.Hour)
 	if _, ok, err := s.IdempotentResult(ctx, tenant, "cmd"); err != nil || ok {
 		t.Fatalf("expired command key still answers: %v %v", ok, err)
 	}
 	c.Streams[0].ExpectedVersion = 1
-	again := mustCommit(t, s, c)
+	again := storetest.MustCommit(t, s, c)
 	if !first.Position.Less(again.Position) {
 		t.Fatalf("the expired key replayed %v", again)
 	}
@@ -96,14 +113,14 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 
 	// The sweep deletes what is past its 24 hours, and nothing else.
 	age(t, s, tenant)
-	fresh := claim(t, s, tenant, "fresh", "fp", time.Hour)
-	if err := s.CompleteRequest(ctx, tenant, "fresh", fresh, eventstore.StoredResponse{Status: 200}, nil); err != nil {
+	fresh := claim(t, log, tenant, "fresh", "fp", time.Hour)
+	if err := log.CompleteRequest(ctx, tenant, "fresh", fresh, requestlog.StoredResponse{Status: 200}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.ExpireRequests(ctx); err != nil || n != 2 {
+	if n, err := log.ExpireRequests(ctx); err != nil || n != 2 {
 		t.Fatalf("swept %d expired keys (%v), want the response and the command key", n, err)
 	}
-	if _, stored, err := s.ClaimRequest(ctx, tenant, "fresh", []byte("fp"), time.Hour); err != nil || stored == nil {
+	if _, stored, err := log.ClaimRequest(ctx, tenant, "fresh", []byte("fp"), time.Hour); err != nil || stored == nil {
 		t.Fatalf("a live response was swept: %v %v", stored, err)
 	}
 }
@@ -123,28 +140,28 @@ func age(t *testing.T, s *eventstore.Store, tenant uuid.UUID) {
 // transaction, except the deleting commit's key; a response completed after
 // the delete is not stored.
 func TestRedactionPurgesStoredResponses(t *testing.T) {
-	s := newStore(t)
-	ctx, tenant, lead, other := t.Context(), newID(t), newID(t), newID(t)
-	create := claim(t, s, tenant, "create", "fp", time.Hour)
-	c := appendTo(tenant, lead, eventstore.NoStream, ev("lead.created", 1))
+	s, log := newLog(t)
+	ctx, tenant, lead, other := t.Context(), uuid.New(), uuid.New(), uuid.New()
+	create := claim(t, log, tenant, "create", "fp", time.Hour)
+	c := appendTo(tenant, lead, eventstore.NoStream, "lead.created")
 	c.IdempotencyKey = "cmd-create"
-	mustCommit(t, s, c)
-	if err := s.CompleteRequest(ctx, tenant, "create", create, eventstore.StoredResponse{Status: 201, Body: []byte(`{"name":"Priya"}`)},
+	storetest.MustCommit(t, s, c)
+	if err := log.CompleteRequest(ctx, tenant, "create", create, requestlog.StoredResponse{Status: 201, Body: []byte(`{"name":"Priya"}`)},
 		[]uuid.UUID{lead}); err != nil {
 		t.Fatal(err)
 	}
-	keep := claim(t, s, tenant, "other", "fp", time.Hour)
-	mustCommit(t, s, appendTo(tenant, other, eventstore.NoStream, ev("lead.created", 2)))
-	if err := s.CompleteRequest(ctx, tenant, "other", keep, eventstore.StoredResponse{Status: 201}, []uuid.UUID{other}); err != nil {
+	keep := claim(t, log, tenant, "other", "fp", time.Hour)
+	storetest.MustCommit(t, s, appendTo(tenant, other, eventstore.NoStream, "lead.created"))
+	if err := log.CompleteRequest(ctx, tenant, "other", keep, requestlog.StoredResponse{Status: 201}, []uuid.UUID{other}); err != nil {
 		t.Fatal(err)
 	}
 	// A request that read the lead and is still running.
-	late := claim(t, s, tenant, "late", "fp", time.Hour)
+	late := claim(t, log, tenant, "late", "fp", time.Hour)
 
-	del := appendTo(tenant, lead, 1, ev("lead.deleted", 3))
+	del := appendTo(tenant, lead, 1, "lead.deleted")
 	del.IdempotencyKey = "cmd-delete"
 	del.Streams[0].Redact, del.Streams[0].ReleaseAll = true, true
-	mustCommit(t, s, del)
+	storetest.MustCommit(t, s, del)
 
 	keys := func(table string) map[string]bool {
 		rows, err := s.Pool().Query(ctx, `select key from `+table+` where tenant_id = $1`, tenant)
@@ -167,25 +184,25 @@ func TestRedactionPurgesStoredResponses(t *testing.T) {
 	if got := keys("idempotency"); got["cmd-create"] || !got["cmd-delete"] {
 		t.Fatalf("command keys after the delete: %v", got)
 	}
-	err := s.CompleteRequest(ctx, tenant, "late", late, eventstore.StoredResponse{Status: 200, Body: []byte(`{"name":"Priya"}`)}, []uuid.UUID{lead})
-	if !errors.Is(err, eventstore.ErrRequestRedacted) {
+	err := log.CompleteRequest(ctx, tenant, "late", late, requestlog.StoredResponse{Status: 200, Body: []byte(`{"name":"Priya"}`)}, []uuid.UUID{lead})
+	if !errors.Is(err, requestlog.ErrRequestRedacted) {
 		t.Fatalf("completing a response made from the deleted lead: %v", err)
 	}
 	if got := keys("http_idempotency"); got["late"] {
 		t.Fatal("the late response was kept")
 	}
 	// The purged key is a new request now.
-	claim(t, s, tenant, "create", "fp", time.Hour)
+	claim(t, log, tenant, "create", "fp", time.Hour)
 }
 
 // TestCompleteWaitsForADeleteInFlight: a response completed while a delete
 // of its lead is committing waits for it, then sees the redaction and is
 // not stored (the purge inside the delete could not see it yet).
 func TestCompleteWaitsForADeleteInFlight(t *testing.T) {
-	s := newStore(t)
-	ctx, tenant, lead := t.Context(), newID(t), newID(t)
-	mustCommit(t, s, appendTo(tenant, lead, eventstore.NoStream, ev("lead.created", 1)))
-	token := claim(t, s, tenant, "create", "fp", time.Hour)
+	s, log := newLog(t)
+	ctx, tenant, lead := t.Context(), uuid.New(), uuid.New()
+	storetest.MustCommit(t, s, appendTo(tenant, lead, eventstore.NoStream, "lead.created"))
+	token := claim(t, log, tenant, "create", "fp", time.Hour)
 
 	// The delete's transaction, holding the stream's row as a commit does.
 	tx, err := s.Pool().Begin(ctx)
@@ -201,7 +218,7 @@ func TestCompleteWaitsForADeleteInFlight(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- s.CompleteRequest(ctx, tenant, "create", token, eventstore.StoredResponse{Status: 201, Body: []byte(`{"name":"Priya"}`)},
+		done <- log.CompleteRequest(ctx, tenant, "create", token, requestlog.StoredResponse{Status: 201, Body: []byte(`{"name":"Priya"}`)},
 			[]uuid.UUID{lead})
 	}()
 	storetest.WaitFor(t, 10*time.Second, func() (bool, error) {
@@ -213,7 +230,7 @@ func TestCompleteWaitsForADeleteInFlight(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; !errors.Is(err, eventstore.ErrRequestRedacted) {
+	if err := <-done; !errors.Is(err, requestlog.ErrRequestRedacted) {
 		t.Fatalf("complete after the delete committed: %v", err)
 	}
 	var n int
