@@ -97,6 +97,30 @@ var leadEventData = map[string]reflect.Type{
 	CallLogDeleted:    reflect.TypeFor[CallLogDeletedData](),
 	CommentAdded:      reflect.TypeFor[CommentAddedData](),
 	CommentEdited:     reflect.TypeFor[CommentEditedData](),
+	LeadConverted:     reflect.TypeFor[LeadConvertedData](),
+
+	CustomerCreated: reflect.TypeFor[CustomerCreatedData](),
+	CustomerUpdated: reflect.TypeFor[CustomerUpdatedData](),
+	CustomerDeleted: reflect.TypeFor[CustomerDeletedData](),
+
+	LeadInteractionLogged:      reflect.TypeFor[InteractionData](),
+	LeadInteractionChanged:     reflect.TypeFor[InteractionData](),
+	LeadInteractionDeleted:     reflect.TypeFor[RecordRemovedData](),
+	LeadContactAdded:           reflect.TypeFor[ContactData](),
+	LeadContactChanged:         reflect.TypeFor[ContactData](),
+	LeadContactRemoved:         reflect.TypeFor[RecordRemovedData](),
+	LeadLocationAdded:          reflect.TypeFor[LocationData](),
+	LeadLocationChanged:        reflect.TypeFor[LocationData](),
+	LeadLocationRemoved:        reflect.TypeFor[RecordRemovedData](),
+	CustomerInteractionLogged:  reflect.TypeFor[InteractionData](),
+	CustomerInteractionChanged: reflect.TypeFor[InteractionData](),
+	CustomerInteractionDeleted: reflect.TypeFor[RecordRemovedData](),
+	CustomerContactAdded:       reflect.TypeFor[ContactData](),
+	CustomerContactChanged:     reflect.TypeFor[ContactData](),
+	CustomerContactRemoved:     reflect.TypeFor[RecordRemovedData](),
+	CustomerLocationAdded:      reflect.TypeFor[LocationData](),
+	CustomerLocationChanged:    reflect.TypeFor[LocationData](),
+	CustomerLocationRemoved:    reflect.TypeFor[RecordRemovedData](),
 
 	PipelineStatusCreated:   reflect.TypeFor[PipelineStatusData](),
 	PipelineStatusChanged:   reflect.TypeFor[PipelineStatusChangedData](),
@@ -118,11 +142,11 @@ func PipelineEventTypes() []string {
 // LeadEventTypes returns every lead event type, for subscribers and tests
 // that must handle them all.
 func LeadEventTypes() []string {
-	return []string{
+	return append([]string{
 		LeadCreated, LeadUpdated, LeadMerged, LeadStatusChanged,
 		LeadArchived, LeadRestored, LeadDeleted, CallLogged, CallLogDeleted,
-		CommentAdded, CommentEdited,
-	}
+		CommentAdded, CommentEdited, LeadConverted,
+	}, RecordEventTypes(LeadStream)...)
 }
 
 func leadEventDataType(eventType string) (reflect.Type, error) {

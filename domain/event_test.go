@@ -12,7 +12,7 @@ func sampleEvents() map[string]Event {
 	p := known()
 	p.DealValue = ptr(1500.5)
 	p.CustomFields = json.RawMessage(`{"budget":"10k","seats":12}`)
-	return map[string]Event{
+	out := map[string]Event{
 		LeadCreated:       {Type: LeadCreated, Data: LeadCreatedData{LeadID: leadID, Number: 42, Profile: p, Status: "Qualified"}},
 		LeadUpdated:       updated(change("company", `"Old Co"`, `null`), change("score", `null`, `40`)),
 		LeadMerged:        merged(change("tags", `["vip"]`, `["vip","hot"]`)),
@@ -24,12 +24,20 @@ func sampleEvents() map[string]Event {
 		CallLogDeleted:    callDeleted(callA),
 		CommentAdded:      {Type: CommentAdded, Data: CommentAddedData{LeadID: leadID, CommentID: 7, Content: "Called, no answer", Author: "api_key:1"}},
 		CommentEdited:     {Type: CommentEdited, Data: CommentEditedData{LeadID: leadID, CommentID: 7, Old: "Called, no answer", New: "Called twice"}},
+		LeadConverted:     converted(),
+		CustomerCreated:   customerCreated(leadID, ashaCustomer()),
+		CustomerUpdated:   {Type: CustomerUpdated, Data: CustomerUpdatedData{CustomerID: customerID, Changes: []FieldChange{change("status", `"active"`, `"blocked"`)}}},
+		CustomerDeleted:   {Type: CustomerDeleted, Data: CustomerDeletedData{CustomerID: customerID}},
 	}
+	for k, e := range recordSamples() {
+		out[k] = e
+	}
+	return out
 }
 
 func TestEventRoundTrip(t *testing.T) {
 	samples := sampleEvents()
-	for _, eventType := range LeadEventTypes() {
+	for _, eventType := range allEventTypes() {
 		t.Run(eventType, func(t *testing.T) {
 			e, ok := samples[eventType]
 			if !ok {
@@ -46,8 +54,8 @@ func TestEventRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if len(samples) != len(LeadEventTypes()) {
-		t.Errorf("%d samples for %d event types", len(samples), len(LeadEventTypes()))
+	if len(samples) != len(allEventTypes()) {
+		t.Errorf("%d samples for %d event types", len(samples), len(allEventTypes()))
 	}
 }
 
@@ -65,7 +73,7 @@ func TestEventDataIsStable(t *testing.T) {
 }
 
 func TestDecodeRedacted(t *testing.T) {
-	for _, eventType := range LeadEventTypes() {
+	for _, eventType := range allEventTypes() {
 		for _, data := range []string{string(Redacted), `{"redacted": true}`, " {\n \"redacted\" : true } "} {
 			e, err := DecodeLeadEvent(eventType, SchemaVersion, []byte(data))
 			if err != nil {

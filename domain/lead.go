@@ -29,6 +29,10 @@ type Lead struct {
 	// check the content a command read from the stream, at a fixed size
 	// per comment however long it is, so a lead's state stays small.
 	comments map[int64]string
+	// customerID is the customer the lead was converted to (nil if none).
+	customerID uuid.UUID
+	// records are its interactions, contacts and locations (records.go).
+	records records
 }
 
 // NewLeadFromHistory rebuilds a lead's state by applying its stored events in
@@ -104,11 +108,15 @@ func (l *Lead) Apply(e Event) {
 			l.comments = map[int64]string{}
 		}
 		l.comments[d.CommentID] = commentDigest(d.Content)
+	case LeadConverted:
+		l.customerID = eventData[LeadConvertedData](e).CustomerID
 	case CommentEdited:
 		d := eventData[CommentEditedData](e)
 		if _, ok := l.comments[d.CommentID]; ok {
 			l.comments[d.CommentID] = commentDigest(d.New)
 		}
+	default:
+		l.records.apply(recordKindsOf(LeadStream), e)
 	}
 	// Unknown types cannot reach here through DecodeLeadEvent; counting them
 	// in version keeps Version equal to the stream's length regardless.

@@ -32,13 +32,19 @@ type LeadSnapshot struct {
 	CallLogs       []uuid.UUID        `json:"call_logs,omitempty"`
 	UsedCallLogs   map[uuid.UUID]bool `json:"used_call_logs,omitempty"`
 	CommentDigests map[int64]string   `json:"comment_digests,omitempty"`
+	CustomerID     uuid.UUID          `json:"customer_id,omitzero"`
+	// Records are the digests of live records and every number used, by
+	// the record kind's added event type.
+	Records     map[string]map[int64]string `json:"records,omitempty"`
+	RecordsUsed map[string]map[int64]bool   `json:"records_used,omitempty"`
 }
 
 // Snapshot returns the lead's state as a LeadSnapshot (deep copies).
 func (l *Lead) Snapshot() LeadSnapshot {
 	return LeadSnapshot{SchemaVersion: LeadSnapshotVersion, ID: l.id, Number: l.number, Profile: l.profile.clone(),
 		Status: l.status, Exists: l.exists, Archived: l.archived, Deleted: l.deleted, Version: l.version,
-		CallLogs: slices.Clone(l.callLogs), UsedCallLogs: maps.Clone(l.usedCallLogs), CommentDigests: maps.Clone(l.comments)}
+		CallLogs: slices.Clone(l.callLogs), UsedCallLogs: maps.Clone(l.usedCallLogs), CommentDigests: maps.Clone(l.comments), CustomerID: l.customerID,
+		Records: cloneNested(l.records.live), RecordsUsed: cloneNested(l.records.used)}
 }
 
 // UnmarshalLeadFromSnapshot restores a lead from a snapshot its own
@@ -52,6 +58,19 @@ func UnmarshalLeadFromSnapshot(s LeadSnapshot) (*Lead, error) {
 	}
 	l := &Lead{id: s.ID, number: s.Number, profile: s.Profile.clone(), status: s.Status, exists: s.Exists,
 		archived: s.Archived, deleted: s.Deleted, version: s.Version,
-		callLogs: slices.Clone(s.CallLogs), usedCallLogs: maps.Clone(s.UsedCallLogs), comments: maps.Clone(s.CommentDigests)}
+		callLogs: slices.Clone(s.CallLogs), usedCallLogs: maps.Clone(s.UsedCallLogs), comments: maps.Clone(s.CommentDigests), customerID: s.CustomerID,
+		records: records{live: cloneNested(s.Records), used: cloneNested(s.RecordsUsed)}}
 	return l, nil
+}
+
+// cloneNested deep-copies a map of maps.
+func cloneNested[K1, K2 comparable, V any](m map[K1]map[K2]V) map[K1]map[K2]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[K1]map[K2]V, len(m))
+	for k, v := range m {
+		out[k] = maps.Clone(v)
+	}
+	return out
 }

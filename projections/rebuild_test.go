@@ -269,7 +269,10 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, want := range append(domain.LeadEventTypes(), domain.PipelineEventTypes()...) {
-			if !slices.Contains(have, want) {
+			// No command converts a lead or writes its records yet (the
+			// prospects and /dev/crm APIs bring them).
+			notYet := append(domain.RecordEventTypes(domain.LeadStream), domain.LeadConverted)
+			if !slices.Contains(notYet, want) && !slices.Contains(have, want) {
 				types = append(types, want)
 			}
 		}

@@ -1,0 +1,166 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// CustomerType is whether a customer is a person or an organization.
+type CustomerType string
+
+// Customer types.
+const (
+	CustomerIndividual CustomerType = "individual"
+	CustomerBusiness   CustomerType = "business"
+)
+
+func (t CustomerType) valid() bool { return t == CustomerIndividual || t == CustomerBusiness }
+
+// CustomerStatus is a customer's standing: whether crm's users may sell to it.
+type CustomerStatus string
+
+// Customer statuses.
+const (
+	CustomerActive   CustomerStatus = "active"
+	CustomerInactive CustomerStatus = "inactive"
+	CustomerBlocked  CustomerStatus = "blocked"
+)
+
+func (s CustomerStatus) valid() bool {
+	return s == CustomerActive || s == CustomerInactive || s == CustomerBlocked
+}
+
+// CustomerProfile is everything a customer says about the buyer: the union
+// of the customer fields of the APIs that show customers (/dev/crm
+// customers, the prospects & clients API's clients). Empty means unset; the
+// JSON names are stored in events: never rename one.
+type CustomerProfile struct {
+	Name            string          `json:"name,omitempty"`
+	Emails          []string        `json:"emails,omitempty"` // normalized, primary first; the primary is unique per tenant
+	Phones          []string        `json:"phones,omitempty"` // E.164, primary first
+	Company         string          `json:"company,omitempty"`
+	Type            CustomerType    `json:"type,omitempty"`
+	Status          CustomerStatus  `json:"status,omitempty"`
+	BillingAddress  string          `json:"billing_address,omitempty"`
+	ShippingAddress string          `json:"shipping_address,omitempty"`
+	PaymentTerms    string          `json:"payment_terms,omitempty"`
+	CreditLimit     *float64        `json:"credit_limit,omitempty"`
+	TaxID           string          `json:"tax_id,omitempty"`
+	AssignedTo      string          `json:"assigned_to,omitempty"`
+	Notes           string          `json:"notes,omitempty"`
+	CustomFields    json.RawMessage `json:"custom_fields,omitempty"`
+}
+
+// customerFields are CustomerProfile's fields by JSON name.
+var customerFields = fieldsOf[CustomerProfile]()
+
+// Validate checks p can be a customer's whole profile: a name, normalized
+// emails and phones, known type and status, every field in range. It names
+// the first bad field.
+func (p CustomerProfile) Validate() error {
+	if strings.TrimSpace(p.Name) == "" {
+		return invalid("name", "must not be empty")
+	}
+	if len(p.Emails) > maxEmails {
+		return invalid("emails", fmt.Sprintf("must hold at most %d entries", maxEmails))
+	}
+	if len(p.Phones) > maxPhones {
+		return invalid("phones", fmt.Sprintf("must hold at most %d entries", maxPhones))
+	}
+	if err := checkNormalized("emails", p.Emails, func(s string) (string, error) { return NormalizeEmail(s) }); err != nil {
+		return err
+	}
+	if err := checkNormalized("phones", p.Phones, func(s string) (string, error) { return NormalizePhone(s, "") }); err != nil {
+		return err
+	}
+	if !p.Type.valid() {
+		return invalid("type", "must be one of individual, business")
+	}
+	if !p.Status.valid() {
+		return invalid("status", "must be one of active, inactive, blocked")
+	}
+	if err := checkAmount("credit_limit", p.CreditLimit); err != nil {
+		return err
+	}
+	v := reflect.ValueOf(p)
+	for _, f := range customerFields.fields {
+		fv := v.Field(f.index)
+		if fv.Kind() != reflect.String {
+			continue
+		}
+		limit := maxTextLen
+		if longTextFields[f.name] {
+			limit = maxLongTextLen
+		}
+		if utf8.RuneCountInString(fv.String()) > limit {
+			return invalid(f.name, fmt.Sprintf("must be at most %d characters", limit))
+		}
+	}
+	return nil
+}
+
+// complete fills the defaults (a business when there is a company, else an
+// individual; active), validates, and puts custom fields in the compact form
+// JSON reads back, so the profile stored in an event equals the one replayed
+// from it and an unchanged value diffs equal.
+func (p CustomerProfile) complete() (CustomerProfile, error) {
+	p = p.clone()
+	if p.Type == "" {
+		p.Type = CustomerIndividual
+		if strings.TrimSpace(p.Company) != "" {
+			p.Type = CustomerBusiness
+		}
+	}
+	if p.Status == "" {
+		p.Status = CustomerActive
+	}
+	if err := p.Validate(); err != nil {
+		return CustomerProfile{}, err
+	}
+	if len(p.CustomFields) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, p.CustomFields); err != nil || !bytes.HasPrefix(buf.Bytes(), []byte("{")) {
+			return CustomerProfile{}, invalid("custom_fields", "must be a JSON object")
+		}
+		p.CustomFields = buf.Bytes()
+	}
+	return p, nil
+}
+
+// clone deep-copies p, so a Customer never shares slices or pointers with
+// its callers or with the events it was built from.
+func (p CustomerProfile) clone() CustomerProfile {
+	out := p
+	out.Emails = slices.Clone(p.Emails)
+	out.Phones = slices.Clone(p.Phones)
+	out.CreditLimit = clonePtr(p.CreditLimit)
+	out.CustomFields = bytes.Clone(p.CustomFields)
+	return out
+}
+
+// WithChanges returns p with each change's new value set: what
+// customer.updated does to a profile, for the aggregate and read models alike.
+func (p CustomerProfile) WithChanges(changes []FieldChange) CustomerProfile {
+	out := p.clone()
+	customerFields.apply(&out, changes)
+	return out
+}
+
+// customerFromLead is the profile a converted lead's customer starts with:
+// who the lead is, how to reach them, who owns them.
+func customerFromLead(l LeadProfile) CustomerProfile {
+	p := CustomerProfile{Name: l.Name, Emails: slices.Clone(l.Emails), Phones: slices.Clone(l.Phones),
+		Company: l.Company, AssignedTo: l.AssignedTo, CustomFields: bytes.Clone(l.CustomFields)}
+	if p.Name == "" {
+		p.Name = FullName(l.FirstName, l.MiddleName, l.LastName)
+	}
+	if p.Name == "" {
+		p.Name = p.Company
+	}
+	return p
+}
