@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,14 +103,13 @@ func (h *handlers) listLeads(c *gin.Context) {
 		return
 	}
 	f.Source = strings.TrimSpace(c.Query("source"))
-	if a := strings.TrimSpace(c.Query("assigned_to")); a != "" {
-		email, err := domain.NormalizeEmail(a)
-		if err != nil {
-			h.fail(c, api.BadParam("assigned_to", "must be an email address"))
-			return
-		}
-		f.AssignedTo = email
+	// The filter matches the stored form, so it is normalized as a lead's assigned_to is.
+	assigned, err := domain.NormalizeProfile(domain.LeadProfile{AssignedTo: c.Query("assigned_to")}, "")
+	if err != nil {
+		h.fail(c, api.BadParam("assigned_to", "must be an email address"))
+		return
 	}
+	f.AssignedTo = assigned.AssignedTo
 	rows, total, err := h.d.Reader.ListLeads(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
@@ -135,101 +135,89 @@ func (h *handlers) listLeads(c *gin.Context) {
 var leadFields = []string{"name", "phone", "email", "company", "city", "source", "status", "priority",
 	"deal_value", "tags", "notes", "assigned_to"}
 
-// decodeLead reads a create-lead body into a normalized profile and status.
+// refused is Cratio's answer to the contact values the domain cannot
+// normalize.
+var refused = api.Refusals{
+	"phones":      func(domain.EntryError) *api.BadInput { return api.Invalid("phone", "is not a valid phone number") },
+	"emails":      func(domain.EntryError) *api.BadInput { return api.Invalid("email", "is not a valid email address") },
+	"assigned_to": func(domain.EntryError) *api.BadInput { return api.Invalid("assigned_to", "must be an email address") },
+	"":            func(e domain.EntryError) *api.BadInput { return api.Invalid(cratioField(e.Field), e.Reason) },
+}
+
+// decodeLead reads a create-lead body into a normalized profile
+// (domain.NormalizeProfile, national phone numbers read in region) and a
+// status. A body's types are read first; then its values are judged in the
+// order Cratio always has: name, phone or email, phone, email, status,
+// priority, deal_value, tags, assigned_to.
 func decodeLead(c *gin.Context, region string) (domain.LeadProfile, domain.Status, *api.BadInput) {
-	var p domain.LeadProfile
+	var raw domain.LeadProfile
 	body, bad := api.DecodeObject(c.Request.Body, leadFields...)
 	if bad != nil {
-		return p, "", bad
+		return raw, "", bad
 	}
 	str := func(name string) (string, *api.BadInput) {
 		v, _, bad := api.Field[string](body, name, "a string")
-		return strings.TrimSpace(v), bad
+		return v, bad
 	}
-	var err *api.BadInput
+	var phone, email, status, priority string
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"name", &p.Name}, {"company", &p.Company}, {"city", &p.City}, {"source", &p.Source}, {"notes", &p.Notes}} {
-		if *f.dst, err = str(f.name); err != nil {
-			return p, "", err
+	}{{"name", &raw.Name}, {"company", &raw.Company}, {"city", &raw.City}, {"source", &raw.Source}, {"notes", &raw.Notes},
+		{"phone", &phone}, {"email", &email}, {"status", &status}, {"priority", &priority}} {
+		if *f.dst, bad = str(f.name); bad != nil {
+			return raw, "", bad
 		}
 	}
-	if p.Name == "" {
-		return p, "", api.Invalid("name", "is required")
+	raw.Phones, raw.Emails, raw.Priority = single(phone), single(email), domain.Priority(priority)
+	deal, dealSent, bad := api.Field[float64](body, "deal_value", "a number")
+	if bad != nil {
+		return raw, "", bad
 	}
-	phone, err := str("phone")
-	if err != nil {
-		return p, "", err
+	if dealSent {
+		raw.DealValue = &deal
 	}
-	email, err := str("email")
-	if err != nil {
-		return p, "", err
+	if raw.Tags, _, bad = api.Field[[]string](body, "tags", "an array of strings"); bad != nil {
+		return raw, "", bad
 	}
-	if phone == "" && email == "" {
-		return p, "", api.Invalid("phone", "phone or email is required")
+	if raw.AssignedTo, bad = str("assigned_to"); bad != nil {
+		return raw, "", bad
 	}
-	if phone != "" {
-		e164, perr := domain.NormalizePhone(phone, region)
-		if perr != nil {
-			return p, "", api.Invalid("phone", "is not a valid phone number")
-		}
-		p.Phones = []string{e164}
+	p, err := domain.NormalizeProfile(raw, region)
+	badPhone, badEmail := refused.For(err, "phones"), refused.For(err, "emails")
+	status, priority = strings.TrimSpace(status), strings.TrimSpace(priority)
+	switch {
+	case strings.TrimSpace(raw.Name) == "":
+		bad = api.Invalid("name", "is required")
+	case len(raw.Phones) == 0 && len(raw.Emails) == 0:
+		bad = api.Invalid("phone", "phone or email is required")
+	case badPhone != nil:
+		bad = badPhone
+	case badEmail != nil:
+		bad = badEmail
+	case status != "" && !contains(statuses, status):
+		bad = api.Invalid("status", "must be one of "+joinOr(statuses))
+	case priority != "" && !contains(priorities, priority):
+		bad = api.Invalid("priority", "must be one of "+joinOr(priorities))
+	case dealSent && deal < 0:
+		bad = api.Invalid("deal_value", "must not be negative")
+	case slices.ContainsFunc(raw.Tags, func(t string) bool { return strings.TrimSpace(t) == "" }):
+		bad = api.Invalid("tags", "must not contain empty tags")
+	default:
+		bad = refused.First(err)
 	}
-	if email != "" {
-		norm, eerr := domain.NormalizeEmail(email)
-		if eerr != nil {
-			return p, "", api.Invalid("email", "is not a valid email address")
-		}
-		p.Emails = []string{norm}
-	}
-	status, err := str("status")
-	if err != nil {
-		return p, "", err
-	}
-	if status != "" && !contains(statuses, status) {
-		return p, "", api.Invalid("status", "must be one of "+joinOr(statuses))
-	}
-	priority, err := str("priority")
-	if err != nil {
-		return p, "", err
-	}
-	if priority != "" && !contains(priorities, priority) {
-		return p, "", api.Invalid("priority", "must be one of "+joinOr(priorities))
-	}
-	p.Priority = domain.Priority(priority)
-	deal, ok, err := api.Field[float64](body, "deal_value", "a number")
-	if err != nil {
-		return p, "", err
-	}
-	if ok {
-		if deal < 0 {
-			return p, "", api.Invalid("deal_value", "must not be negative")
-		}
-		p.DealValue = &deal
-	}
-	tags, _, err := api.Field[[]string](body, "tags", "an array of strings")
-	if err != nil {
-		return p, "", err
-	}
-	for _, t := range tags {
-		if strings.TrimSpace(t) == "" {
-			return p, "", api.Invalid("tags", "must not contain empty tags")
-		}
-		p.Tags = append(p.Tags, strings.TrimSpace(t))
-	}
-	assigned, err := str("assigned_to")
-	if err != nil {
-		return p, "", err
-	}
-	if assigned != "" {
-		norm, eerr := domain.NormalizeEmail(assigned)
-		if eerr != nil {
-			return p, "", api.Invalid("assigned_to", "must be an email address")
-		}
-		p.AssignedTo = norm
+	if bad != nil {
+		return raw, "", bad
 	}
 	return p, domain.Status(status), nil
+}
+
+// single is a list of the one value v, or none when v is blank.
+func single(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	return []string{v}
 }
 
 func contains(set []string, v string) bool {
@@ -248,7 +236,7 @@ func (h *handlers) createLead(c *gin.Context) {
 		return
 	}
 	res, err := h.d.Commands.CreateLead(c.Request.Context(), api.CommandContext(c, Name),
-		commands.CreateLead{Profile: p, Status: status, OnDuplicate: commands.MergeDuplicates})
+		commands.CreateLead{Profile: p, Normalized: true, Status: status, OnDuplicate: commands.MergeDuplicates})
 	if err != nil {
 		h.fail(c, err)
 		return
