@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/crmcore/crm/domain"
 )
@@ -46,4 +47,14 @@ func (r Refusals) answer(e domain.EntryError) *BadInput {
 		return answer(e)
 	}
 	return r[""](e)
+}
+
+// ListOf is a list field holding the one value v a dialect sends as a
+// single field (Cratio's phone, Overplane's email_id), or none when v is
+// blank.
+func ListOf(v string) []string {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	return []string{v}
 }

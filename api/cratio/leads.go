@@ -169,7 +169,7 @@ func decodeLead(c *gin.Context, region string) (domain.LeadProfile, domain.Statu
 			return raw, "", bad
 		}
 	}
-	raw.Phones, raw.Emails, raw.Priority = single(phone), single(email), domain.Priority(priority)
+	raw.Phones, raw.Emails, raw.Priority = api.ListOf(phone), api.ListOf(email), domain.Priority(priority)
 	deal, dealSent, bad := api.Field[float64](body, "deal_value", "a number")
 	if bad != nil {
 		return raw, "", bad
@@ -210,14 +210,6 @@ func decodeLead(c *gin.Context, region string) (domain.LeadProfile, domain.Statu
 		return raw, "", bad
 	}
 	return p, domain.Status(status), nil
-}
-
-// single is a list of the one value v, or none when v is blank.
-func single(v string) []string {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	return []string{v}
 }
 
 func contains(set []string, v string) bool {

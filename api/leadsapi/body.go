@@ -69,7 +69,7 @@ func decodeLead(r io.Reader, region string) (leadInput, *api.BadInput) {
 		}
 		*f.dst = v
 	}
-	raw.Emails = single(email)
+	raw.Emails = api.ListOf(email)
 	if raw.Phones, _, bad = api.Field[[]string](body, "phoneNumber", "an array of strings or null"); bad != nil {
 		return in, bad
 	}
@@ -115,14 +115,6 @@ func decodeLead(r io.Reader, region string) (leadInput, *api.BadInput) {
 		in.email = p.Emails[0]
 	}
 	return in, nil
-}
-
-// single is a list of the one value v, or none when v is blank.
-func single(v string) []string {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	return []string{v}
 }
 
 // decodeSocial reads socialMedia: an object of the four networks, or null.

@@ -39,9 +39,13 @@ func missingParam(param, reason string) *api.BadInput {
 	return &api.BadInput{Status: http.StatusBadRequest, Code: "parameter_missing", Field: param, Reason: reason}
 }
 
-// decodePatch reads a lead body. Phones are normalized to E.164 in region.
+// decodePatch reads a lead body: its params' types first, then their values
+// in the order Overplane always has judged them (email_id, phone,
+// mobile_no, annual_revenue). Its contact params are normalized by
+// domain.NormalizeProfile, national phone numbers read in region.
 func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 	pt := patch{sent: map[string]bool{}}
+	var revenueNegative bool
 	body, bad := api.DecodeObject(r, bodyParams...)
 	if bad != nil {
 		return pt, bad
@@ -74,35 +78,18 @@ func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 		}
 		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { *f.field(p) = v })
 	}
-	if pt.sent["email_id"] {
-		v, bad := str("email_id")
-		if bad != nil {
-			return pt, bad
-		}
-		if v != "" {
-			norm, err := domain.NormalizeEmail(v)
-			if err != nil {
-				return pt, invalidParam("email_id", "is not a valid email address")
+	// The contact params are read here and judged below, once their
+	// values are normalized (domain.NormalizeProfile) together.
+	var email, phone, mobile string
+	for _, f := range []struct {
+		param string
+		dst   *string
+	}{{"email_id", &email}, {"phone", &phone}, {"mobile_no", &mobile}} {
+		if pt.sent[f.param] {
+			if *f.dst, bad = str(f.param); bad != nil {
+				return pt, bad
 			}
-			v = norm
 		}
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Emails = setPrimary(p.Emails, v) })
-	}
-	if pt.sent["phone"] {
-		v, bad := phoneParam(body, "phone", region)
-		if bad != nil {
-			return pt, bad
-		}
-		pt.phoneGiven = v != ""
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Phones = setPrimary(p.Phones, v) })
-	}
-	if pt.sent["mobile_no"] {
-		v, bad := phoneParam(body, "mobile_no", region)
-		if bad != nil {
-			return pt, bad
-		}
-		pt.mobileGiven = v != ""
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.MobileNo = v })
 	}
 	if pt.sent["lead_owner"] {
 		v, bad := str("lead_owner")
@@ -119,9 +106,7 @@ func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 		if bad != nil {
 			return pt, bad
 		}
-		if ok && v < 0 {
-			return pt, invalidParam("annual_revenue", "must not be negative")
-		}
+		revenueNegative = ok && v < 0
 		pt.edits = append(pt.edits, func(p *domain.LeadProfile) {
 			p.AnnualRevenue = nil
 			if ok {
@@ -136,20 +121,50 @@ func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 		}
 		pt.statusName, pt.statusNull = v, !ok
 	}
+	contact, err := domain.NormalizeProfile(domain.LeadProfile{Emails: api.ListOf(email), Phones: api.ListOf(phone), MobileNo: mobile}, region)
+	badEmail, badPhone, badMobile := refused.For(err, "emails"), refused.For(err, "phones"), refused.For(err, "mobile_no")
+	switch {
+	case badEmail != nil:
+		return pt, badEmail
+	case badPhone != nil:
+		return pt, badPhone
+	case badMobile != nil:
+		return pt, badMobile
+	case revenueNegative:
+		return pt, invalidParam("annual_revenue", "must not be negative")
+	case err != nil:
+		return pt, refused.First(err)
+	}
+	pt.phoneGiven, pt.mobileGiven = len(contact.Phones) > 0, contact.MobileNo != ""
+	if pt.sent["email_id"] {
+		v := only(contact.Emails)
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Emails = setPrimary(p.Emails, v) })
+	}
+	if pt.sent["phone"] {
+		v := only(contact.Phones)
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Phones = setPrimary(p.Phones, v) })
+	}
+	if pt.sent["mobile_no"] {
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.MobileNo = contact.MobileNo })
+	}
 	return pt, nil
 }
 
-// phoneParam reads a phone number param in E.164; blank or null is "".
-func phoneParam(body api.Object, name, region string) (string, *api.BadInput) {
-	v, _, bad := api.Field[string](body, name, "a string or null")
-	if bad != nil || strings.TrimSpace(v) == "" {
-		return "", bad
+// refused is Overplane's answer to the contact params the domain cannot
+// normalize.
+var refused = api.Refusals{
+	"emails":    func(domain.EntryError) *api.BadInput { return invalidParam("email_id", "is not a valid email address") },
+	"phones":    func(domain.EntryError) *api.BadInput { return invalidParam("phone", "is not a valid phone number") },
+	"mobile_no": func(domain.EntryError) *api.BadInput { return invalidParam("mobile_no", "is not a valid phone number") },
+	"":          func(e domain.EntryError) *api.BadInput { return invalidParam(paramOf(e.Field), e.Reason) },
+}
+
+// only is the one entry of a list api.ListOf made, "" for none.
+func only(list []string) string {
+	if len(list) == 0 {
+		return ""
 	}
-	e164, err := domain.NormalizePhone(v, region)
-	if err != nil {
-		return "", invalidParam(name, "is not a valid phone number")
-	}
-	return e164, nil
+	return list[0]
 }
 
 // resolveStatus maps the status sent onto the core's, through the tenant's
