@@ -50,7 +50,8 @@ type LeadResult struct {
 }
 
 // CreateLead creates a lead, or merges into the lead that already owns its
-// normalized email or phone. Errors: *domain.ValidationError,
+// normalized email or phone. Errors: domain.ValidationError (a
+// *domain.NormalizeError for input that cannot be normalized),
 // *DuplicateError (RejectDuplicates), ErrBusy.
 func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (LeadResult, error) {
 	p, err := h.normalized(cmd.Profile, cmd.Normalized)
