@@ -58,3 +58,25 @@ func ListOf(v string) []string {
 	}
 	return []string{v}
 }
+
+// FirstBad is the first refusal of steps, nil when there is none. A
+// dialect reads a whole body, normalizes it once (domain.NormalizeProfile)
+// and then lists each field's type refusal and value checks in the order
+// its API has always judged them, so a body with several faults is still
+// answered with the one it always was.
+func FirstBad(steps ...*BadInput) *BadInput {
+	for _, bad := range steps {
+		if bad != nil {
+			return bad
+		}
+	}
+	return nil
+}
+
+// When is bad when cond holds, else nil: a value check for FirstBad.
+func When(cond bool, bad *BadInput) *BadInput {
+	if cond {
+		return bad
+	}
+	return nil
+}

@@ -146,66 +146,47 @@ var refused = api.Refusals{
 
 // decodeLead reads a create-lead body into a normalized profile
 // (domain.NormalizeProfile, national phone numbers read in region) and a
-// status. A body's types are read first; then its values are judged in the
-// order Cratio always has: name, phone or email, phone, email, status,
-// priority, deal_value, tags, assigned_to.
+// status, answering the first fault in the order Cratio always has: the
+// name and the other text fields, the name's presence, phone, email, a
+// phone or an email, the phone's and the email's values, then status,
+// priority, deal_value, tags and assigned_to, each its type then its value.
 func decodeLead(c *gin.Context, region string) (domain.LeadProfile, domain.Status, *api.BadInput) {
 	var raw domain.LeadProfile
 	body, bad := api.DecodeObject(c.Request.Body, leadFields...)
 	if bad != nil {
 		return raw, "", bad
 	}
-	str := func(name string) (string, *api.BadInput) {
+	str := func(name string, dst *string) *api.BadInput {
 		v, _, bad := api.Field[string](body, name, "a string")
-		return v, bad
+		*dst = v
+		return bad
 	}
 	var phone, email, status, priority string
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"name", &raw.Name}, {"company", &raw.Company}, {"city", &raw.City}, {"source", &raw.Source}, {"notes", &raw.Notes},
-		{"phone", &phone}, {"email", &email}, {"status", &status}, {"priority", &priority}} {
-		if *f.dst, bad = str(f.name); bad != nil {
-			return raw, "", bad
-		}
-	}
-	raw.Phones, raw.Emails, raw.Priority = api.ListOf(phone), api.ListOf(email), domain.Priority(priority)
-	deal, dealSent, bad := api.Field[float64](body, "deal_value", "a number")
-	if bad != nil {
-		return raw, "", bad
-	}
-	if dealSent {
+	texts := api.FirstBad(str("name", &raw.Name), str("company", &raw.Company), str("city", &raw.City),
+		str("source", &raw.Source), str("notes", &raw.Notes))
+	phoneType, emailType, statusType, priorityType := str("phone", &phone), str("email", &email), str("status", &status), str("priority", &priority)
+	assignedType := str("assigned_to", &raw.AssignedTo)
+	deal, dealSent, dealType := api.Field[float64](body, "deal_value", "a number")
+	if dealSent && dealType == nil {
 		raw.DealValue = &deal
 	}
-	if raw.Tags, _, bad = api.Field[[]string](body, "tags", "an array of strings"); bad != nil {
-		return raw, "", bad
-	}
-	if raw.AssignedTo, bad = str("assigned_to"); bad != nil {
-		return raw, "", bad
-	}
+	var tagsType *api.BadInput
+	raw.Tags, _, tagsType = api.Field[[]string](body, "tags", "an array of strings")
+	raw.Phones, raw.Emails, raw.Priority = api.ListOf(phone), api.ListOf(email), domain.Priority(priority)
 	p, err := domain.NormalizeProfile(raw, region)
-	badPhone, badEmail := refused.For(err, "phones"), refused.For(err, "emails")
 	status, priority = strings.TrimSpace(status), strings.TrimSpace(priority)
-	switch {
-	case strings.TrimSpace(raw.Name) == "":
-		bad = api.Invalid("name", "is required")
-	case len(raw.Phones) == 0 && len(raw.Emails) == 0:
-		bad = api.Invalid("phone", "phone or email is required")
-	case badPhone != nil:
-		bad = badPhone
-	case badEmail != nil:
-		bad = badEmail
-	case status != "" && !contains(statuses, status):
-		bad = api.Invalid("status", "must be one of "+joinOr(statuses))
-	case priority != "" && !contains(priorities, priority):
-		bad = api.Invalid("priority", "must be one of "+joinOr(priorities))
-	case dealSent && deal < 0:
-		bad = api.Invalid("deal_value", "must not be negative")
-	case slices.ContainsFunc(raw.Tags, func(t string) bool { return strings.TrimSpace(t) == "" }):
-		bad = api.Invalid("tags", "must not contain empty tags")
-	default:
-		bad = refused.First(err)
-	}
+	bad = api.FirstBad(texts,
+		api.When(strings.TrimSpace(raw.Name) == "", api.Invalid("name", "is required")),
+		phoneType, emailType,
+		api.When(len(raw.Phones) == 0 && len(raw.Emails) == 0, api.Invalid("phone", "phone or email is required")),
+		refused.For(err, "phones"), refused.For(err, "emails"),
+		statusType, api.When(status != "" && !contains(statuses, status), api.Invalid("status", "must be one of "+joinOr(statuses))),
+		priorityType, api.When(priority != "" && !contains(priorities, priority), api.Invalid("priority", "must be one of "+joinOr(priorities))),
+		dealType, api.When(dealSent && deal < 0, api.Invalid("deal_value", "must not be negative")),
+		tagsType, api.When(slices.ContainsFunc(raw.Tags, func(t string) bool { return strings.TrimSpace(t) == "" }),
+			api.Invalid("tags", "must not contain empty tags")),
+		assignedType, refused.For(err, "assigned_to"),
+		refused.First(err))
 	if bad != nil {
 		return raw, "", bad
 	}

@@ -45,10 +45,11 @@ var refused = api.Refusals{
 	},
 }
 
-// decodeLead reads a lead body: its types first, then its profile
-// normalized by domain.NormalizeProfile (national phone numbers read in
-// region), then its values judged in the order this API always has: state,
-// photo, email, phoneNumber, business, statusId, email or phoneNumber.
+// decodeLead reads a lead body, its profile normalized by
+// domain.NormalizeProfile (national phone numbers read in region), and
+// answers its first fault in the order this API always has: the text
+// fields' types, state, photo, email, phoneNumber, business, statusId (each
+// its type then its value), socialMedia, then email or phoneNumber.
 func decodeLead(r io.Reader, region string) (leadInput, *api.BadInput) {
 	var in leadInput
 	var raw domain.LeadProfile
@@ -69,44 +70,29 @@ func decodeLead(r io.Reader, region string) (leadInput, *api.BadInput) {
 		}
 		*f.dst = v
 	}
+	var phonesType, businessType, socialBad *api.BadInput
 	raw.Emails = api.ListOf(email)
-	if raw.Phones, _, bad = api.Field[[]string](body, "phoneNumber", "an array of strings or null"); bad != nil {
-		return in, bad
-	}
-	if raw.BusinessIDs, _, bad = api.Field[[]int64](body, "business", "an array of integers or null"); bad != nil {
-		return in, bad
-	}
-	status, statusSent, bad := api.Field[int64](body, "statusId", "an integer or null")
-	if bad != nil {
-		return in, bad
-	}
-	if raw.Social, bad = decodeSocial(body); bad != nil {
-		return in, bad
-	}
+	raw.Phones, _, phonesType = api.Field[[]string](body, "phoneNumber", "an array of strings or null")
+	raw.BusinessIDs, _, businessType = api.Field[[]int64](body, "business", "an array of integers or null")
+	status, statusSent, statusType := api.Field[int64](body, "statusId", "an integer or null")
+	raw.Social, socialBad = decodeSocial(body)
 	p, err := domain.NormalizeProfile(raw, region)
-	badEmail, badPhone := refused.For(err, "emails"), refused.For(err, "phones")
 	in.state = strings.TrimSpace(in.state)
-	switch {
-	case in.state != "" && in.state != stateActive && in.state != stateArchived:
-		bad = badRequest("state", "state must be one of Active, Archived")
-	case strings.TrimSpace(raw.Photo) != "" && !validPhotoName(strings.TrimSpace(raw.Photo)):
-		bad = badRequest("photo", "photo must be the name of a photo uploaded with POST /leads/upload-photo")
-	case badEmail != nil:
-		bad = badEmail
-	case badPhone != nil:
-		bad = badPhone
-	case slices.ContainsFunc(raw.BusinessIDs, func(id int64) bool { return id < 1 }):
-		bad = badRequest("business", "business must hold positive integer ids")
-	case statusSent && status < 1:
-		bad = badRequest("statusId", "statusId must be a positive integer")
-	default:
-		bad = refused.First(err)
-	}
+	photo := strings.TrimSpace(raw.Photo)
+	bad = api.FirstBad(
+		api.When(in.state != "" && in.state != stateActive && in.state != stateArchived,
+			badRequest("state", "state must be one of Active, Archived")),
+		api.When(photo != "" && !validPhotoName(photo),
+			badRequest("photo", "photo must be the name of a photo uploaded with POST /leads/upload-photo")),
+		refused.For(err, "emails"),
+		phonesType, refused.For(err, "phones"),
+		businessType, api.When(slices.ContainsFunc(raw.BusinessIDs, func(id int64) bool { return id < 1 }),
+			badRequest("business", "business must hold positive integer ids")),
+		statusType, api.When(statusSent && status < 1, badRequest("statusId", "statusId must be a positive integer")),
+		socialBad, refused.First(err),
+		api.When(len(p.Emails) == 0 && len(p.Phones) == 0, badRequest("email", "email or phoneNumber is required")))
 	if bad != nil {
 		return in, bad
-	}
-	if len(p.Emails) == 0 && len(p.Phones) == 0 {
-		return in, badRequest("email", "email or phoneNumber is required")
 	}
 	in.first, in.last, in.photo, in.source, in.description = p.FirstName, p.LastName, p.Photo, p.Source, p.Description
 	in.location, in.position, in.company, in.statusID = p.Location, p.JobTitle, p.Company, status

@@ -39,13 +39,13 @@ func missingParam(param, reason string) *api.BadInput {
 	return &api.BadInput{Status: http.StatusBadRequest, Code: "parameter_missing", Field: param, Reason: reason}
 }
 
-// decodePatch reads a lead body: its params' types first, then their values
-// in the order Overplane always has judged them (email_id, phone,
-// mobile_no, annual_revenue). Its contact params are normalized by
+// decodePatch reads a lead body, answering its first fault in the order
+// Overplane always has: the text params' types, the flags', then email_id,
+// phone, mobile_no, lead_owner, annual_revenue and status, each its type
+// then its value. Its contact params are normalized by
 // domain.NormalizeProfile, national phone numbers read in region.
 func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 	pt := patch{sent: map[string]bool{}}
-	var revenueNegative bool
 	body, bad := api.DecodeObject(r, bodyParams...)
 	if bad != nil {
 		return pt, bad
@@ -78,62 +78,51 @@ func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 		}
 		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { *f.field(p) = v })
 	}
-	// The contact params are read here and judged below, once their
-	// values are normalized (domain.NormalizeProfile) together.
-	var email, phone, mobile string
-	for _, f := range []struct {
-		param string
-		dst   *string
-	}{{"email_id", &email}, {"phone", &phone}, {"mobile_no", &mobile}} {
-		if pt.sent[f.param] {
-			if *f.dst, bad = str(f.param); bad != nil {
-				return pt, bad
-			}
+	// The params below are read first and judged after, once the contact
+	// params are normalized together (domain.NormalizeProfile).
+	var email, phone, mobile, owner string
+	read := func(param string, dst *string) *api.BadInput {
+		if !pt.sent[param] {
+			return nil
 		}
+		v, _, bad := api.Field[string](body, param, "a string or null")
+		*dst = v
+		return bad
 	}
-	if pt.sent["lead_owner"] {
-		v, bad := str("lead_owner")
-		if bad != nil {
-			return pt, bad
-		}
-		if v == defaultOwner {
-			v = "" // the default is stored as no owner, so other APIs see none
-		}
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.LeadOwner = v })
-	}
+	emailType, phoneType, mobileType, ownerType := read("email_id", &email), read("phone", &phone), read("mobile_no", &mobile), read("lead_owner", &owner)
+	var revenueType, statusType *api.BadInput
+	var revenue float64
+	revenueSent := false
 	if pt.sent["annual_revenue"] {
-		v, ok, bad := api.Field[float64](body, "annual_revenue", "a number or null")
-		if bad != nil {
-			return pt, bad
-		}
-		revenueNegative = ok && v < 0
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) {
-			p.AnnualRevenue = nil
-			if ok {
-				p.AnnualRevenue = &v
-			}
-		})
+		revenue, revenueSent, revenueType = api.Field[float64](body, "annual_revenue", "a number or null")
 	}
 	if pt.sent["status"] {
-		v, ok, bad := api.Field[string](body, "status", "a string or null")
-		if bad != nil {
-			return pt, bad
-		}
-		pt.statusName, pt.statusNull = v, !ok
+		var name string
+		var sent bool
+		name, sent, statusType = api.Field[string](body, "status", "a string or null")
+		pt.statusName, pt.statusNull = name, !sent
 	}
 	contact, err := domain.NormalizeProfile(domain.LeadProfile{Emails: api.ListOf(email), Phones: api.ListOf(phone), MobileNo: mobile}, region)
-	badEmail, badPhone, badMobile := refused.For(err, "emails"), refused.For(err, "phones"), refused.For(err, "mobile_no")
-	switch {
-	case badEmail != nil:
-		return pt, badEmail
-	case badPhone != nil:
-		return pt, badPhone
-	case badMobile != nil:
-		return pt, badMobile
-	case revenueNegative:
-		return pt, invalidParam("annual_revenue", "must not be negative")
-	case err != nil:
-		return pt, refused.First(err)
+	bad = api.FirstBad(emailType, refused.For(err, "emails"), phoneType, refused.For(err, "phones"),
+		mobileType, refused.For(err, "mobile_no"), ownerType,
+		revenueType, api.When(revenueSent && revenue < 0, invalidParam("annual_revenue", "must not be negative")),
+		statusType, refused.First(err))
+	if bad != nil {
+		return pt, bad
+	}
+	if pt.sent["lead_owner"] {
+		if owner = strings.TrimSpace(owner); owner == defaultOwner {
+			owner = "" // the default is stored as no owner, so other APIs see none
+		}
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.LeadOwner = owner })
+	}
+	if pt.sent["annual_revenue"] {
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) {
+			p.AnnualRevenue = nil
+			if revenueSent {
+				p.AnnualRevenue = &revenue
+			}
+		})
 	}
 	pt.phoneGiven, pt.mobileGiven = len(contact.Phones) > 0, contact.MobileNo != ""
 	if pt.sent["email_id"] {
