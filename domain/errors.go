@@ -75,9 +75,15 @@ func (e LimitError) Is(target error) bool { return target == ErrInvalid }
 
 // As lets errors.As find a ValidationError naming the same field.
 func (e LimitError) As(target any) bool {
-	v, ok := target.(*ValidationError)
+	return readAs(target, ValidationError{Field: e.Field, Reason: e.reason()})
+}
+
+// readAs sets target to v when it is a *ValidationError: how an error of
+// another kind reads as a ValidationError for errors.As.
+func readAs(target any, v ValidationError) bool {
+	p, ok := target.(*ValidationError)
 	if ok {
-		*v = ValidationError{Field: e.Field, Reason: e.reason()}
+		*p = v
 	}
 	return ok
 }
@@ -132,13 +138,7 @@ func (e EntryError) ErrorCode() string { return "invalid" }
 func (e EntryError) Is(target error) bool { return target == ErrInvalid }
 
 // As lets errors.As find the ValidationError the entry error reads as.
-func (e EntryError) As(target any) bool {
-	v, ok := target.(*ValidationError)
-	if ok {
-		*v = e.validation()
-	}
-	return ok
-}
+func (e EntryError) As(target any) bool { return readAs(target, e.validation()) }
 
 // NormalizeError is NormalizeProfile's refusal: every entry it could not
 // normalize, in the order of the profile's fields. All of them, not the
