@@ -45,6 +45,8 @@ var exportedErrors = map[string]error{
 	"domain.ErrStatusInUse":      domain.ErrStatusInUse,
 	"domain.ValidationError":     domain.ValidationError{Field: "score", Reason: "must be between 0 and 100"},
 	"domain.LimitError":          domain.LimitError{Field: "comments", Limit: 1},
+	"domain.EntryError":          domain.EntryError{Field: "phones", Index: 1, Value: "12", Reason: "is not a valid phone number"},
+	"domain.NormalizeError":      &domain.NormalizeError{Entries: []domain.EntryError{{Field: "emails", Value: "x", Reason: "is not a valid email address"}}},
 
 	"commands.ErrKeyReused":       commands.ErrKeyReused,
 	"commands.ErrBusy":            commands.ErrBusy,

@@ -24,7 +24,14 @@ const (
 
 // CreateLead is the command to create (or, by policy, merge into) a lead.
 type CreateLead struct {
-	Profile     domain.LeadProfile
+	// Profile is the lead's profile as the client sent it, normalized by
+	// the command (domain.NormalizeProfile) unless Normalized says it is.
+	Profile domain.LeadProfile
+	// Normalized says Profile is domain.NormalizeProfile's result already:
+	// the API dialects normalize while decoding, to answer a bad value in
+	// their own words before anything is read, and the command does not do
+	// it a second time (the domain still validates it).
+	Normalized  bool
 	Status      domain.Status
 	OnDuplicate DuplicatePolicy
 	// Archived creates the lead archived, in the same commit.
@@ -43,10 +50,11 @@ type LeadResult struct {
 }
 
 // CreateLead creates a lead, or merges into the lead that already owns its
-// normalized email or phone. Errors: *domain.ValidationError,
+// normalized email or phone. Errors: domain.ValidationError (a
+// *domain.NormalizeError for input that cannot be normalized),
 // *DuplicateError (RejectDuplicates), ErrBusy.
 func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (LeadResult, error) {
-	p, err := domain.NormalizeProfile(cmd.Profile, h.region)
+	p, err := h.normalized(cmd.Profile, cmd.Normalized)
 	if err != nil {
 		return LeadResult{}, err
 	}
@@ -75,6 +83,15 @@ func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (Le
 			return err
 		},
 	})
+}
+
+// normalized is p in the form the domain stores: as it is when the caller
+// normalized it, else through domain.NormalizeProfile in the handler's region.
+func (h *Handler) normalized(p domain.LeadProfile, already bool) (domain.LeadProfile, error) {
+	if already {
+		return p, nil
+	}
+	return domain.NormalizeProfile(p, h.region)
 }
 
 // leadNote is what a lead create keeps with its idempotency key.

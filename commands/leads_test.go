@@ -194,3 +194,31 @@ func TestBulkDeleteAndChangeStatusAreAllOrNothing(t *testing.T) {
 		t.Fatalf("email after bulk delete: %+v %v", res, err)
 	}
 }
+
+// TestNormalizedProfileIsTakenAsItIs: a profile its caller normalized (as
+// the API dialects do, with domain.NormalizeProfile) is not normalized a
+// second time, only validated by the domain; one it did not is normalized
+// by the command.
+func TestNormalizedProfileIsTakenAsItIs(t *testing.T) {
+	f := newFixture(t)
+	raw := domain.LeadProfile{Name: "Asha", Emails: []string{"Asha@Example.com"}}
+	var invalid domain.ValidationError
+	if _, err := f.h.CreateLead(f.ctx, f.c, commands.CreateLead{Profile: raw, Normalized: true}); !errors.As(err, &invalid) || invalid.Field != "emails" {
+		t.Fatalf("create with a profile said normalized that is not: %v", err)
+	}
+	res, err := f.h.CreateLead(f.ctx, f.c, commands.CreateLead{Profile: raw})
+	if err != nil || res.Profile.Emails[0] != "asha@example.com" {
+		t.Fatalf("create normalized by the command: %+v %v", res.Profile, err)
+	}
+	edit := func(p domain.LeadProfile) (domain.LeadProfile, error) {
+		p.Phones = []string{"98765 43210"}
+		return p, nil
+	}
+	if _, err := f.h.UpdateLead(f.ctx, f.c, res.LeadID, commands.UpdateLead{Edit: edit, Normalized: true}); !errors.As(err, &invalid) || invalid.Field != "phones" {
+		t.Fatalf("update with an edit said normalized that is not: %v", err)
+	}
+	res, err = f.h.UpdateLead(f.ctx, f.c, res.LeadID, commands.UpdateLead{Edit: edit})
+	if err != nil || res.Profile.Phones[0] != "+919876543210" {
+		t.Fatalf("update normalized by the command: %+v %v", res.Profile, err)
+	}
+}

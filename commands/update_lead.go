@@ -16,6 +16,10 @@ type UpdateLead struct {
 	// replacement (PUT) ignores current, a partial update (PATCH) changes
 	// only the fields it was sent. Its error is returned as is.
 	Edit func(current domain.LeadProfile) (domain.LeadProfile, error)
+	// Normalized says Edit returns a normalized profile when given one
+	// (it puts values domain.NormalizeProfile gave into the current
+	// profile), so the command does not normalize it a second time.
+	Normalized bool
 	// Status moves the lead when not empty.
 	Status domain.Status
 	// Archived, when set, archives (true) or restores (false) the lead in
@@ -73,7 +77,7 @@ func (h *Handler) decideUpdate(ctx context.Context, tenantID uuid.UUID, lead *do
 	if err != nil {
 		return nil, err
 	}
-	if next, err = domain.NormalizeProfile(next, h.region); err != nil {
+	if next, err = h.normalized(next, cmd.Normalized); err != nil {
 		return nil, err
 	}
 	if err := h.checkOwnership(ctx, tenantID, lead.ID(), next); err != nil {

@@ -75,9 +75,15 @@ func (e LimitError) Is(target error) bool { return target == ErrInvalid }
 
 // As lets errors.As find a ValidationError naming the same field.
 func (e LimitError) As(target any) bool {
-	v, ok := target.(*ValidationError)
+	return readAs(target, ValidationError{Field: e.Field, Reason: e.reason()})
+}
+
+// readAs sets target to v when it is a *ValidationError: how an error of
+// another kind reads as a ValidationError for errors.As.
+func readAs(target any, v ValidationError) bool {
+	p, ok := target.(*ValidationError)
 	if ok {
-		*v = ValidationError{Field: e.Field, Reason: e.reason()}
+		*p = v
 	}
 	return ok
 }
@@ -94,3 +100,75 @@ func (e *codedError) Error() string { return e.message }
 
 // ErrorCode is the error's kind (a crmerr code).
 func (e *codedError) ErrorCode() string { return e.code }
+
+// EntryError says which entry of a profile field NormalizeProfile could not
+// bring into the form the domain stores, precisely enough for each API
+// dialect to blame its own field in its own words: Field is the LeadProfile
+// JSON name ("emails", "phones", "mobile_no", "assigned_to",
+// "custom_fields"), Index the entry of a list field (0 for a field of one
+// value), Value the entry as sent and Reason why it was refused ("is not a
+// valid phone number"). It reads as a ValidationError too (errors.As gives
+// one), for the APIs that answer every bad input alike.
+type EntryError struct {
+	Field  string
+	Index  int
+	Value  string
+	Reason string
+}
+
+// Error reads as the ValidationError it is: `phones entry "12" is not a phone number`.
+func (e EntryError) Error() string { return e.validation().Error() }
+
+// validation names the entry in a list field by its value, so a client
+// sending several sees which one was refused.
+func (e EntryError) validation() ValidationError {
+	if listFields[e.Field] {
+		return ValidationError{Field: e.Field, Reason: fmt.Sprintf("entry %q %s", e.Value, e.Reason)}
+	}
+	return ValidationError{Field: e.Field, Reason: e.Reason}
+}
+
+// listFields are the profile fields whose entries an EntryError indexes.
+var listFields = map[string]bool{"emails": true, "phones": true}
+
+// ErrorCode names the error's kind in crm's vocabulary (crmerr).
+func (e EntryError) ErrorCode() string { return "invalid" }
+
+// Is makes errors.Is(err, ErrInvalid) true, as for a ValidationError.
+func (e EntryError) Is(target error) bool { return target == ErrInvalid }
+
+// As lets errors.As find the ValidationError the entry error reads as.
+func (e EntryError) As(target any) bool { return readAs(target, e.validation()) }
+
+// NormalizeError is NormalizeProfile's refusal: every entry it could not
+// normalize, in the order of the profile's fields. All of them, not the
+// first: each dialect blames the one its API has always named first.
+// errors.As finds the first as an EntryError or a ValidationError.
+type NormalizeError struct {
+	Entries []EntryError
+}
+
+// Error reads as the first entry's error.
+func (e *NormalizeError) Error() string { return e.Entries[0].Error() }
+
+// ErrorCode names the error's kind in crm's vocabulary (crmerr).
+func (e *NormalizeError) ErrorCode() string { return "invalid" }
+
+// Unwrap gives the entries to errors.Is and errors.As.
+func (e *NormalizeError) Unwrap() []error {
+	errs := make([]error, len(e.Entries))
+	for i, entry := range e.Entries {
+		errs[i] = entry
+	}
+	return errs
+}
+
+// Entry returns the first entry of field that was refused.
+func (e *NormalizeError) Entry(field string) (EntryError, bool) {
+	for _, entry := range e.Entries {
+		if entry.Field == field {
+			return entry, true
+		}
+	}
+	return EntryError{}, false
+}

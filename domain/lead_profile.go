@@ -27,7 +27,7 @@ type LeadProfile struct {
 	Photo      string `json:"photo,omitempty"` // stored file name (Leads "photo", Overplane "image")
 
 	// How to reach them. Emails and Phones are normalized (lower-case, E.164),
-	// unique per tenant, primary first.
+	// unique per tenant, primary first; MobileNo is in E.164 too.
 	Emails     []string          `json:"emails,omitempty"`
 	Phones     []string          `json:"phones,omitempty"`
 	MobileNo   string            `json:"mobile_no,omitempty"`
@@ -66,7 +66,7 @@ type LeadProfile struct {
 	Tags               []string        `json:"tags,omitempty"`
 	Notes              string          `json:"notes,omitempty"`
 	Description        string          `json:"description,omitempty"`
-	AssignedTo         string          `json:"assigned_to,omitempty"` // user email or id
+	AssignedTo         string          `json:"assigned_to,omitempty"` // the user's email, lower-cased like Emails
 	LeadOwner          string          `json:"lead_owner,omitempty"`
 	CampaignID         string          `json:"campaign_id,omitempty"`
 	LastContact        *time.Time      `json:"last_contact,omitempty"`

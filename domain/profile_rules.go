@@ -181,10 +181,14 @@ func isJSONObject(b []byte) bool {
 }
 
 // NormalizeProfile brings client input into the form the domain stores:
-// strings trimmed, emails lower-cased, phones in E.164 (national numbers read
-// in defaultRegion), list entries deduplicated with empty ones dropped, the
-// name derived from its parts when missing, custom fields canonical JSON. It
-// rejects only what cannot be normalized; Validate judges the result.
+// strings trimmed, emails and assigned_to lower-cased bare addresses, phones
+// and mobile_no in E.164 (national numbers read in defaultRegion), list
+// entries deduplicated with empty ones dropped, the name derived from its
+// parts when missing, custom fields canonical JSON. It is the one place
+// client input is normalized: the API dialects call it while decoding and
+// answer its refusals in their own words. It rejects only what cannot be
+// normalized, with a *NormalizeError naming every bad entry by field and
+// index; Validate judges the result.
 func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) {
 	out := p.clone()
 	ov := reflect.ValueOf(&out).Elem()
@@ -193,16 +197,20 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 			fv.SetString(strings.TrimSpace(fv.String()))
 		}
 	}
-	var err error
-	if out.Emails, err = normalizeList("emails", p.Emails, NormalizeEmail); err != nil {
-		return LeadProfile{}, err
-	}
+	var bad []EntryError
 	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
-	if out.Phones, err = normalizeList("phones", p.Phones, phone); err != nil {
-		return LeadProfile{}, err
-	}
+	out.Emails = normalizeList("emails", p.Emails, NormalizeEmail, &bad)
+	out.Phones = normalizeList("phones", p.Phones, phone, &bad)
+	out.MobileNo = normalizeOne("mobile_no", out.MobileNo, phone, &bad)
+	out.AssignedTo = normalizeOne("assigned_to", out.AssignedTo, NormalizeEmail, &bad)
 	trim := func(s string) (string, error) { return strings.TrimSpace(s), nil }
-	out.Tags, _ = normalizeList("tags", p.Tags, trim)
+	out.Tags = normalizeList("tags", p.Tags, trim, &bad)
+	out.BusinessIDs = nil
+	for _, id := range p.BusinessIDs {
+		if !slices.Contains(out.BusinessIDs, id) {
+			out.BusinessIDs = append(out.BusinessIDs, id)
+		}
+	}
 	out.Social = nil
 	for k, v := range p.Social {
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
@@ -214,8 +222,12 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 		}
 		out.Social[k] = v
 	}
-	if out.CustomFields, err = canonicalObject(p.CustomFields); err != nil {
-		return LeadProfile{}, err
+	var ok bool
+	if out.CustomFields, ok = canonicalObject(p.CustomFields); !ok {
+		bad = append(bad, EntryError{Field: "custom_fields", Value: string(p.CustomFields), Reason: "must be a JSON object"})
+	}
+	if len(bad) > 0 {
+		return LeadProfile{}, &NormalizeError{Entries: bad}
 	}
 	if out.Name == "" {
 		out.Name = FullName(out.FirstName, out.MiddleName, out.LastName)
@@ -224,48 +236,65 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 }
 
 // normalizeList normalizes each non-blank entry and drops repeats, keeping the
-// first occurrence so the primary (first) entry stays first.
-func normalizeList(field string, values []string, normalize func(string) (string, error)) ([]string, error) {
+// first occurrence so the primary (first) entry stays first. An entry that
+// cannot be normalized is added to bad under its index in values.
+func normalizeList(field string, values []string, normalize func(string) (string, error), bad *[]EntryError) []string {
 	var out []string
-	for _, raw := range values {
+	for i, raw := range values {
 		if strings.TrimSpace(raw) == "" {
 			continue
 		}
 		n, err := normalize(raw)
 		if err != nil {
-			reason := "is invalid"
-			var ve ValidationError
-			if errors.As(err, &ve) {
-				reason = ve.Reason
-			}
-			return nil, invalid(field, fmt.Sprintf("entry %q %s", raw, reason))
+			*bad = append(*bad, EntryError{Field: field, Index: i, Value: raw, Reason: reasonOf(err)})
+			continue
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// normalizeOne normalizes a field of one value; blank stays blank.
+func normalizeOne(field, value string, normalize func(string) (string, error), bad *[]EntryError) string {
+	if value == "" {
+		return ""
+	}
+	n, err := normalize(value)
+	if err != nil {
+		*bad = append(*bad, EntryError{Field: field, Value: value, Reason: reasonOf(err)})
+	}
+	return n
+}
+
+// reasonOf is why a value normalizer refused its input, without the field
+// name it wrote (the caller knows the field).
+func reasonOf(err error) string {
+	var ve ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return "is invalid"
 }
 
 // canonicalObject re-encodes a JSON object with sorted keys and no spaces, so
 // the same custom fields sent twice compare equal and record no change.
 // Numbers go through json.Number to keep their exact digits.
-func canonicalObject(raw json.RawMessage) (json.RawMessage, error) {
+// It reports false for what is not one JSON object.
+func canonicalObject(raw json.RawMessage) (json.RawMessage, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
-		return nil, nil
+		return nil, true
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil || obj == nil || dec.More() {
-		return nil, invalid("custom_fields", "must be a JSON object")
+		return nil, false
 	}
 	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, invalid("custom_fields", "must be a JSON object")
-	}
-	return b, nil
+	return b, err == nil
 }
 
 // ProfileReservations returns the values a lead with profile p reserves for

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -276,5 +277,93 @@ func TestWithChangesOnAStoredProfile(t *testing.T) {
 				t.Errorf("%s -> %s: WithChanges changed its receiver", fromName, toName)
 			}
 		}
+	}
+}
+
+// TestNormalizeProfileTable: raw input to the profile stored, or to the
+// entries refused, each by field and index, so a dialect can blame its own
+// field.
+func TestNormalizeProfileTable(t *testing.T) {
+	type entry struct {
+		field string
+		index int
+	}
+	tests := []struct {
+		name string
+		in   LeadProfile
+		want LeadProfile
+		bad  []entry // in this order
+	}{
+		{name: "mobile and assignee normalized",
+			in:   LeadProfile{Name: " A ", MobileNo: " 098123 45678 ", AssignedTo: " Sales@Company.COM "},
+			want: LeadProfile{Name: "A", MobileNo: "+919812345678", AssignedTo: "sales@company.com"}},
+		{name: "blank mobile and assignee stay blank",
+			in:   LeadProfile{Name: "A", MobileNo: "  ", AssignedTo: "\t"},
+			want: LeadProfile{Name: "A"}},
+		{name: "business ids deduplicated in order",
+			in:   LeadProfile{Name: "A", BusinessIDs: []int64{3, 1, 3, 2, 1}},
+			want: LeadProfile{Name: "A", BusinessIDs: []int64{3, 1, 2}}},
+		{name: "blank entries keep the index of the rest",
+			in:  LeadProfile{Phones: []string{" ", "+91 98765 43210", "12"}},
+			bad: []entry{{"phones", 2}}},
+		{name: "every bad entry, in field order",
+			in: LeadProfile{Emails: []string{"a@b.co", "Ann <ann@x.com>"}, Phones: []string{"nope"}, MobileNo: "12",
+				AssignedTo: "nobody", CustomFields: json.RawMessage(`[1]`)},
+			bad: []entry{{"emails", 1}, {"phones", 0}, {"mobile_no", 0}, {"assigned_to", 0}, {"custom_fields", 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NormalizeProfile(tt.in, "IN")
+			if tt.bad == nil {
+				if err != nil || !reflect.DeepEqual(got, tt.want) {
+					t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+				}
+				return
+			}
+			var ne *NormalizeError
+			if !errors.As(err, &ne) {
+				t.Fatalf("err = %v, want a *NormalizeError", err)
+			}
+			var entries []entry
+			for _, e := range ne.Entries {
+				entries = append(entries, entry{e.Field, e.Index})
+				if e.Reason == "" || e.Value == "" {
+					t.Errorf("entry %+v has no reason or value", e)
+				}
+			}
+			if !reflect.DeepEqual(entries, tt.bad) {
+				t.Fatalf("refused %v, want %v", entries, tt.bad)
+			}
+			var first EntryError
+			if !errors.As(err, &first) || first != ne.Entries[0] {
+				t.Errorf("errors.As gives %+v, want the first entry", first)
+			}
+			wantField(t, err, tt.bad[0].field)
+			if code := ne.ErrorCode(); code != "invalid" {
+				t.Errorf("code %q", code)
+			}
+		})
+	}
+}
+
+func TestEntryErrorReads(t *testing.T) {
+	for _, tt := range []struct {
+		err  EntryError
+		want string
+	}{
+		{EntryError{Field: "phones", Index: 1, Value: "12", Reason: "is not a valid phone number"}, `phones entry "12" is not a valid phone number`},
+		{EntryError{Field: "mobile_no", Value: "12", Reason: "is not a valid phone number"}, "mobile_no is not a valid phone number"},
+	} {
+		var ve ValidationError
+		if tt.err.Error() != tt.want || !errors.As(error(tt.err), &ve) || ve.Error() != tt.want {
+			t.Errorf("%+v reads %q / %q, want %q", tt.err, tt.err.Error(), ve.Error(), tt.want)
+		}
+	}
+	ne := &NormalizeError{Entries: []EntryError{{Field: "emails", Value: "x", Reason: "r"}, {Field: "phones", Index: 2, Value: "y", Reason: "s"}}}
+	if e, ok := ne.Entry("phones"); !ok || e.Index != 2 {
+		t.Errorf("Entry(phones) = %+v, %v", e, ok)
+	}
+	if _, ok := ne.Entry("mobile_no"); ok {
+		t.Error("Entry(mobile_no) found one")
 	}
 }

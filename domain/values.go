@@ -171,10 +171,10 @@ func parsePhone(key phoneKey) phoneResult {
 
 // phones remembers the latest NormalizePhone outcomes. Parsing a number by
 // libphonenumber's rules is the costliest step in taking a lead (a tenth of
-// a create's CPU, measured), and each number is parsed three times on the
-// way: when the API decodes it, when the command normalizes the profile and
-// when the profile is validated; the last two see the E.164 form, which is
-// kept under its own key.
+// a create's CPU, measured), and each number is parsed twice on the way:
+// when NormalizeProfile normalizes the API's input and when the profile is
+// validated; the second sees the E.164 form, which is kept under its own
+// key.
 var phones = mustLRU[phoneKey, phoneResult](8192)
 
 // maxCachedPhone bounds the inputs phones keeps (a phone is short; a long

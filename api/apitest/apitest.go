@@ -217,3 +217,21 @@ func (s *Server) CheckErrorShape(t *testing.T, shape *api.ErrorShape) {
 		s.CheckErrorSchema(t, w)
 	}
 }
+
+// Normalized is domain.NormalizeProfile's answer to p, a profile a dialect
+// hands a command as normalized already (commands.CreateLead.Normalized),
+// and holds that normalizing it again changes nothing that is stored: the
+// command does not normalize it a second time.
+func Normalized(t *testing.T, p domain.LeadProfile) (domain.LeadProfile, error) {
+	t.Helper()
+	norm, err := domain.NormalizeProfile(p, Region)
+	if err != nil {
+		return norm, err
+	}
+	was, _ := json.Marshal(p)
+	now, _ := json.Marshal(norm)
+	if !bytes.Equal(was, now) {
+		t.Fatalf("the dialect's profile is not normalized:\n got %s\nwant %s", was, now)
+	}
+	return norm, nil
+}

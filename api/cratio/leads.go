@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,14 +104,13 @@ func (h *handlers) listLeads(c *gin.Context) {
 		return
 	}
 	f.Source = strings.TrimSpace(c.Query("source"))
-	if a := strings.TrimSpace(c.Query("assigned_to")); a != "" {
-		email, err := domain.NormalizeEmail(a)
-		if err != nil {
-			h.fail(c, api.BadParam("assigned_to", "must be an email address"))
-			return
-		}
-		f.AssignedTo = email
+	// The filter matches the stored form, so it is normalized as a lead's assigned_to is.
+	assigned, err := domain.NormalizeProfile(domain.LeadProfile{AssignedTo: c.Query("assigned_to")}, "")
+	if err != nil {
+		h.fail(c, api.BadParam("assigned_to", "must be an email address"))
+		return
 	}
+	f.AssignedTo = assigned.AssignedTo
 	rows, total, err := h.d.Leads.ListLeads(c.Request.Context(), f)
 	if err != nil {
 		h.fail(c, err)
@@ -136,99 +136,60 @@ func (h *handlers) listLeads(c *gin.Context) {
 var leadFields = []string{"name", "phone", "email", "company", "city", "source", "status", "priority",
 	"deal_value", "tags", "notes", "assigned_to"}
 
-// decodeLead reads a create-lead body into a normalized profile and status.
+// refused is Cratio's answer to the contact values the domain cannot
+// normalize.
+var refused = api.Refusals{
+	"phones":      func(domain.EntryError) *api.BadInput { return api.Invalid("phone", "is not a valid phone number") },
+	"emails":      func(domain.EntryError) *api.BadInput { return api.Invalid("email", "is not a valid email address") },
+	"assigned_to": func(domain.EntryError) *api.BadInput { return api.Invalid("assigned_to", "must be an email address") },
+	"":            func(e domain.EntryError) *api.BadInput { return api.Invalid(cratioField(e.Field), e.Reason) },
+}
+
+// decodeLead reads a create-lead body into a normalized profile
+// (domain.NormalizeProfile, national phone numbers read in region) and a
+// status, answering the first fault in the order Cratio always has: the
+// name and the other text fields, the name's presence, phone, email, a
+// phone or an email, the phone's and the email's values, then status,
+// priority, deal_value, tags and assigned_to, each its type then its value.
 func decodeLead(c *gin.Context, region string) (domain.LeadProfile, domain.Status, *api.BadInput) {
-	var p domain.LeadProfile
+	var raw domain.LeadProfile
 	body, bad := api.DecodeObject(c.Request.Body, leadFields...)
 	if bad != nil {
-		return p, "", bad
+		return raw, "", bad
 	}
-	str := func(name string) (string, *api.BadInput) {
+	str := func(name string, dst *string) *api.BadInput {
 		v, _, bad := api.Field[string](body, name, "a string")
-		return strings.TrimSpace(v), bad
+		*dst = v
+		return bad
 	}
-	var err *api.BadInput
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"name", &p.Name}, {"company", &p.Company}, {"city", &p.City}, {"source", &p.Source}, {"notes", &p.Notes}} {
-		if *f.dst, err = str(f.name); err != nil {
-			return p, "", err
-		}
+	var phone, email, status, priority string
+	texts := api.FirstBad(str("name", &raw.Name), str("company", &raw.Company), str("city", &raw.City),
+		str("source", &raw.Source), str("notes", &raw.Notes))
+	phoneType, emailType, statusType, priorityType := str("phone", &phone), str("email", &email), str("status", &status), str("priority", &priority)
+	assignedType := str("assigned_to", &raw.AssignedTo)
+	deal, dealSent, dealType := api.Field[float64](body, "deal_value", "a number")
+	if dealSent && dealType == nil {
+		raw.DealValue = &deal
 	}
-	if p.Name == "" {
-		return p, "", api.Invalid("name", "is required")
-	}
-	phone, err := str("phone")
-	if err != nil {
-		return p, "", err
-	}
-	email, err := str("email")
-	if err != nil {
-		return p, "", err
-	}
-	if phone == "" && email == "" {
-		return p, "", api.Invalid("phone", "phone or email is required")
-	}
-	if phone != "" {
-		e164, perr := domain.NormalizePhone(phone, region)
-		if perr != nil {
-			return p, "", api.Invalid("phone", "is not a valid phone number")
-		}
-		p.Phones = []string{e164}
-	}
-	if email != "" {
-		norm, eerr := domain.NormalizeEmail(email)
-		if eerr != nil {
-			return p, "", api.Invalid("email", "is not a valid email address")
-		}
-		p.Emails = []string{norm}
-	}
-	status, err := str("status")
-	if err != nil {
-		return p, "", err
-	}
-	if status != "" && !contains(statuses, status) {
-		return p, "", api.Invalid("status", "must be one of "+joinOr(statuses))
-	}
-	priority, err := str("priority")
-	if err != nil {
-		return p, "", err
-	}
-	if priority != "" && !contains(priorities, priority) {
-		return p, "", api.Invalid("priority", "must be one of "+joinOr(priorities))
-	}
-	p.Priority = domain.Priority(priority)
-	deal, ok, err := api.Field[float64](body, "deal_value", "a number")
-	if err != nil {
-		return p, "", err
-	}
-	if ok {
-		if deal < 0 {
-			return p, "", api.Invalid("deal_value", "must not be negative")
-		}
-		p.DealValue = &deal
-	}
-	tags, _, err := api.Field[[]string](body, "tags", "an array of strings")
-	if err != nil {
-		return p, "", err
-	}
-	for _, t := range tags {
-		if strings.TrimSpace(t) == "" {
-			return p, "", api.Invalid("tags", "must not contain empty tags")
-		}
-		p.Tags = append(p.Tags, strings.TrimSpace(t))
-	}
-	assigned, err := str("assigned_to")
-	if err != nil {
-		return p, "", err
-	}
-	if assigned != "" {
-		norm, eerr := domain.NormalizeEmail(assigned)
-		if eerr != nil {
-			return p, "", api.Invalid("assigned_to", "must be an email address")
-		}
-		p.AssignedTo = norm
+	var tagsType *api.BadInput
+	raw.Tags, _, tagsType = api.Field[[]string](body, "tags", "an array of strings")
+	raw.Phones, raw.Emails, raw.Priority = api.ListOf(phone), api.ListOf(email), domain.Priority(priority)
+	p, err := domain.NormalizeProfile(raw, region)
+	status, priority = strings.TrimSpace(status), strings.TrimSpace(priority)
+	bad = api.FirstBad(texts,
+		api.When(strings.TrimSpace(raw.Name) == "", api.Invalid("name", "is required")),
+		phoneType, emailType,
+		api.When(len(raw.Phones) == 0 && len(raw.Emails) == 0, api.Invalid("phone", "phone or email is required")),
+		refused.For(err, "phones"), refused.For(err, "emails"),
+		statusType, api.When(status != "" && !contains(statuses, status), api.Invalid("status", "must be one of "+joinOr(statuses))),
+		priorityType, api.When(priority != "" && !contains(priorities, priority), api.Invalid("priority", "must be one of "+joinOr(priorities))),
+		dealType, api.When(dealSent && deal < 0, api.Invalid("deal_value", "must not be negative")),
+		tagsType, api.When(slices.ContainsFunc(raw.Tags, func(t string) bool { return strings.TrimSpace(t) == "" }),
+			api.Invalid("tags", "must not contain empty tags")),
+		assignedType, refused.For(err, "assigned_to"),
+		refused.First(err))
+	if bad != nil {
+		return raw, "", bad
 	}
 	return p, domain.Status(status), nil
 }
@@ -249,7 +210,7 @@ func (h *handlers) createLead(c *gin.Context) {
 		return
 	}
 	res, err := h.d.Commands.CreateLead(c.Request.Context(), api.CommandContext(c, Name),
-		commands.CreateLead{Profile: p, Status: status, OnDuplicate: commands.MergeDuplicates})
+		commands.CreateLead{Profile: p, Normalized: true, Status: status, OnDuplicate: commands.MergeDuplicates})
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -33,84 +33,78 @@ type leadInput struct {
 	social      map[string]string // the four networks this API knows
 }
 
-// decodeLead reads a lead body; national phone numbers are read in region.
+// refused is the Leads API's answer to the contact values the domain
+// cannot normalize.
+var refused = api.Refusals{
+	"emails": func(domain.EntryError) *api.BadInput { return badRequest("email", "email must be an email address") },
+	"phones": func(e domain.EntryError) *api.BadInput {
+		return badRequest("phoneNumber", "phoneNumber must hold valid phone numbers; "+quote(e.Value)+" is not one")
+	},
+	"": func(e domain.EntryError) *api.BadInput {
+		return badRequest(fieldOf(e.Field), fieldOf(e.Field)+" "+e.Reason)
+	},
+}
+
+// decodeLead reads a lead body, its profile normalized by
+// domain.NormalizeProfile (national phone numbers read in region), and
+// answers its first fault in the order this API always has: the text
+// fields' types, state, photo, email, phoneNumber, business, statusId (each
+// its type then its value), socialMedia, then email or phoneNumber.
 func decodeLead(r io.Reader, region string) (leadInput, *api.BadInput) {
 	var in leadInput
+	var raw domain.LeadProfile
 	body, bad := api.DecodeObject(r, leadFields...)
 	if bad != nil {
 		return in, bad
 	}
+	var email string
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"firstName", &in.first}, {"lastName", &in.last}, {"photo", &in.photo}, {"state", &in.state},
-		{"source", &in.source}, {"description", &in.description}, {"location", &in.location},
-		{"position", &in.position}, {"company", &in.company}, {"email", &in.email}} {
+	}{{"firstName", &raw.FirstName}, {"lastName", &raw.LastName}, {"photo", &raw.Photo}, {"state", &in.state},
+		{"source", &raw.Source}, {"description", &raw.Description}, {"location", &raw.Location},
+		{"position", &raw.JobTitle}, {"company", &raw.Company}, {"email", &email}} {
 		v, _, bad := api.Field[string](body, f.name, "a string or null")
 		if bad != nil {
 			return in, bad
 		}
-		*f.dst = strings.TrimSpace(v)
+		*f.dst = v
 	}
-	if in.state != "" && in.state != stateActive && in.state != stateArchived {
-		return in, badRequest("state", "state must be one of Active, Archived")
-	}
-	if in.photo != "" && !validPhotoName(in.photo) {
-		return in, badRequest("photo", "photo must be the name of a photo uploaded with POST /leads/upload-photo")
-	}
-	if in.email != "" {
-		norm, err := domain.NormalizeEmail(in.email)
-		if err != nil {
-			return in, badRequest("email", "email must be an email address")
-		}
-		in.email = norm
-	}
-	phones, _, bad := api.Field[[]string](body, "phoneNumber", "an array of strings or null")
+	var phonesType, businessType, socialBad *api.BadInput
+	raw.Emails = api.ListOf(email)
+	raw.Phones, _, phonesType = api.Field[[]string](body, "phoneNumber", "an array of strings or null")
+	raw.BusinessIDs, _, businessType = api.Field[[]int64](body, "business", "an array of integers or null")
+	status, statusSent, statusType := api.Field[int64](body, "statusId", "an integer or null")
+	raw.Social, socialBad = decodeSocial(body)
+	p, err := domain.NormalizeProfile(raw, region)
+	in.state = strings.TrimSpace(in.state)
+	photo := strings.TrimSpace(raw.Photo)
+	bad = api.FirstBad(
+		api.When(in.state != "" && in.state != stateActive && in.state != stateArchived,
+			badRequest("state", "state must be one of Active, Archived")),
+		api.When(photo != "" && !validPhotoName(photo),
+			badRequest("photo", "photo must be the name of a photo uploaded with POST /leads/upload-photo")),
+		refused.For(err, "emails"),
+		phonesType, refused.For(err, "phones"),
+		businessType, api.When(slices.ContainsFunc(raw.BusinessIDs, func(id int64) bool { return id < 1 }),
+			badRequest("business", "business must hold positive integer ids")),
+		statusType, api.When(statusSent && status < 1, badRequest("statusId", "statusId must be a positive integer")),
+		socialBad, refused.First(err),
+		api.When(len(p.Emails) == 0 && len(p.Phones) == 0, badRequest("email", "email or phoneNumber is required")))
 	if bad != nil {
 		return in, bad
 	}
-	for _, raw := range phones {
-		if strings.TrimSpace(raw) == "" {
-			continue
-		}
-		e164, err := domain.NormalizePhone(raw, region)
-		if err != nil {
-			return in, badRequest("phoneNumber", "phoneNumber must hold valid phone numbers; "+quote(raw)+" is not one")
-		}
-		if !slices.Contains(in.phones, e164) {
-			in.phones = append(in.phones, e164)
-		}
-	}
-	ids, _, bad := api.Field[[]int64](body, "business", "an array of integers or null")
-	if bad != nil {
-		return in, bad
-	}
-	for _, id := range ids {
-		if id < 1 {
-			return in, badRequest("business", "business must hold positive integer ids")
-		}
-		if !slices.Contains(in.business, id) {
-			in.business = append(in.business, id)
-		}
-	}
-	status, ok, bad := api.Field[int64](body, "statusId", "an integer or null")
-	if bad != nil {
-		return in, bad
-	}
-	if ok && status < 1 {
-		return in, badRequest("statusId", "statusId must be a positive integer")
-	}
-	in.statusID = status
-	if in.social, bad = decodeSocial(body); bad != nil {
-		return in, bad
-	}
-	if in.email == "" && len(in.phones) == 0 {
-		return in, badRequest("email", "email or phoneNumber is required")
+	in.first, in.last, in.photo, in.source, in.description = p.FirstName, p.LastName, p.Photo, p.Source, p.Description
+	in.location, in.position, in.company, in.statusID = p.Location, p.JobTitle, p.Company, status
+	in.phones, in.business, in.social = p.Phones, p.BusinessIDs, p.Social
+	if len(p.Emails) > 0 {
+		in.email = p.Emails[0]
 	}
 	return in, nil
 }
 
 // decodeSocial reads socialMedia: an object of the four networks, or null.
+// Blank values are left for the domain's normalizing to drop.
 func decodeSocial(body api.Object) (map[string]string, *api.BadInput) {
 	raw, ok, bad := api.Field[json.RawMessage](body, "socialMedia", "an object or null")
 	if bad != nil || !ok {
@@ -126,9 +120,7 @@ func decodeSocial(body api.Object) (map[string]string, *api.BadInput) {
 		if bad != nil {
 			return nil, badRequest("socialMedia."+n, "socialMedia."+n+" must be a string or null")
 		}
-		if v = strings.TrimSpace(v); v != "" {
-			out[n] = v
-		}
+		out[n] = v
 	}
 	return out, nil
 }

@@ -216,7 +216,7 @@ func FuzzLeadBody(f *testing.F) {
 		if in.statusID == 7 {
 			status = "status:7"
 		}
-		if p, err := domain.NormalizeProfile(in.apply(domain.LeadProfile{}), apitest.Region); err != nil {
+		if p, err := apitest.Normalized(t, in.apply(domain.LeadProfile{})); err != nil {
 			a.checkDomainRefusal(t, err, false)
 		} else if events, err := domain.CreateLead(uuid.New(), 1, p, status); err != nil {
 			a.checkDomainRefusal(t, err, false)
@@ -224,7 +224,7 @@ func FuzzLeadBody(f *testing.F) {
 			apitest.CheckStorable(t, events)
 		}
 		lead := existingLead(t)
-		p, err := domain.NormalizeProfile(in.apply(lead.Profile()), apitest.Region)
+		p, err := apitest.Normalized(t, in.apply(lead.Profile()))
 		if err != nil {
 			a.checkDomainRefusal(t, err, false)
 			return

@@ -227,7 +227,7 @@ func (h *handlers) createLead(c *gin.Context) {
 	}
 	cc := api.CommandContext(c, Name)
 	res, err := h.d.Commands.CreateLead(ctx, cc, commands.CreateLead{
-		Profile: in.apply(domain.LeadProfile{}), Status: status, OnDuplicate: commands.RejectDuplicates,
+		Profile: in.apply(domain.LeadProfile{}), Normalized: true, Status: status, OnDuplicate: commands.RejectDuplicates,
 		Archived: in.state == stateArchived,
 	})
 	if err != nil {
@@ -268,8 +268,9 @@ func (h *handlers) updateLead(c *gin.Context) {
 		return
 	}
 	update := commands.UpdateLead{
-		Edit:   func(cur domain.LeadProfile) (domain.LeadProfile, error) { return in.apply(cur), nil },
-		Status: status,
+		Edit:       func(cur domain.LeadProfile) (domain.LeadProfile, error) { return in.apply(cur), nil },
+		Normalized: true, // in is normalized, and so is the lead it applies to
+		Status:     status,
 	}
 	archived := row.Archived
 	if in.state != "" {

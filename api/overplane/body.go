@@ -39,7 +39,11 @@ func missingParam(param, reason string) *api.BadInput {
 	return &api.BadInput{Status: http.StatusBadRequest, Code: "parameter_missing", Field: param, Reason: reason}
 }
 
-// decodePatch reads a lead body. Phones are normalized to E.164 in region.
+// decodePatch reads a lead body, answering its first fault in the order
+// Overplane always has: the text params' types, the flags', then email_id,
+// phone, mobile_no, lead_owner, annual_revenue and status, each its type
+// then its value. Its contact params are normalized by
+// domain.NormalizeProfile, national phone numbers read in region.
 func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 	pt := patch{sent: map[string]bool{}}
 	body, bad := api.DecodeObject(r, bodyParams...)
@@ -74,82 +78,82 @@ func decodePatch(r io.Reader, region string) (patch, *api.BadInput) {
 		}
 		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { *f.field(p) = v })
 	}
-	if pt.sent["email_id"] {
-		v, bad := str("email_id")
-		if bad != nil {
-			return pt, bad
+	// The params below are read first and judged after, once the contact
+	// params are normalized together (domain.NormalizeProfile).
+	var email, phone, mobile, owner string
+	read := func(param string, dst *string) *api.BadInput {
+		if !pt.sent[param] {
+			return nil
 		}
-		if v != "" {
-			norm, err := domain.NormalizeEmail(v)
-			if err != nil {
-				return pt, invalidParam("email_id", "is not a valid email address")
-			}
-			v = norm
-		}
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Emails = setPrimary(p.Emails, v) })
+		v, _, bad := api.Field[string](body, param, "a string or null")
+		*dst = v
+		return bad
 	}
-	if pt.sent["phone"] {
-		v, bad := phoneParam(body, "phone", region)
-		if bad != nil {
-			return pt, bad
-		}
-		pt.phoneGiven = v != ""
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Phones = setPrimary(p.Phones, v) })
+	emailType, phoneType, mobileType, ownerType := read("email_id", &email), read("phone", &phone), read("mobile_no", &mobile), read("lead_owner", &owner)
+	var revenueType, statusType *api.BadInput
+	var revenue float64
+	revenueSent := false
+	if pt.sent["annual_revenue"] {
+		revenue, revenueSent, revenueType = api.Field[float64](body, "annual_revenue", "a number or null")
 	}
-	if pt.sent["mobile_no"] {
-		v, bad := phoneParam(body, "mobile_no", region)
-		if bad != nil {
-			return pt, bad
-		}
-		pt.mobileGiven = v != ""
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.MobileNo = v })
+	if pt.sent["status"] {
+		var name string
+		var sent bool
+		name, sent, statusType = api.Field[string](body, "status", "a string or null")
+		pt.statusName, pt.statusNull = name, !sent
+	}
+	contact, err := domain.NormalizeProfile(domain.LeadProfile{Emails: api.ListOf(email), Phones: api.ListOf(phone), MobileNo: mobile}, region)
+	bad = api.FirstBad(emailType, refused.For(err, "emails"), phoneType, refused.For(err, "phones"),
+		mobileType, refused.For(err, "mobile_no"), ownerType,
+		revenueType, api.When(revenueSent && revenue < 0, invalidParam("annual_revenue", "must not be negative")),
+		statusType, refused.First(err))
+	if bad != nil {
+		return pt, bad
 	}
 	if pt.sent["lead_owner"] {
-		v, bad := str("lead_owner")
-		if bad != nil {
-			return pt, bad
+		if owner = strings.TrimSpace(owner); owner == defaultOwner {
+			owner = "" // the default is stored as no owner, so other APIs see none
 		}
-		if v == defaultOwner {
-			v = "" // the default is stored as no owner, so other APIs see none
-		}
-		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.LeadOwner = v })
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.LeadOwner = owner })
 	}
 	if pt.sent["annual_revenue"] {
-		v, ok, bad := api.Field[float64](body, "annual_revenue", "a number or null")
-		if bad != nil {
-			return pt, bad
-		}
-		if ok && v < 0 {
-			return pt, invalidParam("annual_revenue", "must not be negative")
-		}
 		pt.edits = append(pt.edits, func(p *domain.LeadProfile) {
 			p.AnnualRevenue = nil
-			if ok {
-				p.AnnualRevenue = &v
+			if revenueSent {
+				p.AnnualRevenue = &revenue
 			}
 		})
 	}
-	if pt.sent["status"] {
-		v, ok, bad := api.Field[string](body, "status", "a string or null")
-		if bad != nil {
-			return pt, bad
-		}
-		pt.statusName, pt.statusNull = v, !ok
+	pt.phoneGiven, pt.mobileGiven = len(contact.Phones) > 0, contact.MobileNo != ""
+	if pt.sent["email_id"] {
+		v := only(contact.Emails)
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Emails = setPrimary(p.Emails, v) })
+	}
+	if pt.sent["phone"] {
+		v := only(contact.Phones)
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.Phones = setPrimary(p.Phones, v) })
+	}
+	if pt.sent["mobile_no"] {
+		pt.edits = append(pt.edits, func(p *domain.LeadProfile) { p.MobileNo = contact.MobileNo })
 	}
 	return pt, nil
 }
 
-// phoneParam reads a phone number param in E.164; blank or null is "".
-func phoneParam(body api.Object, name, region string) (string, *api.BadInput) {
-	v, _, bad := api.Field[string](body, name, "a string or null")
-	if bad != nil || strings.TrimSpace(v) == "" {
-		return "", bad
+// refused is Overplane's answer to the contact params the domain cannot
+// normalize.
+var refused = api.Refusals{
+	"emails":    func(domain.EntryError) *api.BadInput { return invalidParam("email_id", "is not a valid email address") },
+	"phones":    func(domain.EntryError) *api.BadInput { return invalidParam("phone", "is not a valid phone number") },
+	"mobile_no": func(domain.EntryError) *api.BadInput { return invalidParam("mobile_no", "is not a valid phone number") },
+	"":          func(e domain.EntryError) *api.BadInput { return invalidParam(paramOf(e.Field), e.Reason) },
+}
+
+// only is the one entry of a list api.ListOf made, "" for none.
+func only(list []string) string {
+	if len(list) == 0 {
+		return ""
 	}
-	e164, err := domain.NormalizePhone(v, region)
-	if err != nil {
-		return "", invalidParam(name, "is not a valid phone number")
-	}
-	return e164, nil
+	return list[0]
 }
 
 // resolveStatus maps the status sent onto the core's, through the tenant's

@@ -169,7 +169,7 @@ func FuzzLeadBody(f *testing.F) {
 		}
 		if p, err := pt.apply(domain.LeadProfile{}); err != nil {
 			a.checkDomainRefusal(t, err)
-		} else if p, err = domain.NormalizeProfile(p, apitest.Region); err != nil {
+		} else if p, err = apitest.Normalized(t, p); err != nil {
 			a.checkDomainRefusal(t, err)
 		} else if events, err := domain.CreateLead(uuid.New(), 1, p, pt.status); err != nil {
 			a.checkDomainRefusal(t, err)
@@ -179,7 +179,7 @@ func FuzzLeadBody(f *testing.F) {
 		lead := existingLead(t)
 		p, err := pt.apply(lead.Profile())
 		if err == nil {
-			p, err = domain.NormalizeProfile(p, apitest.Region)
+			p, err = apitest.Normalized(t, p)
 		}
 		var events []domain.Event
 		if err == nil {

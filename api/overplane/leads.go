@@ -132,7 +132,7 @@ func (h *handlers) createLead(c *gin.Context) {
 		return
 	}
 	res, err := h.d.Commands.CreateLead(c.Request.Context(), api.CommandContext(c, Name),
-		commands.CreateLead{Profile: p, Status: pt.status, OnDuplicate: commands.RejectDuplicates})
+		commands.CreateLead{Profile: p, Normalized: true, Status: pt.status, OnDuplicate: commands.RejectDuplicates})
 	if err != nil {
 		h.fail(c, pt.blame(err))
 		return
@@ -151,7 +151,7 @@ func (h *handlers) updateLead(c *gin.Context) {
 		return
 	}
 	res, err := h.d.Commands.UpdateLead(c.Request.Context(), api.CommandContext(c, Name), id,
-		commands.UpdateLead{Edit: pt.apply, Status: pt.status})
+		commands.UpdateLead{Edit: pt.apply, Normalized: true, Status: pt.status})
 	if err != nil {
 		h.fail(c, pt.blame(err))
 		return
