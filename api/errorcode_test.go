@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"github.com/google/uuid"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -31,22 +32,27 @@ var internalByMeaning = map[string]bool{
 // exportedErrors is every error kind the packages export, by name. The test
 // below reads the packages' source, so a new one missing here fails it.
 var exportedErrors = map[string]error{
-	"domain.ErrCommentNotFound":  domain.ErrCommentNotFound,
-	"domain.ErrCommentChanged":   domain.ErrCommentChanged,
-	"domain.ErrLeadNotFound":     domain.ErrLeadNotFound,
-	"domain.ErrLeadDeleted":      domain.ErrLeadDeleted,
-	"domain.ErrCallLogNotFound":  domain.ErrCallLogNotFound,
-	"domain.ErrCallLogExists":    domain.ErrCallLogExists,
-	"domain.ErrInvalid":          domain.ErrInvalid,
-	"domain.ErrUnknownEventType": domain.ErrUnknownEventType,
-	"domain.ErrStaleSnapshot":    domain.ErrStaleSnapshot,
-	"domain.ErrStatusNotFound":   domain.ErrStatusNotFound,
-	"domain.ErrStatusExists":     domain.ErrStatusExists,
-	"domain.ErrStatusInUse":      domain.ErrStatusInUse,
-	"domain.ValidationError":     domain.ValidationError{Field: "score", Reason: "must be between 0 and 100"},
-	"domain.LimitError":          domain.LimitError{Field: "comments", Limit: 1},
-	"domain.EntryError":          domain.EntryError{Field: "phones", Index: 1, Value: "12", Reason: "is not a valid phone number"},
-	"domain.NormalizeError":      &domain.NormalizeError{Entries: []domain.EntryError{{Field: "emails", Value: "x", Reason: "is not a valid email address"}}},
+	"domain.ErrCommentNotFound":    domain.ErrCommentNotFound,
+	"domain.ErrCommentChanged":     domain.ErrCommentChanged,
+	"domain.ErrLeadNotFound":       domain.ErrLeadNotFound,
+	"domain.ErrLeadDeleted":        domain.ErrLeadDeleted,
+	"domain.ErrCallLogNotFound":    domain.ErrCallLogNotFound,
+	"domain.ErrCallLogExists":      domain.ErrCallLogExists,
+	"domain.ErrInvalid":            domain.ErrInvalid,
+	"domain.ErrUnknownEventType":   domain.ErrUnknownEventType,
+	"domain.ErrStaleSnapshot":      domain.ErrStaleSnapshot,
+	"domain.ErrStatusNotFound":     domain.ErrStatusNotFound,
+	"domain.ErrStatusExists":       domain.ErrStatusExists,
+	"domain.ErrStatusInUse":        domain.ErrStatusInUse,
+	"domain.ErrCustomerNotFound":   domain.ErrCustomerNotFound,
+	"domain.ErrRecordNotFound":     domain.ErrRecordNotFound,
+	"domain.ErrRecordExists":       domain.ErrRecordExists,
+	"domain.ErrRecordChanged":      domain.ErrRecordChanged,
+	"domain.AlreadyConvertedError": domain.AlreadyConvertedError{CustomerID: uuid.Nil},
+	"domain.ValidationError":       domain.ValidationError{Field: "score", Reason: "must be between 0 and 100"},
+	"domain.LimitError":            domain.LimitError{Field: "comments", Limit: 1},
+	"domain.EntryError":            domain.EntryError{Field: "phones", Index: 1, Value: "12", Reason: "is not a valid phone number"},
+	"domain.NormalizeError":        &domain.NormalizeError{Entries: []domain.EntryError{{Field: "emails", Value: "x", Reason: "is not a valid email address"}}},
 
 	"commands.ErrKeyReused":       commands.ErrKeyReused,
 	"commands.ErrBusy":            commands.ErrBusy,
