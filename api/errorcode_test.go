@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"github.com/google/uuid"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/crmerr"
