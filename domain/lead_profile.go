@@ -71,7 +71,6 @@ type LeadProfile struct {
 	CampaignID         string          `json:"campaign_id,omitempty"`
 	LastContact        *time.Time      `json:"last_contact,omitempty"`
 	MonthlyShipments   string          `json:"monthly_shipments,omitempty"`
-	FollowUpID         int             `json:"follow_up_id,omitempty"`
 	QualifiedBy        string          `json:"qualified_by,omitempty"`
 	QualifiedOn        string          `json:"qualified_on,omitempty"`
 	QualificationState string          `json:"qualification_status,omitempty"`
@@ -83,4 +82,30 @@ type LeadProfile struct {
 	UTMCampaign        string          `json:"utm_campaign,omitempty"`
 	UTMContent         string          `json:"utm_content,omitempty"`
 	CustomFields       json.RawMessage `json:"custom_fields,omitempty"`
+
+	// The prospects API's follow-up data (its follow-up status is the
+	// lead's pipeline status, not a field) and a partner's data (type 3).
+	EcommerceTypeID    int         `json:"ecommerce_type_id,omitempty"`
+	WeightID           int         `json:"weight_id,omitempty"`
+	ContentID          int         `json:"content_id,omitempty"`
+	AccountType        AccountType `json:"account_type,omitempty"`
+	EstimatedCloseDate string      `json:"estimated_close_date,omitempty"` // YYYY-MM-DD
+	PartnerTypeID      int         `json:"partner_type_id,omitempty"`
+	PartnerOriginID    int         `json:"partner_origin_id,omitempty"`
+	Rating             int         `json:"rating,omitempty"` // 1..5
+}
+
+// AccountType is the size of a prospect's business, as the prospects API names it.
+type AccountType string
+
+// AccountTypes lists the account types.
+var AccountTypes = []AccountType{"individual", "startup", "sme", "enterprise", "corporate"}
+
+func (t AccountType) valid() bool {
+	for _, v := range AccountTypes {
+		if t == v {
+			return true
+		}
+	}
+	return false
 }

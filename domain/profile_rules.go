@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -61,6 +62,9 @@ func (p LeadProfile) Validate() error {
 	}
 	if p.Priority != "" && !p.Priority.valid() {
 		return invalid("priority", "must be one of Low, Medium, High")
+	}
+	if err := p.checkProspect(); err != nil {
+		return err
 	}
 	if err := checkTags(p.Tags); err != nil {
 		return err
@@ -302,4 +306,34 @@ func canonicalObject(raw json.RawMessage) (json.RawMessage, bool) {
 // (ReservePhone). The slices are copies.
 func ProfileReservations(p LeadProfile) (emails, phones []string) {
 	return slices.Clone(p.Emails), slices.Clone(p.Phones)
+}
+
+// checkProspect checks the prospects API's fields: ids are positive or
+// unset, the closed sets hold, the close date is a calendar date.
+func (p LeadProfile) checkProspect() error {
+	for _, f := range []struct {
+		field string
+		v     int
+	}{
+		{"locale", p.Locale}, {"ecommerce_type_id", p.EcommerceTypeID}, {"weight_id", p.WeightID},
+		{"content_id", p.ContentID}, {"partner_type_id", p.PartnerTypeID}, {"partner_origin_id", p.PartnerOriginID},
+	} {
+		if f.v < 0 {
+			return invalid(f.field, "must not be negative")
+		}
+	}
+	switch {
+	case p.ProspectType < 0 || p.ProspectType > 3:
+		return invalid("prospect_type", "must be 1 (prospect), 2 (client) or 3 (partner)")
+	case p.Rating < 0 || p.Rating > 5:
+		return invalid("rating", "must be between 1 and 5")
+	case p.AccountType != "" && !p.AccountType.valid():
+		return invalid("account_type", "must be one of individual, startup, sme, enterprise, corporate")
+	}
+	if p.EstimatedCloseDate != "" {
+		if _, err := time.Parse(time.DateOnly, p.EstimatedCloseDate); err != nil {
+			return invalid("estimated_close_date", "must be a date (YYYY-MM-DD)")
+		}
+	}
+	return nil
 }

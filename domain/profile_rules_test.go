@@ -30,6 +30,15 @@ func TestValidate(t *testing.T) {
 		field string // "" when valid
 	}{
 		{name: "minimal", p: asha()},
+		{name: "prospect data", p: with(func(p *LeadProfile) {
+			p.ProspectType, p.Rating, p.AccountType, p.EstimatedCloseDate = 3, 5, "sme", "2026-04-15"
+			p.EcommerceTypeID, p.WeightID, p.ContentID, p.PartnerTypeID, p.PartnerOriginID = 2, 1, 4, 2, 1
+		})},
+		{name: "rating 6", p: with(func(p *LeadProfile) { p.Rating = 6 }), field: "rating"},
+		{name: "prospect type 4", p: with(func(p *LeadProfile) { p.ProspectType = 4 }), field: "prospect_type"},
+		{name: "account type", p: with(func(p *LeadProfile) { p.AccountType = "huge" }), field: "account_type"},
+		{name: "close date", p: with(func(p *LeadProfile) { p.EstimatedCloseDate = "15/04/2026" }), field: "estimated_close_date"},
+		{name: "negative id", p: with(func(p *LeadProfile) { p.WeightID = -1 }), field: "weight_id"},
 		{name: "phone only", p: LeadProfile{Name: "A", Phones: []string{"+919876543210"}}},
 		{name: "score bounds", p: with(func(p *LeadProfile) { p.Score = ptr(0) })},
 		{name: "score 100", p: with(func(p *LeadProfile) { p.Score = ptr(100) })},
