@@ -20,31 +20,13 @@ type profileField struct {
 }
 
 var (
-	// profileFields lists the fields in struct order, so change lists are
-	// deterministic and read in the order the struct documents them.
-	profileFields = listProfileFields()
-	// profileFieldIndex finds a field by its JSON name when replaying changes.
-	profileFieldIndex = func() map[string]int {
-		m := make(map[string]int, len(profileFields))
-		for _, f := range profileFields {
-			m[f.name] = f.index
-		}
-		return m
-	}()
+	// leadFields are LeadProfile's fields (fields.go), in struct order, so
+	// change lists are deterministic and read in the order the struct
+	// documents them.
+	leadFields = fieldsOf[LeadProfile]()
+	// profileFields lists them.
+	profileFields = leadFields.fields
 )
-
-func listProfileFields() []profileField {
-	t := reflect.TypeFor[LeadProfile]()
-	var out []profileField
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		out = append(out, profileField{name: name, index: i})
-	}
-	return out
-}
 
 // jsonNull is how a FieldChange says "unset".
 var jsonNull = json.RawMessage("null")
@@ -74,22 +56,7 @@ func isEmptyValue(v reflect.Value) bool {
 
 // diffProfiles lists the fields whose JSON differs between from and to.
 func diffProfiles(from, to LeadProfile) ([]FieldChange, error) {
-	fv, tv := reflect.ValueOf(from), reflect.ValueOf(to)
-	var changes []FieldChange
-	for _, f := range profileFields {
-		oldJSON, err := fieldJSON(fv.Field(f.index))
-		if err != nil {
-			return nil, invalid(f.name, "cannot be encoded as JSON")
-		}
-		newJSON, err := fieldJSON(tv.Field(f.index))
-		if err != nil {
-			return nil, invalid(f.name, "cannot be encoded as JSON")
-		}
-		if !bytes.Equal(oldJSON, newJSON) {
-			changes = append(changes, FieldChange{Field: f.name, Old: oldJSON, New: newJSON})
-		}
-	}
-	return changes, nil
+	return leadFields.diff(from, to)
 }
 
 // WithChanges returns p with changes applied, as the lead's own fold
@@ -102,24 +69,7 @@ func (p LeadProfile) WithChanges(changes []FieldChange) LeadProfile { return app
 // events are trusted, and reshaping old ones is the upcasters' job.
 func applyChanges(p LeadProfile, changes []FieldChange) LeadProfile {
 	out := p.clone()
-	ov := reflect.ValueOf(&out).Elem()
-	for _, c := range changes {
-		i, ok := profileFieldIndex[c.Field]
-		if !ok {
-			continue
-		}
-		field := ov.Field(i)
-		raw := bytes.TrimSpace(c.New)
-		if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
-			field.SetZero()
-			continue
-		}
-		v := reflect.New(field.Type())
-		if err := json.Unmarshal(raw, v.Interface()); err != nil {
-			continue
-		}
-		field.Set(v.Elem())
-	}
+	leadFields.apply(&out, changes)
 	return out
 }
 
