@@ -13,7 +13,7 @@ import (
 // what events store, so diffs, merges and replays all speak in them. Reflection
 // keeps a field added to LeadProfile covered everywhere without a second list.
 
-// profileField is one LeadProfile field: its JSON name and struct index.
+// profileField is one field of a profile struct: its JSON name and struct index.
 type profileField struct {
 	name  string
 	index int
