@@ -162,5 +162,45 @@ func customerFromLead(l LeadProfile) CustomerProfile {
 	if p.Name == "" {
 		p.Name = p.Company
 	}
+	if p.Name == "" && len(p.Emails) > 0 {
+		p.Name = p.Emails[0] // a lead may be known by its email only
+	}
 	return p
+}
+
+// NormalizeCustomerProfile brings client input into the form the domain
+// stores, as NormalizeProfile does for a lead: strings trimmed, emails
+// lower-cased, phones in E.164 (national numbers read in defaultRegion),
+// repeats and blanks dropped with the primary kept first, custom fields
+// canonical JSON. It rejects only what cannot be normalized; Validate
+// judges the result.
+func NormalizeCustomerProfile(p CustomerProfile, defaultRegion string) (CustomerProfile, error) {
+	out := p.clone()
+	ov := reflect.ValueOf(&out).Elem()
+	for _, f := range customerFields.fields {
+		if fv := ov.Field(f.index); fv.Kind() == reflect.String {
+			fv.SetString(strings.TrimSpace(fv.String()))
+		}
+	}
+	var err error
+	if out.Emails, err = normalizeList("emails", p.Emails, NormalizeEmail); err != nil {
+		return CustomerProfile{}, err
+	}
+	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
+	if out.Phones, err = normalizeList("phones", p.Phones, phone); err != nil {
+		return CustomerProfile{}, err
+	}
+	if out.CustomFields, err = canonicalObject(p.CustomFields); err != nil {
+		return CustomerProfile{}, err
+	}
+	return out, nil
+}
+
+// PrimaryEmail is the first email, the one unique among a tenant's
+// customers ("" when there is none).
+func (p CustomerProfile) PrimaryEmail() string {
+	if len(p.Emails) == 0 {
+		return ""
+	}
+	return p.Emails[0]
 }
