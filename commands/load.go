@@ -70,6 +70,18 @@ var leads = &kind[*domain.Lead]{
 	},
 }
 
+// customers are Customer streams: domain.ErrCustomerNotFound when missing
+// or deleted. No snapshot: a customer's state is its profile and its
+// records' digests, folded from its stream.
+var customers = &kind[*domain.Customer]{
+	stream:  domain.CustomerStream,
+	blank:   func() *domain.Customer { return domain.NewCustomerFromHistory(nil) },
+	decode:  domain.DecodeEvent,
+	missing: domain.ErrCustomerNotFound,
+	live:    func(c *domain.Customer) bool { return c.Exists() && !c.Deleted() },
+	quoted:  true,
+}
+
 // pipelines is the tenant's Pipeline stream; a tenant that never changed
 // it has the default one.
 var pipelines = &kind[*domain.Pipeline]{
@@ -189,6 +201,9 @@ func use[A aggregate](u *unit, k *kind[A], id uuid.UUID) (A, error) {
 
 // lead loads lead id (domain.ErrLeadNotFound when missing or deleted).
 func (u *unit) lead(id uuid.UUID) (*domain.Lead, error) { return use(u, leads, id) }
+
+// customer loads customer id (domain.ErrCustomerNotFound when missing or deleted).
+func (u *unit) customer(id uuid.UUID) (*domain.Customer, error) { return use(u, customers, id) }
 
 // pipeline loads the tenant's pipeline.
 func (u *unit) pipeline() (*domain.Pipeline, error) {

@@ -51,6 +51,9 @@ const (
 	ReserveLocation    = "record.location"
 	// ReserveContactEmail is a contact's email: unique among a tenant's contacts.
 	ReserveContactEmail = "contact.email"
+	// ReserveInteractionID is an interaction's UUID (the id the /dev/crm
+	// API shows), owned by its owner's stream like its number.
+	ReserveInteractionID = "record.interaction_id"
 )
 
 // Bounds on the records one owner holds (live and removed alike: numbers
