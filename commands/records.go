@@ -63,6 +63,11 @@ func specOf[T domain.Record]() recordSpec {
 	return recordSpec{counter: "location", reserve: domain.ReserveLocation}
 }
 
+// number is the reservation of record number n, owned by its owner's stream.
+func (s recordSpec) number(n int64) eventstore.Reservation {
+	return eventstore.Reservation{Kind: s.reserve, Value: strconv.FormatInt(n, 10)}
+}
+
 // recordOwner is a loaded lead or customer.
 type recordOwner interface {
 	aggregate
@@ -142,7 +147,7 @@ func AddRecord[T domain.Record](ctx context.Context, h *Handler, c Context, owne
 			if err != nil {
 				return RecordResult[T]{}, err
 			}
-			u.append(o, decided, reserving(recordReservations(rec)...))
+			u.append(o, decided, reserving(append(recordReservations(rec), spec.number(number))...))
 			u.keep(recordNote{Number: number})
 			added, _ := domain.RecordOf[T](decided, number)
 			return RecordResult[T]{Owner: owner, Number: number, Record: added}, nil
@@ -169,7 +174,7 @@ func ChangeRecord[T domain.Record](ctx context.Context, h *Handler, c Context, n
 	spec := specOf[T]()
 	var owner RecordOwner
 	return run(ctx, h, c, write[RecordResult[T]]{
-		prepare: h.recordHolder(ctx, c, spec.reserve, strconv.FormatInt(number, 10), &owner),
+		prepare: h.recordHolder(ctx, c, spec.number(number), &owner),
 		decide: func(u *unit) (RecordResult[T], error) {
 			o, err := u.owner(owner)
 			if err != nil {
@@ -240,7 +245,7 @@ func RemoveRecord[T domain.Record](ctx context.Context, h *Handler, c Context, n
 	var owner RecordOwner
 	return run(ctx, h, c, write[Result]{
 		// After the replay check: once removed, the number names no owner.
-		prepare: h.recordHolder(ctx, c, spec.reserve, strconv.FormatInt(number, 10), &owner),
+		prepare: h.recordHolder(ctx, c, spec.number(number), &owner),
 		decide: func(u *unit) (Result, error) {
 			o, err := u.owner(owner)
 			if err != nil {
@@ -257,7 +262,7 @@ func RemoveRecord[T domain.Record](ctx context.Context, h *Handler, c Context, n
 				return Result{}, err
 			}
 			u.append(o, decided, func(sa *eventstore.StreamAppend) {
-				sa.Release = append(recordReservations(current), eventstore.Reservation{Kind: spec.reserve, Value: strconv.FormatInt(number, 10)})
+				sa.Release = append(recordReservations(current), spec.number(number))
 				if spec.redacts {
 					sa.RedactEvents, sa.RedactKeep = written, domain.RecordRedactionKeeps
 				}
@@ -351,9 +356,9 @@ func replayRecord[T domain.Record](ctx context.Context, h *Handler, c Context, o
 // recordHolder is a write's prepare step for a command on a record named
 // by its number: it finds the owner by the value reserved for it, into
 // *owner, or fails with domain.ErrRecordNotFound.
-func (h *Handler) recordHolder(ctx context.Context, c Context, kind, value string, owner *RecordOwner) func() ([]uuid.UUID, error) {
+func (h *Handler) recordHolder(ctx context.Context, c Context, r eventstore.Reservation, owner *RecordOwner) func() ([]uuid.UUID, error) {
 	var id uuid.UUID
-	find := h.holder(ctx, c, kind, value, domain.ErrRecordNotFound, &id)
+	find := h.holder(ctx, c, r.Kind, r.Value, domain.ErrRecordNotFound, &id)
 	return func() ([]uuid.UUID, error) {
 		streams, err := find()
 		if err != nil {
