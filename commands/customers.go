@@ -65,21 +65,9 @@ func (h *Handler) CreateCustomer(ctx context.Context, c Context, cmd CreateCusto
 			if err := h.customerEmailFree(ctx, c.TenantID, uuid.Nil, p); err != nil {
 				return CustomerResult{}, err
 			}
-			id, err := uuid.NewV7()
-			if err != nil {
-				return CustomerResult{}, err
-			}
-			number, err := h.store.NextNumber(ctx, c.TenantID, "customer")
-			if err != nil {
-				return CustomerResult{}, fmt.Errorf("number customer: %w", err)
-			}
-			decided, err := domain.CreateCustomer(id, number, uuid.Nil, p, cmd.Follow)
-			if err != nil {
-				return CustomerResult{}, err
-			}
-			u.create(domain.CustomerStream, id, decided, reserving(customerReservations(p)...))
-			u.keep(customerNote{CustomerID: id})
-			return customerResult(domain.NewCustomerFromHistory(decided)), nil
+			return h.newCustomer(u, func(id uuid.UUID, number int64) ([]domain.Event, error) {
+				return domain.CreateCustomer(id, number, uuid.Nil, p, cmd.Follow)
+			})
 		},
 		replay: func(prior eventstore.CommitResult) (CustomerResult, error) { return h.replayCustomer(ctx, c, prior) },
 		failed: func(err error) error {
@@ -90,6 +78,27 @@ func (h *Handler) CreateCustomer(ctx context.Context, c Context, cmd CreateCusto
 			return err
 		},
 	})
+}
+
+// newCustomer stages a new customer's stream with what decide decides for
+// its id and next per-tenant number, reserving its email, and answers with it.
+func (h *Handler) newCustomer(u *unit, decide func(id uuid.UUID, number int64) ([]domain.Event, error)) (CustomerResult, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return CustomerResult{}, err
+	}
+	number, err := h.store.NextNumber(u.ctx, u.c.TenantID, "customer")
+	if err != nil {
+		return CustomerResult{}, fmt.Errorf("number customer: %w", err)
+	}
+	decided, err := decide(id, number)
+	if err != nil {
+		return CustomerResult{}, err
+	}
+	cust := domain.NewCustomerFromHistory(decided)
+	u.create(domain.CustomerStream, id, decided, reserving(customerReservations(cust.Profile())...))
+	u.keep(customerNote{CustomerID: id})
+	return customerResult(cust), nil
 }
 
 // replayCustomer answers a retried create or conversion with the customer
@@ -255,23 +264,13 @@ func (h *Handler) ConvertLead(ctx context.Context, c Context, leadID uuid.UUID) 
 				}
 				return h.linkLead(u, lead, owner, to)
 			}
-			id, err := uuid.NewV7()
-			if err != nil {
-				return CustomerResult{}, err
-			}
-			number, err := h.store.NextNumber(ctx, c.TenantID, "customer")
-			if err != nil {
-				return CustomerResult{}, fmt.Errorf("number customer: %w", err)
-			}
-			leadEvents, customerEvents, err := lead.Convert(id, number, to)
-			if err != nil {
-				return CustomerResult{}, err
-			}
-			u.append(lead, leadEvents)
-			cust := domain.NewCustomerFromHistory(customerEvents)
-			u.create(domain.CustomerStream, id, customerEvents, reserving(customerReservations(cust.Profile())...))
-			u.keep(customerNote{CustomerID: id})
-			return customerResult(cust), nil
+			return h.newCustomer(u, func(id uuid.UUID, number int64) ([]domain.Event, error) {
+				leadEvents, customerEvents, err := lead.Convert(id, number, to)
+				if err == nil {
+					u.append(lead, leadEvents)
+				}
+				return customerEvents, err
+			})
 		},
 		replay: func(prior eventstore.CommitResult) (CustomerResult, error) { return h.replayCustomer(ctx, c, prior) },
 		failed: func(err error) error {

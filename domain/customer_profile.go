@@ -183,11 +183,7 @@ func NormalizeCustomerProfile(p CustomerProfile, defaultRegion string) (Customer
 		}
 	}
 	var err error
-	if out.Emails, err = normalizeList("emails", p.Emails, NormalizeEmail); err != nil {
-		return CustomerProfile{}, err
-	}
-	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
-	if out.Phones, err = normalizeList("phones", p.Phones, phone); err != nil {
+	if out.Emails, out.Phones, err = normalizeReach(p.Emails, p.Phones, defaultRegion); err != nil {
 		return CustomerProfile{}, err
 	}
 	if out.CustomFields, err = canonicalObject(p.CustomFields); err != nil {

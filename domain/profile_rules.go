@@ -194,11 +194,7 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 		}
 	}
 	var err error
-	if out.Emails, err = normalizeList("emails", p.Emails, NormalizeEmail); err != nil {
-		return LeadProfile{}, err
-	}
-	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
-	if out.Phones, err = normalizeList("phones", p.Phones, phone); err != nil {
+	if out.Emails, out.Phones, err = normalizeReach(p.Emails, p.Phones, defaultRegion); err != nil {
 		return LeadProfile{}, err
 	}
 	trim := func(s string) (string, error) { return strings.TrimSpace(s), nil }
@@ -221,6 +217,21 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 		out.Name = FullName(out.FirstName, out.MiddleName, out.LastName)
 	}
 	return out, nil
+}
+
+// normalizeReach normalizes a profile's emails and phones (national
+// numbers read in defaultRegion), as normalizeList does.
+func normalizeReach(emails, phones []string, defaultRegion string) ([]string, []string, error) {
+	e, err := normalizeList("emails", emails, NormalizeEmail)
+	if err != nil {
+		return nil, nil, err
+	}
+	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
+	p, err := normalizeList("phones", phones, phone)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, p, nil
 }
 
 // normalizeList normalizes each non-blank entry and drops repeats, keeping the
