@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
 )
 
 func jane(email string) domain.Contact {
@@ -87,9 +89,15 @@ func TestRecordsOfLeadsAndCustomers(t *testing.T) {
 		t.Fatalf("change unknown: %v", err)
 	}
 
-	// Removing a contact redacts its events: only owner and number stay.
-	if _, err := commands.RemoveRecord[domain.Contact](f.ctx, f.h, f.c, added.Number); err != nil {
+	// Removing a contact redacts its events: only owner and number stay. A
+	// keyed retry answers the first removal.
+	keyed.IdempotencyKey = "k-remove"
+	removed, err := commands.RemoveRecord[domain.Contact](f.ctx, f.h, keyed, added.Number)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if again, err := commands.RemoveRecord[domain.Contact](f.ctx, f.h, keyed, added.Number); err != nil || again.Position != removed.Position {
+		t.Fatalf("retried removal: %+v %v, want %+v", again, err, removed)
 	}
 	rows, err := f.store.Pool().Query(f.ctx, `select data::text from events where stream_id = $1 and event_type like 'lead.contact_%' and data @> '{"number":1}'`, lead.ID)
 	if err != nil {
@@ -217,4 +225,47 @@ func TestDeletingAnOwnerReleasesItsRecords(t *testing.T) {
 	other := commands.RecordOwner{Stream: domain.LeadStream, ID: f.lead(t, "Other", "other@example.com")}
 	f.contact(t, other, jane("jane@acme.com"))
 	f.contact(t, other, jane("john@globex.com"))
+}
+
+// A customer whose stream is long loads from a snapshot, and a record
+// added before it still changes from the form read back.
+func TestCustomersLoadFromSnapshots(t *testing.T) {
+	f := newFixture(t)
+	cust := f.customer(t, "Globex", "info@globex.com")
+	const n = 600
+	events := make([]eventstore.NewEvent, n)
+	reserve := make([]eventstore.Reservation, n)
+	for i := range events {
+		number := int64(100000 + i)
+		reserve[i] = eventstore.Reservation{Kind: domain.ReserveLocation, Value: strconv.FormatInt(number, 10)}
+		data, err := domain.Event{Type: domain.CustomerLocationAdded, Data: domain.LocationData{OwnerID: cust.CustomerID, Number: number,
+			Location: domain.Location{Number: number, Name: "Depot", Link: "https://maps.example.com/d", Type: "warehouse"}}}.MarshalData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events[i] = eventstore.NewEvent{ID: uuid.New(), Type: domain.CustomerLocationAdded, SchemaVersion: domain.SchemaVersion, Data: data}
+	}
+	if _, err := f.store.Commit(f.ctx, eventstore.Commit{TenantID: f.c.TenantID, Streams: []eventstore.StreamAppend{{
+		StreamType: domain.CustomerStream, StreamID: cust.CustomerID, ExpectedVersion: 1, Events: events, Reserve: reserve}}}); err != nil {
+		t.Fatal(err)
+	}
+	rename := func(name string) func(domain.Location) (domain.Location, error) {
+		return func(l domain.Location) (domain.Location, error) { l.Name = name; return l, nil }
+	}
+	if _, err := commands.ChangeRecord(f.ctx, f.h, f.c, 100000, rename("North depot")); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.snapshotVersion(t, cust.CustomerID); v != n+1 {
+		t.Fatalf("snapshot at version %d, want %d", v, n+1)
+	}
+	res, err := commands.ChangeRecord(f.ctx, f.h, f.c, 100001, rename("South depot"))
+	if err != nil || res.Record.Name != "South depot" {
+		t.Fatalf("change from the snapshot: %+v %v", res, err)
+	}
+	if _, err := f.h.DeleteCustomer(f.ctx, f.c, cust.CustomerID); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.snapshotVersion(t, cust.CustomerID); v != 0 {
+		t.Fatalf("a deleted customer keeps its snapshot at %d", v)
+	}
 }

@@ -215,3 +215,32 @@ func TestNormalizeCustomerProfile(t *testing.T) {
 		t.Fatalf("bad email: %v", err)
 	}
 }
+
+// A customer restored from its snapshot (through JSON, as stored) equals
+// the customer folded from its history, records included.
+func TestCustomerSnapshotRestoresTheFoldedCustomer(t *testing.T) {
+	lead := uuid.MustParse("01956c1e-7a00-7000-8000-0000000000a1")
+	p := ashaCustomer()
+	p.CreditLimit = ptr(100.0)
+	history := []Event{customerCreated(lead, p),
+		{Type: CustomerContactAdded, Data: ContactData{OwnerID: customerID, Number: 5, Contact: jane()}},
+		{Type: CustomerLocationAdded, Data: LocationData{OwnerID: customerID, Number: 9, Location: office()}},
+		{Type: CustomerLocationRemoved, Data: RecordRemovedData{OwnerID: customerID, Number: 9}}}
+	folded := NewCustomerFromHistory(history)
+	raw, err := json.Marshal(folded.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap CustomerSnapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := UnmarshalCustomerFromSnapshot(snap)
+	if err != nil || !reflect.DeepEqual(restored, folded) {
+		t.Fatalf("restored %+v %v\nwant     %+v", restored, err, folded)
+	}
+	snap.SchemaVersion++
+	if _, err := UnmarshalCustomerFromSnapshot(snap); !errors.Is(err, ErrStaleSnapshot) {
+		t.Fatalf("another version: %v", err)
+	}
+}

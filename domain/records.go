@@ -378,6 +378,9 @@ func changeRecord[T Record](r *records, k recordKind, owner uuid.UUID, current, 
 	if numberOf(next) != number {
 		return nil, invalid("number", "cannot change")
 	}
+	if i, ok := any(current).(Interaction); ok && any(next).(Interaction).ID != i.ID {
+		return nil, invalid("interaction_id", "cannot change") // it is reserved: it finds the owner
+	}
 	next, err := checkRecord(next)
 	if err != nil {
 		return nil, err

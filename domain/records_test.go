@@ -200,3 +200,18 @@ func TestRemovedRecordStaysUsedWhenRedacted(t *testing.T) {
 		t.Fatalf("RecordTypes: %v", got)
 	}
 }
+
+func TestInteractionIDCannotChange(t *testing.T) {
+	l := NewLeadFromHistory([]Event{created(asha())})
+	added, err := AddRecord(l, pricingCall())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Apply(added[0])
+	next := pricingCall()
+	next.ID = uuid.New()
+	var ve ValidationError
+	if _, err := ChangeRecord(l, pricingCall(), next); !errors.As(err, &ve) || ve.Field != "interaction_id" {
+		t.Fatalf("change the id: %v", err)
+	}
+}
