@@ -20,15 +20,29 @@ var ErrKeyReused = crmerr.New(crmerr.KeyReused, "idempotency key reused")
 // kept losing races for it to other processes, for busyFor (see lineup.go).
 var ErrBusy = crmerr.New(crmerr.Busy, "too many concurrent changes; try again")
 
-// DuplicateError is returned by CreateLead under RejectDuplicates.
+// DuplicateError is returned for a value another owner holds: a lead's
+// email or phone (CreateLead under RejectDuplicates, UpdateLead), a
+// customer's email (CreateCustomer, UpdateCustomer) or a contact's email
+// (AddRecord, ChangeRecord).
 type DuplicateError struct {
-	Field  string // "email" or "phone"
-	LeadID uuid.UUID
+	Field  string    // "email" or "phone"
+	LeadID uuid.UUID // the lead that holds it (itself or as its contact's)
+	// CustomerID is set instead of LeadID when a customer holds it.
+	CustomerID uuid.UUID
+	// Contact: the value is a contact's of the lead or customer.
+	Contact bool
 }
 
-// Error names the field and the lead that owns its value.
+// Error names the field and who holds its value.
 func (e *DuplicateError) Error() string {
-	return fmt.Sprintf("%s already belongs to lead %s", e.Field, e.LeadID)
+	holder := "lead " + e.LeadID.String()
+	if e.CustomerID != uuid.Nil {
+		holder = "customer " + e.CustomerID.String()
+	}
+	if e.Contact {
+		holder = "a contact of " + holder
+	}
+	return fmt.Sprintf("%s already belongs to %s", e.Field, holder)
 }
 
 // ErrorCode implements crmerr.Coded.

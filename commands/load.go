@@ -47,6 +47,22 @@ type snapshotForm[A aggregate] struct {
 	unmarshal func([]byte) (A, error)
 }
 
+// jsonForm is the snapshot form of an aggregate whose state the domain
+// exports as S (state) and restores from it (restore), stored as JSON.
+func jsonForm[A aggregate, S any](version int, id func(A) uuid.UUID, state func(A) S, restore func(S) (A, error)) *snapshotForm[A] {
+	return &snapshotForm[A]{version: version, id: id,
+		marshal: func(a A) ([]byte, error) { return json.Marshal(state(a)) },
+		unmarshal: func(b []byte) (A, error) {
+			var s S
+			if err := json.Unmarshal(b, &s); err != nil {
+				var zero A
+				return zero, err
+			}
+			return restore(s)
+		},
+	}
+}
+
 // leads are Lead streams: snapshotted, and domain.ErrLeadNotFound when
 // missing or deleted.
 var leads = &kind[*domain.Lead]{
@@ -56,18 +72,20 @@ var leads = &kind[*domain.Lead]{
 	missing: domain.ErrLeadNotFound,
 	live:    func(l *domain.Lead) bool { return l.Exists() && !l.Deleted() },
 	quoted:  true,
-	snap: &snapshotForm[*domain.Lead]{
-		version: domain.LeadSnapshotVersion,
-		id:      (*domain.Lead).ID,
-		marshal: func(l *domain.Lead) ([]byte, error) { return json.Marshal(l.Snapshot()) },
-		unmarshal: func(b []byte) (*domain.Lead, error) {
-			var state domain.LeadSnapshot
-			if err := json.Unmarshal(b, &state); err != nil {
-				return nil, err
-			}
-			return domain.UnmarshalLeadFromSnapshot(state)
-		},
-	},
+	snap:    jsonForm(domain.LeadSnapshotVersion, (*domain.Lead).ID, (*domain.Lead).Snapshot, domain.UnmarshalLeadFromSnapshot),
+}
+
+// customers are Customer streams: snapshotted (their records make them
+// long), and domain.ErrCustomerNotFound when missing or deleted.
+var customers = &kind[*domain.Customer]{
+	stream:  domain.CustomerStream,
+	blank:   func() *domain.Customer { return domain.NewCustomerFromHistory(nil) },
+	decode:  domain.DecodeEvent,
+	missing: domain.ErrCustomerNotFound,
+	live:    func(c *domain.Customer) bool { return c.Exists() && !c.Deleted() },
+	quoted:  true,
+	snap: jsonForm(domain.CustomerSnapshotVersion, (*domain.Customer).ID, (*domain.Customer).Snapshot,
+		domain.UnmarshalCustomerFromSnapshot),
 }
 
 // pipelines is the tenant's Pipeline stream; a tenant that never changed
@@ -189,6 +207,9 @@ func use[A aggregate](u *unit, k *kind[A], id uuid.UUID) (A, error) {
 
 // lead loads lead id (domain.ErrLeadNotFound when missing or deleted).
 func (u *unit) lead(id uuid.UUID) (*domain.Lead, error) { return use(u, leads, id) }
+
+// customer loads customer id (domain.ErrCustomerNotFound when missing or deleted).
+func (u *unit) customer(id uuid.UUID) (*domain.Customer, error) { return use(u, customers, id) }
 
 // pipeline loads the tenant's pipeline.
 func (u *unit) pipeline() (*domain.Pipeline, error) {

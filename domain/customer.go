@@ -186,5 +186,27 @@ func (l *Lead) Convert(id uuid.UUID, number int64, to Status) (lead, customer []
 	return append(lead, status...), customer, nil
 }
 
+// LinkTo decides converting the lead by linking it to customer c, which
+// already exists (its email is the lead's): lead.converted naming c and,
+// unless the lead is there already, lead.status_changed to status to. No
+// customer is created. A lead converted before is AlreadyConvertedError.
+func (l *Lead) LinkTo(c *Customer, to Status) ([]Event, error) {
+	if err := l.mustExist(); err != nil {
+		return nil, err
+	}
+	if l.customerID != uuid.Nil {
+		return nil, AlreadyConvertedError{CustomerID: l.customerID}
+	}
+	if err := c.mustExist(); err != nil {
+		return nil, err
+	}
+	status, err := l.ChangeStatus(to)
+	if err != nil {
+		return nil, err
+	}
+	converted := Event{Type: LeadConverted, Data: LeadConvertedData{LeadID: l.id, CustomerID: c.id, CustomerNumber: c.number}}
+	return append([]Event{converted}, status...), nil
+}
+
 // CustomerID returns the customer the lead was converted to (nil if none).
 func (l *Lead) CustomerID() uuid.UUID { return l.customerID }

@@ -162,5 +162,43 @@ func customerFromLead(l LeadProfile) CustomerProfile {
 	if p.Name == "" {
 		p.Name = p.Company
 	}
+	if p.Name == "" && len(p.Emails) > 0 {
+		p.Name = p.Emails[0] // a lead may be known by its email only
+	}
 	return p
+}
+
+// NormalizeCustomerProfile brings client input into the form the domain
+// stores, as NormalizeProfile does for a lead: strings trimmed, emails
+// lower-cased, phones in E.164 (national numbers read in defaultRegion),
+// repeats and blanks dropped with the primary kept first, custom fields
+// canonical JSON. It rejects only what cannot be normalized, with a
+// *NormalizeError naming every bad entry; Validate judges the result.
+func NormalizeCustomerProfile(p CustomerProfile, defaultRegion string) (CustomerProfile, error) {
+	out := p.clone()
+	ov := reflect.ValueOf(&out).Elem()
+	for _, f := range customerFields.fields {
+		if fv := ov.Field(f.index); fv.Kind() == reflect.String {
+			fv.SetString(strings.TrimSpace(fv.String()))
+		}
+	}
+	var bad []EntryError
+	out.Emails, out.Phones = normalizeReach(p.Emails, p.Phones, defaultRegion, &bad)
+	var ok bool
+	if out.CustomFields, ok = canonicalObject(p.CustomFields); !ok {
+		bad = append(bad, EntryError{Field: "custom_fields", Value: string(p.CustomFields), Reason: "must be a JSON object"})
+	}
+	if len(bad) > 0 {
+		return CustomerProfile{}, &NormalizeError{Entries: bad}
+	}
+	return out, nil
+}
+
+// PrimaryEmail is the first email, the one unique among a tenant's
+// customers ("" when there is none).
+func (p CustomerProfile) PrimaryEmail() string {
+	if len(p.Emails) == 0 {
+		return ""
+	}
+	return p.Emails[0]
 }

@@ -179,3 +179,68 @@ func TestConvertLeadAtItsStatusAndGone(t *testing.T) {
 		t.Fatalf("convert deleted: %v", err)
 	}
 }
+
+func TestLinkLeadToCustomer(t *testing.T) {
+	// Given a customer and a lead with its email.
+	c := NewCustomerFromHistory([]Event{customerCreated(uuid.Nil, ashaCustomer())})
+	l := NewLeadFromHistory([]Event{created(asha())})
+	// When the lead is linked to it: lead.converted naming it, then the status.
+	got, err := l.LinkTo(c, "Converted")
+	if err != nil || !reflect.DeepEqual(got, []Event{converted(), statusChanged(DefaultStatus, "Converted")}) {
+		t.Fatalf("link: %+v %v", got, err)
+	}
+	for _, e := range got {
+		l.Apply(e)
+	}
+	var ac AlreadyConvertedError
+	if _, err := l.LinkTo(c, "Converted"); !errors.As(err, &ac) || ac.CustomerID != customerID {
+		t.Fatalf("link twice: %v", err)
+	}
+	// A deleted customer cannot be linked to.
+	gone := NewCustomerFromHistory([]Event{customerCreated(uuid.Nil, ashaCustomer()), {Type: CustomerDeleted, Data: CustomerDeletedData{CustomerID: customerID}}})
+	if _, err := NewLeadFromHistory([]Event{created(asha())}).LinkTo(gone, "Converted"); !errors.Is(err, ErrCustomerNotFound) {
+		t.Fatalf("link to a deleted customer: %v", err)
+	}
+}
+
+func TestNormalizeCustomerProfile(t *testing.T) {
+	got, err := NormalizeCustomerProfile(CustomerProfile{Name: " Asha ", Emails: []string{"Asha@Example.com", "asha@example.com", " "},
+		Phones: []string{"98765 43210"}, CustomFields: json.RawMessage(`{ "b":1, "a":2 }`)}, "IN")
+	want := CustomerProfile{Name: "Asha", Emails: []string{"asha@example.com"}, Phones: []string{"+919876543210"},
+		CustomFields: json.RawMessage(`{"a":2,"b":1}`)}
+	if err != nil || !reflect.DeepEqual(got, want) || got.PrimaryEmail() != "asha@example.com" {
+		t.Fatalf("got %+v %v", got, err)
+	}
+	if _, err := NormalizeCustomerProfile(CustomerProfile{Emails: []string{"not an email"}}, "IN"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad email: %v", err)
+	}
+}
+
+// A customer restored from its snapshot (through JSON, as stored) equals
+// the customer folded from its history, records included.
+func TestCustomerSnapshotRestoresTheFoldedCustomer(t *testing.T) {
+	lead := uuid.MustParse("01956c1e-7a00-7000-8000-0000000000a1")
+	p := ashaCustomer()
+	p.CreditLimit = ptr(100.0)
+	history := []Event{customerCreated(lead, p),
+		{Type: CustomerContactAdded, Data: ContactData{OwnerID: customerID, Number: 5, Contact: jane()}},
+		{Type: CustomerLocationAdded, Data: LocationData{OwnerID: customerID, Number: 9, Location: office()}},
+		{Type: CustomerLocationRemoved, Data: RecordRemovedData{OwnerID: customerID, Number: 9}}}
+	folded := NewCustomerFromHistory(history)
+	raw, err := json.Marshal(folded.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap CustomerSnapshot
+	if err := json.Unmarshal(raw, &snap); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := UnmarshalCustomerFromSnapshot(snap)
+	if err != nil || !reflect.DeepEqual(restored, folded) {
+		t.Fatalf("restored %+v %v\nwant     %+v", restored, err, folded)
+	}
+	snap.SchemaVersion++
+	if _, err := UnmarshalCustomerFromSnapshot(snap); !errors.Is(err, ErrStaleSnapshot) {
+		t.Fatalf("another version: %v", err)
+	}
+}

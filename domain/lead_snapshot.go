@@ -13,8 +13,9 @@ import (
 // the start) until a new one is written.
 const LeadSnapshotVersion = 1
 
-// ErrStaleSnapshot is returned for a snapshot of another LeadSnapshotVersion.
-var ErrStaleSnapshot = newError("internal", "lead snapshot of another version")
+// ErrStaleSnapshot is returned for a snapshot of another form version
+// (LeadSnapshotVersion, CustomerSnapshotVersion).
+var ErrStaleSnapshot = newError("internal", "snapshot of another version")
 
 // LeadSnapshot is a lead's state as stored in a snapshot: every field of
 // Lead, exported for the database. Its JSON names are stored: never rename

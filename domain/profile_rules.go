@@ -203,8 +203,7 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 	}
 	var bad []EntryError
 	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
-	out.Emails = normalizeList("emails", p.Emails, NormalizeEmail, &bad)
-	out.Phones = normalizeList("phones", p.Phones, phone, &bad)
+	out.Emails, out.Phones = normalizeReach(p.Emails, p.Phones, defaultRegion, &bad)
 	out.MobileNo = normalizeOne("mobile_no", out.MobileNo, phone, &bad)
 	out.AssignedTo = normalizeOne("assigned_to", out.AssignedTo, NormalizeEmail, &bad)
 	trim := func(s string) (string, error) { return strings.TrimSpace(s), nil }
@@ -237,6 +236,14 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 		out.Name = FullName(out.FirstName, out.MiddleName, out.LastName)
 	}
 	return out, nil
+}
+
+// normalizeReach normalizes a profile's emails and phones (national
+// numbers read in defaultRegion), as normalizeList does, adding what it
+// refuses to bad.
+func normalizeReach(emails, phones []string, defaultRegion string, bad *[]EntryError) ([]string, []string) {
+	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
+	return normalizeList("emails", emails, NormalizeEmail, bad), normalizeList("phones", phones, phone, bad)
 }
 
 // normalizeList normalizes each non-blank entry and drops repeats, keeping the

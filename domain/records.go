@@ -51,6 +51,9 @@ const (
 	ReserveLocation    = "record.location"
 	// ReserveContactEmail is a contact's email: unique among a tenant's contacts.
 	ReserveContactEmail = "contact.email"
+	// ReserveInteractionID is an interaction's UUID (the id the /dev/crm
+	// API shows), owned by its owner's stream like its number.
+	ReserveInteractionID = "record.interaction_id"
 )
 
 // Bounds on the records one owner holds (live and removed alike: numbers
@@ -144,6 +147,7 @@ const (
 // on a change, what changed (for the audit log).
 type InteractionData struct {
 	OwnerID     uuid.UUID     `json:"owner_id"`
+	Number      int64         `json:"number"` // the interaction's, kept when it is redacted
 	Interaction Interaction   `json:"interaction"`
 	Changes     []FieldChange `json:"changes,omitempty"`
 }
@@ -151,6 +155,7 @@ type InteractionData struct {
 // ContactData is the data of *.contact_added and *.contact_changed.
 type ContactData struct {
 	OwnerID uuid.UUID     `json:"owner_id"`
+	Number  int64         `json:"number"` // the contact's, kept when it is redacted
 	Contact Contact       `json:"contact"`
 	Changes []FieldChange `json:"changes,omitempty"`
 }
@@ -158,9 +163,15 @@ type ContactData struct {
 // LocationData is the data of *.location_added and *.location_changed.
 type LocationData struct {
 	OwnerID  uuid.UUID     `json:"owner_id"`
+	Number   int64         `json:"number"` // the location's
 	Location Location      `json:"location"`
 	Changes  []FieldChange `json:"changes,omitempty"`
 }
+
+// RecordRedactionKeeps names the data fields a removed record's earlier
+// events keep when their content (personal data: names, emails, phones,
+// notes) is redacted: whose record it was and its number.
+var RecordRedactionKeeps = []string{"owner_id", "number"}
 
 // RecordRemovedData is the data of every *_deleted and *_removed record event.
 type RecordRemovedData struct {
@@ -168,9 +179,9 @@ type RecordRemovedData struct {
 	Number  int64     `json:"number"`
 }
 
-// record is what the three record types share: a number, a check that
+// Record is what the three record types share: a number, a check that
 // returns the canonical form, and their event data.
-type record interface {
+type Record interface {
 	Interaction | Contact | Location
 }
 
@@ -238,10 +249,10 @@ func (r *records) apply(kinds []recordKind, e Event) bool {
 			r.set(k, number, digest)
 			return true
 		case k.removed:
+			// Marked used here too: the events that added it may be redacted.
 			number := eventData[RecordRemovedData](e).Number
-			if r.isLive(k, number) {
-				delete(r.live[k.added], number)
-			}
+			r.set(k, number, "")
+			delete(r.live[k.added], number)
 			return true
 		}
 	}
@@ -282,7 +293,7 @@ func recordDigestOf(e Event) (int64, string) {
 
 // recordDigest is what an owner keeps of a record: 128 bits of the
 // SHA-256 of its JSON form.
-func recordDigest[T record](rec T) string {
+func recordDigest[T Record](rec T) string {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		panic(fmt.Sprintf("record digest: %v", err)) // plain structs always marshal
@@ -292,7 +303,7 @@ func recordDigest[T record](rec T) string {
 }
 
 // numberOf is a record's number.
-func numberOf[T record](rec T) int64 {
+func numberOf[T Record](rec T) int64 {
 	switch v := any(rec).(type) {
 	case Interaction:
 		return v.Number
@@ -305,7 +316,7 @@ func numberOf[T record](rec T) int64 {
 }
 
 // checkRecord validates rec and returns its canonical form.
-func checkRecord[T record](rec T) (T, error) {
+func checkRecord[T Record](rec T) (T, error) {
 	var out any
 	var err error
 	switch v := any(rec).(type) {
@@ -324,19 +335,20 @@ func checkRecord[T record](rec T) (T, error) {
 }
 
 // recordData is the event data of kind k for rec with changes.
-func recordData[T record](owner uuid.UUID, rec T, changes []FieldChange) any {
+func recordData[T Record](owner uuid.UUID, rec T, changes []FieldChange) any {
 	switch v := any(rec).(type) {
 	case Interaction:
-		return InteractionData{OwnerID: owner, Interaction: v, Changes: changes}
+		return InteractionData{OwnerID: owner, Number: v.Number, Interaction: v, Changes: changes}
 	case Contact:
-		return ContactData{OwnerID: owner, Contact: v, Changes: changes}
+		return ContactData{OwnerID: owner, Number: v.Number, Contact: v, Changes: changes}
 	default:
-		return LocationData{OwnerID: owner, Location: any(rec).(Location), Changes: changes}
+		l := any(rec).(Location)
+		return LocationData{OwnerID: owner, Number: l.Number, Location: l, Changes: changes}
 	}
 }
 
 // add decides adding rec of kind k to owner.
-func addRecord[T record](r *records, k recordKind, owner uuid.UUID, rec T) ([]Event, error) {
+func addRecord[T Record](r *records, k recordKind, owner uuid.UUID, rec T) ([]Event, error) {
 	rec, err := checkRecord(rec)
 	if err != nil {
 		return nil, err
@@ -354,7 +366,7 @@ func addRecord[T record](r *records, k recordKind, owner uuid.UUID, rec T) ([]Ev
 // changeRecord decides replacing record current (the form the caller read
 // from the stream) by next, same number. The same form is no change; a
 // current that is not the record's form is ErrRecordChanged.
-func changeRecord[T record](r *records, k recordKind, owner uuid.UUID, current, next T) ([]Event, error) {
+func changeRecord[T Record](r *records, k recordKind, owner uuid.UUID, current, next T) ([]Event, error) {
 	number := numberOf(current)
 	digest, ok := r.live[k.added][number]
 	if !ok {
@@ -365,6 +377,9 @@ func changeRecord[T record](r *records, k recordKind, owner uuid.UUID, current, 
 	}
 	if numberOf(next) != number {
 		return nil, invalid("number", "cannot change")
+	}
+	if i, ok := any(current).(Interaction); ok && any(next).(Interaction).ID != i.ID {
+		return nil, invalid("interaction_id", "cannot change") // it is reserved: it finds the owner
 	}
 	next, err := checkRecord(next)
 	if err != nil {
@@ -493,7 +508,7 @@ func (c *Customer) owned() (*records, []recordKind, uuid.UUID, error) {
 
 // kindOf picks the kind of record T among an owner's kinds (interactions,
 // contacts, locations, in that order).
-func kindOf[T record](kinds []recordKind) recordKind {
+func kindOf[T Record](kinds []recordKind) recordKind {
 	var zero T
 	switch any(zero).(type) {
 	case Interaction:
@@ -507,7 +522,7 @@ func kindOf[T record](kinds []recordKind) recordKind {
 // AddRecord decides adding rec (an Interaction, Contact or Location, whose
 // number the caller reserved) to owner o. A number the owner used before is
 // ErrRecordExists.
-func AddRecord[T record](o Owner, rec T) ([]Event, error) {
+func AddRecord[T Record](o Owner, rec T) ([]Event, error) {
 	r, kinds, id, err := o.owned()
 	if err != nil {
 		return nil, err
@@ -519,7 +534,7 @@ func AddRecord[T record](o Owner, rec T) ([]Event, error) {
 // The owner keeps only a digest of each record, so the caller reads current
 // from the stream (the last added or changed event's form, RecordOf); a
 // current that is not the record's form now is ErrRecordChanged.
-func ChangeRecord[T record](o Owner, current, next T) ([]Event, error) {
+func ChangeRecord[T Record](o Owner, current, next T) ([]Event, error) {
 	r, kinds, id, err := o.owned()
 	if err != nil {
 		return nil, err
@@ -528,7 +543,7 @@ func ChangeRecord[T record](o Owner, current, next T) ([]Event, error) {
 }
 
 // RemoveRecord decides removing o's record of type T numbered number.
-func RemoveRecord[T record](o Owner, number int64) ([]Event, error) {
+func RemoveRecord[T Record](o Owner, number int64) ([]Event, error) {
 	r, kinds, id, err := o.owned()
 	if err != nil {
 		return nil, err
@@ -537,15 +552,26 @@ func RemoveRecord[T record](o Owner, number int64) ([]Event, error) {
 }
 
 // HasRecord reports whether o holds a live record of type T numbered number.
-func HasRecord[T record](o Owner, number int64) bool {
+func HasRecord[T Record](o Owner, number int64) bool {
 	r, kinds, _, _ := o.owned()
 	return r.isLive(kindOf[T](kinds), number)
+}
+
+// RecordTypes returns the event types of records of type T in a stream of
+// type stream (LeadStream, CustomerStream): added, changed, removed.
+func RecordTypes[T Record](stream string) []string {
+	kinds := recordKindsOf(stream)
+	if kinds == nil {
+		return nil
+	}
+	k := kindOf[T](kinds)
+	return []string{k.added, k.changed, k.removed}
 }
 
 // RecordOf folds a record's events (added, changed, removed, in stream
 // order; others are skipped) into its form now: the form of its last added
 // or changed event, none after a removal.
-func RecordOf[T record](events []Event, number int64) (T, bool) {
+func RecordOf[T Record](events []Event, number int64) (T, bool) {
 	var out T
 	var live bool
 	for _, e := range events {

@@ -56,7 +56,7 @@ func TestRecordsOfALead(t *testing.T) {
 	in := pricingCall()
 	in.Notes = "  Discussed pricing \n"
 	got, err := AddRecord(l, in)
-	want := []Event{{Type: LeadInteractionLogged, Data: InteractionData{OwnerID: leadID, Interaction: pricingCall()}}}
+	want := []Event{{Type: LeadInteractionLogged, Data: InteractionData{OwnerID: leadID, Number: 11, Interaction: pricingCall()}}}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("log: %+v %v", got, err)
 	}
@@ -181,5 +181,37 @@ func TestRecordsRefuseBadInput(t *testing.T) {
 		if !errors.As(err, &ve) || ve.Field != strings.TrimSpace(field) {
 			t.Errorf("%s: %v, want a ValidationError naming it", field, err)
 		}
+	}
+}
+
+func TestRemovedRecordStaysUsedWhenRedacted(t *testing.T) {
+	// A contact whose contact_added was redacted on removal keeps only its
+	// owner and number: the owner still refuses the number.
+	redacted := Event{Type: LeadContactAdded, Data: ContactData{OwnerID: leadID, Number: 5}}
+	removed := Event{Type: LeadContactRemoved, Data: RecordRemovedData{OwnerID: leadID, Number: 5}}
+	l := NewLeadFromHistory([]Event{created(asha()), redacted, removed})
+	if HasRecord[Contact](l, 5) {
+		t.Fatal("a removed contact is live")
+	}
+	if _, err := AddRecord(l, jane()); !errors.Is(err, ErrRecordExists) {
+		t.Fatalf("the redacted contact's number again: %v", err)
+	}
+	if got := RecordTypes[Contact](CustomerStream); !reflect.DeepEqual(got, []string{CustomerContactAdded, CustomerContactChanged, CustomerContactRemoved}) {
+		t.Fatalf("RecordTypes: %v", got)
+	}
+}
+
+func TestInteractionIDCannotChange(t *testing.T) {
+	l := NewLeadFromHistory([]Event{created(asha())})
+	added, err := AddRecord(l, pricingCall())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Apply(added[0])
+	next := pricingCall()
+	next.ID = uuid.New()
+	var ve ValidationError
+	if _, err := ChangeRecord(l, pricingCall(), next); !errors.As(err, &ve) || ve.Field != "interaction_id" {
+		t.Fatalf("change the id: %v", err)
 	}
 }
