@@ -28,7 +28,9 @@ func (Projection) Name() string { return "records" }
 func (Projection) SchemaVersion() int { return 1 }
 
 // Tables implements projections.Projection.
-func (Projection) Tables() []string { return []string{"rm_interactions", "rm_contacts", "rm_locations"} }
+func (Projection) Tables() []string {
+	return []string{"rm_interactions", "rm_contacts", "rm_locations"}
+}
 
 // Setup implements projections.Projection. A record's number is unique per
 // tenant (its owner's stream reserves it), so it is the key every path
