@@ -12,10 +12,11 @@ import (
 	"github.com/crmcore/crm/eventstore"
 )
 
-// A permanently deleted lead's or customer's history is redacted: applied event by event
-// (a projector that was behind, or a replay of the tail), it leaves no row
-// in any read model, and its delete finds nothing to delete. The rule lives
-// in each read model's fold, so live Apply and the bulk rebuild share it.
+// A permanently deleted lead's or customer's history is redacted: applied
+// event by event (a projector that was behind, or a replay of the tail), it
+// leaves no row in any read model, and its delete finds nothing to delete.
+// The rule lives in each read model's fold, so live Apply and the bulk
+// rebuild share it.
 func TestApplyLeavesRedactedHistoryOut(t *testing.T) {
 	store, ctx := newReadModelStore(t)
 	tenant, lead, customer := uuid.New(), uuid.New(), uuid.New()

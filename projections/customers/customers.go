@@ -81,27 +81,33 @@ create table if not exists rm_lead_customers (
 func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	switch {
 	case e.StreamType == domain.CustomerStream && slices.Contains(customerRowEvents, e.Type):
-		var before customerRow
-		if err := before.load(ctx, tx, e); err != nil {
-			return fmt.Errorf("load customer %s: %w", e.StreamID, err)
-		}
-		after := before
-		if err := after.Fold(e); err != nil {
-			return err
-		}
-		return writeCustomerRow(ctx, tx, before, after)
+		return applyTo(ctx, tx, e, "customer", writeCustomerRow)
 	case e.StreamType == domain.LeadStream && slices.Contains(leadCustomerEvents, e.Type):
-		var before leadCustomer
-		if err := before.load(ctx, tx, e); err != nil {
-			return fmt.Errorf("load customer of lead %s: %w", e.StreamID, err)
-		}
-		after := before
-		if err := after.Fold(e); err != nil {
-			return err
-		}
-		return writeLeadCustomer(ctx, tx, before, after)
+		return applyTo(ctx, tx, e, "customer of lead", writeLeadCustomer)
 	}
 	return nil
+}
+
+// row is a row type of this package as Apply handles it.
+type row[T any] interface {
+	*T
+	load(ctx context.Context, tx pgx.Tx, e eventstore.Event) error
+	Fold(e eventstore.Event) error
+}
+
+// applyTo loads the row of e's stream, folds e into it and writes the
+// difference with write.
+func applyTo[T any, P row[T]](ctx context.Context, tx pgx.Tx, e eventstore.Event, what string,
+	write func(ctx context.Context, tx pgx.Tx, before, after T) error) error {
+	var before T
+	if err := P(&before).load(ctx, tx, e); err != nil {
+		return fmt.Errorf("load %s %s: %w", what, e.StreamID, err)
+	}
+	after := before
+	if err := P(&after).Fold(e); err != nil {
+		return err
+	}
+	return write(ctx, tx, before, after)
 }
 
 // load reads the customer's row of e's stream; none leaves r not present
