@@ -208,7 +208,7 @@ func TestRecordQueries(t *testing.T) {
 		}
 		return res.LeadID
 	}
-	l1 := newLead(a, domain.LeadProfile{Name: "Ana", Emails: []string{"ana@acme.example"}, Company: "Acme", AssignedTo: "maria",
+	l1 := newLead(a, domain.LeadProfile{Name: "Ana", Emails: []string{"ana@acme.example"}, Company: "Acme", AssignedTo: "maria@example.com",
 		CampaignID: "q1", ProspectType: 3}, "Contacted")
 	l2 := newLead(a, domain.LeadProfile{Name: "Ben", Emails: []string{"ben@zen.example"}, Company: "Zen"}, "New")
 	archived := newLead(a, domain.LeadProfile{Name: "Old", Emails: []string{"old@example.com"}}, "New")
@@ -333,7 +333,7 @@ func TestRecordQueries(t *testing.T) {
 		{records.ActivityFilter{Types: []int{3}}, []int64{1, 5}},
 		{records.ActivityFilter{Types: []int{1}}, []int64{3}},
 		{records.ActivityFilter{Campaign: "q1"}, []int64{1, 5}},
-		{records.ActivityFilter{Salesman: "maria"}, []int64{1, 5}},
+		{records.ActivityFilter{Salesman: "maria@example.com"}, []int64{1, 5}},
 		{records.ActivityFilter{Salesman: "nobody"}, nil},
 		{records.ActivityFilter{ByRole: true}, nil},
 	} {
