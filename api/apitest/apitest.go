@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -165,6 +166,18 @@ func (s *Server) ReachedStore(t *testing.T, route string, w *httptest.ResponseRe
 		t.Fatalf("%s: the decoder accepted the request; the engine answered %d %s, want 503 from the unreachable store", route, w.Code, w.Body.Bytes())
 	}
 	s.CheckErrorSchema(t, w)
+}
+
+// SentParams is the set of the parameter names rawQuery sends, each as an
+// answer shows it: as api.FieldName names it and JSON shows it ("" as `""`,
+// invalid UTF-8 replaced).
+func SentParams(rawQuery string) map[string]bool {
+	values, _ := url.ParseQuery(rawQuery)
+	sent := map[string]bool{}
+	for k := range values {
+		sent[JSONText(api.FieldName(k))] = true
+	}
+	return sent
 }
 
 // JSONText is s as a JSON answer shows it: invalid UTF-8 replaced.

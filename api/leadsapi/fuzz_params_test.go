@@ -2,11 +2,9 @@ package leadsapi
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/api/apitest"
 )
 
@@ -32,11 +30,7 @@ func FuzzQuery(f *testing.F) {
 	}
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, rawQuery, id string) {
-		values, _ := url.ParseQuery(rawQuery)
-		sent := map[string]bool{}
-		for k := range values {
-			sent[apitest.JSONText(api.FieldName(k))] = true
-		}
+		sent := apitest.SentParams(rawQuery)
 		for _, path := range []string{"/leads", "/leads/search", "/leads/recent-leads", "/leads/leads-volume"} {
 			w := a.Serve(http.MethodGet, path, rawQuery, nil, "", false)
 			if w.Code == http.StatusServiceUnavailable {

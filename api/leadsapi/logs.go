@@ -128,15 +128,11 @@ func (p pipeline) entryOf(e eventstore.Event) (logEntry, error) {
 // leadPage returns the id of the lead numbered in the path and the page
 // (limit, offset) the query asks for, in that order of checks.
 func (h *handlers) leadPage(c *gin.Context) (id uuid.UUID, limit, offset int, err error) {
-	n, bad := leadID(c)
-	if bad != nil {
-		return uuid.Nil, 0, 0, bad
-	}
-	row, err := h.leadByNumber(c.Request.Context(), api.Principal(c).TenantID, n)
+	row, err := h.pathLead(c)
 	if err != nil {
 		return uuid.Nil, 0, 0, err
 	}
-	limit, offset, bad = pageWithin(c, 50, maxLogLimit, maxHistoryOffset)
+	limit, offset, bad := pageWithin(c, 50, maxLogLimit, maxHistoryOffset)
 	if bad != nil {
 		return uuid.Nil, 0, 0, bad
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -212,11 +211,7 @@ func FuzzQuery(f *testing.F) {
 	}
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, rawQuery, id string) {
-		values, _ := url.ParseQuery(rawQuery)
-		sent := map[string]bool{}
-		for k := range values {
-			sent[apitest.JSONText(api.FieldName(k))] = true
-		}
+		sent := apitest.SentParams(rawQuery)
 		w := a.Serve(http.MethodGet, "/api/crm/lead", rawQuery, nil, "", false)
 		switch {
 		case w.Code == http.StatusServiceUnavailable:
