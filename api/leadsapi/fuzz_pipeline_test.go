@@ -100,23 +100,13 @@ func FuzzBulkBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, body []byte, small bool) {
 		// bulk: ids only.
-		obj, bad := api.DecodeObject(apitest.Capped(body, small, 0).Body, "ids")
-		if bad == nil {
-			_, bad = decodeIDs(obj)
-		}
+		_, _, bad := decodeBulk(apitest.Capped(body, small, 0).Body, "ids")
 		for _, route := range []struct{ method, path string }{{http.MethodPatch, "/leads/archive"}, {http.MethodPatch, "/leads/restore"}, {http.MethodDelete, "/leads"}} {
 			engine := a.Serve(route.method, route.path, "", body, "", small)
-			if bad != nil {
-				apitest.SameAnswer(t, route.method+" "+route.path, engine, a.checkRefusal(t, bad))
-			} else {
-				a.ReachedStore(t, route.method+" "+route.path, engine)
-			}
+			a.Decoded(t, route.method+" "+route.path, engine, bad, a.checkRefusal)
 		}
 		// changeStatuses: ids and statusId.
-		obj, bad = api.DecodeObject(apitest.Capped(body, small, 0).Body, "ids", "statusId")
-		if bad == nil {
-			_, bad = decodeIDs(obj)
-		}
+		obj, _, bad := decodeBulk(apitest.Capped(body, small, 0).Body, "ids", "statusId")
 		if bad == nil {
 			id, ok, fieldBad := api.Field[int64](obj, "statusId", "an integer")
 			if bad = fieldBad; bad == nil && (!ok || id < 1) {
