@@ -67,12 +67,7 @@ func decodeContent(c *gin.Context) (string, *api.BadInput) {
 // respondComment answers with comment res.CommentID as the lead's stream
 // now holds it.
 func (h *handlers) respondComment(c *gin.Context, code int, res commands.CommentResult, content string) {
-	events, err := h.d.Commands.CommentEvents(c.Request.Context(), api.Principal(c).TenantID, res.LeadID, res.CommentID)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	comments, err := showComments(events)
+	comments, err := h.comments(c.Request.Context(), api.Principal(c).TenantID, res.LeadID, res.CommentID)
 	if err != nil {
 		h.fail(c, err)
 		return
