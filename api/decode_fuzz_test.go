@@ -139,19 +139,9 @@ func FuzzCheckParams(f *testing.F) {
 		f.Add(seed)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	var refused *BadInput
-	r := gin.New()
-	r.Use(CheckParams(func(c *gin.Context, err error) {
-		refused, _ = err.(*BadInput)
-		c.Status(refused.Status)
-	}))
-	r.GET("/x", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	query := checkParamsQuery()
 	f.Fuzz(func(t *testing.T, rawQuery string) {
-		refused = nil
-		req := httptest.NewRequest(http.MethodGet, "/x", nil)
-		req.URL.RawQuery = rawQuery
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
+		w, refused := query(rawQuery)
 
 		values, _ := url.ParseQuery(rawQuery)
 		if refused == nil {

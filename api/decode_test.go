@@ -78,6 +78,27 @@ func TestFieldName(t *testing.T) {
 	}
 }
 
+// checkParamsQuery serves GET /x behind CheckParams, which answers a
+// refusal with its status alone: the function it returns sends one query
+// and gives the answer and the refusal (nil when the query passed).
+func checkParamsQuery() func(rawQuery string) (*httptest.ResponseRecorder, *BadInput) {
+	var refused *BadInput
+	r := gin.New()
+	r.Use(CheckParams(func(c *gin.Context, err error) {
+		refused, _ = err.(*BadInput)
+		c.Status(refused.Status)
+	}))
+	r.GET("/x", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	return func(rawQuery string) (*httptest.ResponseRecorder, *BadInput) {
+		refused = nil
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		req.URL.RawQuery = rawQuery
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w, refused
+	}
+}
+
 func TestCheckParams(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	tests := []struct {
@@ -94,17 +115,7 @@ func TestCheckParams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			var refused *BadInput
-			r := gin.New()
-			r.Use(CheckParams(func(c *gin.Context, err error) {
-				refused, _ = err.(*BadInput)
-				c.Status(refused.Status)
-			}))
-			r.GET("/x", func(c *gin.Context) { c.Status(http.StatusNoContent) })
-			req := httptest.NewRequest(http.MethodGet, "/x", nil)
-			req.URL.RawQuery = tt.query
-			w := httptest.NewRecorder()
-			r.ServeHTTP(w, req)
+			w, refused := checkParamsQuery()(tt.query)
 			if tt.field == "" {
 				if refused != nil || w.Code != http.StatusNoContent {
 					t.Fatalf("?%s: %d %+v, want it let through", tt.query, w.Code, refused)

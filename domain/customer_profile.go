@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
-	"unicode/utf8"
 )
 
 // CustomerType is whether a customer is a person or an organization.
@@ -87,21 +85,7 @@ func (p CustomerProfile) Validate() error {
 	if err := checkAmount("credit_limit", p.CreditLimit); err != nil {
 		return err
 	}
-	v := reflect.ValueOf(p)
-	for _, f := range customerFields.fields {
-		fv := v.Field(f.index)
-		if fv.Kind() != reflect.String {
-			continue
-		}
-		limit := maxTextLen
-		if longTextFields[f.name] {
-			limit = maxLongTextLen
-		}
-		if utf8.RuneCountInString(fv.String()) > limit {
-			return invalid(f.name, fmt.Sprintf("must be at most %d characters", limit))
-		}
-	}
-	return nil
+	return customerFields.checkTextLengths(p)
 }
 
 // complete fills the defaults (a business when there is a company, else an

@@ -3,8 +3,10 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // fieldSet is the JSON fields of a profile struct (LeadProfile,
@@ -75,4 +77,25 @@ func (s fieldSet) apply(p any, changes []FieldChange) {
 		}
 		field.Set(v.Elem())
 	}
+}
+
+// checkTextLengths bounds every string field of p (a value of the struct
+// the set was made from), found by reflection so a new field is bounded the
+// day it is added.
+func (s fieldSet) checkTextLengths(p any) error {
+	v := reflect.ValueOf(p)
+	for _, f := range s.fields {
+		fv := v.Field(f.index)
+		if fv.Kind() != reflect.String {
+			continue
+		}
+		limit := maxTextLen
+		if longTextFields[f.name] {
+			limit = maxLongTextLen
+		}
+		if utf8.RuneCountInString(fv.String()) > limit {
+			return invalid(f.name, fmt.Sprintf("must be at most %d characters", limit))
+		}
+	}
+	return nil
 }

@@ -48,7 +48,7 @@ func (p LeadProfile) Validate() error {
 	if err := checkNormalized("phones", p.Phones, func(s string) (string, error) { return NormalizePhone(s, "") }); err != nil {
 		return err
 	}
-	if err := p.checkTextLengths(); err != nil {
+	if err := leadFields.checkTextLengths(p); err != nil {
 		return err
 	}
 	if p.Score != nil && (*p.Score < 0 || *p.Score > 100) {
@@ -122,26 +122,6 @@ func checkNormalized(field string, values []string, normalize func(string) (stri
 			return invalid(field, fmt.Sprintf("entry %q is repeated", v))
 		}
 		seen[v] = true
-	}
-	return nil
-}
-
-// checkTextLengths bounds every string field, found by reflection so a new
-// field is bounded the day it is added.
-func (p LeadProfile) checkTextLengths() error {
-	v := reflect.ValueOf(p)
-	for _, f := range profileFields {
-		fv := v.Field(f.index)
-		if fv.Kind() != reflect.String {
-			continue
-		}
-		limit := maxTextLen
-		if longTextFields[f.name] {
-			limit = maxLongTextLen
-		}
-		if utf8.RuneCountInString(fv.String()) > limit {
-			return invalid(f.name, fmt.Sprintf("must be at most %d characters", limit))
-		}
 	}
 	return nil
 }

@@ -17,8 +17,7 @@ import (
 // (each under its own tenant) and wants the same outcome from each commit
 // and the same streams and reservations afterwards.
 func TestPipelinedCommitsAgreeWithStepByStep(t *testing.T) {
-	pipelined := newStore(t)
-	stepped := eventstore.StepByStep(pipelined)
+	pipelined, stepped := newStepByStep(t)
 
 	type step struct {
 		name   string
@@ -75,10 +74,7 @@ func TestPipelinedCommitsAgreeWithStepByStep(t *testing.T) {
 
 	run := func(s *eventstore.Store) (outcomes []string, history []string) {
 		tenant, other := newID(t), newID(t)
-		ids := make([]uuid.UUID, 6)
-		for i := range ids {
-			ids[i] = newID(t)
-		}
+		ids := newIDs(t, 6)
 		mustCommit(t, s, appendTo(other, ids[5], eventstore.NoStream, ev("lead.created", 0)))
 		firsts := map[string]eventstore.CommitResult{}
 		for _, st := range steps {
@@ -87,16 +83,10 @@ func TestPipelinedCommitsAgreeWithStepByStep(t *testing.T) {
 			outcomes = append(outcomes, describe(t, st.name, c, res, err, ids, firsts))
 		}
 		for i, id := range ids[:5] {
-			events, err := s.ReadStream(t.Context(), tenant, id)
-			if errors.Is(err, eventstore.ErrStreamNotFound) {
-				history = append(history, fmt.Sprintf("stream %d: none", i))
+			stream, ok := storedStream(t, s, tenant, id, i)
+			history = append(history, stream...)
+			if !ok {
 				continue
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range events {
-				history = append(history, fmt.Sprintf("stream %d v%d %s %s", i, e.StreamVersion, e.Type, e.Data))
 			}
 			owner, ok, err := s.LookupReservation(t.Context(), tenant, "email", "a@x.com")
 			if err != nil {
@@ -109,13 +99,47 @@ func TestPipelinedCommitsAgreeWithStepByStep(t *testing.T) {
 
 	gotOutcomes, gotHistory := run(pipelined)
 	wantOutcomes, wantHistory := run(stepped)
-	if !slices.Equal(gotOutcomes, wantOutcomes) {
-		t.Errorf("outcomes differ:\npipelined:    %q\nstep by step: %q", gotOutcomes, wantOutcomes)
-	}
-	if !slices.Equal(gotHistory, wantHistory) {
-		t.Errorf("stored history differs:\npipelined:    %q\nstep by step: %q", gotHistory, wantHistory)
-	}
+	agreeWithStepByStep(t, "pipelined", gotOutcomes, gotHistory, wantOutcomes, wantHistory)
 	t.Logf("outcomes: %q", gotOutcomes)
+}
+
+// newStepByStep returns a store on a fresh, migrated database and a store on
+// the same pool that commits step by step, the path another commit path
+// (pipelined, grouped) must agree with.
+func newStepByStep(t *testing.T) (s, stepped *eventstore.Store) {
+	t.Helper()
+	s = newStore(t)
+	return s, eventstore.StepByStep(s)
+}
+
+// agreeWithStepByStep fails unless a commit path, named path, had the
+// outcomes and left the stored history the step-by-step path did.
+func agreeWithStepByStep(t *testing.T, path string, outcomes, history, stepOutcomes, stepHistory []string) {
+	t.Helper()
+	if !slices.Equal(outcomes, stepOutcomes) {
+		t.Errorf("outcomes differ:\n%-14s%q\nstep by step: %q", path+":", outcomes, stepOutcomes)
+	}
+	if !slices.Equal(history, stepHistory) {
+		t.Errorf("stored history differs:\n%-14s%q\nstep by step: %q", path+":", history, stepHistory)
+	}
+}
+
+// storedStream describes stream id, the i-th of a test's script, as it is
+// stored: a line per event, or one saying there is none (ok false), so two
+// stores' histories compare as lists of lines.
+func storedStream(t *testing.T, s *eventstore.Store, tenant, id uuid.UUID, i int) (lines []string, ok bool) {
+	t.Helper()
+	events, err := s.ReadStream(t.Context(), tenant, id)
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return []string{fmt.Sprintf("stream %d: none", i)}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		lines = append(lines, fmt.Sprintf("stream %d v%d %s %s", i, e.StreamVersion, e.Type, e.Data))
+	}
+	return lines, true
 }
 
 // describe tells the outcome of commit c as the same words whichever path

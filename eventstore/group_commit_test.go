@@ -20,8 +20,7 @@ import (
 // and the same streams and reservations afterwards: a member that fails
 // leaves the group without taking anything of the others with it.
 func TestGroupCommitAgreesWithStepByStep(t *testing.T) {
-	grouped := newStore(t)
-	stepped := eventstore.StepByStep(grouped)
+	grouped, stepped := newStepByStep(t)
 
 	created := func(tn, id uuid.UUID, reserve string, n int) eventstore.Commit {
 		c := appendTo(tn, id, eventstore.NoStream, ev("lead.created", n))
@@ -96,10 +95,7 @@ func TestGroupCommitAgreesWithStepByStep(t *testing.T) {
 
 	run := func(together bool) (outcomes, history []string) {
 		tenant, other := newID(t), newID(t)
-		ids := make([]uuid.UUID, 13)
-		for i := range ids {
-			ids[i] = newID(t)
-		}
+		ids := newIDs(t, 13)
 		firsts := map[string]eventstore.CommitResult{}
 		for _, st := range before {
 			c := st.commit(tenant, other, ids)
@@ -139,17 +135,8 @@ func TestGroupCommitAgreesWithStepByStep(t *testing.T) {
 			outcomes = append(outcomes, describe(t, st.name, commits[i], results[i], errs[i], ids, firsts))
 		}
 		for i, id := range ids {
-			events, err := stepped.ReadStream(t.Context(), tenant, id)
-			if errors.Is(err, eventstore.ErrStreamNotFound) {
-				history = append(history, fmt.Sprintf("stream %d: none", i))
-				continue
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range events {
-				history = append(history, fmt.Sprintf("stream %d v%d %s %s", i, e.StreamVersion, e.Type, e.Data))
-			}
+			stream, _ := storedStream(t, stepped, tenant, id, i)
+			history = append(history, stream...)
 		}
 		for _, v := range []string{"a@x.com", "c@x.com", "z@x.com"} {
 			owner, ok, err := stepped.LookupReservation(t.Context(), tenant, "email", v)
@@ -163,12 +150,7 @@ func TestGroupCommitAgreesWithStepByStep(t *testing.T) {
 
 	gotOutcomes, gotHistory := run(true)
 	wantOutcomes, wantHistory := run(false)
-	if !slices.Equal(gotOutcomes, wantOutcomes) {
-		t.Errorf("outcomes differ:\ngrouped:      %q\nstep by step: %q", gotOutcomes, wantOutcomes)
-	}
-	if !slices.Equal(gotHistory, wantHistory) {
-		t.Errorf("stored history differs:\ngrouped:      %q\nstep by step: %q", gotHistory, wantHistory)
-	}
+	agreeWithStepByStep(t, "grouped", gotOutcomes, gotHistory, wantOutcomes, wantHistory)
 }
 
 // TestGroupCommitSkipsSharedStreams queues two commits on one stream and

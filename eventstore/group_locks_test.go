@@ -49,11 +49,7 @@ func TestGroupCommitLockWaitIsTheWaitersAlone(t *testing.T) {
 	tenant, locked := newID(t), newID(t)
 	mustCommit(t, s, appendTo(tenant, locked, eventstore.NoStream, ev("lead.created", 0)))
 
-	holder, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback(context.WithoutCancel(ctx))
+	holder := storetest.Begin(t, s.Pool())
 	if _, err := holder.Exec(ctx, "select 1 from streams where stream_id = $1 for update", locked); err != nil {
 		t.Fatal(err)
 	}

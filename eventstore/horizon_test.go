@@ -1,7 +1,6 @@
 package eventstore_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -17,16 +16,12 @@ import (
 // written events) is refused, so "declare first" is a rule, not a habit.
 func TestNoEventsRefusedAfterAWrite(t *testing.T) {
 	s := newStore(t)
+	tx := storetest.Begin(t, s.Pool())
 	ctx := t.Context()
-	tx, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, `insert into counters (tenant_id, name, value) values ($1, 'n', 1)`, newID(t)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = tx.Exec(ctx, "select "+eventstore.NoEvents)
+	_, err := tx.Exec(ctx, "select "+eventstore.NoEvents)
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "25001" {
 		t.Fatalf("NoEvents after a write: err = %v, want refused (25001)", err)
@@ -38,17 +33,10 @@ func TestNoEventsRefusedAfterAWrite(t *testing.T) {
 // row of pg_statistic another transaction has locked) does not keep a later
 // commit from readers: it declared it writes no events.
 func TestAnalyzeDoesNotHoldReadersBack(t *testing.T) {
-	s := newStore(t)
+	s, tenant, _, cursor := tailedFirst(t)
 	ctx := t.Context()
-	tenant := newID(t)
-	mustCommit(t, s, appendTo(tenant, newID(t), eventstore.NoStream, ev("first", 0)))
-	cursor := tailOnce(t, s, eventstore.Position{}, "first")
 
-	conn, err := s.Pool().Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	conn := storetest.Acquire(t, s.Pool())
 	grow := func() {
 		t.Helper()
 		for _, q := range []string{
@@ -72,11 +60,7 @@ func TestAnalyzeDoesNotHoldReadersBack(t *testing.T) {
 
 	// The holder locks the table's statistics, which the next ANALYZE
 	// updates. (It declares first: its own lock takes a transaction id.)
-	holder, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback(context.WithoutCancel(ctx))
+	holder := storetest.Begin(t, s.Pool())
 	if _, err := holder.Exec(ctx, `select `+eventstore.NoEvents+`,
 		(select count(*) from (select from pg_statistic where starelid = 'growing'::regclass for update) s)`); err != nil {
 		t.Fatal(err)

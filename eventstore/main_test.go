@@ -29,6 +29,16 @@ func newID(t *testing.T) uuid.UUID {
 	return id
 }
 
+// newIDs returns n new ids.
+func newIDs(t *testing.T, n int) []uuid.UUID {
+	t.Helper()
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = newID(t)
+	}
+	return ids
+}
+
 // ev builds an event of type typ whose data records n.
 func ev(typ string, n int) eventstore.NewEvent {
 	return eventstore.NewEvent{Type: typ, SchemaVersion: 1, Data: json.RawMessage(fmt.Sprintf(`{"n": %d}`, n))}

@@ -96,17 +96,10 @@ func TestReadAllWaitsForOlderTransactions(t *testing.T) {
 		afterB: func(t *testing.T, tx pgx.Tx, tenant uuid.UUID) { insertRaw(t, tx, tenant, "A") },
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
+			s, tenant, first, cursor := tailedFirst(t)
 			ctx := t.Context()
-			tenant := newID(t)
-			first := mustCommit(t, s, appendTo(tenant, newID(t), eventstore.NoStream, ev("first", 0)))
-			cursor := tailOnce(t, s, eventstore.Position{}, "first")
 
-			txA, err := s.Pool().Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer txA.Rollback(ctx)
+			txA := storetest.Begin(t, s.Pool())
 			tc.openA(t, txA, tenant)
 
 			b := mustCommit(t, s, appendTo(tenant, newID(t), eventstore.NoStream, ev("B", 1)))
@@ -139,6 +132,16 @@ func TestReadAllWaitsForOlderTransactions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tailedFirst is the start of the tests of what readers are held back by:
+// a fresh store holding one event, "first", of tenant, committed as first
+// and read by a reader who stands at cursor after it.
+func tailedFirst(t *testing.T) (s *eventstore.Store, tenant uuid.UUID, first eventstore.CommitResult, cursor eventstore.Position) {
+	t.Helper()
+	s, tenant = newStore(t), newID(t)
+	first = mustCommit(t, s, appendTo(tenant, newID(t), eventstore.NoStream, ev("first", 0)))
+	return s, tenant, first, tailOnce(t, s, eventstore.Position{}, "first")
 }
 
 // tailOnce reads the one event of type want after cursor and returns its position.
@@ -281,18 +284,11 @@ func TestReadAllOrdersTransactionsNumerically(t *testing.T) {
 // it writes no events (a projector batch, a replay's load) does not hold
 // readers back while it runs, and cannot append.
 func TestReadAllPassesTransactionsWithoutEvents(t *testing.T) {
-	s := newStore(t)
+	s, tenant, _, cursor := tailedFirst(t)
 	ctx := t.Context()
-	tenant := newID(t)
-	mustCommit(t, s, appendTo(tenant, newID(t), eventstore.NoStream, ev("first", 0)))
-	cursor := tailOnce(t, s, eventstore.Position{}, "first")
 
 	// A declares, then takes a transaction id (writes), and stays open.
-	txA, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txA.Rollback(ctx)
+	txA := storetest.Begin(t, s.Pool())
 	if _, err := txA.Exec(ctx, "select "+eventstore.NoEvents); err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +323,7 @@ func TestReadAllPassesTransactionsWithoutEvents(t *testing.T) {
 
 	// A cannot append: the events table refuses a declared transaction, so
 	// nothing can land behind the cursor that just passed it.
-	_, err = txA.Exec(ctx, `insert into events
+	_, err := txA.Exec(ctx, `insert into events
 		(tenant_id, stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
 		values ($1, 'lead', $2, 1, $3, 'A', 1, '{}', '{}')`, tenant, newID(t), newID(t))
 	if err == nil || !strings.Contains(err.Error(), "declared it writes none") {

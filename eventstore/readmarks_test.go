@@ -29,11 +29,7 @@ func TestReadMarksSplitVisibleEventsIntoRanges(t *testing.T) {
 		t.Fatalf("%d events committed, want 53", len(before))
 	}
 
-	txA, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txA.Rollback(ctx)
+	txA := storetest.Begin(t, s.Pool())
 	if _, err := txA.Exec(ctx, "select pg_current_xact_id()"); err != nil {
 		t.Fatal(err)
 	}

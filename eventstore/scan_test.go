@@ -25,11 +25,7 @@ func TestSnapshotIsAnExactCut(t *testing.T) {
 			last = mustCommit(t, s, appendTo(tenant, id, v, ev("before", v)))
 		}
 	}
-	open, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer open.Rollback(ctx)
+	open := storetest.Begin(t, s.Pool())
 	insertRaw(t, open, tenant, "open") // older than "after", commits later
 	mustCommit(t, s, appendTo(tenant, streams[0], 2, ev("after", 2)))
 

@@ -64,11 +64,7 @@ func TestSnapshotSaveWaitsForACommitInFlight(t *testing.T) {
 
 	// The redacting commit's first steps: the stream's row advanced, its
 	// snapshots deleted; not committed yet.
-	tx, err := s.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
+	tx := storetest.Begin(t, s.Pool())
 	if _, err := tx.Exec(ctx, `update streams set version = 2 where stream_id = $1`, stream); err != nil {
 		t.Fatal(err)
 	}

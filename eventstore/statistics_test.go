@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
 )
 
@@ -12,12 +13,8 @@ import (
 // again until it has changed by as many rows as it had, then again.
 func TestAnalyzeStaleAsTablesDouble(t *testing.T) {
 	s := newStore(t)
+	conn := storetest.Acquire(t, s.Pool())
 	ctx := t.Context()
-	conn, err := s.Pool().Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
 	if _, err := conn.Exec(ctx, `create table growing (id int primary key) with (autovacuum_enabled = false)`); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -165,6 +166,49 @@ func (s *Server) ReachedStore(t *testing.T, route string, w *httptest.ResponseRe
 		t.Fatalf("%s: the decoder accepted the request; the engine answered %d %s, want 503 from the unreachable store", route, w.Code, w.Body.Bytes())
 	}
 	s.CheckErrorSchema(t, w)
+}
+
+// SentParams is the set of the parameter names rawQuery sends, each as an
+// answer shows it: as api.FieldName names it and JSON shows it ("" as `""`,
+// invalid UTF-8 replaced).
+func SentParams(rawQuery string) map[string]bool {
+	values, _ := url.ParseQuery(rawQuery)
+	sent := map[string]bool{}
+	for k := range values {
+		sent[JSONText(api.FieldName(k))] = true
+	}
+	return sent
+}
+
+// QueryRefusal sends GET route?rawQuery through Engine and holds the answer
+// to the two the decoding allows: a 503 from the store, checked here (nil
+// is returned), or a 4xx, returned for the dialect to check its shape.
+func (s *Server) QueryRefusal(t *testing.T, route, rawQuery string) *httptest.ResponseRecorder {
+	t.Helper()
+	w := s.Serve(http.MethodGet, route, rawQuery, nil, "", false)
+	if w.Code == http.StatusServiceUnavailable {
+		s.ReachedStore(t, "GET "+route, w)
+		return nil
+	}
+	if w.Code < 400 || w.Code > 499 {
+		t.Fatalf("GET %s?%s: %d %s", route, rawQuery, w.Code, w.Body.Bytes())
+	}
+	return w
+}
+
+// Decoded holds the engine's answer to a request to what the decoder made
+// of the same request: the very answer of its refusal (refusal checks bad
+// to the dialect's contract and renders it), or, if it accepted, a 503
+// from the store. It reports whether the decoder accepted.
+func (s *Server) Decoded(t *testing.T, route string, engine *httptest.ResponseRecorder, bad *api.BadInput,
+	refusal func(*testing.T, *api.BadInput) *httptest.ResponseRecorder) bool {
+	t.Helper()
+	if bad != nil {
+		SameAnswer(t, route, engine, refusal(t, bad))
+		return false
+	}
+	s.ReachedStore(t, route, engine)
+	return true
 }
 
 // JSONText is s as a JSON answer shows it: invalid UTF-8 replaced.

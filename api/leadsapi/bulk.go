@@ -3,6 +3,7 @@ package leadsapi
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -25,6 +26,17 @@ type done struct {
 // errLeadsMissing is the answer of a bulk request naming a lead the tenant
 // does not have: nothing is changed.
 var errLeadsMissing = badRequest("ids", "One or more leads not found")
+
+// decodeBulk decodes a bulk body, an object of the allowed fields ("ids"
+// among them), and the lead ids it holds (decodeIDs).
+func decodeBulk(r io.Reader, allowed ...string) (api.Object, []int64, *api.BadInput) {
+	body, bad := api.DecodeObject(r, allowed...)
+	if bad != nil {
+		return api.Object{}, nil, bad
+	}
+	numbers, bad := decodeIDs(body)
+	return body, numbers, bad
+}
 
 // decodeIDs reads the lead ids of a bulk body, without repeats, in order.
 func decodeIDs(body api.Object) ([]int64, *api.BadInput) {
@@ -73,12 +85,7 @@ func (h *handlers) resolve(ctx context.Context, tenantID uuid.UUID, numbers []in
 // bulk runs one all-or-nothing command on the leads of a {"ids": [...]} body.
 func (h *handlers) bulk(c *gin.Context, answer done, run func(context.Context, commands.Context, []uuid.UUID) (commands.Result, error)) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	body, bad := api.DecodeObject(c.Request.Body, "ids")
-	if bad != nil {
-		h.fail(c, bad)
-		return
-	}
-	numbers, bad := decodeIDs(body)
+	_, numbers, bad := decodeBulk(c.Request.Body, "ids")
 	if bad != nil {
 		h.fail(c, bad)
 		return
@@ -122,12 +129,7 @@ type changed struct {
 
 func (h *handlers) changeStatuses(c *gin.Context) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	body, bad := api.DecodeObject(c.Request.Body, "ids", "statusId")
-	if bad != nil {
-		h.fail(c, bad)
-		return
-	}
-	numbers, bad := decodeIDs(body)
+	body, numbers, bad := decodeBulk(c.Request.Body, "ids", "statusId")
 	if bad != nil {
 		h.fail(c, bad)
 		return

@@ -67,12 +67,7 @@ func decodeContent(c *gin.Context) (string, *api.BadInput) {
 // respondComment answers with comment res.CommentID as the lead's stream
 // now holds it.
 func (h *handlers) respondComment(c *gin.Context, code int, res commands.CommentResult, content string) {
-	events, err := h.d.Commands.CommentEvents(c.Request.Context(), api.Principal(c).TenantID, res.LeadID, res.CommentID)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	comments, err := showComments(events)
+	comments, err := h.comments(c.Request.Context(), api.Principal(c).TenantID, res.LeadID, res.CommentID)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -90,13 +85,7 @@ func (h *handlers) respondComment(c *gin.Context, code int, res commands.Comment
 }
 
 func (h *handlers) addComment(c *gin.Context) {
-	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	n, bad := leadID(c)
-	if bad != nil {
-		h.fail(c, bad)
-		return
-	}
-	row, err := h.leadByNumber(ctx, tenant, n)
+	row, err := h.pathLead(c)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -106,7 +95,7 @@ func (h *handlers) addComment(c *gin.Context) {
 		h.fail(c, bad)
 		return
 	}
-	res, err := h.d.Commands.AddComment(ctx, api.CommandContext(c, Name), row.ID, content)
+	res, err := h.d.Commands.AddComment(c.Request.Context(), api.CommandContext(c, Name), row.ID, content)
 	if err != nil {
 		h.fail(c, err)
 		return

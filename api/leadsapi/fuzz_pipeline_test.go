@@ -72,11 +72,9 @@ func FuzzStatusOrderBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, small bool) {
 		moves, bad := decodePlaces(apitest.Capped(body, small, 0).Body)
 		engine := a.Serve(http.MethodPut, "/leads/statuses/order", "", body, "", small)
-		if bad != nil {
-			apitest.SameAnswer(t, "PUT /leads/statuses/order", engine, a.checkRefusal(t, bad))
+		if !a.Decoded(t, "PUT /leads/statuses/order", engine, bad, a.checkRefusal) {
 			return
 		}
-		a.ReachedStore(t, "PUT /leads/statuses/order", engine)
 		pl := customPipeline(t)
 		places, err := fullOrder(pl.Statuses(), moves)
 		if err != nil {
@@ -102,23 +100,13 @@ func FuzzBulkBody(f *testing.F) {
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, body []byte, small bool) {
 		// bulk: ids only.
-		obj, bad := api.DecodeObject(apitest.Capped(body, small, 0).Body, "ids")
-		if bad == nil {
-			_, bad = decodeIDs(obj)
-		}
+		_, _, bad := decodeBulk(apitest.Capped(body, small, 0).Body, "ids")
 		for _, route := range []struct{ method, path string }{{http.MethodPatch, "/leads/archive"}, {http.MethodPatch, "/leads/restore"}, {http.MethodDelete, "/leads"}} {
 			engine := a.Serve(route.method, route.path, "", body, "", small)
-			if bad != nil {
-				apitest.SameAnswer(t, route.method+" "+route.path, engine, a.checkRefusal(t, bad))
-			} else {
-				a.ReachedStore(t, route.method+" "+route.path, engine)
-			}
+			a.Decoded(t, route.method+" "+route.path, engine, bad, a.checkRefusal)
 		}
 		// changeStatuses: ids and statusId.
-		obj, bad = api.DecodeObject(apitest.Capped(body, small, 0).Body, "ids", "statusId")
-		if bad == nil {
-			_, bad = decodeIDs(obj)
-		}
+		obj, _, bad := decodeBulk(apitest.Capped(body, small, 0).Body, "ids", "statusId")
 		if bad == nil {
 			id, ok, fieldBad := api.Field[int64](obj, "statusId", "an integer")
 			if bad = fieldBad; bad == nil && (!ok || id < 1) {
@@ -126,10 +114,6 @@ func FuzzBulkBody(f *testing.F) {
 			}
 		}
 		engine := a.Serve(http.MethodPut, "/leads/change-status", "", body, "", small)
-		if bad != nil {
-			apitest.SameAnswer(t, "PUT /leads/change-status", engine, a.checkRefusal(t, bad))
-			return
-		}
-		a.ReachedStore(t, "PUT /leads/change-status", engine)
+		a.Decoded(t, "PUT /leads/change-status", engine, bad, a.checkRefusal)
 	})
 }

@@ -125,19 +125,23 @@ func (h *handlers) leadByNumber(ctx context.Context, tenantID uuid.UUID, n int64
 	return row, err
 }
 
-func (h *handlers) getLead(c *gin.Context) {
+// pathLead is the lead the path's id numbers; a bad id or a lead not found
+// is the error to fail the request with.
+func (h *handlers) pathLead(c *gin.Context) (leads.Lead, error) {
 	n, bad := leadID(c)
 	if bad != nil {
-		h.fail(c, bad)
-		return
+		return leads.Lead{}, bad
 	}
-	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	row, err := h.leadByNumber(ctx, tenant, n)
+	return h.leadByNumber(c.Request.Context(), api.Principal(c).TenantID, n)
+}
+
+func (h *handlers) getLead(c *gin.Context) {
+	row, err := h.pathLead(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	pl, err := h.pipeline(ctx, tenant)
+	pl, err := h.pipeline(c.Request.Context(), api.Principal(c).TenantID)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -241,12 +245,7 @@ func (h *handlers) createLead(c *gin.Context) {
 
 func (h *handlers) updateLead(c *gin.Context) {
 	ctx, tenant := c.Request.Context(), api.Principal(c).TenantID
-	n, bad := leadID(c)
-	if bad != nil {
-		h.fail(c, bad)
-		return
-	}
-	row, err := h.leadByNumber(ctx, tenant, n)
+	row, err := h.pathLead(c)
 	if err != nil {
 		h.fail(c, err)
 		return

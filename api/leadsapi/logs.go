@@ -1,6 +1,7 @@
 package leadsapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -125,18 +126,24 @@ func (p pipeline) entryOf(e eventstore.Event) (logEntry, error) {
 	return out, nil
 }
 
+// comments shows comments ids of lead leadID as its stream holds them now
+// (showComments).
+func (h *handlers) comments(ctx context.Context, tenant, leadID uuid.UUID, ids ...int64) ([]comment, error) {
+	events, err := h.d.Commands.CommentEvents(ctx, tenant, leadID, ids...)
+	if err != nil {
+		return nil, err
+	}
+	return showComments(events)
+}
+
 // leadPage returns the id of the lead numbered in the path and the page
 // (limit, offset) the query asks for, in that order of checks.
 func (h *handlers) leadPage(c *gin.Context) (id uuid.UUID, limit, offset int, err error) {
-	n, bad := leadID(c)
-	if bad != nil {
-		return uuid.Nil, 0, 0, bad
-	}
-	row, err := h.leadByNumber(c.Request.Context(), api.Principal(c).TenantID, n)
+	row, err := h.pathLead(c)
 	if err != nil {
 		return uuid.Nil, 0, 0, err
 	}
-	limit, offset, bad = pageWithin(c, 50, maxLogLimit, maxHistoryOffset)
+	limit, offset, bad := pageWithin(c, 50, maxLogLimit, maxHistoryOffset)
 	if bad != nil {
 		return uuid.Nil, 0, 0, bad
 	}
@@ -233,12 +240,7 @@ func (h *handlers) logsAndComments(c *gin.Context) {
 			ids = append(ids, *e.CommentID)
 		}
 	}
-	written, err := h.d.Commands.CommentEvents(ctx, tenant, id, ids...)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	comments, err := showComments(written)
+	comments, err := h.comments(ctx, tenant, id, ids...)
 	if err != nil {
 		h.fail(c, err)
 		return

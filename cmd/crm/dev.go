@@ -188,3 +188,16 @@ func databaseURL(cfg stack.Config, dataDir string) (string, error) {
 	st, err := stack.ReadDevState(dataDir)
 	return st.DatabaseURL, err
 }
+
+// openStack opens the stack with open (stack.Open, or stack.OpenMigrated
+// for a command that may be the first on a new database) on databaseURL:
+// the commands that take --data DIR reach a `crm dev`'s database this way.
+func openStack(ctx context.Context, cfg stack.Config, dataDir string, logger *slog.Logger,
+	open func(context.Context, stack.Config, *slog.Logger) (*stack.Stack, error)) (*stack.Stack, error) {
+	url, err := databaseURL(cfg, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DatabaseURL = url
+	return open(ctx, cfg, logger)
+}

@@ -28,12 +28,7 @@ func runKeys(ctx context.Context, cfg stack.Config, args []string, stdout, stder
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	url, err := databaseURL(cfg, *data)
-	if err != nil {
-		return err
-	}
-	cfg.DatabaseURL = url
-	s, err := stack.Open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	s, err := openStack(ctx, cfg, *data, slog.New(slog.NewTextHandler(stderr, nil)), stack.Open)
 	if err != nil {
 		return err
 	}

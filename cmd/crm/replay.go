@@ -38,12 +38,7 @@ func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.W
 		fmt.Fprintf(stderr, "usage: crm replay PROJECTION | --all\nprojections: %s\n", strings.Join(names, ", "))
 		return errUsage
 	}
-	url, err := databaseURL(cfg, *data)
-	if err != nil {
-		return err
-	}
-	cfg.DatabaseURL = url
-	s, err := stack.OpenMigrated(ctx, cfg, logger)
+	s, err := openStack(ctx, cfg, *data, logger, stack.OpenMigrated)
 	if err != nil {
 		return err
 	}

@@ -57,12 +57,7 @@ func runTokens(ctx context.Context, cfg stack.Config, args []string, stdout, std
 			return err
 		}
 	}
-	url, err := databaseURL(cfg, *data)
-	if err != nil {
-		return err
-	}
-	cfg.DatabaseURL = url
-	s, err := stack.OpenMigrated(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	s, err := openStack(ctx, cfg, *data, slog.New(slog.NewTextHandler(stderr, nil)), stack.OpenMigrated)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,19 @@ func exec(t *testing.T, conn *pgx.Conn, sql string) {
 	}
 }
 
+// startWithNote starts a cluster on a folder of its own whose postgres
+// database holds a note table of one row, note, for wantNote to find after
+// whatever the test does to the server; conn is the connection that wrote it.
+func startWithNote(t *testing.T, note string) (dir string, c *localpg.Cluster, conn *pgx.Conn) {
+	t.Helper()
+	dir = clusterDir(t)
+	c = start(t, dir)
+	conn = connect(t, c.URL("postgres"))
+	exec(t, conn, "CREATE TABLE note (body text)")
+	exec(t, conn, "INSERT INTO note VALUES ('"+note+"')")
+	return dir, c, conn
+}
+
 func wantNote(t *testing.T, url, want string) {
 	t.Helper()
 	conn := connect(t, url)
@@ -90,11 +103,7 @@ func postmasterPID(t *testing.T, dir string) int {
 
 func TestRestartKeepsData(t *testing.T) {
 	t.Parallel()
-	dir := clusterDir(t)
-	c := start(t, dir)
-	conn := connect(t, c.URL("postgres"))
-	exec(t, conn, "CREATE TABLE note (body text)")
-	exec(t, conn, "INSERT INTO note VALUES ('kept')")
+	dir, c, conn := startWithNote(t, "kept")
 	conn.Close(t.Context())
 	if err := c.Stop(t.Context()); err != nil {
 		t.Fatal(err)
@@ -109,11 +118,7 @@ func TestRestartKeepsData(t *testing.T) {
 
 func TestStartAfterKill(t *testing.T) {
 	t.Parallel()
-	dir := clusterDir(t)
-	c := start(t, dir)
-	conn := connect(t, c.URL("postgres"))
-	exec(t, conn, "CREATE TABLE note (body text)")
-	exec(t, conn, "INSERT INTO note VALUES ('committed')")
+	dir, c, conn := startWithNote(t, "committed")
 	conn.Close(t.Context())
 	if err := syscall.Kill(postmasterPID(t, dir), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -127,11 +132,7 @@ func TestStartAfterKill(t *testing.T) {
 // server it started outlives it.
 func TestStartReusesServerLeftRunning(t *testing.T) {
 	t.Parallel()
-	dir := clusterDir(t)
-	c := start(t, dir)
-	conn := connect(t, c.URL("postgres"))
-	exec(t, conn, "CREATE TABLE note (body text)")
-	exec(t, conn, "INSERT INTO note VALUES ('shared')")
+	dir, _, _ := startWithNote(t, "shared")
 	pid := postmasterPID(t, dir)
 
 	c2 := start(t, dir)

@@ -18,15 +18,11 @@ import (
 // deleted leads' earlier messages are purged.
 func TestRelayParallelReadsKeepCommitOrder(t *testing.T) {
 	e := newEnv(t)
-	ctx := t.Context()
 	e.fillBacklog(t, 4000)
 	backlog := len(e.storedEvents(t))
 
-	older, err := e.store.Pool().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer older.Rollback(ctx)
+	older := storetest.Begin(t, e.store.Pool())
+	ctx := t.Context()
 	if _, err := older.Exec(ctx, "select pg_current_xact_id()"); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +43,7 @@ func TestRelayParallelReadsKeepCommitOrder(t *testing.T) {
 	// The older transaction writes after the later commits, then commits:
 	// its event comes first in commit order.
 	olderID := uuid.Must(uuid.NewV7())
-	_, err = older.Exec(ctx, `insert into events
+	_, err := older.Exec(ctx, `insert into events
 		(tenant_id, stream_type, stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
 		values ($1, 'lead', $2, 1, $3, 'lead.created', 1, $4, '{}')`, e.tenant, uuid.Must(uuid.NewV7()),
 		olderID, leadData(-1))
