@@ -19,8 +19,10 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/customers"
 	"github.com/crmcore/crm/projections/leads"
 	"github.com/crmcore/crm/projections/pipelines"
+	"github.com/crmcore/crm/projections/records"
 	"github.com/crmcore/crm/projections/volume"
 	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/tenants"
@@ -68,12 +70,15 @@ type Readers struct {
 	CallLogs  *calllogs.Reader
 	Volume    *volume.Reader
 	Pipelines *pipelines.Reader
+	Customers *customers.Reader
+	Records   *records.Reader
 }
 
 // NewReaders returns the queries of every read model over pool.
 func NewReaders(pool *pgxpool.Pool) Readers {
 	return Readers{Leads: leads.NewReader(pool), CallLogs: calllogs.NewReader(pool),
-		Volume: volume.NewReader(pool), Pipelines: pipelines.NewReader(pool)}
+		Volume: volume.NewReader(pool), Pipelines: pipelines.NewReader(pool),
+		Customers: customers.NewReader(pool), Records: records.NewReader(pool)}
 }
 
 // Dialect mounts one of the APIs crm serves.

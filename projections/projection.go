@@ -2,8 +2,8 @@
 // read-model tables, checkpoint in the same transaction), the bulk rebuild
 // (BulkBuild, StreamFold), replay, verify, versioned deploy and the
 // read-your-writes waiter. The read models themselves live in a package
-// each below it (leads, calllogs, volume, pipelines, photos), which import
-// this one, never the reverse.
+// each below it (leads, calllogs, volume, pipelines, photos, customers,
+// records), which import this one, never the reverse.
 package projections
 
 import (

@@ -24,3 +24,16 @@ func (w *Where) Add(clause string, arg any) {
 
 // String is the condition: every clause, and-ed.
 func (w *Where) String() string { return strings.Join(w.Clauses, " and ") }
+
+// LikePattern escapes q for a case-insensitive LIKE match anywhere in a
+// lower-cased text (the trigram-indexed search expressions).
+func LikePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(q)) + "%"
+}
+
+// Page is the limit and offset clause of a query whose conditions took n
+// arguments, with the two arguments it adds.
+func Page(n, limit, offset int) (string, []any) {
+	return " limit $" + strconv.Itoa(n+1) + " offset $" + strconv.Itoa(n+2), []any{limit, offset}
+}

@@ -19,19 +19,23 @@ import (
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/customers"
 	"github.com/crmcore/crm/projections/leads"
 	"github.com/crmcore/crm/projections/pipelines"
+	"github.com/crmcore/crm/projections/records"
 	"github.com/crmcore/crm/projections/volume"
 )
 
 // readModels are the read models with a bulk rebuild.
-var readModels = []projections.Projection{leads.Projection{}, calllogs.Projection{}, volume.Projection{}, pipelines.Projection{}}
+var readModels = []projections.Projection{leads.Projection{}, calllogs.Projection{}, volume.Projection{}, pipelines.Projection{},
+	customers.Projection{}, records.Projection{}}
 
 // history drives the command handlers through a random history of two
 // tenants: creates (some merging into an existing lead), full and partial
 // updates that clear fields, status changes to default and added statuses,
 // archives and restores, permanent deletes (redacting the stream), call logs
-// and their deletes, comments and their edits, and pipeline changes.
+// and their deletes, comments and their edits, pipeline changes, and
+// customers and owners' records (ownedStep).
 type history struct {
 	t       *testing.T
 	ctx     context.Context
@@ -48,6 +52,7 @@ type tenantHistory struct {
 	calls    []uuid.UUID
 	comments []int64
 	statuses []domain.PipelineStatus
+	owned    ownedHistory
 }
 
 func newHistory(t *testing.T, ctx context.Context, store *eventstore.Store, seed uint64) *history {
@@ -139,6 +144,10 @@ func (hs *history) step() {
 			return uuid.New()
 		}
 		return th.leads[hs.pick(len(th.leads))]
+	}
+	if len(th.leads) >= 3 && hs.pick(4) == 0 {
+		hs.ownedStep(th)
+		return
 	}
 	var err error
 	switch op := hs.pick(100); {
@@ -268,11 +277,8 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range append(domain.LeadEventTypes(), domain.PipelineEventTypes()...) {
-			// No command converts a lead or writes its records yet (the
-			// prospects and /dev/crm APIs bring them).
-			notYet := append(domain.RecordEventTypes(domain.LeadStream), domain.LeadConverted)
-			if !slices.Contains(notYet, want) && !slices.Contains(have, want) {
+		for _, want := range slices.Concat(domain.LeadEventTypes(), domain.PipelineEventTypes(), domain.CustomerEventTypes()) {
+			if !slices.Contains(have, want) {
 				types = append(types, want)
 			}
 		}

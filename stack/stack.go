@@ -22,9 +22,11 @@ import (
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/customers"
 	"github.com/crmcore/crm/projections/leads"
 	"github.com/crmcore/crm/projections/photos"
 	"github.com/crmcore/crm/projections/pipelines"
+	"github.com/crmcore/crm/projections/records"
 	"github.com/crmcore/crm/projections/volume"
 	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/tenants"
@@ -138,7 +140,7 @@ func (s *Stack) Migrate(ctx context.Context) error {
 // Projections lists every read model crm maintains.
 func Projections() []projections.Projection {
 	return []projections.Projection{leads.Projection{}, calllogs.Projection{}, pipelines.Projection{},
-		volume.Projection{}, photos.Projection{}}
+		volume.Projection{}, photos.Projection{}, customers.Projection{}, records.Projection{}}
 }
 
 // liveProjections is Projections as the projectors run them: the photo
