@@ -144,15 +144,6 @@ func (s *Store) Head(ctx context.Context) (Position, error) {
 	return p, nil
 }
 
-// parseTx parses a transaction_id as the queries select it: as text.
-func parseTx(txt string) (uint64, error) {
-	tx, err := strconv.ParseUint(txt, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("transaction id %q: %w", txt, err)
-	}
-	return tx, nil
-}
-
 // eventScanner reads rows of eventColumns, decoding each run of equal
 // metadata once: the events of one commit share theirs, and decoding the
 // metadata was most of the client's time per row. A null metadata (not
