@@ -245,12 +245,27 @@ func copyBacklog(ctx context.Context, env *benchEnv, b backlogRows) error {
 // messageSize is the mean size in bytes of the relay's messages (body and
 // headers) over a sample of the backlog after from.
 func messageSize(ctx context.Context, env *benchEnv, from eventstore.Position) (int, error) {
-	events, err := env.s.Store.ReadAll(ctx, from, 1000)
-	if err != nil {
-		return 0, err
-	}
-	if len(events) == 0 {
-		return 0, errors.New("backlog not readable")
+	// The backlog is readable once every transaction that began before it
+	// committed has ended; on a shared cluster that includes transactions
+	// of other databases (their advisory-lock declarations are not seen
+	// here, see eventstore's horizon), so wait for them, boundedly.
+	var events []eventstore.Event
+	for deadline := time.Now().Add(time.Minute); ; {
+		var err error
+		if events, err = env.s.Store.ReadAll(ctx, from, 1000); err != nil {
+			return 0, err
+		}
+		if len(events) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, errors.New("backlog not readable after a minute")
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	total, prev := 0, from
 	for _, e := range events {

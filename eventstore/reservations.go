@@ -12,6 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// This file holds what a tenant hands out once: reservations (unique
+// values owned by a stream, claimed and released in a commit) and numbers
+// (per-tenant counters), with the lookups that find an owner.
+
 // release drops the reservations sa gives up: all it owns with ReleaseAll,
 // else those listed in Release that it owns.
 func release(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, sa StreamAppend) error {
@@ -171,4 +175,67 @@ func columns(rs []Reservation) (kinds, values []string) {
 		kinds[i], values[i] = r.Kind, r.Value
 	}
 	return kinds, values
+}
+
+// FirstOwner returns the stream that owns the first of rs (in their order)
+// that some stream of the tenant owns, with that value, in one query; false
+// if no stream owns any.
+func (s *Store) FirstOwner(ctx context.Context, tenantID uuid.UUID, rs []Reservation) (uuid.UUID, Reservation, bool, error) {
+	if len(rs) == 0 {
+		return uuid.Nil, Reservation{}, false, nil
+	}
+	kinds, values := columns(rs)
+	var owner uuid.UUID
+	var i int
+	err := s.pool.QueryRow(ctx, `select r.stream_id, x.n from unnest($2::text[], $3::text[]) with ordinality as x(kind, value, n)
+		join reservations r on r.tenant_id = $1 and r.kind = x.kind and r.value = x.value
+		order by x.n limit 1`, tenantID, kinds, values).Scan(&owner, &i)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, Reservation{}, false, nil
+	}
+	if err != nil {
+		return uuid.Nil, Reservation{}, false, fmt.Errorf("look up owners: %w", err)
+	}
+	return owner, rs[i-1], true, nil
+}
+
+// LookupReservation returns the stream that owns the tenant's value of kind,
+// and false if no stream does.
+func (s *Store) LookupReservation(ctx context.Context, tenantID uuid.UUID, kind, value string) (uuid.UUID, bool, error) {
+	var owner uuid.UUID
+	err := s.pool.QueryRow(ctx, `select stream_id from reservations
+		where tenant_id = $1 and kind = $2 and value = $3`, tenantID, kind, value).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, false, nil
+	}
+	if err != nil {
+		return uuid.Nil, false, fmt.Errorf("lookup reservation %s %q: %w", kind, value, err)
+	}
+	return owner, true, nil
+}
+
+// NextNumber returns the next value of the tenant's counter name, starting
+// at 1. Numbers are unique per tenant and name, increasing, and may have gaps
+// (a number taken by a transaction that rolls back is not reused).
+//
+// The counter's transaction commits asynchronously: it does not wait for its
+// own fsync, which would double the cost of every create. That loses nothing:
+// a commit that uses the number comes later in the write-ahead log, so once
+// it is durable the counter's increment is too; if Postgres crashes before,
+// no durable event holds the number and handing it out again is harmless.
+func (s *Store) NextNumber(ctx context.Context, tenantID uuid.UUID, name string) (int64, error) {
+	var n int64
+	// One round trip: the four statements go in one pipeline.
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	b.Queue(`select set_config('synchronous_commit', 'off', true), ` + NoEvents)
+	b.Queue(`insert into counters (tenant_id, name, value) values ($1, $2, 1)
+		on conflict (tenant_id, name) do update set value = counters.value + 1
+		returning value`, tenantID, name).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	b.Queue("commit")
+	err := s.pool.SendBatch(ctx, b).Close()
+	if err != nil {
+		return 0, fmt.Errorf("next number %s: %w", name, err)
+	}
+	return n, nil
 }

@@ -150,3 +150,12 @@ type CommitResult struct {
 	// Note is Commit.Note.
 	Note json.RawMessage `json:"note,omitempty"`
 }
+
+// parseTx parses a transaction_id as the queries select it: as text.
+func parseTx(txt string) (uint64, error) {
+	tx, err := strconv.ParseUint(txt, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("transaction id %q: %w", txt, err)
+	}
+	return tx, nil
+}

@@ -21,6 +21,9 @@ import (
 var (
 	statuses   = []string{"New", "Contacted", "Qualified", "Proposal", "Won", "Lost"}
 	priorities = []string{"Low", "Medium", "High"}
+	// What a create answers to a status or priority outside them, made once.
+	mustBeStatus   = "must be one of " + joinOr(statuses)
+	mustBePriority = "must be one of " + joinOr(priorities)
 )
 
 // lead is the Cratio lead object. Unset optional fields are null.
@@ -181,8 +184,8 @@ func decodeLead(c *gin.Context, region string) (domain.LeadProfile, domain.Statu
 		phoneType, emailType,
 		api.When(len(raw.Phones) == 0 && len(raw.Emails) == 0, api.Invalid("phone", "phone or email is required")),
 		refused.For(err, "phones"), refused.For(err, "emails"),
-		statusType, api.When(status != "" && !contains(statuses, status), api.Invalid("status", "must be one of "+joinOr(statuses))),
-		priorityType, api.When(priority != "" && !contains(priorities, priority), api.Invalid("priority", "must be one of "+joinOr(priorities))),
+		statusType, api.When(status != "" && !contains(statuses, status), api.Invalid("status", mustBeStatus)),
+		priorityType, api.When(priority != "" && !contains(priorities, priority), api.Invalid("priority", mustBePriority)),
 		dealType, api.When(dealSent && deal < 0, api.Invalid("deal_value", "must not be negative")),
 		tagsType, api.When(slices.ContainsFunc(raw.Tags, func(t string) bool { return strings.TrimSpace(t) == "" }),
 			api.Invalid("tags", "must not contain empty tags")),
