@@ -101,7 +101,10 @@ func (r *leadRow) FoldLead(e eventstore.Event, ev domain.Event) error {
 		}
 	case domain.InteractionData:
 		// An interaction is not an edit of the lead: updated_at stays.
-		if r.present {
+		// As the lead's own fold does: a change of an interaction that is
+		// not live changes nothing; number 0 is a redacted event.
+		_, live := r.interactions[d.Interaction.Number]
+		if r.present && d.Interaction.Number != 0 && (live || e.Type == domain.LeadInteractionLogged) {
 			i := d.Interaction
 			t := contactTimes{Occurred: i.OccurredAt.UTC()}
 			if i.NextActionAt != nil {
