@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,10 @@ func (hs *history) profile() domain.LeadProfile {
 	p.AssignedTo = []string{"", "ana@example.com", "raj@example.com"}[hs.pick(3)]
 	p.City = []string{"", "Pune", "Delhi"}[hs.pick(3)]
 	p.Notes = []string{"", "call back", "interested in plan B"}[hs.pick(3)]
+	p.ProspectType = hs.pick(4)
+	p.MonthlyShipments = []string{"", "150", "100-500"}[hs.pick(3)]
+	p.CampaignID = []string{"", "q1"}[hs.pick(2)]
+	p.QualificationState = []string{"", "qualified"}[hs.pick(2)]
 	return p
 }
 
@@ -361,6 +366,13 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 			if err := store.Pool().QueryRow(ctx, `select count(*) from `+bulk.Schema()+`.rm_leads
 				where interactions <> '{}' and first_contact is not null and next_contact is not null`).Scan(&n); err != nil || n == 0 {
 				t.Errorf("%d leads with interactions and contact times (%v)", n, err)
+			}
+			// The prospect counts are the groups of rm_leads.
+			const groups = `select tenant_id, status, prospect_type, archived, count(*), sum(deal_value) from S.rm_leads group by 1, 2, 3, 4`
+			const counts = `select tenant_id, status, prospect_type, archived, n, value from S.rm_prospect_counts`
+			if err := store.Pool().QueryRow(ctx, strings.ReplaceAll(`select (select count(*) from (`+groups+` except all `+counts+`) a)
+				+ (select count(*) from (`+counts+` except all `+groups+`) b)`, "S.", bulk.Schema()+".")).Scan(&n); err != nil || n != 0 {
+				t.Errorf("%d prospect count rows differ from rm_leads (%v)", n, err)
 			}
 		}
 	}
