@@ -61,6 +61,7 @@ create table if not exists rm_leads (
 	-- The prospects API's columns (prospects.go).
 	deal_value           numeric not null default 0,
 	prospect_type        int not null default 1,
+	partner              boolean generated always as (prospect_type = 3) stored,
 	monthly_shipments    bigint,
 	campaign_id          text not null default '',
 	qualification_status text not null default '',

@@ -24,8 +24,8 @@ import (
 // types a list shows.
 type ProspectSource string
 
-// The sources: company (types 1 prospect and 2 client; the default) and
-// partner (type 3).
+// The sources: company (types 1 prospect and 2 client, any but partner;
+// the default) and partner (type 3).
 const (
 	SourceCompany ProspectSource = "company"
 	SourcePartner ProspectSource = "partner"
@@ -117,15 +117,16 @@ var listSorts = map[string]sortKey{
 }
 
 // kanbanIndexes make a Kanban page an index scan: for each order a
-// category's page may take, its status then that order, with
-// prospect_type on the index tuple for the source and type filters.
-// Partial: archived leads are never prospects.
+// category's page may take, its status and source (partner, always
+// filtered on: a category of many partners and few companies must not be
+// read through to find the companies) then that order. Partial: archived
+// leads are never prospects.
 var kanbanIndexes = func() string {
 	var sql string
 	for _, c := range []string{"number", "company", "name", "email", "deal_value", "last_contact", "monthly_shipments", "assigned_to"} {
-		cols := "tenant_id, status, number, prospect_type"
+		cols := "tenant_id, status, partner, number"
 		if c != "number" {
-			cols = "tenant_id, status, " + c + ", number, prospect_type"
+			cols = "tenant_id, status, partner, " + c + ", number"
 		}
 		sql += fmt.Sprintf("\ncreate index if not exists rm_leads_kanban_%s on rm_leads (%s) where not archived;", c, cols)
 	}
@@ -162,8 +163,9 @@ func orderBy(sorts map[string]sortKey, s ProspectSort) (string, error) {
 }
 
 // prospectDims adds the filter's conditions on what rm_leads and
-// rm_prospect_counts share, and reports whether that is all of them.
-func prospectDims(w *projections.Where, f ProspectFilter) bool {
+// rm_prospect_counts share (written for rm_prospect_counts if counts),
+// and reports whether that is all of them.
+func prospectDims(w *projections.Where, f ProspectFilter, counts bool) bool {
 	w.Add("tenant_id = ?", f.TenantID)
 	w.Add("archived = ?", false)
 	if f.Category != "" {
@@ -172,10 +174,15 @@ func prospectDims(w *projections.Where, f ProspectFilter) bool {
 	if len(f.Follow) > 0 {
 		w.Add("status = any(?)", f.Follow)
 	}
-	if f.Source == SourcePartner {
-		w.Add("prospect_type = ?", 3)
+	if counts {
+		// rm_prospect_counts has prospect_type, not partner.
+		if f.Source == SourcePartner {
+			w.Add("prospect_type = ?", 3)
+		} else {
+			w.Add("prospect_type <> ?", 3)
+		}
 	} else {
-		w.Add("prospect_type = any(?)", []int{1, 2})
+		w.Add("partner = ?", f.Source == SourcePartner)
 	}
 	if len(f.Types) > 0 {
 		w.Add("prospect_type = any(?)", f.Types)
@@ -190,7 +197,7 @@ func prospectDims(w *projections.Where, f ProspectFilter) bool {
 // counts hold all of it.
 func prospectWhere(f ProspectFilter) (w *projections.Where, counted bool) {
 	w = &projections.Where{}
-	counted = prospectDims(w, f)
+	counted = prospectDims(w, f, false)
 	if f.RoleFilter {
 		w.Clauses = append(w.Clauses, "false")
 	}
@@ -260,12 +267,16 @@ type Prospect struct {
 const prospectColumns = leadColumns + `, prospect_type, deal_value, monthly_shipments, first_contact, last_contact,
 	next_contact, status_changed_at, coalesce(` + estimatedClose + `, '')`
 
-func scanProspect(row pgx.CollectableRow) (Prospect, error) {
+func scanProspect(row pgx.CollectableRow) (Prospect, error) { return scanProspectAnd(row) }
+
+// scanProspectAnd scans prospectColumns, then the row's further columns
+// into extra.
+func scanProspectAnd(row pgx.CollectableRow, extra ...any) (Prospect, error) {
 	var p Prospect
 	var profile []byte
-	if err := row.Scan(&p.ID, &p.Number, &p.Status, &p.Archived, &profile, &p.CreatedAt, &p.UpdatedAt,
+	if err := row.Scan(append([]any{&p.ID, &p.Number, &p.Status, &p.Archived, &profile, &p.CreatedAt, &p.UpdatedAt,
 		&p.ProspectType, &p.DealValue, &p.MonthlyShipments, &p.FirstContact, &p.LastContact, &p.NextContact,
-		&p.StatusChangedAt, &p.EstimatedCloseDate); err != nil {
+		&p.StatusChangedAt, &p.EstimatedCloseDate}, extra...)...); err != nil {
 		return Prospect{}, err
 	}
 	if err := unmarshalProfile(p.ID, profile, &p.Profile); err != nil {
@@ -275,15 +286,31 @@ func scanProspect(row pgx.CollectableRow) (Prospect, error) {
 }
 
 // pageSQL is the statement of a page of f's prospects in order, with
-// LIMIT and OFFSET as its last two arguments; extra adds conditions.
-func pageSQL(f ProspectFilter, order string, extra func(w *projections.Where), limit, offset int) (string, []any) {
+// LIMIT and OFFSET as its last two arguments.
+func pageSQL(f ProspectFilter, order string, limit, offset int) (string, []any) {
 	w, _ := prospectWhere(f)
-	if extra != nil {
-		extra(w)
-	}
 	args := append(w.Args, limit, offset)
 	return `select ` + prospectColumns + ` from rm_leads where ` + w.String() +
 		fmt.Sprintf(` order by %s limit $%d offset $%d`, order, len(args)-1, len(args)), args
+}
+
+// kanbanSQL is the statement of the Kanban's pages: for each of statuses
+// (its last argument), the page [offset, offset+limit) of f's prospects in
+// it in order, the statuses' pages one after the other. One statement, so
+// Postgres plans once (planning among rm_leads' many indexes costs more
+// than a page's index scan) and runs one index scan per status.
+//
+// LIMIT and OFFSET are in the text, not parameters: after five runs
+// Postgres may keep a generic plan of a prepared statement, and one made
+// for an unknown limit sorts whole categories.
+func kanbanSQL(f ProspectFilter, order string, limit, offset int, statuses []string) (string, []any) {
+	w, _ := prospectWhere(f)
+	w.Clauses = append(w.Clauses, "status = c.status")
+	args := append(w.Args, statuses)
+	return fmt.Sprintf(`select p.* from unnest($%d::text[]) with ordinality c (status, i) cross join lateral (
+		select %s, row_number() over (order by %s) as rn from rm_leads where %s
+		order by %s limit %d offset %d) p
+		order by c.i, p.rn`, len(args), prospectColumns, order, w.String(), order, max(limit, 0), max(offset, 0)), args
 }
 
 // countByStatusSQL counts f's prospects and sums their deal value per
@@ -294,7 +321,7 @@ func countByStatusSQL(f ProspectFilter) (string, []any) {
 			` group by status order by status`, w.Args
 	}
 	var w projections.Where
-	prospectDims(&w, f)
+	prospectDims(&w, f, true)
 	return `select status, sum(n)::bigint, sum(value)::float8 from rm_prospect_counts where ` + w.String() +
 		` group by status order by status`, w.Args
 }
@@ -348,22 +375,32 @@ func (r *Reader) Kanban(ctx context.Context, f ProspectFilter, offset, limit int
 		return nil, err
 	}
 	cats := make([]KanbanCategory, len(kpis))
-	var b pgx.Batch
+	at := map[string]int{}
+	var paged []string
 	for i, k := range kpis {
-		cats[i] = KanbanCategory{Status: k.Status, Count: k.Count, Records: []Prospect{}}
-		if limit <= 0 || int64(offset) >= k.Count {
-			continue
+		cats[i], at[k.Status] = KanbanCategory{Status: k.Status, Count: k.Count, Records: []Prospect{}}, i
+		if int64(offset) < k.Count {
+			paged = append(paged, k.Status)
 		}
-		sql, args := pageSQL(f, order, func(w *projections.Where) { w.Add("status = ?", k.Status) }, limit, offset)
-		b.Queue(sql, args...).Query(func(rows pgx.Rows) (err error) {
-			cats[i].Records, err = pgx.CollectRows(rows, scanProspect)
-			return err
-		})
 	}
-	if b.Len() > 0 {
-		if err := r.pool.SendBatch(ctx, &b).Close(); err != nil {
-			return nil, fmt.Errorf("kanban: %w", err)
-		}
+	if limit <= 0 || len(paged) == 0 {
+		return cats, nil
+	}
+	sql, args := kanbanSQL(f, order, limit, offset, paged)
+	rows, err := r.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("kanban: %w", err)
+	}
+	records, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Prospect, error) {
+		var rn int64
+		return scanProspectAnd(row, &rn)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kanban: %w", err)
+	}
+	for _, p := range records {
+		c := &cats[at[p.Status]]
+		c.Records = append(c.Records, p)
 	}
 	return cats, nil
 }
@@ -387,7 +424,7 @@ func (r *Reader) ProspectList(ctx context.Context, f ProspectFilter, start, leng
 			return row.Scan(c.out)
 		})
 	}
-	sql, args := pageSQL(f, order, nil, length, start)
+	sql, args := pageSQL(f, order, length, start)
 	b.Queue(sql, args...).Query(func(r pgx.Rows) (err error) {
 		rows, err = pgx.CollectRows(r, scanProspect)
 		return err
