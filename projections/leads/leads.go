@@ -1,6 +1,7 @@
 // Package leads is the lead list read model: rm_leads (one row per live
 // lead, folded from the lead's events by leadRow, for live apply and bulk
-// rebuild alike), the lead counts its triggers keep, their queries, and the
+// rebuild alike), the lead and prospect counts its triggers keep, their
+// queries (the prospects API's Kanban, list and KPIs among them), and the
 // fold of a lead's comments that the APIs read at request time.
 package leads
 

@@ -133,12 +133,13 @@ var kanbanIndexes = func() string {
 	return sql
 }()
 
-// ValidKanbanSort and ValidListSort report whether by is a column the
-// Kanban's records or the list's rows sort by ("" is). Queries given
-// another fail: the caller answers 400 first.
+// ValidKanbanSort reports whether by is a column the Kanban's records
+// sort by ("" is). Queries given another fail: the caller answers 400
+// first.
 func ValidKanbanSort(by string) bool { _, ok := kanbanSorts[by]; return ok || by == "" }
 
-// ValidListSort: see ValidKanbanSort.
+// ValidListSort reports whether by is a column the list's rows sort by
+// ("" is).
 func ValidListSort(by string) bool { _, ok := listSorts[by]; return ok || by == "" }
 
 // orderBy is the ORDER BY of s among the columns sorts.
