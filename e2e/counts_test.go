@@ -68,11 +68,15 @@ func TestListTotalsMatchCountsAfterRandomWrites(t *testing.T) {
 		(select count(*) from (select tenant_id, status, source, priority, archived, count(*) from rm_leads group by 1, 2, 3, 4, 5
 			except all select tenant_id, status, source, priority, archived, n from rm_lead_counts) a) +
 		(select count(*) from (select tenant_id, status, source, priority, archived, n from rm_lead_counts
-			except all select tenant_id, status, source, priority, archived, count(*) from rm_leads group by 1, 2, 3, 4, 5) b)`).Scan(&stray); err != nil {
+			except all select tenant_id, status, source, priority, archived, count(*) from rm_leads group by 1, 2, 3, 4, 5) b) +
+		(select count(*) from (select tenant_id, status, prospect_type, archived, count(*), sum(deal_value) from rm_leads group by 1, 2, 3, 4
+			except all select tenant_id, status, prospect_type, archived, n, value from rm_prospect_counts) c) +
+		(select count(*) from (select tenant_id, status, prospect_type, archived, n, value from rm_prospect_counts
+			except all select tenant_id, status, prospect_type, archived, count(*), sum(deal_value) from rm_leads group by 1, 2, 3, 4) d)`).Scan(&stray); err != nil {
 		t.Fatal(err)
 	}
 	if stray != 0 {
-		t.Errorf("rm_lead_counts: %d rows differ from the groups of rm_leads", stray)
+		t.Errorf("rm_lead_counts, rm_prospect_counts: %d rows differ from the groups of rm_leads", stray)
 	}
 	s.assertReplayEqual()
 }

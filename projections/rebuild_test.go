@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,8 +35,9 @@ var readModels = []projections.Projection{leads.Projection{}, calllogs.Projectio
 // tenants: creates (some merging into an existing lead), full and partial
 // updates that clear fields, status changes to default and added statuses,
 // archives and restores, permanent deletes (redacting the stream), call logs
-// and their deletes, comments and their edits, pipeline changes, and
-// customers and owners' records (ownedStep).
+// and their deletes, comments and their edits, interactions logged, changed
+// and deleted, pipeline changes, and customers and owners' records
+// (ownedStep).
 type history struct {
 	t       *testing.T
 	ctx     context.Context
@@ -53,6 +55,13 @@ type tenantHistory struct {
 	comments []int64
 	statuses []domain.PipelineStatus
 	owned    ownedHistory
+	// interactions are those logged and not deleted, with their lead.
+	interactions []loggedInteraction
+}
+
+type loggedInteraction struct {
+	lead uuid.UUID
+	i    domain.Interaction
 }
 
 func newHistory(t *testing.T, ctx context.Context, store *eventstore.Store, seed uint64) *history {
@@ -107,6 +116,10 @@ func (hs *history) profile() domain.LeadProfile {
 	p.AssignedTo = []string{"", "ana@example.com", "raj@example.com"}[hs.pick(3)]
 	p.City = []string{"", "Pune", "Delhi"}[hs.pick(3)]
 	p.Notes = []string{"", "call back", "interested in plan B"}[hs.pick(3)]
+	p.ProspectType = hs.pick(4)
+	p.MonthlyShipments = []string{"", "150", "100-500"}[hs.pick(3)]
+	p.CampaignID = []string{"", "q1"}[hs.pick(2)]
+	p.QualificationState = []string{"", "qualified"}[hs.pick(2)]
 	return p
 }
 
@@ -147,6 +160,10 @@ func (hs *history) step() {
 	}
 	if len(th.leads) >= 3 && hs.pick(4) == 0 {
 		hs.ownedStep(th)
+		return
+	}
+	if len(th.leads) >= 3 && hs.pick(8) == 0 {
+		hs.interaction(th, lead())
 		return
 	}
 	var err error
@@ -228,6 +245,48 @@ func (hs *history) step() {
 	}
 }
 
+// interaction logs an interaction on lead, or changes or deletes one
+// logged before. No command writes them yet (the prospects and /dev/crm
+// APIs bring them), so it commits their events straight to the store: on a
+// lead deleted since, they are appended after the delete.
+func (hs *history) interaction(th *tenantHistory, lead uuid.UUID) {
+	at := func() time.Time {
+		return time.Date(2025, 1, 1+hs.pick(300), hs.pick(24), hs.pick(60), 0, 0, time.UTC)
+	}
+	form := func(i domain.Interaction) domain.Interaction {
+		i.OccurredAt, i.NextActionAt, i.Notes = at(), nil, fmt.Sprintf("note %d", hs.pick(1000))
+		if hs.pick(2) == 0 {
+			next := at()
+			i.NextActionAt = &next
+		}
+		return i
+	}
+	var typ string
+	var data any
+	switch k := hs.pick(len(th.interactions) + 1); {
+	case k == len(th.interactions) || hs.pick(3) == 0:
+		th.owned.numbers++ // one numbering with the owned records
+		i := form(domain.Interaction{ID: uuid.New(), Number: th.owned.numbers, Kind: domain.KindCall})
+		th.interactions = append(th.interactions, loggedInteraction{lead, i})
+		typ, data = domain.LeadInteractionLogged, domain.InteractionData{OwnerID: lead, Interaction: i}
+	case hs.pick(2) == 0:
+		li := &th.interactions[k]
+		li.i = form(li.i)
+		lead, typ, data = li.lead, domain.LeadInteractionChanged, domain.InteractionData{OwnerID: li.lead, Interaction: li.i}
+	default:
+		li := th.interactions[k]
+		th.interactions = slices.Delete(th.interactions, k, k+1)
+		lead, typ, data = li.lead, domain.LeadInteractionDeleted, domain.RecordRemovedData{OwnerID: li.lead, Number: li.i.Number}
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		hs.t.Fatal(err)
+	}
+	storetest.MustCommit(hs.t, hs.store, eventstore.Commit{TenantID: th.c.TenantID, Metadata: th.c.Metadata,
+		Streams: []eventstore.StreamAppend{{StreamType: domain.LeadStream, StreamID: lead, ExpectedVersion: eventstore.AnyVersion,
+			Events: []eventstore.NewEvent{{ID: uuid.New(), Type: typ, SchemaVersion: domain.SchemaVersion, Data: b}}}}})
+}
+
 func newReadModelStore(t *testing.T) (*eventstore.Store, context.Context) {
 	t.Helper()
 	return projections.NewStoreWith(t, readModels...)
@@ -304,6 +363,21 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameAsPerEvent(t, ctx, store, p, bulk, "bulk")
+		if p.Name() == "leads" {
+			// The interactions reached the prospect columns.
+			var n int
+			if err := store.Pool().QueryRow(ctx, `select count(*) from `+bulk.Schema()+`.rm_leads
+				where interactions <> '{}' and first_contact is not null and next_contact is not null`).Scan(&n); err != nil || n == 0 {
+				t.Errorf("%d leads with interactions and contact times (%v)", n, err)
+			}
+			// The prospect counts are the groups of rm_leads.
+			const groups = `select tenant_id, status, prospect_type, archived, count(*), sum(deal_value) from S.rm_leads group by 1, 2, 3, 4`
+			const counts = `select tenant_id, status, prospect_type, archived, n, value from S.rm_prospect_counts`
+			if err := store.Pool().QueryRow(ctx, strings.ReplaceAll(`select (select count(*) from (`+groups+` except all `+counts+`) a)
+				+ (select count(*) from (`+counts+` except all `+groups+`) b)`, "S.", bulk.Schema()+".")).Scan(&n); err != nil || n != 0 {
+				t.Errorf("%d prospect count rows differ from rm_leads (%v)", n, err)
+			}
+		}
 	}
 }
 

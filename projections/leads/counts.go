@@ -9,14 +9,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// The lead counts are two tables beside rm_leads, part of the Leads
+// The lead counts are tables beside rm_leads, part of the Leads
 // projection, that make a list's total a sum over a few rows instead of a
 // count(*) over every matching lead:
 //
 //	rm_lead_counts       (tenant_id, status, source, priority, archived)      -> n
 //	rm_lead_counts_daily (tenant_id, day, status, source, priority, archived) -> n
+//	rm_prospect_counts   (tenant_id, status, prospect_type, archived)         -> n, value
 //
-// day is the lead's creation day in countsZone. Groups whose n reaches 0
+// day is the lead's creation day in countsZone; value is the sum of the
+// group's deal_value (the prospects KPIs' total). Groups whose n reaches 0
 // are deleted, so the tables hold exactly the non-empty groups of rm_leads.
 //
 // Triggers on rm_leads keep them, whatever writes rm_leads (Projection.Apply, a
@@ -26,7 +28,7 @@ import (
 //   - statement-level AFTER triggers read the statement's transition tables
 //     and append its net change per group to rm_lead_count_deltas;
 //   - at commit, a deferred constraint trigger on rm_lead_count_deltas folds
-//     the transaction's deltas into the two count tables, once per group, and
+//     the transaction's deltas into the count tables, once per group, and
 //     deletes them.
 //
 // Folding at commit rather than per statement writes a hot group's row
@@ -54,8 +56,9 @@ var countsZone = time.FixedZone("IST", countsZoneOffset)
 const countsZoneOffset = 5*3600 + 1800
 
 // countsChanges is, for each trigger event, the statement's rows as
-// (tenant_id, day, status, source, priority, archived, d): +1 for each new
-// row, -1 for each old one.
+// (tenant_id, day, status, source, priority, archived, prospect_type, d, v):
+// d is +1 for each new row, -1 for each old one, v its deal_value signed
+// the same way.
 var countsChanges = map[string]string{
 	"INSERT": countsRows("new_rows", 1),
 	"DELETE": countsRows("old_rows", -1),
@@ -64,7 +67,7 @@ var countsChanges = map[string]string{
 
 func countsRows(table string, d int) string {
 	return fmt.Sprintf(`select tenant_id, ((created_at at time zone 'UTC') + interval '%d seconds')::date as day,
-		status, source, priority, archived, %d as d from %s`, countsZoneOffset, d, table)
+		status, source, priority, archived, prospect_type, %d as d, %d * deal_value as v from %s`, countsZoneOffset, d, d, table)
 }
 
 // countsTables are the tables the trigger functions write; qualify puts
@@ -72,20 +75,21 @@ func countsRows(table string, d int) string {
 // "%1$I." leaves it to format() in a dynamic statement).
 func countsTables(qualify string) *strings.Replacer {
 	return strings.NewReplacer("DAILY", qualify+"rm_lead_counts_daily", "TOTAL", qualify+"rm_lead_counts",
-		"DELTAS", qualify+"rm_lead_count_deltas")
+		"PROSPECTS", qualify+"rm_prospect_counts", "DELTAS", qualify+"rm_lead_count_deltas")
 }
 
-// countsRecord appends a statement's changes to the deltas, and the
-// transaction's fold marker (n = 0, fold) with the first of them. Every
+// countsRecord appends a statement's changes to the deltas (a change of
+// deal_value alone is a delta of value with n = 0), and the transaction's
+// fold marker (n = 0, fold) with the first of them. Every
 // statement on the deltas names the transaction's id: a long transaction
 // elsewhere keeps the deleted deltas of every transaction since in the
 // table, and the index on xid keeps them out of the way.
 func countsRecord(changes string) []string {
-	return []string{`insert into DELTAS (tenant_id, day, status, source, priority, archived, n)
-			select tenant_id, day, status, source, priority, archived, sum(d) from (` + changes + `) c
-			group by 1, 2, 3, 4, 5, 6 having sum(d) <> 0`,
-		`insert into DELTAS (tenant_id, day, status, source, priority, archived, n, fold)
-			select tenant_id, day, status, source, priority, archived, 0, true from DELTAS
+	return []string{`insert into DELTAS (tenant_id, day, status, source, priority, archived, prospect_type, n, value)
+			select tenant_id, day, status, source, priority, archived, prospect_type, sum(d), sum(v) from (` + changes + `) c
+			group by 1, 2, 3, 4, 5, 6, 7 having sum(d) <> 0 or sum(v) <> 0`,
+		`insert into DELTAS (tenant_id, day, status, source, priority, archived, prospect_type, n, fold)
+			select tenant_id, day, status, source, priority, archived, prospect_type, 0, true from DELTAS
 			where xid = pg_current_xact_id() and not exists (select 1 from DELTAS where xid = pg_current_xact_id() and fold) limit 1`}
 }
 
@@ -94,7 +98,22 @@ func countsRecord(changes string) []string {
 // inserted). If a concurrent writer changed a group first, the delete
 // re-checks its condition on the new row, and the upsert covers whatever
 // the delete did not take.
-const countsFold = `with deltas as (delete from DELTAS where xid = pg_current_xact_id() returning tenant_id, day, status, source, priority, archived, n),
+const countsFold = `with deltas as (delete from DELTAS where xid = pg_current_xact_id()
+			returning tenant_id, day, status, source, priority, archived, prospect_type, n, value),
+		prospects as (
+			select tenant_id, status, prospect_type, archived, sum(n) as n, sum(value) as value from deltas
+			group by 1, 2, 3, 4 having sum(n) <> 0 or sum(value) <> 0),
+		gone_prospects as (
+			delete from PROSPECTS t using prospects a
+			where (t.tenant_id, t.status, t.prospect_type, t.archived) = (a.tenant_id, a.status, a.prospect_type, a.archived)
+				and t.n + a.n = 0
+			returning t.tenant_id, t.status, t.prospect_type, t.archived),
+		up_prospects as (
+			insert into PROSPECTS as t (tenant_id, status, prospect_type, archived, n, value)
+			select * from prospects a where not exists (select 1 from gone_prospects g
+				where (g.tenant_id, g.status, g.prospect_type, g.archived) = (a.tenant_id, a.status, a.prospect_type, a.archived))
+			order by 1, 2, 3, 4
+			on conflict (tenant_id, status, prospect_type, archived) do update set n = t.n + excluded.n, value = t.value + excluded.value),
 		daily as (
 			select tenant_id, day, status, source, priority, archived, sum(n) as n from deltas
 			group by 1, 2, 3, 4, 5, 6 having sum(n) <> 0),
@@ -140,21 +159,21 @@ func countsStatements(stmts ...string) string {
 }
 
 // countsFunction records a statement's changes to rm_leads.
-var countsFunction = `create or replace function public.crm_rm_leads_counts() returns trigger
+var countsFunction = `create or replace function public.` + countsFunctionName + ` returns trigger
 language plpgsql as $fn$
 declare
 	changed bigint;
 begin
 	if TG_OP = 'TRUNCATE' then
-		` + countsStatements(`delete from TOTAL`, `delete from DAILY`, `delete from DELTAS where xid = pg_current_xact_id() and not fold`) + `
+		` + countsStatements(`delete from TOTAL`, `delete from DAILY`, `delete from PROSPECTS`, `delete from DELTAS where xid = pg_current_xact_id() and not fold`) + `
 		return null;
 	end if;
 	if TG_OP = 'UPDATE' then
 		-- Planned only here: an INSERT or DELETE has one transition table.
 		if not exists (
-			select tenant_id, created_at, status, source, priority, archived from new_rows
+			select tenant_id, created_at, status, source, priority, archived, prospect_type, deal_value from new_rows
 			except all
-			select tenant_id, created_at, status, source, priority, archived from old_rows) then
+			select tenant_id, created_at, status, source, priority, archived, prospect_type, deal_value from old_rows) then
 			return null; -- no counted column changed (a profile edit)
 		end if;
 	end if;
@@ -181,7 +200,7 @@ end
 $fn$`
 
 // foldFunction folds a transaction's deltas into the counts at commit.
-var foldFunction = `create or replace function public.crm_rm_lead_counts_fold() returns trigger
+var foldFunction = `create or replace function public.` + foldFunctionName + ` returns trigger
 language plpgsql as $fn$
 begin
 	` + countsStatements(countsFold) + `
@@ -189,22 +208,30 @@ begin
 end
 $fn$`
 
+// The trigger functions' names carry the version of the deltas they
+// write: a replay sets up the new tables beside the live ones, whose
+// triggers must keep calling the functions that fit them until the swap.
+const (
+	countsFunctionName = "crm_rm_leads_counts_v2()"
+	foldFunctionName   = "crm_rm_lead_counts_fold_v2()"
+)
+
 // quote is s as a SQL string literal.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // countsTriggers are the triggers on rm_leads and rm_lead_count_deltas (in
 // the search_path's first schema) that call the functions.
-const countsTriggers = `
+var countsTriggers = strings.NewReplacer("COUNTS", "public."+countsFunctionName, "FOLD", "public."+foldFunctionName).Replace(`
 create trigger crm_counts_insert after insert on rm_leads referencing new table as new_rows
-	for each statement execute function public.crm_rm_leads_counts();
+	for each statement execute function COUNTS;
 create trigger crm_counts_update after update on rm_leads referencing old table as old_rows new table as new_rows
-	for each statement execute function public.crm_rm_leads_counts();
+	for each statement execute function COUNTS;
 create trigger crm_counts_delete after delete on rm_leads referencing old table as old_rows
-	for each statement execute function public.crm_rm_leads_counts();
+	for each statement execute function COUNTS;
 create trigger crm_counts_truncate after truncate on rm_leads
-	for each statement execute function public.crm_rm_leads_counts();
+	for each statement execute function COUNTS;
 create constraint trigger crm_counts_fold after insert on rm_lead_count_deltas deferrable initially deferred
-	for each row when (new.fold) execute function public.crm_rm_lead_counts_fold();`
+	for each row when (new.fold) execute function FOLD;`)
 
 // setupLeadCounts creates the count tables, the trigger functions and the
 // triggers in the search_path's first schema, where rm_leads already is.
@@ -220,7 +247,7 @@ func setupLeadCounts(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	for _, f := range []struct{ name, sql string }{
-		{"public.crm_rm_leads_counts()", countsFunction}, {"public.crm_rm_lead_counts_fold()", foldFunction},
+		{"public." + countsFunctionName, countsFunction}, {"public." + foldFunctionName, foldFunction},
 	} {
 		var current bool
 		if err := tx.QueryRow(ctx, `select exists (select 1 from pg_proc where oid = to_regprocedure($1) and prosrc = $2)`,
@@ -253,6 +280,15 @@ create table if not exists rm_lead_counts_daily (
 	n         bigint not null,
 	primary key (tenant_id, day, status, source, priority, archived)
 );
+create table if not exists rm_prospect_counts (
+	tenant_id     uuid not null,
+	status        text not null,
+	prospect_type int not null,
+	archived      boolean not null,
+	n             bigint not null,
+	value         numeric not null,
+	primary key (tenant_id, status, prospect_type, archived)
+);
 -- Empty between transactions: the deltas of the transaction in progress.
 create table if not exists rm_lead_count_deltas (
 	tenant_id uuid not null,
@@ -261,7 +297,9 @@ create table if not exists rm_lead_count_deltas (
 	source    text not null,
 	priority  text not null,
 	archived  boolean not null,
+	prospect_type int not null,
 	n         bigint not null,
+	value     numeric not null default 0,
 	fold      boolean not null default false,
 	xid       xid8 not null default pg_current_xact_id()
 );
@@ -296,7 +334,10 @@ func Recount(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, fmt.Sprintf(`
 delete from rm_lead_counts;
 delete from rm_lead_counts_daily;
+delete from rm_prospect_counts;
 delete from rm_lead_count_deltas where not fold; -- a marker (n = 0) may stay: it folds nothing
+insert into rm_prospect_counts (tenant_id, status, prospect_type, archived, n, value)
+	select tenant_id, status, prospect_type, archived, count(*), sum(deal_value) from rm_leads group by 1, 2, 3, 4;
 insert into rm_lead_counts_daily (tenant_id, day, status, source, priority, archived, n)
 	select tenant_id, ((created_at at time zone 'UTC') + interval '%d seconds')::date, status, source, priority, archived, count(*)
 	from rm_leads group by 1, 2, 3, 4, 5, 6;

@@ -44,7 +44,11 @@ func countsDiff(t *testing.T, ctx context.Context, db interface {
 		(select count(*) from (select tenant_id, DAY, status, source, priority, archived, count(*) from S.rm_leads group by 1, 2, 3, 4, 5, 6
 			except all select tenant_id, day, status, source, priority, archived, n from S.rm_lead_counts_daily) c) +
 		(select count(*) from (select tenant_id, day, status, source, priority, archived, n from S.rm_lead_counts_daily
-			except all select tenant_id, DAY, status, source, priority, archived, count(*) from S.rm_leads group by 1, 2, 3, 4, 5, 6) d)`)
+			except all select tenant_id, DAY, status, source, priority, archived, count(*) from S.rm_leads group by 1, 2, 3, 4, 5, 6) d) +
+		(select count(*) from (select tenant_id, status, prospect_type, archived, count(*), sum(deal_value) from S.rm_leads group by 1, 2, 3, 4
+			except all select tenant_id, status, prospect_type, archived, n, value from S.rm_prospect_counts) e) +
+		(select count(*) from (select tenant_id, status, prospect_type, archived, n, value from S.rm_prospect_counts
+			except all select tenant_id, status, prospect_type, archived, count(*), sum(deal_value) from S.rm_leads group by 1, 2, 3, 4) f)`)
 	var n int64
 	if err := db.QueryRow(ctx, sql).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -70,10 +74,11 @@ func insertLeads(t *testing.T, ctx context.Context, db execer, rng *rand.Rand, t
 	t.Helper()
 	for i := first; i < first+n; i++ {
 		created := now.Add(-time.Duration(rng.Int64N(int64(90 * 24 * time.Hour))))
-		if _, err := db.Exec(ctx, `insert into rm_leads (tenant_id, id, number, source, status, priority, assigned_to, archived, created_at, updated_at)
-			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`, tenant, uuid.New(), i,
+		if _, err := db.Exec(ctx, `insert into rm_leads (tenant_id, id, number, source, status, priority, assigned_to, archived, created_at, updated_at,
+				prospect_type, deal_value)
+			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)`, tenant, uuid.New(), i,
 			testSources[rng.IntN(3)], testStatuses[rng.IntN(3)], testPriorities[rng.IntN(3)], testAgents[rng.IntN(3)],
-			rng.IntN(5) == 0, created); err != nil {
+			rng.IntN(5) == 0, created, 1+rng.IntN(3), float64(rng.IntN(100000))/100); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,6 +99,8 @@ func TestLeadCountsFollowEveryWrite(t *testing.T) {
 			select $1, gen_random_uuid(), 1000 + g, 'Won', now() - g * interval '7 hours', now() from generate_series(1, 50) g`},
 		{"status change", `update rm_leads set status = 'Lost' where tenant_id = $1 and number % 3 = 0`},
 		{"profile edit", `update rm_leads set name = 'renamed', updated_at = now() where tenant_id = $1`},
+		{"deal value", `update rm_leads set deal_value = deal_value + number where tenant_id = $1 and number % 3 = 1`},
+		{"prospect type", `update rm_leads set prospect_type = 1 + number % 3 where tenant_id = $1`},
 		{"archive", `update rm_leads set archived = not archived where tenant_id = $1 and number % 4 = 1`},
 		{"re-date", `update rm_leads set created_at = created_at - interval '5 hours' where tenant_id = $1 and number % 5 = 2`},
 		{"swap sources", `update rm_leads set source = case source when 'web' then 'ads' when 'ads' then 'web' else source end where tenant_id = $1`},
@@ -151,6 +158,7 @@ func TestLeadCountsFollowEveryWrite(t *testing.T) {
 	}
 	var zeros int
 	if err := pool.QueryRow(ctx, `select (select count(*) from rm_lead_counts where n = 0) + (select count(*) from rm_lead_counts_daily where n = 0)
+		+ (select count(*) from rm_prospect_counts where n = 0)
 		+ (select count(*) from rm_lead_count_deltas)`).Scan(&zeros); err != nil || zeros != 0 {
 		t.Fatalf("%d empty groups or deltas kept (%v)", zeros, err)
 	}
@@ -170,7 +178,8 @@ func TestLeadCountsFollowEveryWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	var left int
-	if err := pool.QueryRow(ctx, `select (select count(*) from rm_lead_counts) + (select count(*) from rm_lead_counts_daily)`).Scan(&left); err != nil || left != 0 {
+	if err := pool.QueryRow(ctx, `select (select count(*) from rm_lead_counts) + (select count(*) from rm_lead_counts_daily)
+		+ (select count(*) from rm_prospect_counts)`).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("after TRUNCATE: %d count rows left (%v)", left, err)
 	}
 }

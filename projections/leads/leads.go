@@ -1,6 +1,7 @@
 // Package leads is the lead list read model: rm_leads (one row per live
 // lead, folded from the lead's events by leadRow, for live apply and bulk
-// rebuild alike), the lead counts its triggers keep, their queries, and the
+// rebuild alike), the lead and prospect counts its triggers keep, their
+// queries (the prospects API's Kanban, list and KPIs among them), and the
 // fold of a lead's comments that the APIs read at request time.
 package leads
 
@@ -10,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,12 +29,13 @@ type Projection struct{}
 func (Projection) Name() string { return "leads" }
 
 // SchemaVersion implements projections.Versioned: bump it with any change to the tables.
-func (Projection) SchemaVersion() int { return 1 }
+// Version 2 added the prospect columns and rm_prospect_counts.
+func (Projection) SchemaVersion() int { return 2 }
 
 // Tables implements projections.Projection. The lead counts are kept by triggers on
 // rm_leads (counts.go), so they move and verify with it.
 func (Projection) Tables() []string {
-	return []string{"rm_leads", "rm_lead_counts", "rm_lead_counts_daily", "rm_lead_count_deltas"}
+	return []string{"rm_leads", "rm_lead_counts", "rm_lead_counts_daily", "rm_prospect_counts", "rm_lead_count_deltas"}
 }
 
 // Setup implements projections.Projection.
@@ -55,12 +59,24 @@ create table if not exists rm_leads (
 	profile     jsonb not null default '{}',
 	created_at  timestamptz not null,
 	updated_at  timestamptz not null,
+	-- The prospects API's columns (prospects.go).
+	deal_value           numeric not null default 0,
+	prospect_type        int not null default 1,
+	partner              boolean generated always as (prospect_type = 3) stored,
+	monthly_shipments    bigint,
+	campaign_id          text not null default '',
+	qualification_status text not null default '',
+	first_contact        timestamptz,
+	last_contact         timestamptz,
+	next_contact         timestamptz,
+	status_changed_at    timestamptz not null default now(),
+	interactions         jsonb not null default '{}',
 	primary key (tenant_id, id)
 );
 create unique index if not exists rm_leads_number on rm_leads (tenant_id, number);
 create index if not exists rm_leads_created on rm_leads (tenant_id, created_at desc, id desc);
 create index if not exists rm_leads_assigned on rm_leads (tenant_id, assigned_to, created_at desc);
-`+listIndexes+`
+`+listIndexes+kanbanIndexes+`
 create extension if not exists pg_trgm schema public;
 create index if not exists rm_leads_search on rm_leads using gin (
 	(lower(name || ' ' || email || ' ' || phone || ' ' || company)) public.gin_trgm_ops);`)
@@ -116,9 +132,10 @@ func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 // (redacted history of a lead deleted later).
 func (r *leadRow) load(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	var profile []byte
-	err := tx.QueryRow(ctx, `select number, status, archived, profile, created_at, updated_at
+	var times []byte
+	err := tx.QueryRow(ctx, `select number, status, archived, profile, created_at, updated_at, status_changed_at, interactions
 		from rm_leads where tenant_id=$1 and id=$2`, e.TenantID, e.StreamID).
-		Scan(&r.number, &r.status, &r.archived, &profile, &r.createdAt, &r.updatedAt)
+		Scan(&r.number, &r.status, &r.archived, &profile, &r.createdAt, &r.updatedAt, &r.statusChangedAt, &times)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -126,6 +143,9 @@ func (r *leadRow) load(ctx context.Context, tx pgx.Tx, e eventstore.Event) error
 		return err
 	}
 	if err := json.Unmarshal(profile, &r.profile); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(times, &r.interactions); err != nil {
 		return err
 	}
 	r.present, r.tenantID, r.id = true, e.TenantID, e.StreamID
@@ -146,16 +166,26 @@ func writeLeadRow(ctx context.Context, tx pgx.Tx, before, after leadRow) error {
 		return fmt.Errorf("lead %s: %w", after.id, err)
 	}
 	if !before.present {
-		_, err = tx.Exec(ctx, `insert into rm_leads (tenant_id, id, number, name, email, phone, emails, phones,
-			company, source, status, priority, assigned_to, archived, profile, created_at, updated_at)
-			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`, v...)
+		_, err = tx.Exec(ctx, insertLead, v...)
 		return err
 	}
-	_, err = tx.Exec(ctx, `update rm_leads set number=$3, name=$4, email=$5, phone=$6, emails=$7, phones=$8,
-		company=$9, source=$10, status=$11, priority=$12, assigned_to=$13, archived=$14, profile=$15,
-		created_at=$16, updated_at=$17 where tenant_id=$1 and id=$2`, v...)
+	_, err = tx.Exec(ctx, updateLead, v...)
 	return err
 }
+
+// insertLead and updateLead write a row's leadCopyColumns (tenant_id and
+// id first, the key of the update).
+var insertLead, updateLead = func() (string, string) {
+	params, sets := make([]string, len(leadCopyColumns)), make([]string, 0, len(leadCopyColumns))
+	for i, c := range leadCopyColumns {
+		params[i] = "$" + strconv.Itoa(i+1)
+		if i >= 2 {
+			sets = append(sets, c+"="+params[i])
+		}
+	}
+	return `insert into rm_leads (` + strings.Join(leadCopyColumns, ", ") + `) values (` + strings.Join(params, ",") + `)`,
+		`update rm_leads set ` + strings.Join(sets, ", ") + ` where tenant_id=$1 and id=$2`
+}()
 
 func first(s []string) string {
 	if len(s) == 0 {

@@ -57,10 +57,18 @@ func scanLead(row pgx.Row) (Lead, error) {
 	if err := row.Scan(&l.ID, &l.Number, &l.Status, &l.Archived, &profile, &l.CreatedAt, &l.UpdatedAt); err != nil {
 		return Lead{}, err
 	}
-	if err := json.Unmarshal(profile, &l.Profile); err != nil {
-		return Lead{}, fmt.Errorf("profile of lead %s: %w", l.ID, err)
+	if err := unmarshalProfile(l.ID, profile, &l.Profile); err != nil {
+		return Lead{}, err
 	}
 	return l, nil
+}
+
+// unmarshalProfile decodes the profile column of lead id.
+func unmarshalProfile(id uuid.UUID, profile []byte, p *domain.LeadProfile) error {
+	if err := json.Unmarshal(profile, p); err != nil {
+		return fmt.Errorf("profile of lead %s: %w", id, err)
+	}
+	return nil
 }
 
 // ListLeads returns a page of leads, newest first, and the total that match.
