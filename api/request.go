@@ -74,11 +74,16 @@ func CommandContext(c *gin.Context, dialect string) commands.Context {
 	rid := c.GetString(HeaderRequestID)
 	v, _ := c.Get(touchedKey)
 	touched, _ := v.(*commands.Touched)
+	actor, keyID := "api_key:"+p.KeyID.String(), p.KeyID.String()
+	if sub, ok := c.Get(subjectKey); ok {
+		// A token's caller is its subject; it used no API key.
+		actor, keyID = "jwt:"+sub.(string), ""
+	}
 	return commands.Context{
 		TenantID: p.TenantID,
 		Metadata: eventstore.Metadata{
-			Actor:         "api_key:" + p.KeyID.String(),
-			APIKeyID:      p.KeyID.String(),
+			Actor:         actor,
+			APIKeyID:      keyID,
 			API:           dialect,
 			RequestID:     rid,
 			CorrelationID: rid,
