@@ -1,7 +1,7 @@
 package api
 
 import (
-		"errors"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"

@@ -555,4 +555,3 @@ func (h *handlers) removeLocation(k ownerKind) gin.HandlerFunc {
 		c.Status(http.StatusNoContent)
 	}
 }
-
