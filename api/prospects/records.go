@@ -132,9 +132,9 @@ func decodeContact(c *gin.Context, required bool, fields ...string) (contactBody
 		return b, bad
 	}
 	if required {
-		for f, v := range map[string]string{"name": b.name, "email": b.email, "phone_code": b.code, "phone": b.phone} {
-			if v == "" {
-				return b, &api.BadInput{Status: http.StatusBadRequest, Code: "missing_field", Field: f, Reason: "is required"}
+		for _, f := range []struct{ name, v string }{{"name", b.name}, {"email", b.email}, {"phone_code", b.code}, {"phone", b.phone}} {
+			if f.v == "" {
+				return b, &api.BadInput{Status: http.StatusBadRequest, Code: "missing_field", Field: f.name, Reason: "is required"}
 			}
 		}
 	}
