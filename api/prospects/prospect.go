@@ -232,67 +232,71 @@ var coreFields = []string{"company_name", "name", "email", "phone_code", "phone"
 
 func (h *handlers) updateProspect(c *gin.Context) {
 	region := h.d.Commands.Region()
-	h.update(c, func(o api.Object) (edits, *api.BadInput) {
-		var e edits
-		add := func(f func(*domain.LeadProfile) error, bad *api.BadInput) *api.BadInput {
-			if bad == nil && f != nil {
-				e = append(e, f)
+	h.update(c, func(o api.Object) (edits, *api.BadInput) { return decodeCore(o, region) }, coreFields...)
+}
+
+// decodeCore reads a core fields body; a phone is read in region when no
+// phone_code comes with it.
+func decodeCore(o api.Object, region string) (edits, *api.BadInput) {
+	var e edits
+	add := func(f func(*domain.LeadProfile) error, bad *api.BadInput) *api.BadInput {
+		if bad == nil && f != nil {
+			e = append(e, f)
+		}
+		return bad
+	}
+	var code, phone string
+	bad := api.FirstBad(
+		when(o, "company_name", func() *api.BadInput {
+			return add(setText(o, "company_name", 0, func(p *domain.LeadProfile, v string) { p.Company = v }))
+		}),
+		when(o, "name", func() *api.BadInput {
+			return add(setText(o, "name", 0, func(p *domain.LeadProfile, v string) { p.Name = v }))
+		}),
+		when(o, "email", func() *api.BadInput {
+			var v string
+			if bad := text(o, "email", &v); bad != nil {
+				return bad
 			}
-			return bad
-		}
-		var code, phone string
-		bad := api.FirstBad(
-			when(o, "company_name", func() *api.BadInput {
-				return add(setText(o, "company_name", 0, func(p *domain.LeadProfile, v string) { p.Company = v }))
-			}),
-			when(o, "name", func() *api.BadInput {
-				return add(setText(o, "name", 0, func(p *domain.LeadProfile, v string) { p.Name = v }))
-			}),
-			when(o, "email", func() *api.BadInput {
-				var v string
-				if bad := text(o, "email", &v); bad != nil {
-					return bad
-				}
-				email := ""
-				if v != "" {
-					var err error
-					if email, err = domain.NormalizeEmail(v); err != nil {
-						return badField("email", "must be a valid email")
-					}
-				}
-				e = append(e, func(p *domain.LeadProfile) error { p.Emails = primary(p.Emails, email); return nil })
-				return nil
-			}),
-			text(o, "phone_code", &code), text(o, "phone", &phone),
-			when(o, "created_by", func() *api.BadInput {
-				var n int64
-				if bad := integer(o, "created_by", &n, 1); bad != nil {
-					return bad
-				}
-				owner := ""
-				if n > 0 {
-					owner = strconv.FormatInt(n, 10)
-				}
-				e = append(e, func(p *domain.LeadProfile) error { p.LeadOwner = owner; return nil })
-				return nil
-			}))
-		if bad != nil {
-			return nil, bad
-		}
-		if o.Sent("phone") {
-			e164 := ""
-			if phone != "" {
+			email := ""
+			if v != "" {
 				var err error
-				if e164, err = phoneOf(code, phone, region); err != nil {
-					return nil, badField("phone", "with phone_code must be a valid phone number")
+				if email, err = domain.NormalizeEmail(v); err != nil {
+					return badField("email", "must be a valid email")
 				}
 			}
-			e = append(e, func(p *domain.LeadProfile) error { p.Phones = primary(p.Phones, e164); return nil })
-		} else if o.Sent("phone_code") {
-			return nil, badField("phone_code", "needs phone")
+			e = append(e, func(p *domain.LeadProfile) error { p.Emails = primary(p.Emails, email); return nil })
+			return nil
+		}),
+		text(o, "phone_code", &code), text(o, "phone", &phone),
+		when(o, "created_by", func() *api.BadInput {
+			var n int64
+			if bad := integer(o, "created_by", &n, 1); bad != nil {
+				return bad
+			}
+			owner := ""
+			if n > 0 {
+				owner = strconv.FormatInt(n, 10)
+			}
+			e = append(e, func(p *domain.LeadProfile) error { p.LeadOwner = owner; return nil })
+			return nil
+		}))
+	if bad != nil {
+		return nil, bad
+	}
+	if o.Sent("phone") {
+		e164 := ""
+		if phone != "" {
+			var err error
+			if e164, err = phoneOf(code, phone, region); err != nil {
+				return nil, badField("phone", "with phone_code must be a valid phone number")
+			}
 		}
-		return e, nil
-	}, coreFields...)
+		e = append(e, func(p *domain.LeadProfile) error { p.Phones = primary(p.Phones, e164); return nil })
+	} else if o.Sent("phone_code") {
+		return nil, badField("phone_code", "needs phone")
+	}
+	return e, nil
 }
 
 // when runs read when field was sent.

@@ -2,7 +2,9 @@ package prospects
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,9 +110,9 @@ type contactBody struct {
 
 // decodeContact reads a contact body; required lists the fields that
 // must be sent and not blank (all but position on POST, none on PUT).
-func decodeContact(c *gin.Context, required bool, fields ...string) (contactBody, *api.BadInput) {
+func decodeContact(r io.Reader, required bool, fields ...string) (contactBody, *api.BadInput) {
 	b := contactBody{sent: map[string]bool{}}
-	o, bad := api.DecodeObject(c.Request.Body, fields...)
+	o, bad := api.DecodeObject(r, fields...)
 	if bad != nil {
 		return b, bad
 	}
@@ -160,7 +162,7 @@ func (h *handlers) addContact(k ownerKind) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		b, bad := decodeContact(c, true, contactFields...)
+		b, bad := decodeContact(c.Request.Body, true, contactFields...)
 		if bad != nil {
 			h.fail(c, bad)
 			return
@@ -185,7 +187,7 @@ func (h *handlers) addContact(k ownerKind) gin.HandlerFunc {
 // number, or with isDefault the prospect's, whose own name, email, phone
 // and position (job title) change.
 func (h *handlers) changeContact(c *gin.Context) {
-	b, bad := decodeContact(c, false, append(contactFields, "isDefault")...)
+	b, bad := decodeContact(c.Request.Body, false, append(contactFields, "isDefault")...)
 	if bad != nil {
 		h.fail(c, bad)
 		return
@@ -317,6 +319,41 @@ func scheduled(o api.Object) (*time.Time, *api.BadInput) {
 	return &t, nil
 }
 
+// noteBody is a decoded note.
+type noteBody struct {
+	follow int64
+	kind   domain.InteractionKind
+	text   string
+	at     *time.Time
+}
+
+// decodeNote reads a note body for an owner of kind k: note required,
+// action one of actions (none: a plain note), follow only for a prospect.
+func decodeNote(r io.Reader, k ownerKind) (noteBody, *api.BadInput) {
+	nb := noteBody{kind: domain.KindNote}
+	o, bad := api.DecodeObject(r, "follow", "action", "note", "scheduled_date")
+	if bad != nil {
+		return nb, bad
+	}
+	var action string
+	bad = api.FirstBad(integer(o, "follow", &nb.follow, 1), text(o, "action", &action), text(o, "note", &nb.text))
+	if bad == nil && nb.text == "" {
+		bad = &api.BadInput{Status: http.StatusBadRequest, Code: "missing_field", Field: "note", Reason: "is required"}
+	}
+	if bad == nil && action != "" {
+		nb.kind = domain.InteractionKind(action)
+		if !slices.Contains(actions, nb.kind) {
+			bad = badField("action", "must be one of call, whatsapp, email, meeting, sms, other")
+		}
+	}
+	if bad == nil && nb.follow != 0 && k.stream != domain.LeadStream {
+		bad = badField("follow", "a client's follow-up status does not change through a note")
+	}
+	at, atBad := scheduled(o)
+	nb.at = at
+	return nb, api.FirstBad(bad, atBad)
+}
+
 // addNote is POST …/{id}/notes: an interaction of the action's kind (note
 // when none) with the scheduled date as its next action; a prospect's
 // follow moves it to that pipeline status, a second commit after the note.
@@ -326,40 +363,15 @@ func (h *handlers) addNote(k ownerKind) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		o, bad := api.DecodeObject(c.Request.Body, "follow", "action", "note", "scheduled_date")
+		nb, bad := decodeNote(c.Request.Body, k)
 		if bad != nil {
-			h.fail(c, bad)
-			return
-		}
-		var text_, action string
-		var follow int64
-		bad = api.FirstBad(integer(o, "follow", &follow, 1), text(o, "action", &action), text(o, "note", &text_))
-		if bad == nil && text_ == "" {
-			bad = &api.BadInput{Status: http.StatusBadRequest, Code: "missing_field", Field: "note", Reason: "is required"}
-		}
-		kind := domain.KindNote
-		if bad == nil && action != "" {
-			kind = domain.InteractionKind(action)
-			valid := false
-			for _, a := range actions {
-				valid = valid || a == kind
-			}
-			if !valid {
-				bad = badField("action", "must be one of call, whatsapp, email, meeting, sms, other")
-			}
-		}
-		if bad == nil && follow != 0 && k.stream != domain.LeadStream {
-			bad = badField("follow", "a client's follow-up status does not change through a note")
-		}
-		at, atBad := scheduled(o)
-		if bad = api.FirstBad(bad, atBad); bad != nil {
 			h.fail(c, bad)
 			return
 		}
 		ctx, tenantID := c.Request.Context(), api.Principal(c).TenantID
 		var status domain.PipelineStatus
-		if follow != 0 {
-			s, err := h.d.Commands.StatusByID(ctx, tenantID, follow)
+		if nb.follow != 0 {
+			s, err := h.d.Commands.StatusByID(ctx, tenantID, nb.follow)
 			if errors.Is(err, domain.ErrStatusNotFound) {
 				h.fail(c, badField("follow", "names no follow-up status"))
 				return
@@ -371,15 +383,15 @@ func (h *handlers) addNote(k ownerKind) gin.HandlerFunc {
 			status = s
 		}
 		cc := api.CommandContext(c, Name)
-		res, err := commands.AddRecord(ctx, h.d.Commands, cc, owner, domain.Interaction{Kind: kind, Notes: text_,
-			NextActionAt: at, OccurredAt: time.Now(), Author: api.TokenPrincipal(c).Subject})
+		res, err := commands.AddRecord(ctx, h.d.Commands, cc, owner, domain.Interaction{Kind: nb.kind, Notes: nb.text,
+			NextActionAt: nb.at, OccurredAt: time.Now(), Author: api.TokenPrincipal(c).Subject})
 		if err != nil {
 			h.fail(c, err)
 			return
 		}
 		pos := res.Position
 		var followID *int64
-		if follow != 0 {
+		if nb.follow != 0 {
 			// Its own key under the request's: the note's commit is not
 			// the status change's replay.
 			if cc.IdempotencyKey != "" {
@@ -400,14 +412,12 @@ func (h *handlers) addNote(k ownerKind) gin.HandlerFunc {
 	}
 }
 
-// rescheduleNote is PATCH /prospects/{id}/notes/{noteId}: origin says
-// whose note it is (prospect: {id} is a prospect; company: a client), and
-// a note that is not that owner's is not found.
-func (h *handlers) rescheduleNote(c *gin.Context) {
-	o, bad := api.DecodeObject(c.Request.Body, "scheduled_date", "origin")
+// decodeReschedule reads a reschedule body: scheduled_date (null: none)
+// and origin, both required.
+func decodeReschedule(r io.Reader) (string, *time.Time, *api.BadInput) {
+	o, bad := api.DecodeObject(r, "scheduled_date", "origin")
 	if bad != nil {
-		h.fail(c, bad)
-		return
+		return "", nil, bad
 	}
 	var origin string
 	bad = text(o, "origin", &origin)
@@ -418,7 +428,15 @@ func (h *handlers) rescheduleNote(c *gin.Context) {
 		bad = badField("origin", "must be one of prospect, company")
 	}
 	at, atBad := scheduled(o)
-	if bad = api.FirstBad(bad, atBad); bad != nil {
+	return origin, at, api.FirstBad(bad, atBad)
+}
+
+// rescheduleNote is PATCH /prospects/{id}/notes/{noteId}: origin says
+// whose note it is (prospect: {id} is a prospect; company: a client), and
+// a note that is not that owner's is not found.
+func (h *handlers) rescheduleNote(c *gin.Context) {
+	origin, at, bad := decodeReschedule(c.Request.Body)
+	if bad != nil {
 		h.fail(c, bad)
 		return
 	}
@@ -461,9 +479,9 @@ func locationOf(l domain.Location) location {
 }
 
 // decodeLocation reads a location body; on POST every field is required.
-func decodeLocation(c *gin.Context, required bool) (map[string]bool, domain.Location, *api.BadInput) {
+func decodeLocation(r io.Reader, required bool) (map[string]bool, domain.Location, *api.BadInput) {
 	var l domain.Location
-	o, bad := api.DecodeObject(c.Request.Body, "name", "link", "type")
+	o, bad := api.DecodeObject(r, "name", "link", "type")
 	if bad != nil {
 		return nil, l, bad
 	}
@@ -492,7 +510,7 @@ func (h *handlers) addLocation(k ownerKind) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		_, l, bad := decodeLocation(c, true)
+		_, l, bad := decodeLocation(c.Request.Body, true)
 		if bad != nil {
 			h.fail(c, bad)
 			return
@@ -509,7 +527,7 @@ func (h *handlers) addLocation(k ownerKind) gin.HandlerFunc {
 
 func (h *handlers) changeLocation(k ownerKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		sent, l, bad := decodeLocation(c, false)
+		sent, l, bad := decodeLocation(c.Request.Body, false)
 		if bad != nil {
 			h.fail(c, bad)
 			return
