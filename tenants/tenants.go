@@ -75,9 +75,10 @@ func (s *Store) EnsureTenant(ctx context.Context, name string) (uuid.UUID, error
 	return id, nil
 }
 
-// ErrUnknownTenant is TenantID's answer for a name no tenant has; it
-// wraps jwtauth.ErrUnknownTenant, so a token naming it is refused as invalid.
-var ErrUnknownTenant = fmt.Errorf("tenants: %w", jwtauth.ErrUnknownTenant)
+// ErrUnknownTenant is TenantID's answer for a name no tenant has: a
+// caller naming it is not authorized. It wraps jwtauth.ErrUnknownTenant, so
+// a token naming it is refused as invalid.
+var ErrUnknownTenant = crmerr.Wrap(crmerr.Unauthorized, fmt.Errorf("tenants: %w", jwtauth.ErrUnknownTenant))
 
 // TenantID returns the id of the tenant called name, or an error wrapping
 // ErrUnknownTenant when there is none. Unlike EnsureTenant it never creates
