@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/jwtauth"
@@ -20,11 +21,17 @@ const e2eJWTSecret = "e2e-jwt-secret-0123456789abcdef0123456789"
 // allPermissions are every permission the prospects API asks for.
 var allPermissions = []string{"319", "crm-menu", "crm-partners"}
 
-// token is a JWT for the tenant called name with the permissions given,
-// signed with the stack's secret; issued at now.
+// tokenAt is a JWT of subject admin-7 for the tenant called name with the
+// permissions given, signed with the stack's secret; issued at now.
 func tokenAt(t testing.TB, name string, now time.Time, perms ...string) string {
 	t.Helper()
-	tok, err := jwtauth.IssueHS256([]byte(e2eJWTSecret), jwtauth.Grant{Tenant: name, Subject: "admin-7",
+	return tokenOf(t, name, "admin-7", now, perms...)
+}
+
+// tokenOf is tokenAt for another subject.
+func tokenOf(t testing.TB, name, subject string, now time.Time, perms ...string) string {
+	t.Helper()
+	tok, err := jwtauth.IssueHS256([]byte(e2eJWTSecret), jwtauth.Grant{Tenant: name, Subject: subject,
 		Permissions: perms, TTL: time.Hour}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -487,4 +494,33 @@ func TestProspectsAuth(t *testing.T) {
 	if got := s.laGet(s.key, id); laStr(got.FirstName) == "Stolen" {
 		t.Fatal("another tenant's token changed the prospect")
 	}
+}
+
+// TestProspectsRateLimits: the per-key bucket is the token subject's, one
+// whichever token it holds; another subject has its own; a client IP that
+// sends refused tokens gets 429 once its bucket is spent, in the Boom shape.
+func TestProspectsRateLimits(t *testing.T) {
+	s := newStack(t, withRateLimits(api.RateLimits{
+		PerKey: api.Rate{Limit: 0.01, Burst: 2}, PerTenant: api.Rate{Limit: 0.01, Burst: 10}, PerIP: api.Rate{Limit: 0.01, Burst: 2}}))
+	body := []any{map[string]any{"email": "not an email"}} // judged without a write
+	now := time.Now()
+	for i, tok := range []string{tokenOf(t, "acme", "ana", now), tokenOf(t, "acme", "ana", now.Add(time.Second))} {
+		if r := s.do(tok, "POST", "/prospects/process", body); r.Status != http.StatusOK || r.Header.Get("RateLimit-Limit") != "2" {
+			t.Fatalf("request %d: %d %v %s", i, r.Status, r.Header, r.Body)
+		}
+	}
+	r := s.do(tokenOf(t, "acme", "ana", now.Add(2*time.Second)), "POST", "/prospects/process", body)
+	s.psFails(r, http.StatusTooManyRequests, "", "Too many requests")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatalf("429 without Retry-After: %v", r.Header)
+	}
+	if r := s.do(tokenOf(t, "acme", "ben", now), "POST", "/prospects/process", body); r.Status != http.StatusOK {
+		t.Fatalf("another subject: %d %s", r.Status, r.Body)
+	}
+	// Refused tokens from this IP: two 401s, then 429 before the token is read.
+	forged := tokenOf(t, "nobody", "x", now)
+	for range 2 {
+		s.psFails(s.do(forged, "POST", "/prospects/process", body), http.StatusUnauthorized, "", "")
+	}
+	s.psFails(s.do(forged, "POST", "/prospects/process", body), http.StatusTooManyRequests, "", "")
 }
