@@ -2,11 +2,7 @@ package api
 
 import (
 	"errors"
-	"math"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -58,11 +54,8 @@ func (d *Deps) RequireToken(permission string, fail func(*gin.Context, error)) g
 			c.Abort()
 			return
 		}
-		bucket, retry := ips.refusedKeys(c.ClientIP(), time.Now())
-		if retry > 0 {
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
-			fail(c, ErrRateLimited)
-			c.Abort()
+		bucket, spent := refusedBucket(c, ips, fail)
+		if spent {
 			return
 		}
 		p, err := d.JWT.Verify(c.Request.Context(), bearer(c.GetHeader("Authorization")))
@@ -100,14 +93,4 @@ func TokenPrincipal(c *gin.Context) jwtauth.Principal {
 	v, _ := c.Get(tokenKey)
 	p, _ := v.(jwtauth.Principal)
 	return p
-}
-
-// bearer is the credential of an Authorization header, "" for none or
-// another scheme.
-func bearer(header string) string {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
 }

@@ -183,15 +183,24 @@ type processed struct {
 	Errors  []rowError        `json:"errors"`
 }
 
-func (h *handlers) process(c *gin.Context) {
+// judged reads a batch and judges its rows, answering a refusal itself.
+func (h *handlers) judged(c *gin.Context) ([]row, []judged, bool) {
 	rows, bad := decodeRows(c.Request.Body)
 	if bad != nil {
 		h.fail(c, bad)
-		return
+		return nil, nil, false
 	}
 	out, err := h.judge(c.Request.Context(), api.Principal(c).TenantID, rows)
 	if err != nil {
 		h.fail(c, err)
+		return nil, nil, false
+	}
+	return rows, out, true
+}
+
+func (h *handlers) process(c *gin.Context) {
+	rows, out, ok := h.judged(c)
+	if !ok {
 		return
 	}
 	res := processed{Inserts: []json.RawMessage{}, Updates: []json.RawMessage{}, Errors: []rowError{}}
@@ -225,17 +234,11 @@ type allDuplicates struct {
 }
 
 func (h *handlers) createProspects(c *gin.Context) {
-	rows, bad := decodeRows(c.Request.Body)
-	if bad != nil {
-		h.fail(c, bad)
+	_, out, ok := h.judged(c)
+	if !ok {
 		return
 	}
 	ctx, tenantID := c.Request.Context(), api.Principal(c).TenantID
-	out, err := h.judge(ctx, tenantID, rows)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
 	res := created{Inserts: []inserted{}, Errors: []rowError{}}
 	var last eventstore.Position
 	for i, j := range out {

@@ -266,13 +266,19 @@ func (h *handlers) changeContact(c *gin.Context) {
 // removeContact is DELETE /prospects/{id}/contacts: {id} is the contact's
 // number (as the document says).
 func (h *handlers) removeContact(c *gin.Context) {
-	_, n, ok := recordIn[domain.Contact](h, c, prospectOwner, "id", "Contact")
+	removeRecord[domain.Contact](h, c, prospectOwner, "Contact")
+}
+
+// removeRecord removes the record of type T the path's {id} names, when
+// it is one of kind k's, answering 204.
+func removeRecord[T domain.Record](h *handlers, c *gin.Context, k ownerKind, what string) {
+	_, n, ok := recordIn[T](h, c, k, "id", what)
 	if !ok {
 		return
 	}
-	res, err := commands.RemoveRecord[domain.Contact](c.Request.Context(), h.d.Commands, api.CommandContext(c, Name), n)
+	res, err := commands.RemoveRecord[T](c.Request.Context(), h.d.Commands, api.CommandContext(c, Name), n)
 	if err != nil {
-		h.recordFailed(c, err, "Contact")
+		h.recordFailed(c, err, what)
 		return
 	}
 	h.d.AwaitReadModels(c, res.Position, readModel)
@@ -559,17 +565,5 @@ func (h *handlers) changeLocation(k ownerKind) gin.HandlerFunc {
 }
 
 func (h *handlers) removeLocation(k ownerKind) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		_, n, ok := recordIn[domain.Location](h, c, k, "id", "Location")
-		if !ok {
-			return
-		}
-		res, err := commands.RemoveRecord[domain.Location](c.Request.Context(), h.d.Commands, api.CommandContext(c, Name), n)
-		if err != nil {
-			h.recordFailed(c, err, "Location")
-			return
-		}
-		h.d.AwaitReadModels(c, res.Position, readModel)
-		c.Status(http.StatusNoContent)
-	}
+	return func(c *gin.Context) { removeRecord[domain.Location](h, c, k, "Location") }
 }
