@@ -505,6 +505,16 @@ func prospectsKeyedRoutes() []struct {
 				}
 			}})
 	}
+	out = append(out, route{"clients PATCH /clients/{id}/data", func(f *fixtures) keyedCase {
+		a, b := f.psClient(), f.psClient()
+		body := map[string]any{"channel": "referral"}
+		return keyedCase{
+			first:       f.psReq("PATCH", a+"/data", body),
+			otherPath:   f.psReq("PATCH", b+"/data", body),
+			otherBody:   f.psReq("PATCH", a+"/data", map[string]any{"channel": "website"}),
+			otherMethod: f.psReq("POST", a+"/notes", map[string]any{"note": "n"}),
+		}
+	}})
 	for _, r := range []struct {
 		sub  string
 		body func(f *fixtures) map[string]any

@@ -302,6 +302,7 @@ func prospectProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(str
 	clients := numbers([]int64{a.client})
 	each("POST /clients/:id/contacts", "POST", "/clients/%s/contacts", clients, contact)
 	each("POST /clients/:id/notes", "POST", "/clients/%s/notes", clients, note)
+	each("PATCH /clients/:id/data", "PATCH", "/clients/%s/data", clients, map[string]any{"channel": "beta"})
 	each("POST /clients/:id/locations", "POST", "/clients/%s/locations", clients, location)
 	each("PUT /clients/locations/:id", "PUT", "/clients/locations/%s", numbers([]int64{a.clientLocation, a.location}), map[string]any{"name": "Beta"})
 	each("DELETE /clients/locations/:id", "DELETE", "/clients/locations/%s", numbers([]int64{a.clientLocation, a.location}), nil)

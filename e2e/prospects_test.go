@@ -395,6 +395,26 @@ func TestProspectsRecords(t *testing.T) {
 	s.laWant(s.do(tok, "PATCH", fmt.Sprintf("/prospects/%d/notes/%d", client, cn.ID), map[string]any{"scheduled_date": "2026-04-01", "origin": "company"}), http.StatusOK, &cn)
 	s.psFails(s.do(tok, "POST", cp+"/notes", map[string]any{"note": "x", "follow": 2}), http.StatusBadRequest, "follow", "")
 
+	var cl struct {
+		Company struct {
+			ID         int64  `json:"id"`
+			Name       string `json:"name"`
+			FollowName string `json:"follow_name"`
+		} `json:"company"`
+		FollowData struct {
+			Channel      *string  `json:"channel"`
+			AccountValue *float64 `json:"account_value"`
+			Annotations  *string  `json:"annotations"`
+		} `json:"follow_data"`
+	}
+	s.laWant(s.do(tok, "PATCH", cp+"/data", map[string]any{"channel": "referral", "account_value": 1200, "annotations": "key account"}), http.StatusOK, &cl)
+	if cl.Company.ID != client || cl.Company.Name != "Client Co" || cl.Company.FollowName != "won" || laStr(cl.FollowData.Channel) != "referral" ||
+		cl.FollowData.AccountValue == nil || *cl.FollowData.AccountValue != 1200 || laStr(cl.FollowData.Annotations) != "key account" {
+		t.Fatalf("client data answered %+v", cl)
+	}
+	s.psFails(s.do(tok, "PATCH", cp+"/data", map[string]any{"name": ""}), http.StatusBadRequest, "name", "")
+	s.psFails(s.do(tok, "PATCH", "/clients/999/data", map[string]any{"channel": "x"}), http.StatusNotFound, "", "Client not found")
+
 	type location struct {
 		ID   int64  `json:"id"`
 		Name string `json:"name"`
@@ -452,7 +472,7 @@ func TestProspectsAuth(t *testing.T) {
 		{"POST", "/prospects/%d/contacts", "319"}, {"PUT", "/prospects/%d/contacts", "319"}, {"DELETE", "/prospects/%d/contacts", "319"},
 		{"POST", "/prospects/%d/notes", "319"}, {"PATCH", "/prospects/%d/notes/1", "319"},
 		{"POST", "/prospects/%d/locations", "crm-menu"}, {"PUT", "/prospects/locations/%d", "crm-menu"}, {"DELETE", "/prospects/locations/%d", "crm-menu"},
-		{"POST", "/clients/%d/contacts", "319"}, {"POST", "/clients/%d/notes", "319"}, {"POST", "/clients/%d/locations", "crm-menu"},
+		{"POST", "/clients/%d/contacts", "319"}, {"POST", "/clients/%d/notes", "319"}, {"PATCH", "/clients/%d/data", "319"}, {"POST", "/clients/%d/locations", "crm-menu"},
 		{"PUT", "/clients/locations/%d", "crm-menu"}, {"DELETE", "/clients/locations/%d", "crm-menu"},
 	}
 	for _, r := range routes {

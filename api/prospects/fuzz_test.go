@@ -166,11 +166,11 @@ var patchSeeds = []string{
 	`{"url":"","partner_type_id":2,"partner_origin_id":1,"rating":6,"locale_id":1}`, `{"name":""}`, `{"x":1}`, `{}`, `[]`, ``,
 }
 
-// FuzzPatchBody: the bodies of PATCH /prospects/{id}, /data and
-// /partner-data, and the profile their edits leave.
+// FuzzPatchBody: the bodies of PATCH /prospects/{id}, /data,
+// /partner-data and /clients/{id}/data, and the profile their edits leave.
 func FuzzPatchBody(f *testing.F) {
 	for _, s := range patchSeeds {
-		for which := range 3 {
+		for which := range 4 {
 			f.Add([]byte(s), uint8(which))
 		}
 	}
@@ -185,7 +185,8 @@ func FuzzPatchBody(f *testing.F) {
 			{"/prospects/1", coreFields, func(o api.Object) (edits, *api.BadInput) { return decodeCore(o, apitest.Region) }, 1},
 			{"/prospects/1/data", dataFields, decodeData, 1},
 			{"/prospects/1/partner-data", partnerFields, decodePartner, partnerType},
-		}[which%3]
+			{"/clients/1/data", dataFields, decodeData, 0},
+		}[which%4]
 		o, bad := api.DecodeObject(apitest.Capped(body, false, 0).Body, route.fields...)
 		var e edits
 		if bad == nil {

@@ -135,26 +135,36 @@ func (h *handlers) render(c *gin.Context, res commands.LeadResult) (prospectBody
 	if len(p.Phones) > 0 {
 		core.PhoneCode, core.Phone = splitPhone(p.Phones[0])
 	}
-	for _, s := range statuses {
-		if s.Key == res.Status {
-			id := s.ID
-			core.FollowUpID, core.FollowName = &id, snake(s.Name)
-		}
-	}
+	core.FollowUpID, core.FollowName = followStatus(statuses, res.Status)
 	if n, err := strconv.ParseInt(p.LeadOwner, 10, 64); err == nil {
 		core.CreatedBy = &n
 	}
-	out := prospectBody{Prospect: core, FollowData: followData{
-		Channel: optional(p.Source), AccountValue: p.DealValue, MonthlyShipments: optional(p.MonthlyShipments),
-		EcommerceTypeID: optionalInt(p.EcommerceTypeID), WeightID: optionalInt(p.WeightID), ContentID: optionalInt(p.ContentID),
-		AccountType: optional(string(p.AccountType)), EstimatedCloseDate: optional(p.EstimatedCloseDate),
-		Annotations: optional(p.Notes)}}
+	out := prospectBody{Prospect: core, FollowData: followDataOf(p)}
 	if p.ProspectType == partnerType {
 		out.PartnerData = &partnerData{URL: optional(p.Website), PartnerTypeID: optionalInt(p.PartnerTypeID),
 			PartnerOriginID: optionalInt(p.PartnerOriginID), Rating: optionalInt(p.Rating),
 			LocaleID: optionalInt(p.Locale), SocialNetwork: optional(p.Social["network"])}
 	}
 	return out, nil
+}
+
+// followStatus is the id and follow_name of status key in the pipeline.
+func followStatus(statuses []domain.PipelineStatus, key domain.Status) (*int64, string) {
+	for _, s := range statuses {
+		if s.Key == key {
+			id := s.ID
+			return &id, snake(s.Name)
+		}
+	}
+	return nil, ""
+}
+
+// followDataOf is the follow-up data of a profile.
+func followDataOf(p domain.LeadProfile) followData {
+	return followData{Channel: optional(p.Source), AccountValue: p.DealValue, MonthlyShipments: optional(p.MonthlyShipments),
+		EcommerceTypeID: optionalInt(p.EcommerceTypeID), WeightID: optionalInt(p.WeightID), ContentID: optionalInt(p.ContentID),
+		AccountType: optional(string(p.AccountType)), EstimatedCloseDate: optional(p.EstimatedCloseDate),
+		Annotations: optional(p.Notes)}
 }
 
 // edits are a decoded PATCH body: each field sent is an edit of the profile.

@@ -66,6 +66,7 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	route(http.MethodDelete, "/prospects/locations/:id", permMenu, h.removeLocation(prospectOwner))
 	route(http.MethodPost, "/clients/:id/contacts", permProspects, h.addContact(clientOwner))
 	route(http.MethodPost, "/clients/:id/notes", permProspects, h.addNote(clientOwner))
+	route(http.MethodPatch, "/clients/:id/data", permProspects, h.updateClientData)
 	route(http.MethodPost, "/clients/:id/locations", permMenu, h.addLocation(clientOwner))
 	route(http.MethodPut, "/clients/locations/:id", permMenu, h.changeLocation(clientOwner))
 	route(http.MethodDelete, "/clients/locations/:id", permMenu, h.removeLocation(clientOwner))
