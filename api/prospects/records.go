@@ -239,7 +239,7 @@ func (h *handlers) changeContact(c *gin.Context) {
 		return
 	}
 	n, _ := pathNumber(c, "id")
-	res, err := commands.ChangeRecord(c.Request.Context(), h.d.Commands, api.CommandContext(c, Name), n,
+	changeRecord(h, c, n, "Contact", contactOf,
 		func(cur domain.Contact) (domain.Contact, error) {
 			if b.sent["name"] && b.name != "" {
 				cur.Name = b.name
@@ -255,12 +255,18 @@ func (h *handlers) changeContact(c *gin.Context) {
 			}
 			return cur, nil
 		})
+}
+
+// changeRecord changes record n of type T with edit and answers 200 with
+// the record after it, as show renders it.
+func changeRecord[T domain.Record, V any](h *handlers, c *gin.Context, n int64, what string, show func(T) V, edit func(T) (T, error)) {
+	res, err := commands.ChangeRecord(c.Request.Context(), h.d.Commands, api.CommandContext(c, Name), n, edit)
 	if err != nil {
-		h.recordFailed(c, err, "Contact")
+		h.recordFailed(c, err, what)
 		return
 	}
 	h.d.AwaitReadModels(c, res.Position, readModel)
-	c.JSON(http.StatusOK, contactOf(res.Record))
+	c.JSON(http.StatusOK, show(res.Record))
 }
 
 // removeContact is DELETE /prospects/{id}/contacts: {id} is the contact's
@@ -462,14 +468,8 @@ func (h *handlers) rescheduleNote(c *gin.Context) {
 		h.fail(c, notFound("Note"))
 		return
 	}
-	res, err := commands.ChangeRecord(c.Request.Context(), h.d.Commands, api.CommandContext(c, Name), n,
+	changeRecord(h, c, n, "Note", func(i domain.Interaction) note { return noteOf(i, k, entity, nil) },
 		func(cur domain.Interaction) (domain.Interaction, error) { cur.NextActionAt = at; return cur, nil })
-	if err != nil {
-		h.recordFailed(c, err, "Note")
-		return
-	}
-	h.d.AwaitReadModels(c, res.Position, readModel)
-	c.JSON(http.StatusOK, noteOf(res.Record, k, entity, nil))
 }
 
 // location is a location as the API shows it.
@@ -542,7 +542,7 @@ func (h *handlers) changeLocation(k ownerKind) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		res, err := commands.ChangeRecord(c.Request.Context(), h.d.Commands, api.CommandContext(c, Name), n,
+		changeRecord(h, c, n, "Location", locationOf,
 			func(cur domain.Location) (domain.Location, error) {
 				if sent["name"] {
 					cur.Name = l.Name
@@ -555,12 +555,6 @@ func (h *handlers) changeLocation(k ownerKind) gin.HandlerFunc {
 				}
 				return cur, nil
 			})
-		if err != nil {
-			h.recordFailed(c, err, "Location")
-			return
-		}
-		h.d.AwaitReadModels(c, res.Position, readModel)
-		c.JSON(http.StatusOK, locationOf(res.Record))
 	}
 }
 
