@@ -68,12 +68,14 @@ var exportedErrors = map[string]error{
 	"tenants.ErrUnauthorized":         tenants.ErrUnauthorized,
 	"tenants.ErrAPIKeyNotFound":       tenants.ErrAPIKeyNotFound,
 	"tenants.ErrAPIKeyTaken":          tenants.ErrAPIKeyTaken,
+	"tenants.ErrUnknownTenant":        tenants.ErrUnknownTenant,
 	"requestlog.ErrRequestInProgress": requestlog.ErrRequestInProgress,
 	"requestlog.ErrRequestMismatch":   requestlog.ErrRequestMismatch,
 	"requestlog.ErrClaimLost":         requestlog.ErrClaimLost,
 	"requestlog.ErrRequestRedacted":   requestlog.ErrRequestRedacted,
 
 	"api.ErrRateLimited": ErrRateLimited,
+	"api.ErrNoVerifier":  ErrNoVerifier,
 	"api.BadInput":       &BadInput{Status: 400, Code: "invalid_field", Reason: "is bad"},
 }
 

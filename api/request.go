@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/crmerr"
@@ -26,11 +27,8 @@ const principalKey = "crm.principal"
 func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
 	ips := d.rateLimiter().ips
 	return func(c *gin.Context) {
-		bucket, retry := ips.refusedKeys(c.ClientIP(), time.Now())
-		if retry > 0 {
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
-			fail(c, ErrRateLimited)
-			c.Abort()
+		bucket, spent := refusedBucket(c, ips, fail)
+		if spent {
 			return
 		}
 		refuse := func(err error) {
@@ -40,12 +38,12 @@ func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
 			fail(c, err)
 			c.Abort()
 		}
-		scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		key := bearer(c.GetHeader("Authorization"))
+		if key == "" {
 			refuse(tenants.ErrUnauthorized)
 			return
 		}
-		p, err := d.Auth.Authenticate(c.Request.Context(), strings.TrimSpace(key))
+		p, err := d.Auth.Authenticate(c.Request.Context(), key)
 		if err != nil {
 			if !errors.Is(err, tenants.ErrUnauthorized) {
 				// Whatever kept the store from answering, the key is not
@@ -58,6 +56,30 @@ func (d *Deps) RequireKey(fail func(*gin.Context, error)) gin.HandlerFunc {
 		c.Set(principalKey, p)
 		c.Next()
 	}
+}
+
+// refusedBucket is the client IP's bucket of refused credentials (nil when
+// unlimited); spent says it is empty, and the request was refused with 429
+// (fail renders it) before its credential is looked at.
+func refusedBucket(c *gin.Context, ips *limiters[string], fail func(*gin.Context, error)) (*rate.Limiter, bool) {
+	bucket, retry := ips.refusedKeys(c.ClientIP(), time.Now())
+	if retry <= 0 {
+		return bucket, false
+	}
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+	fail(c, ErrRateLimited)
+	c.Abort()
+	return bucket, true
+}
+
+// bearer is the credential of an Authorization header, "" for none or
+// another scheme.
+func bearer(header string) string {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 // Principal is the authenticated caller of the request.
@@ -74,11 +96,16 @@ func CommandContext(c *gin.Context, dialect string) commands.Context {
 	rid := c.GetString(HeaderRequestID)
 	v, _ := c.Get(touchedKey)
 	touched, _ := v.(*commands.Touched)
+	actor, keyID := "api_key:"+p.KeyID.String(), p.KeyID.String()
+	if sub, ok := c.Get(subjectKey); ok {
+		// A token's caller is its subject; it used no API key.
+		actor, keyID = "jwt:"+sub.(string), ""
+	}
 	return commands.Context{
 		TenantID: p.TenantID,
 		Metadata: eventstore.Metadata{
-			Actor:         "api_key:" + p.KeyID.String(),
-			APIKeyID:      p.KeyID.String(),
+			Actor:         actor,
+			APIKeyID:      keyID,
 			API:           dialect,
 			RequestID:     rid,
 			CorrelationID: rid,

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/jwtauth"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
 	"github.com/crmcore/crm/projections/customers"
@@ -39,6 +40,10 @@ type Deps struct {
 	Readers
 	Waiter *projections.Waiter
 	Auth   Authenticator
+	// JWT verifies the bearer tokens of the dialects that take JWTs
+	// instead of API keys (RequireToken); nil: none is configured, and
+	// those routes answer 503.
+	JWT *jwtauth.Verifier
 	// Requests keeps idempotent writes' first responses (nil: no replay).
 	Requests Requests
 	// IdempotencyLease is how long a request holds its Idempotency-Key in

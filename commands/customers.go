@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -96,7 +97,9 @@ func (h *Handler) newCustomer(u *unit, decide func(id uuid.UUID, number int64) (
 		return CustomerResult{}, err
 	}
 	cust := domain.NewCustomerFromHistory(decided)
-	u.create(domain.CustomerStream, id, decided, reserving(customerReservations(cust.Profile())...))
+	// Its number names it in the prospects & clients API (CustomerByNumber).
+	u.create(domain.CustomerStream, id, decided, reserving(append(customerReservations(cust.Profile()),
+		eventstore.Reservation{Kind: domain.ReserveCustomerNumber, Value: strconv.FormatInt(number, 10)})...))
 	u.keep(customerNote{CustomerID: id})
 	return customerResult(cust), nil
 }
@@ -338,4 +341,19 @@ func (h *Handler) linkLead(u *unit, lead *domain.Lead, id uuid.UUID, to domain.S
 	res := customerResult(cust)
 	res.Linked = true
 	return res, nil
+}
+
+// CustomerByNumber is the id of the tenant's customer with the per-tenant
+// number n (the prospects & clients API's client id). Errors:
+// domain.ErrCustomerNotFound (no such number, or the customer was deleted:
+// its number was released).
+func (h *Handler) CustomerByNumber(ctx context.Context, tenantID uuid.UUID, n int64) (uuid.UUID, error) {
+	id, ok, err := h.store.LookupReservation(ctx, tenantID, domain.ReserveCustomerNumber, strconv.FormatInt(n, 10))
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("look up customer %d: %w", n, err)
+	}
+	if !ok {
+		return uuid.Nil, domain.ErrCustomerNotFound
+	}
+	return id, nil
 }

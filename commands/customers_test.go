@@ -180,3 +180,35 @@ func TestConvertLinksToTheCustomerWithTheLeadsEmail(t *testing.T) {
 		t.Fatalf("convert a linked lead again: %v", err)
 	}
 }
+
+// TestCustomerByNumber: a customer's number names it in its tenant until it
+// is deleted; a record's number names its owner.
+func TestCustomerByNumber(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.customer(t, "Asha Rao", "asha@example.com"), f.customer(t, "Bela Rao", "bela@example.com")
+	for _, c := range []commands.CustomerResult{a, b} {
+		if id, err := f.h.CustomerByNumber(f.ctx, f.c.TenantID, c.Number); err != nil || id != c.CustomerID {
+			t.Fatalf("CustomerByNumber(%d) = %v, %v; want %v", c.Number, id, err, c.CustomerID)
+		}
+	}
+	if _, err := f.h.CustomerByNumber(f.ctx, uuid.New(), a.Number); !errors.Is(err, domain.ErrCustomerNotFound) {
+		t.Fatalf("another tenant's number: %v", err)
+	}
+	owner := commands.RecordOwner{Stream: domain.CustomerStream, ID: b.CustomerID}
+	loc, err := commands.AddRecord(f.ctx, f.h, f.c, owner, domain.Location{Name: "Depot", Link: "https://maps.example", Type: "warehouse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := commands.RecordOwnerOf[domain.Location](f.ctx, f.h, f.c.TenantID, loc.Number); err != nil || got != owner {
+		t.Fatalf("RecordOwnerOf = %+v, %v; want %+v", got, err, owner)
+	}
+	if _, err := commands.RecordOwnerOf[domain.Contact](f.ctx, f.h, f.c.TenantID, loc.Number); !errors.Is(err, domain.ErrRecordNotFound) {
+		t.Fatalf("a location's number as a contact's: %v", err)
+	}
+	if _, err := f.h.DeleteCustomer(f.ctx, f.c, b.CustomerID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.h.CustomerByNumber(f.ctx, f.c.TenantID, b.Number); !errors.Is(err, domain.ErrCustomerNotFound) {
+		t.Fatalf("a deleted customer's number: %v", err)
+	}
+}

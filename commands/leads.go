@@ -117,6 +117,14 @@ func (h *Handler) replayLead(ctx context.Context, c Context, prior eventstore.Co
 }
 
 // owner finds the lead that owns one of p's emails (first) or phones.
+// LeadOwning is the lead that owns one of p's normalized emails or phones
+// (uuid.Nil for none) and which of them it owns ("email" or "phone"): the
+// duplicate check a create with RejectDuplicates makes, for an API that
+// previews a create without writing.
+func (h *Handler) LeadOwning(ctx context.Context, tenantID uuid.UUID, p domain.LeadProfile) (uuid.UUID, string, error) {
+	return h.owner(ctx, tenantID, p)
+}
+
 func (h *Handler) owner(ctx context.Context, tenantID uuid.UUID, p domain.LeadProfile) (uuid.UUID, string, error) {
 	id, r, ok, err := h.store.FirstOwner(ctx, tenantID, reservations(p))
 	if err != nil || !ok {

@@ -529,3 +529,18 @@ func numbered[T domain.Record](rec T, n int64) (T, error) {
 	}
 	return out.(T), nil
 }
+
+// RecordOwnerOf names the owner of record number of type T, so an API that
+// names a record by its number alone can check it belongs where its path
+// says. Errors: domain.ErrRecordNotFound.
+func RecordOwnerOf[T domain.Record](ctx context.Context, h *Handler, tenantID uuid.UUID, number int64) (RecordOwner, error) {
+	r := specOf[T]().number(number)
+	id, ok, err := h.store.LookupReservation(ctx, tenantID, r.Kind, r.Value)
+	if err != nil {
+		return RecordOwner{}, fmt.Errorf("look up %s %s: %w", r.Kind, r.Value, err)
+	}
+	if !ok {
+		return RecordOwner{}, domain.ErrRecordNotFound
+	}
+	return h.ownerOf(ctx, tenantID, id)
+}

@@ -11,6 +11,11 @@ const CustomerStream = "customer"
 // keeps its email).
 const ReserveCustomerEmail = "customer.email"
 
+// ReserveCustomerNumber is the reservation of a customer's per-tenant
+// number, owned by its stream: the prospects & clients API names a client
+// by it (as record numbers name their owner).
+const ReserveCustomerNumber = "customer.number"
+
 // Event types of the customer stream. These strings are stored: never rename one.
 const (
 	CustomerCreated = "customer.created"

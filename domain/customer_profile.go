@@ -53,6 +53,18 @@ type CustomerProfile struct {
 	AssignedTo      string          `json:"assigned_to,omitempty"`
 	Notes           string          `json:"notes,omitempty"`
 	CustomFields    json.RawMessage `json:"custom_fields,omitempty"`
+
+	// The prospects & clients API's follow-up data of a client, named as
+	// on LeadProfile (source is its channel, deal_value its account value).
+	Source             string      `json:"source,omitempty"`
+	DealValue          *float64    `json:"deal_value,omitempty"`
+	Locale             int         `json:"locale,omitempty"`
+	MonthlyShipments   string      `json:"monthly_shipments,omitempty"`
+	EcommerceTypeID    int         `json:"ecommerce_type_id,omitempty"`
+	WeightID           int         `json:"weight_id,omitempty"`
+	ContentID          int         `json:"content_id,omitempty"`
+	AccountType        AccountType `json:"account_type,omitempty"`
+	EstimatedCloseDate string      `json:"estimated_close_date,omitempty"` // YYYY-MM-DD
 }
 
 // customerFields are CustomerProfile's fields by JSON name.
@@ -84,6 +96,16 @@ func (p CustomerProfile) Validate() error {
 		return invalid("status", "must be one of active, inactive, blocked")
 	}
 	if err := checkAmount("credit_limit", p.CreditLimit); err != nil {
+		return err
+	}
+	if err := checkAmount("deal_value", p.DealValue); err != nil {
+		return err
+	}
+	if err := nonNegative([]idField{{"locale", p.Locale}, {"ecommerce_type_id", p.EcommerceTypeID},
+		{"weight_id", p.WeightID}, {"content_id", p.ContentID}}); err != nil {
+		return err
+	}
+	if err := checkDeal(p.AccountType, p.EstimatedCloseDate); err != nil {
 		return err
 	}
 	return customerFields.checkTextLengths(p)
@@ -124,6 +146,7 @@ func (p CustomerProfile) clone() CustomerProfile {
 	out.Emails = slices.Clone(p.Emails)
 	out.Phones = slices.Clone(p.Phones)
 	out.CreditLimit = clonePtr(p.CreditLimit)
+	out.DealValue = clonePtr(p.DealValue)
 	out.CustomFields = bytes.Clone(p.CustomFields)
 	return out
 }

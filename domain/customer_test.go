@@ -59,6 +59,13 @@ func TestCreateCustomerRefusesBadInput(t *testing.T) {
 		"custom_fields": {Name: "A", CustomFields: json.RawMessage(`[1]`)},
 		"notes":         {Name: "A", Notes: string(make([]byte, maxLongTextLen+1))},
 		"tax_id":        {Name: "A", TaxID: string(make([]byte, maxTextLen+1))},
+		// The prospects & clients API's follow-up data, checked as a lead's.
+		"deal_value":           {Name: "A", DealValue: ptr(-1.0)},
+		"locale":               {Name: "A", Locale: -1},
+		"weight_id":            {Name: "A", WeightID: -2},
+		"account_type":         {Name: "A", AccountType: "huge"},
+		"estimated_close_date": {Name: "A", EstimatedCloseDate: "2026-13-01"},
+		"monthly_shipments":    {Name: "A", MonthlyShipments: string(make([]byte, maxTextLen+1))},
 	} {
 		_, err := CreateCustomer(customerID, 3, uuid.Nil, p, "")
 		var ve ValidationError

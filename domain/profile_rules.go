@@ -298,27 +298,45 @@ func ProfileReservations(p LeadProfile) (emails, phones []string) {
 // checkProspect checks the prospects API's fields: ids are positive or
 // unset, the closed sets hold, the close date is a calendar date.
 func (p LeadProfile) checkProspect() error {
-	for _, f := range []struct {
-		field string
-		v     int
-	}{
+	if err := nonNegative([]idField{
 		{"locale", p.Locale}, {"ecommerce_type_id", p.EcommerceTypeID}, {"weight_id", p.WeightID},
 		{"content_id", p.ContentID}, {"partner_type_id", p.PartnerTypeID}, {"partner_origin_id", p.PartnerOriginID},
-	} {
-		if f.v < 0 {
-			return invalid(f.field, "must not be negative")
-		}
+	}); err != nil {
+		return err
 	}
 	switch {
 	case p.ProspectType < 0 || p.ProspectType > 3:
 		return invalid("prospect_type", "must be 1 (prospect), 2 (client) or 3 (partner)")
 	case p.Rating < 0 || p.Rating > 5:
 		return invalid("rating", "must be between 1 and 5")
-	case p.AccountType != "" && !p.AccountType.valid():
+	}
+	return checkDeal(p.AccountType, p.EstimatedCloseDate)
+}
+
+// idField is a catalogue id of a profile (locale, ecommerce type, …).
+type idField struct {
+	field string
+	v     int
+}
+
+// nonNegative checks catalogue ids are positive or unset.
+func nonNegative(ids []idField) error {
+	for _, f := range ids {
+		if f.v < 0 {
+			return invalid(f.field, "must not be negative")
+		}
+	}
+	return nil
+}
+
+// checkDeal checks the follow-up data's closed set and date: the account
+// type is known, the close date a calendar date (each or unset).
+func checkDeal(account AccountType, closeDate string) error {
+	if account != "" && !account.valid() {
 		return invalid("account_type", "must be one of individual, startup, sme, enterprise, corporate")
 	}
-	if p.EstimatedCloseDate != "" {
-		if _, err := time.Parse(time.DateOnly, p.EstimatedCloseDate); err != nil {
+	if closeDate != "" {
+		if _, err := time.Parse(time.DateOnly, closeDate); err != nil {
 			return invalid("estimated_close_date", "must be a date (YYYY-MM-DD)")
 		}
 	}

@@ -181,6 +181,11 @@ func TestDevRunsWithNothingSetUp(t *testing.T) {
 	if err != nil || strings.Count(string(out), "\n") != 1 || strings.Count(string(out), ".") != 2 {
 		t.Fatalf("crm tokens issue: %v, printed %q", err, out)
 	}
+	// crm dev verifies it: the prospects API answers the token's tenant.
+	if code, body := dev.call(t, strings.TrimSpace(string(out)), "POST", "/prospects/process", `[{"email":"a@globex.example"}]`); code != 200 ||
+		!strings.Contains(string(body), `"inserts":[{"email":"a@globex.example"}]`) {
+		t.Fatalf("prospects API with the issued token: %d %s", code, body)
+	}
 
 	// Clean stop: Postgres goes down with it.
 	if err := dev.signal(syscall.SIGTERM); err != nil {

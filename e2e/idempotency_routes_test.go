@@ -29,6 +29,9 @@ type keyedCase struct {
 	// unchanged, if set, checks what the refused requests must have left
 	// alone beyond the event store (a photo file).
 	unchanged func(t *testing.T)
+	// writesNothing: the route only answers (a preview), so its first
+	// request writes no event either.
+	writesNothing bool
 }
 
 // fixtures makes the records the keyed-route cases work on, through the APIs.
@@ -78,6 +81,51 @@ func (f *fixtures) opLead() string {
 	return f.s.opCreate(f.s.key, map[string]any{"lead_name": fmt.Sprintf("Over %d", n), "email_id": fmt.Sprintf("o%d@example.com", n)}).ID
 }
 
+// psAuth is the Authorization of the prospects API's requests: a token of
+// the stack's tenant with every permission.
+func (f *fixtures) psAuth() http.Header {
+	return http.Header{"Authorization": {"Bearer " + f.s.token()}}
+}
+
+// psReq is a keyed request to the prospects API.
+func (f *fixtures) psReq(method, path string, body any) keyedRequest {
+	return keyedRequest{method: method, path: path, body: body, header: f.psAuth()}
+}
+
+// psLead creates a prospect (of type typ) and returns its id.
+func (f *fixtures) psLead(typ int) int64 {
+	n := f.next()
+	return f.s.psCreate(f.s.token(), map[string]any{"name": fmt.Sprintf("Prospect %d", n), "email": fmt.Sprintf("p%d@example.com", n), "type": typ})
+}
+
+// psRecord adds a record through the prospects API and returns its id.
+func (f *fixtures) psRecord(path string, body map[string]any) int64 {
+	var rec struct {
+		ID int64 `json:"id"`
+	}
+	f.s.laWant(f.s.do(f.s.token(), "POST", path, body), http.StatusCreated, &rec)
+	return rec.ID
+}
+
+func (f *fixtures) psContact(owner string) int64 {
+	n := f.next()
+	return f.psRecord(owner+"/contacts", map[string]any{"name": "Contact", "email": fmt.Sprintf("ct%d@example.com", n), "phone_code": "91", "phone": fmt.Sprintf("98765%05d", n)})
+}
+
+func (f *fixtures) psNote(owner string) int64 {
+	return f.psRecord(owner+"/notes", map[string]any{"note": "first note"})
+}
+
+func (f *fixtures) psLocation(owner string) int64 {
+	return f.psRecord(owner+"/locations", map[string]any{"name": "Office", "link": "https://maps.example/o", "type": "office"})
+}
+
+// psClient makes a client and returns its path.
+func (f *fixtures) psClient() string {
+	n := f.next()
+	return fmt.Sprintf("/clients/%d", f.s.psClient(fmt.Sprintf("Client %d", n), fmt.Sprintf("client%d@example.com", n)))
+}
+
 // keyedRoutes lists every mutating route of every API (as mounted in
 // api/cratio, api/leadsapi and api/overplane) with its case.
 func keyedRoutes() []struct {
@@ -86,7 +134,7 @@ func keyedRoutes() []struct {
 } {
 	ids := func(ids ...int64) map[string]any { return map[string]any{"ids": ids} }
 	p := fmt.Sprintf
-	return []struct {
+	return append([]struct {
 		name string
 		make func(f *fixtures) keyedCase
 	}{
@@ -297,7 +345,201 @@ func keyedRoutes() []struct {
 				otherMethod: keyedRequest{method: "PATCH", path: "/api/crm/lead/" + a, body: map[string]any{"lead_name": "Back"}},
 			}
 		}},
+	}, prospectsKeyedRoutes()...)
+}
+
+// prospectsKeyedRoutes are the keyed-route cases of the prospects &
+// clients API.
+func prospectsKeyedRoutes() []struct {
+	name string
+	make func(f *fixtures) keyedCase
+} {
+	p := fmt.Sprintf
+	row := func(f *fixtures) []any { return []any{map[string]any{"email": p("row%d@example.com", f.next())}} }
+	lead := func(f *fixtures) string { return p("/prospects/%d", f.psLead(1)) }
+	type route = struct {
+		name string
+		make func(f *fixtures) keyedCase
 	}
+	out := []route{
+		{"prospects POST /prospects/process", func(f *fixtures) keyedCase {
+			body := row(f)
+			return keyedCase{writesNothing: true,
+				first:       f.psReq("POST", "/prospects/process", body),
+				otherPath:   f.psReq("POST", "/prospects", body),
+				otherBody:   f.psReq("POST", "/prospects/process", row(f)),
+				otherMethod: f.psReq("PATCH", lead(f), map[string]any{"name": "X"}),
+			}
+		}},
+		{"prospects POST /prospects", func(f *fixtures) keyedCase {
+			body := row(f)
+			return keyedCase{
+				first:       f.psReq("POST", "/prospects", body),
+				otherPath:   f.psReq("POST", "/prospects/process", body),
+				otherBody:   f.psReq("POST", "/prospects", row(f)),
+				otherMethod: f.psReq("PATCH", lead(f), map[string]any{"name": "X"}),
+			}
+		}},
+		{"prospects PATCH /prospects/{id}", func(f *fixtures) keyedCase {
+			a, b := lead(f), lead(f)
+			body := map[string]any{"company_name": "Keyed Co"}
+			return keyedCase{
+				first:       f.psReq("PATCH", a, body),
+				otherPath:   f.psReq("PATCH", b, body),
+				otherBody:   f.psReq("PATCH", a, map[string]any{"company_name": "Other Co"}),
+				otherMethod: f.psReq("POST", a+"/notes", map[string]any{"note": "n"}),
+			}
+		}},
+		{"prospects PATCH /prospects/{id}/data", func(f *fixtures) keyedCase {
+			a, b := lead(f), lead(f)
+			body := map[string]any{"channel": "referral"}
+			return keyedCase{
+				first:       f.psReq("PATCH", a+"/data", body),
+				otherPath:   f.psReq("PATCH", b+"/data", body),
+				otherBody:   f.psReq("PATCH", a+"/data", map[string]any{"channel": "website"}),
+				otherMethod: f.psReq("POST", a+"/notes", map[string]any{"note": "n"}),
+			}
+		}},
+		{"prospects PATCH /prospects/{id}/partner-data", func(f *fixtures) keyedCase {
+			a, b := p("/prospects/%d", f.psLead(3)), p("/prospects/%d", f.psLead(3))
+			body := map[string]any{"url": "https://p.example", "partner_type_id": 1, "partner_origin_id": 1, "rating": 3, "locale_id": 1}
+			other := map[string]any{"url": "https://q.example", "partner_type_id": 1, "partner_origin_id": 1, "rating": 3, "locale_id": 1}
+			return keyedCase{
+				first:       f.psReq("PATCH", a+"/partner-data", body),
+				otherPath:   f.psReq("PATCH", b+"/partner-data", body),
+				otherBody:   f.psReq("PATCH", a+"/partner-data", other),
+				otherMethod: f.psReq("POST", a+"/notes", map[string]any{"note": "n"}),
+			}
+		}},
+		{"prospects POST /prospects/{id}/contacts", func(f *fixtures) keyedCase {
+			a, b := lead(f), lead(f)
+			body := map[string]any{"name": "Keyed", "email": p("kc%d@example.com", f.next()), "phone_code": "91", "phone": "9876512345"}
+			return keyedCase{
+				first:       f.psReq("POST", a+"/contacts", body),
+				otherPath:   f.psReq("POST", b+"/contacts", body),
+				otherBody:   f.psReq("POST", a+"/contacts", map[string]any{"name": "Other", "email": p("kc%d@example.com", f.next()), "phone_code": "91", "phone": "9876512346"}),
+				otherMethod: f.psReq("DELETE", p("/prospects/%d/contacts", f.psContact(a)), nil),
+			}
+		}},
+		{"prospects PUT /prospects/{id}/contacts", func(f *fixtures) keyedCase {
+			owner := lead(f)
+			a, b := p("/prospects/%d/contacts", f.psContact(owner)), p("/prospects/%d/contacts", f.psContact(owner))
+			body := map[string]any{"position": "CTO"}
+			return keyedCase{
+				first:       f.psReq("PUT", a, body),
+				otherPath:   f.psReq("PUT", b, body),
+				otherBody:   f.psReq("PUT", a, map[string]any{"position": "CEO"}),
+				otherMethod: f.psReq("DELETE", a, nil),
+			}
+		}},
+		{"prospects DELETE /prospects/{id}/contacts", func(f *fixtures) keyedCase {
+			owner := lead(f)
+			a, b := p("/prospects/%d/contacts", f.psContact(owner)), p("/prospects/%d/contacts", f.psContact(owner))
+			return keyedCase{
+				first:       f.psReq("DELETE", a, nil),
+				otherPath:   f.psReq("DELETE", b, nil),
+				otherBody:   f.psReq("DELETE", a, "{}"),
+				otherMethod: f.psReq("PUT", b, map[string]any{"position": "X"}),
+			}
+		}},
+		{"prospects POST /prospects/{id}/notes", func(f *fixtures) keyedCase {
+			a, b := lead(f), lead(f)
+			body := map[string]any{"note": "keyed note", "action": "call"}
+			return keyedCase{
+				first:       f.psReq("POST", a+"/notes", body),
+				otherPath:   f.psReq("POST", b+"/notes", body),
+				otherBody:   f.psReq("POST", a+"/notes", map[string]any{"note": "other note"}),
+				otherMethod: f.psReq("PATCH", a, map[string]any{"name": "X"}),
+			}
+		}},
+		{"prospects PATCH /prospects/{id}/notes/{noteId}", func(f *fixtures) keyedCase {
+			owner := lead(f)
+			a, b := p("%s/notes/%d", owner, f.psNote(owner)), p("%s/notes/%d", owner, f.psNote(owner))
+			body := map[string]any{"scheduled_date": "2026-05-01", "origin": "prospect"}
+			return keyedCase{
+				first:       f.psReq("PATCH", a, body),
+				otherPath:   f.psReq("PATCH", b, body),
+				otherBody:   f.psReq("PATCH", a, map[string]any{"scheduled_date": "2026-06-01", "origin": "prospect"}),
+				otherMethod: f.psReq("POST", owner+"/notes", map[string]any{"note": "n"}),
+			}
+		}},
+		{"prospects POST /prospects/{id}/locations", func(f *fixtures) keyedCase {
+			a, b := lead(f), lead(f)
+			body := map[string]any{"name": "Keyed", "link": "https://maps.example/k", "type": "branch"}
+			return keyedCase{
+				first:       f.psReq("POST", a+"/locations", body),
+				otherPath:   f.psReq("POST", b+"/locations", body),
+				otherBody:   f.psReq("POST", a+"/locations", map[string]any{"name": "Other", "link": "https://maps.example/k", "type": "branch"}),
+				otherMethod: f.psReq("PATCH", a, map[string]any{"name": "X"}),
+			}
+		}},
+	}
+	for _, k := range []struct{ kind, owner string }{{"prospects", "/prospects"}, {"clients", "/clients"}} {
+		owner := func(f *fixtures) string {
+			if k.kind == "clients" {
+				return f.psClient()
+			}
+			return lead(f)
+		}
+		locations := func(f *fixtures) (string, string) {
+			o := owner(f)
+			return p("%s/locations/%d", k.owner, f.psLocation(o)), p("%s/locations/%d", k.owner, f.psLocation(o))
+		}
+		out = append(out,
+			route{k.kind + " PUT " + k.owner + "/locations/{id}", func(f *fixtures) keyedCase {
+				a, b := locations(f)
+				return keyedCase{
+					first:       f.psReq("PUT", a, map[string]any{"name": "Moved"}),
+					otherPath:   f.psReq("PUT", b, map[string]any{"name": "Moved"}),
+					otherBody:   f.psReq("PUT", a, map[string]any{"name": "Moved again"}),
+					otherMethod: f.psReq("DELETE", a, nil),
+				}
+			}},
+			route{k.kind + " DELETE " + k.owner + "/locations/{id}", func(f *fixtures) keyedCase {
+				a, b := locations(f)
+				return keyedCase{
+					first:       f.psReq("DELETE", a, nil),
+					otherPath:   f.psReq("DELETE", b, nil),
+					otherBody:   f.psReq("DELETE", a, "{}"),
+					otherMethod: f.psReq("PUT", b, map[string]any{"name": "X"}),
+				}
+			}})
+	}
+	out = append(out, route{"clients PATCH /clients/{id}/data", func(f *fixtures) keyedCase {
+		a, b := f.psClient(), f.psClient()
+		body := map[string]any{"channel": "referral"}
+		return keyedCase{
+			first:       f.psReq("PATCH", a+"/data", body),
+			otherPath:   f.psReq("PATCH", b+"/data", body),
+			otherBody:   f.psReq("PATCH", a+"/data", map[string]any{"channel": "website"}),
+			otherMethod: f.psReq("POST", a+"/notes", map[string]any{"note": "n"}),
+		}
+	}})
+	for _, r := range []struct {
+		sub  string
+		body func(f *fixtures) map[string]any
+	}{
+		{"contacts", func(f *fixtures) map[string]any {
+			n := f.next()
+			return map[string]any{"name": "Keyed", "email": p("cc%d@example.com", n), "phone_code": "91", "phone": p("98764%05d", n)}
+		}},
+		{"notes", func(f *fixtures) map[string]any { return map[string]any{"note": p("note %d", f.next())} }},
+		{"locations", func(f *fixtures) map[string]any {
+			return map[string]any{"name": p("Depot %d", f.next()), "link": "https://maps.example/d", "type": "warehouse"}
+		}},
+	} {
+		out = append(out, route{"clients POST /clients/{id}/" + r.sub, func(f *fixtures) keyedCase {
+			a, b := f.psClient(), f.psClient()
+			body := r.body(f)
+			return keyedCase{
+				first:       f.psReq("POST", a+"/"+r.sub, body),
+				otherPath:   f.psReq("POST", b+"/"+r.sub, body),
+				otherBody:   f.psReq("POST", a+"/"+r.sub, r.body(f)),
+				otherMethod: f.psReq("PUT", p("/clients/locations/%d", f.psLocation(a)), map[string]any{"name": "X"}),
+			}
+		}})
+	}
+	return out
 }
 
 // send makes r with the Idempotency-Key key.
@@ -375,7 +617,7 @@ func TestIdempotencyKeyOnEveryMutatingRoute(t *testing.T) {
 				t.Fatalf("%s: %d %s", kc.first, first.Status, first.Body)
 			}
 			done := s.tenantEvents()
-			if done == before && !strings.Contains(kc.first.path, "delete-photo") {
+			if done == before && !strings.Contains(kc.first.path, "delete-photo") && !kc.writesNothing {
 				t.Fatalf("%s wrote no event", kc.first)
 			}
 			again := s.send(kc.first, key)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // isolationProbes are B's probes for every route, keyed by the route as
@@ -214,5 +215,95 @@ func isolationProbes(t *testing.T, s *stack, a *tenantA, b *tenantB) map[string]
 		isolationProbe{method: "PATCH", path: "/api/crm/lead/" + bOp, body: map[string]any{"status": a.statusName}},
 		isolationProbe{method: "PATCH", path: "/api/crm/lead/" + bOp, expect: expectAccepted, body: map[string]any{"email_id": a.emails[4]},
 			check: func(response) { undo("PATCH", "/api/crm/lead/"+bOp, map[string]any{"email_id": "bianca@beta.example"}) }})
+	prospectProbes(t, s, a, b, add, leadPathIDs, numbers)
 	return ps
+}
+
+// prospectProbes are B's probes of the prospects & clients API, with B's
+// token: A's prospect, client and record ids name nothing; A's emails are
+// no duplicates for B.
+func prospectProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(string, ...isolationProbe), leadPathIDs []string, numbers func([]int64) []string) {
+	tok := http.Header{"Authorization": {"Bearer " + tokenAt(t, "beta", time.Now(), allPermissions...)}}
+	with := func(h http.Header) http.Header {
+		out := http.Header{"Authorization": tok["Authorization"]}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out
+	}
+	undo := func(method, path string, body any) {
+		if r := s.doWith("", method, path, body, tok); r.Status < 200 || r.Status > 299 {
+			t.Errorf("B: undo %s %s: %d %s", method, path, r.Status, r.Body)
+		}
+	}
+	noRowErrors := func(r response) {
+		var m struct {
+			Errors []any `json:"errors"`
+		}
+		if json.Unmarshal(r.Body, &m) != nil || len(m.Errors) != 0 {
+			t.Errorf("B: A's values are row errors for B: %s", r.Body)
+		}
+	}
+	each := func(route, method, pattern string, ids []string, body any) {
+		for _, id := range ids {
+			add(route, isolationProbe{method: method, path: fmt.Sprintf(pattern, url.PathEscape(id)), body: body, header: tok})
+		}
+	}
+	add("GET /openapi/prospects.json", isolationProbe{method: "GET", path: "/openapi/prospects.json", expect: expectListed})
+	row := map[string]any{"name": "Beta Probe", "email": a.emails[0]}
+	add("POST /prospects/process", isolationProbe{method: "POST", path: "/prospects/process", body: []any{row},
+		header: tok, expect: expectAccepted, check: noRowErrors})
+	add("POST /prospects", isolationProbe{method: "POST", path: "/prospects", body: []any{row}, expect: expectAccepted,
+		header: with(http.Header{"Idempotency-Key": {a.idempotency["/prospects"]}}),
+		check: func(r response) {
+			noRowErrors(r)
+			var made psCreated
+			r.json(t, &made)
+			if len(made.Inserts) != 1 || r.Header.Get("Idempotent-Replayed") != "" {
+				t.Errorf("B: a create with A's email and Idempotency-Key: %s", r.Body)
+				return
+			}
+			if r := s.do(b.key, "DELETE", "/leads", map[string]any{"ids": []int64{made.Inserts[0].ID}}); r.Status != http.StatusOK {
+				t.Errorf("B: undo the prospect: %d %s", r.Status, r.Body)
+			}
+		}})
+	contact := map[string]any{"name": "Beta", "email": "contact@alpha.example", "phone_code": "91", "phone": "9876555555"}
+	location := map[string]any{"name": "Beta", "link": "https://maps.example/beta", "type": "office"}
+	note := map[string]any{"note": "beta probe"}
+	each("PATCH /prospects/:id", "PATCH", "/prospects/%s", leadPathIDs, map[string]any{"name": "Beta"})
+	each("PATCH /prospects/:id/data", "PATCH", "/prospects/%s/data", leadPathIDs, map[string]any{"channel": "beta"})
+	each("PATCH /prospects/:id/partner-data", "PATCH", "/prospects/%s/partner-data", leadPathIDs,
+		map[string]any{"url": "https://beta.example", "partner_type_id": 1, "partner_origin_id": 1, "rating": 1, "locale_id": 1})
+	each("POST /prospects/:id/contacts", "POST", "/prospects/%s/contacts", leadPathIDs, contact)
+	// A's contact email is no contact's in B.
+	add("POST /prospects/:id/contacts", isolationProbe{method: "POST", path: fmt.Sprintf("/prospects/%d/contacts", b.number),
+		body: contact, header: tok, expect: expectAccepted, check: func(r response) {
+			var c struct {
+				ID int64 `json:"id"`
+			}
+			r.json(t, &c)
+			undo("DELETE", fmt.Sprintf("/prospects/%d/contacts", c.ID), nil)
+		}})
+	each("PUT /prospects/:id/contacts", "PUT", "/prospects/%s/contacts", numbers([]int64{a.contact}), map[string]any{"name": "Beta"})
+	each("PUT /prospects/:id/contacts", "PUT", "/prospects/%s/contacts", leadPathIDs, map[string]any{"name": "Beta", "isDefault": true})
+	each("DELETE /prospects/:id/contacts", "DELETE", "/prospects/%s/contacts", numbers([]int64{a.contact}), nil)
+	each("POST /prospects/:id/notes", "POST", "/prospects/%s/notes", leadPathIDs, note)
+	for _, p := range []struct {
+		owner  int64
+		note   int64
+		origin string
+	}{{b.number, a.note, "prospect"}, {a.onlyNumbers[0], a.note, "prospect"}, {a.client, a.clientNote, "company"}, {b.number, a.clientNote, "prospect"}} {
+		add("PATCH /prospects/:id/notes/:noteId", isolationProbe{method: "PATCH", path: fmt.Sprintf("/prospects/%d/notes/%d", p.owner, p.note),
+			body: map[string]any{"scheduled_date": nil, "origin": p.origin}, header: tok})
+	}
+	each("POST /prospects/:id/locations", "POST", "/prospects/%s/locations", leadPathIDs, location)
+	each("PUT /prospects/locations/:id", "PUT", "/prospects/locations/%s", numbers([]int64{a.location, a.clientLocation}), map[string]any{"name": "Beta"})
+	each("DELETE /prospects/locations/:id", "DELETE", "/prospects/locations/%s", numbers([]int64{a.location, a.clientLocation}), nil)
+	clients := numbers([]int64{a.client})
+	each("POST /clients/:id/contacts", "POST", "/clients/%s/contacts", clients, contact)
+	each("POST /clients/:id/notes", "POST", "/clients/%s/notes", clients, note)
+	each("PATCH /clients/:id/data", "PATCH", "/clients/%s/data", clients, map[string]any{"channel": "beta"})
+	each("POST /clients/:id/locations", "POST", "/clients/%s/locations", clients, location)
+	each("PUT /clients/locations/:id", "PUT", "/clients/locations/%s", numbers([]int64{a.clientLocation, a.location}), map[string]any{"name": "Beta"})
+	each("DELETE /clients/locations/:id", "DELETE", "/clients/locations/%s", numbers([]int64{a.clientLocation, a.location}), nil)
 }

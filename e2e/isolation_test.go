@@ -34,6 +34,9 @@ type tenantA struct {
 	markers      []string // lower-cased strings that only A's data holds
 	// idempotency holds the Idempotency-Key A created a lead with, by route.
 	idempotency map[string]string
+	// The prospects & clients API's records of A's: a contact, a note and a
+	// location of its first lead, and a client with a note and a location.
+	contact, note, location, client, clientNote, clientLocation int64
 }
 
 // tenantB is the tenant that probes: one lead (number 1, as A's first) and
@@ -115,6 +118,8 @@ func seedTenantA(t *testing.T, s *stack) *tenantA {
 		t.Fatalf("tenant A has leads %v, numbers %v, emails %v, phones %v", a.leads, a.numbers, a.emails, a.phones)
 	}
 
+	seedProspectsA(t, s, a)
+
 	// "alpha" catches any text of A's; where a probe sends it itself (A's
 	// emails hold it), echoes are excused, and the values below still
 	// catch a leak.
@@ -132,6 +137,34 @@ func seedTenantA(t *testing.T, s *stack) *tenantA {
 		a.markers[i] = strings.ToLower(m)
 	}
 	return a
+}
+
+// seedProspectsA gives A's first lead a contact, a note and a location
+// through the prospects & clients API, and A a client with a note and a
+// location.
+func seedProspectsA(t *testing.T, s *stack, a *tenantA) {
+	t.Helper()
+	tok := s.token()
+	var rec struct {
+		ID int64 `json:"id"`
+	}
+	post := func(path string, body map[string]any, key string) int64 {
+		t.Helper()
+		s.laWant(s.doWith(tok, "POST", path, body, http.Header{"Idempotency-Key": {key}}), http.StatusCreated, &rec)
+		return rec.ID
+	}
+	lead := fmt.Sprintf("/prospects/%d", a.numbers[0])
+	a.contact = post(lead+"/contacts", map[string]any{"name": "Alpha Contact", "email": "contact@alpha.example", "phone_code": "91", "phone": "9876555555"}, "alpha-contact")
+	a.note = post(lead+"/notes", map[string]any{"action": "call", "note": "alpha note", "scheduled_date": "2026-03-20"}, "alpha-note")
+	a.location = post(lead+"/locations", map[string]any{"name": "Alpha HQ", "link": "https://maps.example/alpha", "type": "office"}, "alpha-location")
+	a.client = s.psClient("Alpha Client", "client@alpha.example")
+	client := fmt.Sprintf("/clients/%d", a.client)
+	a.clientNote = post(client+"/notes", map[string]any{"note": "alpha client note"}, "alpha-client-note")
+	a.clientLocation = post(client+"/locations", map[string]any{"name": "Alpha Depot", "link": "https://maps.example/alpha-depot", "type": "warehouse"}, "alpha-client-location")
+	a.idempotency["/prospects"] = "alpha-create-4"
+	var made psCreated
+	s.laWant(s.doWith(tok, "POST", "/prospects", []any{map[string]any{"name": "Alpha Six", "email": "six@alpha.example"}},
+		http.Header{"Idempotency-Key": {a.idempotency["/prospects"]}}), http.StatusOK, &made)
 }
 
 // seedTenantB makes tenant B with a lead and a comment of its own, whose

@@ -18,6 +18,7 @@ import (
 	"github.com/crmcore/crm/api/cratio"
 	"github.com/crmcore/crm/api/leadsapi"
 	"github.com/crmcore/crm/api/overplane"
+	"github.com/crmcore/crm/api/prospects"
 )
 
 // openAPIChecker validates every response a test receives against the
@@ -37,7 +38,8 @@ func newOpenAPIChecker(t testing.TB) *openAPIChecker {
 	for _, d := range []struct {
 		prefix string
 		doc    []byte
-	}{{"/api/v1/", cratio.OpenAPI}, {"/api/crm/lead", overplane.OpenAPI}, {"/leads", leadsapi.OpenAPI}} {
+	}{{"/api/v1/", cratio.OpenAPI}, {"/api/crm/lead", overplane.OpenAPI}, {"/leads", leadsapi.OpenAPI},
+		{"/prospects", prospects.OpenAPI}, {"/clients", prospects.OpenAPI}} {
 		router, err := loadOpenAPI(d.doc)
 		if err != nil {
 			t.Fatalf("OpenAPI document for %s: %v", d.prefix, err)
@@ -77,7 +79,7 @@ func TestOpenAPICheckerRefusesEmptyDocuments(t *testing.T) {
 			t.Errorf("loadOpenAPI(%q) = nil error, want a refusal", doc)
 		}
 	}
-	for name, doc := range map[string][]byte{"cratio": cratio.OpenAPI, "leadsapi": leadsapi.OpenAPI, "overplane": overplane.OpenAPI} {
+	for name, doc := range map[string][]byte{"cratio": cratio.OpenAPI, "leadsapi": leadsapi.OpenAPI, "overplane": overplane.OpenAPI, "prospects": prospects.OpenAPI} {
 		if _, err := loadOpenAPI(doc); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -108,6 +108,9 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	cfg.Stream = wire.StreamConfig{Name: strings.ToUpper(prefix) + "_EVENTS", Subjects: prefix + ".events", Replicas: 1, MaxAge: time.Hour}
 	cfg.RelayBatch, cfg.ProjectorBatch, cfg.RelayReaders = 0, 0, 0
 	cfg.RateLimits = opt.rateLimits // off unless a test asks: tests send bursts on purpose
+	if !cfg.JWT.Enabled() {
+		cfg.JWT.Secret = []byte(e2eJWTSecret) // the prospects API's tokens (prospects_test.go)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stack{t: t, ctx: ctx, dbURL: cfg.DatabaseURL, natsURL: cfg.NATSURL, stream: cfg.Stream}
 	s.workers = crmstack.NewWorkers(ctx, func(_ string, err error) { t.Errorf("%v", err) })

@@ -18,8 +18,10 @@ import (
 	"github.com/crmcore/crm/api/cratio"
 	"github.com/crmcore/crm/api/leadsapi"
 	"github.com/crmcore/crm/api/overplane"
+	"github.com/crmcore/crm/api/prospects"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/jwtauth"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
 	"github.com/crmcore/crm/projections/customers"
@@ -48,6 +50,9 @@ type Stack struct {
 	// Waiter lets a write's answer wait for the read models it serves; it
 	// follows checkpoints only while its part (Waiter) runs.
 	Waiter *projections.Waiter
+	// JWT verifies the prospects & clients API's bearer tokens; nil when
+	// Config.JWT sets no secret and no JWKS (those routes answer 503).
+	JWT *jwtauth.Verifier
 	// NC and JS are set by ConnectNATS.
 	NC *nats.Conn
 	JS jetstream.JetStream
@@ -77,6 +82,13 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) 
 		Listener: eventstore.NewListener(pool, logger),
 		Tenants:  tenants.New(pool), Requests: requestlog.New(store)}
 	s.Waiter = projections.NewWaiter(s.Store, s.Listener, logger)
+	if cfg.JWT.Enabled() {
+		// Tokens name tenants that exist: the lookup never creates one.
+		if s.JWT, err = jwtauth.New(cfg.JWT, jwtauth.Options{Tenants: s.Tenants, Logger: logger}); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("JWT verification: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -181,6 +193,7 @@ func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
 		Readers:          api.NewReaders(s.Pool),
 		Waiter:           s.Waiter,
 		Auth:             s.Tenants,
+		JWT:              s.JWT,
 		Requests:         s.Requests,
 		Logger:           s.Logger,
 		Ready:            func(ctx context.Context) error { return s.Pool.Ping(ctx) },
@@ -192,5 +205,5 @@ func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
 		o(deps)
 	}
 	return api.NewServer(deps, cratio.Dialect{}, overplane.Dialect{},
-		leadsapi.Dialect{PhotoDir: s.Config.PhotoDir, MaxPhotoBytes: s.Config.MaxPhotoBytes})
+		leadsapi.Dialect{PhotoDir: s.Config.PhotoDir, MaxPhotoBytes: s.Config.MaxPhotoBytes}, prospects.Dialect{})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/crmerr"
+	"github.com/crmcore/crm/jwtauth"
 )
 
 // ErrUnauthorized is returned by Authenticate for an unknown or revoked key.
@@ -70,6 +71,26 @@ func (s *Store) EnsureTenant(ctx context.Context, name string) (uuid.UUID, error
 	}
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("ensure tenant %q: %w", name, err)
+	}
+	return id, nil
+}
+
+// ErrUnknownTenant is TenantID's answer for a name no tenant has: a
+// caller naming it is not authorized. It wraps jwtauth.ErrUnknownTenant, so
+// a token naming it is refused as invalid.
+var ErrUnknownTenant = crmerr.Wrap(crmerr.Unauthorized, fmt.Errorf("tenants: %w", jwtauth.ErrUnknownTenant))
+
+// TenantID returns the id of the tenant called name, or an error wrapping
+// ErrUnknownTenant when there is none. Unlike EnsureTenant it never creates
+// one: a token must not make a tenant spring into being by naming it.
+func (s *Store) TenantID(ctx context.Context, name string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := s.pool.QueryRow(ctx, "select id from tenants where name = $1", name).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, fmt.Errorf("%q: %w", name, ErrUnknownTenant)
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("tenant %q: %w", name, err)
 	}
 	return id, nil
 }

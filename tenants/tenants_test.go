@@ -8,7 +8,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/devenv/storetest"
+	"github.com/crmcore/crm/jwtauth"
 	"github.com/crmcore/crm/tenants"
 )
 
@@ -99,5 +101,25 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if _, _, err := s.CreateAPIKey(ctx, uuid.New(), "crm_"); err == nil {
 		t.Fatal("key created for an unknown tenant")
+	}
+}
+
+// TestTenantIDNeverCreates: TenantID finds a tenant by name; a name no
+// tenant has is jwtauth.ErrUnknownTenant (unauthorized), and stays unknown.
+func TestTenantIDNeverCreates(t *testing.T) {
+	s := newStore(t)
+	id, err := s.EnsureTenant(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.TenantID(t.Context(), "acme"); err != nil || got != id {
+		t.Fatalf("TenantID(acme) = %v, %v; want %v", got, err, id)
+	}
+	for range 2 {
+		got, err := s.TenantID(t.Context(), "nobody")
+		if !errors.Is(err, jwtauth.ErrUnknownTenant) || !errors.Is(err, tenants.ErrUnknownTenant) ||
+			crmerr.Code(err) != crmerr.Unauthorized || got != uuid.Nil {
+			t.Fatalf("TenantID(nobody) = %v, %v; want ErrUnknownTenant", got, err)
+		}
 	}
 }

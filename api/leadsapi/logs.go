@@ -20,7 +20,13 @@ var actions = map[string]string{
 	domain.LeadCreated: "CreateLead", domain.LeadUpdated: "UpdateLead", domain.LeadMerged: "MergeLead",
 	domain.LeadStatusChanged: "ChangeStatus", domain.LeadArchived: "ArchiveLead", domain.LeadRestored: "RestoreLead",
 	domain.LeadDeleted: "DeleteLead", domain.CallLogged: "LogCall", domain.CallLogDeleted: "DeleteCallLog",
-	domain.CommentAdded: "AddComment", domain.CommentEdited: "EditComment",
+	domain.CommentAdded: "AddComment", domain.CommentEdited: "EditComment", domain.LeadConverted: "ConvertLead",
+	// Records the prospects & clients API writes into a lead's stream.
+	domain.LeadInteractionLogged: "LogInteraction", domain.LeadInteractionChanged: "ChangeInteraction",
+	domain.LeadInteractionDeleted: "DeleteInteraction", domain.LeadContactAdded: "AddContact",
+	domain.LeadContactChanged: "ChangeContact", domain.LeadContactRemoved: "RemoveContact",
+	domain.LeadLocationAdded: "AddLocation", domain.LeadLocationChanged: "ChangeLocation",
+	domain.LeadLocationRemoved: "RemoveLocation",
 }
 
 // change is one changed value in the audit log; values are JSON as stored.
