@@ -112,8 +112,12 @@ func ownLead(o recordOwner) uuid.UUID {
 // must be no other contact's and no other lead's. Errors:
 // domain.ErrLeadNotFound or domain.ErrCustomerNotFound (the owner),
 // domain.ValidationError, domain.LimitError, *DuplicateError (a contact's
-// email), ErrBusy.
-func AddRecord[T domain.Record](ctx context.Context, h *Handler, c Context, owner RecordOwner, rec T) (RecordResult[T], error) {
+// email), ErrBusy. Options commit more with the record (MovingTo).
+func AddRecord[T domain.Record](ctx context.Context, h *Handler, c Context, owner RecordOwner, rec T, opts ...RecordOption) (RecordResult[T], error) {
+	var with recordOptions
+	for _, o := range opts {
+		o(&with)
+	}
 	rec, err := normalizeRecord(rec, h.region)
 	if err != nil {
 		return RecordResult[T]{}, err
@@ -147,6 +151,9 @@ func AddRecord[T domain.Record](ctx context.Context, h *Handler, c Context, owne
 			if err != nil {
 				return RecordResult[T]{}, err
 			}
+			if decided, err = with.more(o, decided); err != nil {
+				return RecordResult[T]{}, err
+			}
 			u.append(o, decided, reserving(append(recordReservations(rec), spec.number(number))...))
 			u.keep(recordNote{Number: number})
 			added, _ := domain.RecordOf[T](decided, number)
@@ -161,6 +168,37 @@ func AddRecord[T domain.Record](ctx context.Context, h *Handler, c Context, owne
 		},
 		failed: h.recordFailed(ctx, c.TenantID),
 	})
+}
+
+// RecordOption is something AddRecord commits with the record, in the
+// same commit: all of it or none.
+type RecordOption func(*recordOptions)
+
+type recordOptions struct {
+	status domain.Status // move the owning lead to it ("": stay)
+}
+
+// MovingTo moves the owner, a lead, to pipeline status s with the record
+// (the prospects API's note with a follow-up status). On a customer it is
+// a domain.ValidationError naming "status".
+func MovingTo(s domain.Status) RecordOption {
+	return func(o *recordOptions) { o.status = s }
+}
+
+// more returns decided with what the options add for owner o.
+func (w recordOptions) more(o domain.Owner, decided []domain.Event) ([]domain.Event, error) {
+	if w.status == "" {
+		return decided, nil
+	}
+	l, ok := o.(*domain.Lead)
+	if !ok {
+		return nil, domain.ValidationError{Field: "status", Reason: "is a lead's, not a customer's"}
+	}
+	moved, err := l.ChangeStatus(w.status)
+	if err != nil {
+		return nil, err
+	}
+	return append(decided, moved...), nil
 }
 
 // ChangeRecord changes record number of type T: edit returns the next form

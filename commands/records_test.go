@@ -269,3 +269,34 @@ func TestCustomersLoadFromSnapshots(t *testing.T) {
 		t.Fatalf("a deleted customer keeps its snapshot at %d", v)
 	}
 }
+
+// A note that moves its lead (the prospects API's note with a follow-up
+// status) is one commit: the interaction and the status change land
+// together, and on a customer nothing lands at all.
+func TestRecordMovingItsLeadIsOneCommit(t *testing.T) {
+	f := newFixture(t)
+	lead := commands.RecordOwner{Stream: domain.LeadStream, ID: f.lead(t, "Acme", "buyer@acme.com")}
+	cust := commands.RecordOwner{Stream: domain.CustomerStream, ID: f.customer(t, "Globex", "info@globex.com").CustomerID}
+	before := f.eventCount(t)
+	res, err := commands.AddRecord(f.ctx, f.h, f.c, lead, call("moved"), commands.MovingTo("Qualified"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := f.store.ReadStream(f.ctx, f.c.TenantID, lead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-2:]
+	if f.eventCount(t) != before+2 || last[0].Type != domain.LeadInteractionLogged || last[1].Type != domain.LeadStatusChanged ||
+		last[0].Position.Tx != last[1].Position.Tx || last[1].Position != res.Position {
+		t.Fatalf("one commit of the note and the move: %+v", last)
+	}
+	before = f.eventCount(t)
+	var ve domain.ValidationError
+	if _, err := commands.AddRecord(f.ctx, f.h, f.c, cust, call("no"), commands.MovingTo("Qualified")); !errors.As(err, &ve) || ve.Field != "status" {
+		t.Fatalf("moving a customer: %v", err)
+	}
+	if f.eventCount(t) != before {
+		t.Fatal("a refused move wrote the note")
+	}
+}

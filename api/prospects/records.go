@@ -368,7 +368,7 @@ func decodeNote(r io.Reader, k ownerKind) (noteBody, *api.BadInput) {
 
 // addNote is POST …/{id}/notes: an interaction of the action's kind (note
 // when none) with the scheduled date as its next action; a prospect's
-// follow moves it to that pipeline status, a second commit after the note.
+// follow moves it to that pipeline status in the same commit as the note.
 func (h *handlers) addNote(k ownerKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		owner, entity, ok := h.ownerOf(c, k)
@@ -394,31 +394,18 @@ func (h *handlers) addNote(k ownerKind) gin.HandlerFunc {
 			}
 			status = s
 		}
-		cc := api.CommandContext(c, Name)
-		res, err := commands.AddRecord(ctx, h.d.Commands, cc, owner, domain.Interaction{Kind: nb.kind, Notes: nb.text,
-			NextActionAt: nb.at, OccurredAt: time.Now(), Author: api.TokenPrincipal(c).Subject})
+		var moving []commands.RecordOption
+		var followID *int64
+		if nb.follow != 0 {
+			moving, followID = append(moving, commands.MovingTo(status.Key)), &status.ID
+		}
+		res, err := commands.AddRecord(ctx, h.d.Commands, api.CommandContext(c, Name), owner, domain.Interaction{Kind: nb.kind,
+			Notes: nb.text, NextActionAt: nb.at, OccurredAt: time.Now(), Author: api.TokenPrincipal(c).Subject}, moving...)
 		if err != nil {
 			h.fail(c, err)
 			return
 		}
 		pos := res.Position
-		var followID *int64
-		if nb.follow != 0 {
-			// Its own key under the request's: the note's commit is not
-			// the status change's replay.
-			if cc.IdempotencyKey != "" {
-				cc.IdempotencyKey += " follow"
-			}
-			moved, err := h.d.Commands.ChangeStatus(ctx, cc, owner.ID, status.Key)
-			if err != nil {
-				h.fail(c, err)
-				return
-			}
-			if !moved.Position.IsZero() {
-				pos = moved.Position
-			}
-			followID = &status.ID
-		}
 		h.d.AwaitReadModels(c, pos, readModel)
 		c.JSON(http.StatusCreated, noteOf(res.Record, k, entity, followID))
 	}
