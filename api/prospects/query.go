@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,9 +51,17 @@ type params struct {
 	v url.Values
 }
 
-// paramsOf checks that the query names only allowed parameters, each once.
+// paramsOf checks that the query names only allowed parameters, each once;
+// of several faults it names the first parameter in sort order, so that
+// the same query is always refused the same way.
 func paramsOf(q url.Values, allowed []string) (params, *api.BadInput) {
-	for k, vs := range q {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		vs := q[k]
 		if !contains(allowed, k) {
 			return params{}, &api.BadInput{Status: http.StatusBadRequest, Code: "unknown_field", Field: api.FieldName(k), Reason: "is not allowed"}
 		}
@@ -63,14 +72,7 @@ func paramsOf(q url.Values, allowed []string) (params, *api.BadInput) {
 	return params{v: q}, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
 
 // get is the parameter's trimmed value, "" when absent or blank.
 func (p params) get(name string) string { return strings.TrimSpace(p.v.Get(name)) }
