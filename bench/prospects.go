@@ -196,14 +196,7 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 				rawD = time.Since(t)
 				return err
 			}
-			first, second := crm, raw
-			if i%2 == 1 {
-				first, second = raw, crm
-			}
-			if err := first(); err != nil {
-				return err
-			}
-			if err := second(); err != nil {
+			if err := inTurn(i, crm, raw); err != nil {
 				return err
 			}
 			if crmTotal != rawTotal {

@@ -3,7 +3,6 @@ package prospects
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -306,15 +305,7 @@ func (h *handlers) detail(c *gin.Context) {
 		return
 	}
 	pf := lead.Profile
-	core := prospectCore{ID: lead.Number, Name: pf.Name, CompanyName: optional(pf.Company), Email: optional(first1(pf.Emails)),
-		LocaleID: optionalInt(pf.Locale), Type: max(pf.ProspectType, 1)}
-	if len(pf.Phones) > 0 {
-		core.PhoneCode, core.Phone = splitPhone(pf.Phones[0])
-	}
-	core.FollowUpID, core.FollowName = followStatus(statuses, domain.Status(lead.Status))
-	if by, err := strconv.ParseInt(pf.LeadOwner, 10, 64); err == nil {
-		core.CreatedBy = &by
-	}
+	core := coreOf(lead.Number, pf, domain.Status(lead.Status), statuses)
 	if cust, err := h.d.Customers.CustomerOfLead(ctx, tenant, lead.ID); err == nil {
 		core.CompanyID = &cust.CustomerNumber
 	} else if !errors.Is(err, projections.ErrNotFound) {
