@@ -108,7 +108,7 @@ func TestProspectsReads(t *testing.T) {
 	d := s.psCreate(tok, map[string]any{"name": "Delta", "company": "Dome", "email": "delta@example.com", "type": 3, "follow_up_id": 1})
 	for id, data := range map[int64]map[string]any{
 		a: {"account_value": 5000, "ecommerce_type_id": 2, "estimated_close_date": "2026-04-15"},
-		b: {"account_value": 100}, c: {"account_value": 700}, d: {"account_value": 9},
+		b: {"account_value": 100}, c: {"account_value": 700, "ecommerce_type_id": 5}, d: {"account_value": 9},
 	} {
 		s.settled(s.do(tok, "PATCH", fmt.Sprintf("/prospects/%d/data", id), data))
 	}
@@ -263,7 +263,9 @@ func TestProspectsReads(t *testing.T) {
 		t.Fatalf("activities %+v", acts)
 	}
 	for q, n := range map[string]int{"startDate=2026-03-21&endDate=2026-03-31": 0, "startDate=2026-03-01&endDate=2026-03-31&follow=1": 0,
-		"startDate=2026-03-20T09:00:00Z&endDate=2026-03-20T09:00:00Z&search=crane": 1, "startDate=2026-03-01&endDate=2026-03-31&wms=1": 0} {
+		"startDate=2026-03-20T09:00:00Z&endDate=2026-03-20T09:00:00Z&search=crane": 1, "startDate=2026-03-01&endDate=2026-03-31&wms=1": 0,
+		"startDate=2026-03-01&endDate=2026-03-31&ecommerce=5,6": 1, "startDate=2026-03-01&endDate=2026-03-31&ecommerce=2": 0,
+		"startDate=2026-03-01&endDate=2026-03-31&type=1&campaign=q1": 0} {
 		s.laWant(s.do(tok, "GET", "/prospects/activities?"+q, nil), http.StatusOK, &acts)
 		if len(acts) != n {
 			t.Errorf("activities ?%s: %+v, want %d", q, acts, n)
