@@ -353,7 +353,7 @@ type activityQuery struct {
 	types    []int
 	campaign string
 	salesman string
-	ecommere []int64
+	ecommerce []int64
 	nothing  bool
 }
 
@@ -386,7 +386,7 @@ func parseActivities(q url.Values) (activityQuery, *api.BadInput) {
 	if bad != nil {
 		return a, bad
 	}
-	a.follow, a.types, a.ecommere, a.search = base.follow, base.filter.Types, base.filter.Ecommerce, base.filter.Search
+	a.follow, a.types, a.ecommerce, a.search = base.follow, base.filter.Types, base.filter.Ecommerce, base.filter.Search
 	a.nothing = base.filter.RoleFilter
 	for _, r := range roleParams {
 		a.nothing = a.nothing || p.get(r) != ""

@@ -235,7 +235,7 @@ func (h *handlers) activities(c *gin.Context) {
 	}
 	found, err := h.d.Records.Activities(c.Request.Context(), records.ActivityFilter{TenantID: tenant, From: a.from, To: a.to,
 		Search: a.search, Statuses: follow, Types: a.types, Campaign: a.campaign, Salesman: a.salesman,
-		Ecommerce: a.ecommere, ByRole: a.nothing, Limit: maxActivities})
+		Ecommerce: a.ecommerce, ByRole: a.nothing, Limit: maxActivities})
 	if err != nil {
 		h.fail(c, err)
 		return
