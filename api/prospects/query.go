@@ -347,14 +347,14 @@ func parseRoute(q url.Values, route string) (prospectQuery, *api.BadInput) {
 
 // activityQuery is the calendar's parsed query.
 type activityQuery struct {
-	from, to time.Time // inclusive
-	search   string
-	follow   []int64
-	types    []int
-	campaign string
-	salesman string
+	from, to  time.Time // inclusive
+	search    string
+	follow    []int64
+	types     []int
+	campaign  string
+	salesman  string
 	ecommerce []int64
-	nothing  bool
+	nothing   bool
 }
 
 // parseActivities reads the calendar's query: startDate and endDate
