@@ -170,6 +170,7 @@ var benchSteps = []struct {
 	{"relay", "relay", benchRelay},
 	{"replay", "replay", benchReplay},
 	{"lists", "lists and counts", benchLists},
+	{"prospects", "Kanban and KPIs", benchProspects},
 	{"memory", "memory", benchMemory},
 }
 

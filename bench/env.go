@@ -26,6 +26,7 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/localpg"
+	"github.com/crmcore/crm/jwtauth"
 	"github.com/crmcore/crm/stack"
 	"github.com/crmcore/crm/wire"
 )
@@ -55,10 +56,14 @@ type benchEnv struct {
 	baseURL        string
 	tenantID       uuid.UUID
 	apiKey         string
-	pgVersion      string
-	natsVersion    string
-	leads          leadSeq
-	cpu            cpuMeter
+	// token is a JWT of the tenant with the prospects API's read
+	// permission (319), signed with the bench's own HS256 secret.
+	token       string
+	jwtSecret   []byte
+	pgVersion   string
+	natsVersion string
+	leads       leadSeq
+	cpu         cpuMeter
 
 	workers *stack.Workers
 	closers []func(context.Context) // run in reverse order by close
@@ -103,6 +108,10 @@ func startBenchEnv(parent context.Context, cfg stack.Config, logger *slog.Logger
 	scfg.PhotoDir = filepath.Join(dir, "photos")
 	// A benchmark measures capacity, not the per-key and per-tenant limits.
 	scfg.RateLimits = api.RateLimits{}
+	// The prospects API's reads need a bearer JWT: the bench signs its
+	// own with a secret of its own.
+	env.jwtSecret = []byte("bench-" + randomSuffix() + randomSuffix() + randomSuffix() + randomSuffix())
+	scfg.JWT = jwtauth.Settings{Secret: env.jwtSecret}
 	if env.s, err = stack.Open(ctx, scfg, logger); err != nil {
 		return nil, err
 	}
@@ -140,6 +149,10 @@ func startBenchEnv(parent context.Context, cfg stack.Config, logger *slog.Logger
 		return nil, err
 	}
 	if env.apiKey, _, err = env.s.Tenants.CreateAPIKey(ctx, env.tenantID, "le_live_"); err != nil {
+		return nil, err
+	}
+	if env.token, err = jwtauth.IssueHS256(env.jwtSecret, jwtauth.Grant{Tenant: "bench", Subject: "bench",
+		Permissions: []string{"319"}, TTL: 24 * time.Hour}, time.Now()); err != nil {
 		return nil, err
 	}
 	logger.Info("bench: crm is up", "api", env.baseURL, "postgres", env.pgWhere, "nats", env.natsWhere)

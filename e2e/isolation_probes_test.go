@@ -250,6 +250,17 @@ func prospectProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(str
 		}
 	}
 	add("GET /openapi/prospects.json", isolationProbe{method: "GET", path: "/openapi/prospects.json", expect: expectListed})
+	// The reads: B's Kanban, list, KPIs and calendar hold none of A's
+	// prospects, A's ids name nothing.
+	wide := "startDate=2000-01-01&endDate=2100-12-31"
+	for route, path := range map[string]string{"GET /prospects/grouped": "/prospects/grouped?length=500",
+		"GET /prospects/list": "/prospects/list?length=500", "GET /prospects/kpis": "/prospects/kpis",
+		"GET /prospects/activities": "/prospects/activities?" + wide} {
+		add(route, isolationProbe{method: "GET", path: path, header: tok, expect: expectListed})
+	}
+	each("GET /prospects/:id", "GET", "/prospects/%s", leadPathIDs, nil)
+	each("GET /clients/:id", "GET", "/clients/%s", numbers([]int64{a.client}), nil)
+	each("GET /clients/:id/onboarding", "GET", "/clients/%s/onboarding", numbers([]int64{a.client}), nil)
 	row := map[string]any{"name": "Beta Probe", "email": a.emails[0]}
 	add("POST /prospects/process", isolationProbe{method: "POST", path: "/prospects/process", body: []any{row},
 		header: tok, expect: expectAccepted, check: noRowErrors})

@@ -130,22 +130,27 @@ func (h *handlers) render(c *gin.Context, res commands.LeadResult) (prospectBody
 		return prospectBody{}, err
 	}
 	p := res.Profile
-	core := prospectCore{ID: res.Number, Name: p.Name, CompanyName: optional(p.Company), Email: optional(first1(p.Emails)),
-		LocaleID: optionalInt(p.Locale), Type: max(p.ProspectType, 1)}
-	if len(p.Phones) > 0 {
-		core.PhoneCode, core.Phone = splitPhone(p.Phones[0])
-	}
-	core.FollowUpID, core.FollowName = followStatus(statuses, res.Status)
-	if n, err := strconv.ParseInt(p.LeadOwner, 10, 64); err == nil {
-		core.CreatedBy = &n
-	}
-	out := prospectBody{Prospect: core, FollowData: followDataOf(p)}
+	out := prospectBody{Prospect: coreOf(res.Number, p, res.Status, statuses), FollowData: followDataOf(p)}
 	if p.ProspectType == partnerType {
 		out.PartnerData = &partnerData{URL: optional(p.Website), PartnerTypeID: optionalInt(p.PartnerTypeID),
 			PartnerOriginID: optionalInt(p.PartnerOriginID), Rating: optionalInt(p.Rating),
 			LocaleID: optionalInt(p.Locale), SocialNetwork: optional(p.Social["network"])}
 	}
 	return out, nil
+}
+
+// coreOf is the core fields of lead number n with profile p in status.
+func coreOf(n int64, p domain.LeadProfile, status domain.Status, statuses []domain.PipelineStatus) prospectCore {
+	core := prospectCore{ID: n, Name: p.Name, CompanyName: optional(p.Company), Email: optional(first1(p.Emails)),
+		LocaleID: optionalInt(p.Locale), Type: max(p.ProspectType, 1)}
+	if len(p.Phones) > 0 {
+		core.PhoneCode, core.Phone = splitPhone(p.Phones[0])
+	}
+	core.FollowUpID, core.FollowName = followStatus(statuses, status)
+	if by, err := strconv.ParseInt(p.LeadOwner, 10, 64); err == nil {
+		core.CreatedBy = &by
+	}
+	return core
 }
 
 // followStatus is the id and follow_name of status key in the pipeline.

@@ -51,6 +51,13 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	route := func(method, path, permission string, handle gin.HandlerFunc) {
 		r.Handle(method, path, d.RequireToken(permission, h.fail), limit, params, keyed, handle)
 	}
+	route(http.MethodGet, "/prospects/grouped", permProspects, h.grouped)
+	route(http.MethodGet, "/prospects/list", permProspects, h.list)
+	route(http.MethodGet, "/prospects/activities", permProspects, h.activities)
+	route(http.MethodGet, "/prospects/kpis", permProspects, h.kpis)
+	route(http.MethodGet, "/prospects/:id", permProspects, h.detail)
+	route(http.MethodGet, "/clients/:id", permProspects, h.client)
+	route(http.MethodGet, "/clients/:id/onboarding", permProspects, h.onboarding)
 	route(http.MethodPost, "/prospects/process", jwtauth.AnyToken, h.process)
 	route(http.MethodPost, "/prospects", jwtauth.AnyToken, h.createProspects)
 	route(http.MethodPatch, "/prospects/:id", jwtauth.AnyToken, h.updateProspect)

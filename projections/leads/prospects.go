@@ -435,3 +435,19 @@ func (r *Reader) ProspectList(ctx context.Context, f ProspectFilter, start, leng
 	}
 	return total, filtered, rows, nil
 }
+
+// KPIStatement is the statement KPIs runs for f, with its arguments:
+// for baselines that time the same SQL without the reader.
+func KPIStatement(f ProspectFilter) (string, []any) { return countByStatusSQL(f) }
+
+// KanbanPageStatement is the statement of the Kanban's pages Kanban runs
+// after its counts, for statuses (those whose count exceeds offset), with
+// its arguments: for baselines that time the same SQL without the reader.
+func KanbanPageStatement(f ProspectFilter, offset, limit int, s ProspectSort, statuses []string) (string, []any, error) {
+	order, err := orderBy(kanbanSorts, s)
+	if err != nil {
+		return "", nil, err
+	}
+	sql, args := kanbanSQL(f, order, limit, offset, statuses)
+	return sql, args, nil
+}

@@ -165,6 +165,8 @@ type ActivityFilter struct {
 	Types    []int     // the lead's prospect type, any of (none set is 1, a prospect)
 	Campaign string    // the lead's campaign id
 	Salesman string    // whom the lead is assigned to
+	// Ecommerce are the lead's ecommerce type ids, any of.
+	Ecommerce []int64
 	// ByRole says a role filter (kae, csr, wms, …) was given: no endpoint
 	// writes those roles, so it matches nothing.
 	ByRole          bool
@@ -210,6 +212,9 @@ func (r *Reader) Activities(ctx context.Context, f ActivityFilter) ([]Activity, 
 	}
 	if f.Salesman != "" {
 		w.Add("l.assigned_to = ?", f.Salesman)
+	}
+	if len(f.Ecommerce) > 0 {
+		w.Add("(l.profile->>'ecommerce_type_id')::bigint = any(?)", f.Ecommerce)
 	}
 	sql := `select ` + interactionColumns + `, l.number, l.name, l.company, l.status
 		from rm_interactions i join rm_leads l on l.tenant_id = i.tenant_id and l.id = i.owner_id

@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/projections/leads"
+)
+
+// kanbanQuery is one Kanban page (or, without paging, the KPIs) of the
+// prospects API: counts-only filters (type, source), a sort among the
+// indexed columns, a page of each category.
+type kanbanQuery struct {
+	typ           int
+	partner       bool
+	sortBy        string
+	desc          bool
+	start, length int
+}
+
+func randomKanbanQuery(rng *rand.Rand) kanbanQuery {
+	q := kanbanQuery{sortBy: []string{"", "id", "company_name", "account_value", "last_contact"}[rng.IntN(5)],
+		desc: rng.IntN(2) == 0, start: []int{0, 0, 0, 25}[rng.IntN(4)], length: []int{10, 25}[rng.IntN(2)]}
+	if rng.IntN(10) < 3 {
+		q.typ = 1 + rng.IntN(2)
+	}
+	q.partner = rng.IntN(10) == 0
+	return q
+}
+
+func (q kanbanQuery) String() string {
+	return fmt.Sprintf("type %d partner %v sortBy %q desc %v start %d length %d", q.typ, q.partner, q.sortBy, q.desc, q.start, q.length)
+}
+
+// path is the route's request: the filters, and for the Kanban the page.
+func (q kanbanQuery) path(route string) string {
+	v := url.Values{}
+	if q.typ > 0 {
+		v.Set("type", strconv.Itoa(q.typ))
+	}
+	if q.partner {
+		v.Set("source", "partner")
+	}
+	if route == "/prospects/grouped" {
+		v.Set("start", strconv.Itoa(q.start))
+		v.Set("length", strconv.Itoa(q.length))
+		if q.sortBy != "" {
+			v.Set("sortBy", q.sortBy)
+			v.Set("sortType", map[bool]string{false: "asc", true: "desc"}[q.desc])
+		}
+	}
+	return route + "?" + v.Encode()
+}
+
+// filter is the read model's filter the handler builds for q.
+func (q kanbanQuery) filter(tenant uuid.UUID) leads.ProspectFilter {
+	f := leads.ProspectFilter{TenantID: tenant, Source: leads.SourceCompany}
+	if q.partner {
+		f.Source = leads.SourcePartner
+	}
+	if q.typ > 0 {
+		f.Types = []int{q.typ}
+	}
+	return f
+}
+
+// rawKPIs runs the KPI statement and returns the prospects counted, with
+// the statuses whose count exceeds offset (those the Kanban pages).
+func rawKPIs(ctx context.Context, pool *pgxpool.Pool, f leads.ProspectFilter, offset int) (int64, []string, error) {
+	sql, args := leads.KPIStatement(f)
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("kpis: %w", err)
+	}
+	defer rows.Close()
+	var total int64
+	var paged []string
+	for rows.Next() {
+		var status string
+		var n int64
+		var value float64
+		if err := rows.Scan(&status, &n, &value); err != nil {
+			return 0, nil, err
+		}
+		total += n
+		if int64(offset) < n {
+			paged = append(paged, status)
+		}
+	}
+	return total, paged, rows.Err()
+}
+
+// rawKanban runs the statements leads.Reader.Kanban runs for q (the
+// counts, then the pages) and reads the rows without decoding them.
+func rawKanban(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q kanbanQuery) (int64, error) {
+	f := q.filter(tenant)
+	total, paged, err := rawKPIs(ctx, pool, f, q.start)
+	if err != nil || len(paged) == 0 {
+		return total, err
+	}
+	sql, args, err := leads.KanbanPageStatement(f, q.start, q.length, leads.ProspectSort{By: q.sortBy, Desc: q.desc}, paged)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return 0, fmt.Errorf("kanban: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		_ = rows.RawValues()
+	}
+	return total, rows.Err()
+}
+
+// benchProspects times the prospects API's Kanban page (GET
+// /prospects/grouped) and KPIs (GET /prospects/kpis) through HTTP with a
+// JWT, one request at a time, each next to the same statements through
+// pgx, alternating who goes first.
+func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
+	var prospects int64
+	if err := env.s.Pool.QueryRow(ctx, `select count(*) from rm_leads where tenant_id = $1 and not archived`, env.tenantID).Scan(&prospects); err != nil {
+		return err
+	}
+	client := apiCall{client: newBenchClient(1), baseURL: env.baseURL, key: env.token}
+	n := max(200, min(cfg.Scale, 2000))
+	const warmup = 50
+	for _, w := range []struct {
+		workload, route, shape string
+		raw                    func(kanbanQuery) (int64, error)
+		total                  func([]byte) (int64, error)
+	}{
+		{"kanban", "/prospects/grouped", "a page of 10 or 25 per category, sorted by id, company, account value or last contact, type/source filters",
+			func(q kanbanQuery) (int64, error) { return rawKanban(ctx, env.s.Pool, env.tenantID, q) },
+			func(body []byte) (int64, error) {
+				var k struct{ Categories []struct{ Count int64 } }
+				err := json.Unmarshal(body, &k)
+				var sum int64
+				for _, c := range k.Categories {
+					sum += c.Count
+				}
+				return sum, err
+			}},
+		{"kpis", "/prospects/kpis", "count and account value per category, type/source filters",
+			func(q kanbanQuery) (int64, error) {
+				total, _, err := rawKPIs(ctx, env.s.Pool, q.filter(env.tenantID), 0)
+				return total, err
+			},
+			func(body []byte) (int64, error) {
+				var k []struct{ Count int64 }
+				err := json.Unmarshal(body, &k)
+				var sum int64
+				for _, c := range k {
+					sum += c.Count
+				}
+				return sum, err
+			}},
+	} {
+		env.logger.Info("bench: "+w.workload, "requests", n, "prospects", prospects)
+		rng := rand.New(rand.NewPCG(3, 4))
+		budget := time.Now().Add(listBudget)
+		var crmLat, rawLat latencies
+		mismatches, done := 0, n
+		for i := range n + warmup {
+			if i >= warmup+200 && time.Now().After(budget) {
+				done = i - warmup
+				break
+			}
+			q := randomKanbanQuery(rng)
+			var crmTotal, rawTotal int64
+			var crmD, rawD time.Duration
+			crm := func() error {
+				t := time.Now()
+				status, _, body, err := client.do(ctx, http.MethodGet, q.path(w.route), nil)
+				crmD = time.Since(t)
+				if err == nil && status != http.StatusOK {
+					err = fmt.Errorf("GET %s: HTTP %d: %.200s", q.path(w.route), status, body)
+				}
+				if err == nil {
+					crmTotal, err = w.total(body)
+				}
+				return err
+			}
+			raw := func() (err error) {
+				t := time.Now()
+				rawTotal, err = w.raw(q)
+				rawD = time.Since(t)
+				return err
+			}
+			if err := inTurn(i, crm, raw); err != nil {
+				return err
+			}
+			if crmTotal != rawTotal {
+				mismatches++
+			}
+			if i >= warmup {
+				crmLat.add(crmD)
+				rawLat.add(rawD)
+			}
+		}
+		crmP99, rawP99 := crmLat.pct(0.99), rawLat.pct(0.99)
+		r.add(benchRow{
+			workload: w.workload,
+			crm: fmt.Sprintf("p50 %s, p99 %s (%d GET %s with a JWT: %s; %d prospects in the tenant)",
+				ms(crmLat.pct(0.5)), ms(crmP99), done, w.route, w.shape, prospects),
+			baseline: fmt.Sprintf("p50 %s, p99 %s (the same SQL via pgx)", ms(rawLat.pct(0.5)), ms(rawP99)),
+			ratio:    ratio(float64(crmP99), float64(rawP99)) + " (p99)",
+			target:   "p99 ≤ 10 ms",
+			met:      crmP99 <= 10*time.Millisecond,
+		})
+		if mismatches > 0 {
+			r.note("%s: %d of %d requests counted other prospects than the raw SQL: the baseline no longer matches the reader", w.workload, mismatches, done+warmup)
+		}
+	}
+	return nil
+}
