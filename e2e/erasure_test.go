@@ -36,7 +36,8 @@ func (p erasable) marks() []string {
 
 // TestPermanentDeleteLeavesNoPersonalData creates a lead through each API
 // (with Idempotency-Key and X-Request-Id headers carrying the person's
-// email), gives it comments, call logs with notes and a photo, deletes it
+// email), gives it comments, call logs with notes, a photo and, through the
+// prospects API, a contact, a note and a location, deletes it
 // through the API that made it, and then searches everything crm writes —
 // every column of every row of every table of the database, the photo
 // folder, every message of the JetStream stream and every file of the NATS
@@ -105,6 +106,16 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 		s.laWant(s.doWith(s.key, "POST", "/leads/upload-photo", map[string]any{"id": number,
 			"photo": base64.StdEncoding.EncodeToString(laPNG(t, 8))}, headers(p, "photo")), http.StatusOK, &photo)
 		photos = append(photos, photo)
+		// Through the prospects API: a contact, a scheduled note and a
+		// location that carry the person too.
+		tok, pp := s.token(), fmt.Sprintf("/prospects/%d", number)
+		s.laWant(s.doWith(tok, "POST", pp+"/contacts", map[string]any{"name": p.first + " Assistant",
+			"email": "assistant." + p.email, "phone_code": "91", "phone": p.digits, "position": p.last + " office"},
+			headers(p, "contact")), http.StatusCreated, nil)
+		s.laWant(s.doWith(tok, "POST", pp+"/notes", map[string]any{"action": "call", "note": "spoke to " + p.first + " " + p.last,
+			"scheduled_date": "2026-12-20T09:00:00Z"}, headers(p, "note")), http.StatusCreated, nil)
+		s.laWant(s.doWith(tok, "POST", pp+"/locations", map[string]any{"name": p.last + " house",
+			"link": "https://maps.example.com/?q=" + p.last, "type": "office"}, headers(p, "location")), http.StatusCreated, nil)
 	}
 
 	// A lead that stays, with a call log that is deleted.
