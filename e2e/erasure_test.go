@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/devenv/localnats"
 	"github.com/crmcore/crm/devenv/storetest"
 	"github.com/crmcore/crm/eventstore"
@@ -41,8 +43,10 @@ func (p erasable) marks() []string {
 // through the API that made it, and then searches everything crm writes —
 // every column of every row of every table of the database, the photo
 // folder, every message of the JetStream stream and every file of the NATS
-// store directory — for the person's name, email and phone. It also deletes
-// one call log of a lead that stays, and looks for that call's notes.
+// store directory — for the person's name, email and phone. One person is
+// made through the prospects API and converted into a client with records
+// of its own, and the client is deleted too. It also deletes one call log
+// and one contact of a lead that stays, and looks for what they held.
 func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 	storeDir := t.TempDir()
 	ns, err := localnats.Start(localnats.Options{Dir: storeDir})
@@ -56,6 +60,7 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 		{"Quillon", "Vexmartha", "quillon.vexmartha@erasure.example", "+91 93456 12871", "9345612871", "Vexmartha-call-notes"},
 		{"Zorbeth", "Plindacue", "zorbeth.plindacue@erasure.example", "+91 94567 23982", "9456723982", "Plindacue-call-notes"},
 		{"Yarnifex", "Oddlestrom", "yarnifex.oddlestrom@erasure.example", "+91 95678 34093", "9567834093", "Oddlestrom-call-notes"},
+		{"Wembric", "Tallowquent", "wembric.tallowquent@erasure.example", "+91 96789 45104", "9678945104", "Tallowquent-call-notes"},
 	}
 	headers := func(p erasable, what string) http.Header {
 		return http.Header{"Idempotency-Key": {uuid.NewString()}, "X-Request-Id": {"rid-" + what + "-" + p.email}}
@@ -94,6 +99,20 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 			deletes = append(deletes, func() {
 				s.laWant(s.do(s.key, "DELETE", "/api/crm/lead/"+l.ID, nil), http.StatusOK, nil)
 			})
+		case 3: // the prospects API, then converted into a client
+			var out struct {
+				Inserts []struct{ ID int64 } `json:"inserts"`
+			}
+			s.laWant(s.doWith(s.token(), "POST", "/prospects", []any{map[string]any{"name": p.first + " " + p.last,
+				"company": p.last + " Ltd", "email": p.email, "phone": json.Number(p.digits), "code": 91}}, headers(p, "create")), http.StatusOK, &out)
+			if len(out.Inserts) != 1 {
+				t.Fatalf("prospect create: %+v", out)
+			}
+			number = out.Inserts[0].ID
+			uuidID = laUUID(t, s, number)
+			deletes = append(deletes, func() {
+				s.laWant(s.do(s.key, "DELETE", "/leads", map[string]any{"ids": []int64{number}}), http.StatusOK, nil)
+			})
 		}
 		if number == 0 {
 			number = s.leadNumber(uuidID)
@@ -116,6 +135,9 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 			"scheduled_date": "2026-12-20T09:00:00Z"}, headers(p, "note")), http.StatusCreated, nil)
 		s.laWant(s.doWith(tok, "POST", pp+"/locations", map[string]any{"name": p.last + " house",
 			"link": "https://maps.example.com/?q=" + p.last, "type": "office"}, headers(p, "location")), http.StatusCreated, nil)
+		if i == 3 {
+			deletes = append(deletes, s.eraseableClient(p, uuidID, headers))
+		}
 	}
 
 	// A lead that stays, with a call log that is deleted.
@@ -127,6 +149,13 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 	if got := s.listCalls(s.key, "?lead_id="+keeper.ID).Total; got != 0 {
 		t.Fatalf("the deleted call log is still listed: %d", got)
 	}
+	// … and a contact of it that is removed: its data goes with it.
+	const contactName = "Brindlefoss Gorrimant"
+	var ct struct{ ID int64 }
+	s.laWant(s.do(s.token(), "POST", fmt.Sprintf("/prospects/%d/contacts", s.leadNumber(keeper.ID)), map[string]any{
+		"name": contactName, "email": "brindlefoss@erasure.example", "phone_code": "91", "phone": "9789056215"}),
+		http.StatusCreated, &ct)
+	s.laWant(s.do(s.token(), "DELETE", fmt.Sprintf("/prospects/%d/contacts", ct.ID), nil), http.StatusNoContent, nil)
 
 	for _, d := range deletes {
 		d()
@@ -139,7 +168,7 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 	for _, p := range people {
 		marks = append(marks, p.marks()...)
 	}
-	marks = append(marks, callNotes)
+	marks = append(marks, callNotes, contactName, "brindlefoss@erasure.example", "9789056215")
 
 	s.searchDatabase(marks)
 	for _, name := range photos {
@@ -156,6 +185,35 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 	if r := s.do(s.key, "GET", fmt.Sprintf("/leads/logs/%d", s.leadNumber(keeper.ID)), nil); r.Status != http.StatusOK ||
 		!strings.Contains(string(r.Body), "DeleteCallLog") || strings.Contains(string(r.Body), callNotes) {
 		t.Errorf("logs of the kept lead: %d %s", r.Status, r.Body)
+	}
+}
+
+// eraseableClient converts the lead into a client (no route of the
+// prospects API converts; /dev/crm's will), gives the client a contact, a
+// note, a location and follow-up data through the prospects API, and
+// returns the client's delete, through the commands (no route of this API
+// deletes a client).
+func (s *stack) eraseableClient(p erasable, leadID string, headers func(erasable, string) http.Header) func() {
+	s.t.Helper()
+	h, c := commands.New(s.core.Store, "IN"), commands.Context{TenantID: s.tenantID}
+	conv, err := h.ConvertLead(s.ctx, c, uuid.MustParse(leadID))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, cp := s.token(), fmt.Sprintf("/clients/%d", conv.Number)
+	s.laWant(s.doWith(tok, "POST", cp+"/contacts", map[string]any{"name": p.first + " Buyer",
+		"email": "buyer." + p.email, "phone_code": "91", "phone": p.digits, "position": p.last + " purchasing"},
+		headers(p, "client-contact")), http.StatusCreated, nil)
+	s.laWant(s.doWith(tok, "POST", cp+"/notes", map[string]any{"action": "email", "note": "wrote to " + p.first + " " + p.last,
+		"scheduled_date": "2026-12-21T09:00:00Z"}, headers(p, "client-note")), http.StatusCreated, nil)
+	s.laWant(s.doWith(tok, "POST", cp+"/locations", map[string]any{"name": p.last + " depot",
+		"link": "https://maps.example.com/?q=depot+" + p.last, "type": "warehouse"}, headers(p, "client-location")), http.StatusCreated, nil)
+	s.laWant(s.doWith(tok, "PATCH", cp+"/data", map[string]any{"annotations": p.first + " prefers mornings"},
+		headers(p, "client-data")), http.StatusOK, nil)
+	return func() {
+		if _, err := h.DeleteCustomer(s.ctx, c, conv.CustomerID); err != nil {
+			s.t.Fatal(err)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -334,6 +335,7 @@ func prepare(c Commit) (Commit, error) {
 	streams := make([]StreamAppend, len(c.Streams))
 	seen := make(map[uuid.UUID]bool, len(c.Streams))
 	total := 0
+	c.Metadata.Erased = nil // the store says what a commit erased, not the caller
 	for i, sa := range c.Streams {
 		if err := validateStream(sa, seen); err != nil {
 			return c, fmt.Errorf("%w: stream %d: %w", ErrInvalidCommit, i, err)
@@ -355,6 +357,11 @@ func prepare(c Commit) (Commit, error) {
 		sa.Events = events
 		streams[i] = sa
 		total += len(events)
+		if sa.Redact {
+			c.Metadata.Erased = append(c.Metadata.Erased, Erased{StreamID: sa.StreamID})
+		} else if len(sa.RedactEvents) > 0 {
+			c.Metadata.Erased = append(c.Metadata.Erased, Erased{StreamID: sa.StreamID, Events: slices.Clone(sa.RedactEvents)})
+		}
 	}
 	if total == 0 {
 		return c, fmt.Errorf("%w: no event", ErrInvalidCommit)

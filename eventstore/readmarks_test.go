@@ -122,7 +122,7 @@ func TestReadAllKeepsEachCommitsMetadata(t *testing.T) {
 		t.Fatalf("%d events, want %d", len(got), len(want))
 	}
 	for i := range got {
-		if got[i].Metadata != want[i] {
+		if !got[i].Metadata.Equal(want[i]) {
 			t.Fatalf("event %d metadata %+v, want %+v", i, got[i].Metadata, want[i])
 		}
 	}

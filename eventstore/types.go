@@ -3,6 +3,7 @@ package eventstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,35 @@ type Metadata struct {
 	RequestID     string `json:"request_id,omitempty"`
 	CorrelationID string `json:"correlation_id,omitempty"`
 	CausationID   string `json:"causation_id,omitempty"`
+	// Erased names what a redacting commit erased of its streams' earlier
+	// events (the store fills it in from the commit's StreamAppends), so
+	// that copies kept elsewhere — the JetStream stream — are erased too.
+	Erased []Erased `json:"erased,omitempty"`
+}
+
+// Erased is what one redacting commit erased of one stream: every earlier
+// event (Events nil, a permanent delete) or the events named.
+type Erased struct {
+	StreamID uuid.UUID   `json:"stream_id"`
+	Events   []uuid.UUID `json:"events,omitempty"`
+}
+
+// Equal reports whether m and o say the same.
+func (m Metadata) Equal(o Metadata) bool {
+	return m.Actor == o.Actor && m.APIKeyID == o.APIKeyID && m.API == o.API && m.RequestID == o.RequestID &&
+		m.CorrelationID == o.CorrelationID && m.CausationID == o.CausationID && slices.EqualFunc(m.Erased, o.Erased, func(x, y Erased) bool {
+		return x.StreamID == y.StreamID && slices.Equal(x.Events, y.Events) && (x.Events == nil) == (y.Events == nil)
+	})
+}
+
+// ErasedOf returns what m's commit erased of stream, if anything.
+func (m Metadata) ErasedOf(stream uuid.UUID) (Erased, bool) {
+	for _, e := range m.Erased {
+		if e.StreamID == stream {
+			return e, true
+		}
+	}
+	return Erased{}, false
 }
 
 // NewEvent is an event about to be appended.

@@ -6,10 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/leader"
@@ -69,7 +67,7 @@ func (s *Stack) Go(ctx context.Context, g *errgroup.Group, names ...string) {
 
 // runRelay relays while leading; standby otherwise.
 func (s *Stack) runRelay(ctx context.Context) error {
-	r := relay.New(relay.Config{Store: s.Store, Listener: s.Listener, JS: s.JS, Stream: s.Config.Stream, EraseOn: eraseOn,
+	r := relay.New(relay.Config{Store: s.Store, Listener: s.Listener, JS: s.JS, Stream: s.Config.Stream,
 		Logger: s.Logger, BatchSize: s.Config.RelayBatch, Readers: s.Config.RelayReaders})
 	return leader.Lead(ctx, s.Pool.Config().ConnConfig.Copy(), "relay", s.Logger, r.Run)
 }
@@ -84,41 +82,6 @@ func (s *Stack) runProjectors(ctx context.Context) error {
 		})
 	}
 	return g.Wait()
-}
-
-// eraseOn picks what a permanent delete erases from JetStream: every earlier
-// message of a deleted lead, the message that logged a deleted call log.
-func eraseOn(e eventstore.Event) *relay.Erasure {
-	switch e.Type {
-	case domain.LeadDeleted:
-		return &relay.Erasure{All: true}
-	case domain.CallLogDeleted:
-		id, ok := callLogIDOf(e)
-		if !ok {
-			return nil // redacted with its lead, whose deletion erases it all
-		}
-		return &relay.Erasure{Match: func(m eventstore.Event) bool {
-			logged, ok := callLogIDOf(m)
-			return ok && m.Type == domain.CallLogged && logged == id
-		}}
-	}
-	return nil
-}
-
-// callLogIDOf is the call log id of a lead.call_logged or
-// lead.call_log_deleted event, if its data still holds one.
-func callLogIDOf(e eventstore.Event) (uuid.UUID, bool) {
-	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
-	if err != nil {
-		return uuid.Nil, false
-	}
-	switch d := ev.Data.(type) {
-	case domain.CallLoggedData:
-		return d.CallLogID, d.CallLogID != uuid.Nil
-	case domain.CallLogDeletedData:
-		return d.CallLogID, d.CallLogID != uuid.Nil
-	}
-	return uuid.Nil, false
 }
 
 // Workers runs named parts that can be stopped and started again one by

@@ -132,7 +132,7 @@ func (c *Encoder) appendBody(b []byte, e eventstore.Event) ([]byte, bool) {
 	if !plainString(e.StreamType) || !plainString(e.Type) || e.RecordedAt.Year() < 0 || e.RecordedAt.Year() > 9999 {
 		return b, false
 	}
-	if c.metaJSON == nil || c.meta != e.Metadata {
+	if c.metaJSON == nil || !c.meta.Equal(e.Metadata) {
 		meta, err := json.Marshal(e.Metadata)
 		if err != nil {
 			return b, false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/crmcore/crm/eventstore"
@@ -22,6 +23,26 @@ type Erasure struct {
 	All bool
 	// Match picks the messages to erase, by their events, when All is false.
 	Match func(eventstore.Event) bool
+}
+
+// ErasureOf is what e erases from JetStream: what the store redacted of
+// e's stream in e's commit (eventstore.Metadata.Erased) — every earlier
+// message of a deleted stream, or those of the events a partial delete
+// redacted (a call log, a contact). Nil when e's commit redacted nothing
+// of its stream.
+func ErasureOf(e eventstore.Event) *Erasure {
+	er, ok := e.Metadata.ErasedOf(e.StreamID)
+	if !ok {
+		return nil
+	}
+	if er.Events == nil {
+		return &Erasure{All: true}
+	}
+	ids := make(map[uuid.UUID]bool, len(er.Events))
+	for _, id := range er.Events {
+		ids[id] = true
+	}
+	return &Erasure{Match: func(m eventstore.Event) bool { return ids[m.ID] }}
 }
 
 // erase erases the messages of e's subject before e that er picks. seq is

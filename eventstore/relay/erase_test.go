@@ -1,7 +1,6 @@
 package relay_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -16,26 +15,6 @@ import (
 	"github.com/crmcore/crm/eventstore/relay"
 	"github.com/crmcore/crm/wire"
 )
-
-// eraseCallLog erases the message that logged the call log a
-// lead.call_log_deleted names, as crm's relay does.
-func eraseCallLog(e eventstore.Event) *relay.Erasure {
-	if e.Type != "lead.call_log_deleted" {
-		return eraseOnDelete(e)
-	}
-	id := callLogID(e)
-	return &relay.Erasure{Match: func(m eventstore.Event) bool {
-		return m.Type == "lead.call_logged" && callLogID(m) == id
-	}}
-}
-
-func callLogID(e eventstore.Event) string {
-	var d struct {
-		CallLogID string `json:"call_log_id"`
-	}
-	_ = json.Unmarshal(e.Data, &d)
-	return d.CallLogID
-}
 
 // A call log deleted for good: the relay erases the one message that
 // logged it with a secure delete, and keeps the lead's other messages. The
@@ -90,7 +69,7 @@ func TestRelayErasesADeletedCallLogEvenAfterACrash(t *testing.T) {
 	}
 
 	js := &faultyJS{JetStream: e.js, failErasures: 1}
-	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: js, Stream: cfg, EraseOn: eraseCallLog,
+	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: js, Stream: cfg,
 		PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	startRelay(t, r)
 	last := stored[len(stored)-1].Position

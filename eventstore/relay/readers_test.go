@@ -29,7 +29,7 @@ func TestRelayParallelReadsKeepCommitOrder(t *testing.T) {
 	deleted := e.appendLeads(t, 200) // held back by the older transaction
 
 	cfg := e.streamConfig("P")
-	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, EraseOn: eraseOnDelete,
+	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg,
 		BatchSize: 70, Readers: 3, Window: 50, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	startRelay(t, r)
 	storetest.WaitFor(t, time.Minute, func() (bool, error) {

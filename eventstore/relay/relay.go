@@ -63,11 +63,7 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// PollInterval is the fallback wake-up when no NOTIFY arrives (default 1s).
 	PollInterval time.Duration
-	// EraseOn says which earlier messages of an event's subject the event
-	// erases from JetStream (nil: none): for a permanent delete, those that
-	// carried what the store redacted, so NATS keeps no copy of it.
-	EraseOn func(eventstore.Event) *Erasure
-	Logger  *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Relay tails the event store in commit order and publishes every event to
@@ -103,9 +99,6 @@ func New(cfg Config) *Relay {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.EraseOn == nil {
-		cfg.EraseOn = func(eventstore.Event) *Erasure { return nil }
 	}
 	return &Relay{cfg: cfg}
 }
@@ -175,7 +168,7 @@ func (r *Relay) recoverErasures(ctx context.Context, stream jetstream.Stream, re
 			if resume.Less(e.Position) {
 				return eventstore.SaveCheckpoint(ctx, r.cfg.Store.Pool(), CheckpointName, resume)
 			}
-			if er := r.cfg.EraseOn(e); er != nil {
+			if er := ErasureOf(e); er != nil {
 				if err := er.erase(ctx, stream, r.cfg.Stream.Subjects, e, 0); err != nil {
 					return err
 				}

@@ -314,7 +314,7 @@ func (r *Relay) encode(ctx context.Context, after eventstore.Position, in <-chan
 			if err != nil {
 				return err
 			}
-			erase := r.cfg.EraseOn(e) // while e has its data
+			erase := ErasureOf(e) // while e has its data
 			e.Data = nil
 			batch[i] = outgoing{event: e, msg: msg, seq: seq, erase: erase}
 			after = e.Position

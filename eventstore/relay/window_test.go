@@ -168,14 +168,6 @@ func (e *env) appendLeads(tb testing.TB, n int) map[uuid.UUID]bool {
 	return deleted
 }
 
-// eraseOnDelete erases a deleted lead's earlier messages.
-func eraseOnDelete(e eventstore.Event) *relay.Erasure {
-	if e.Type == "lead.deleted" {
-		return &relay.Erasure{All: true}
-	}
-	return nil
-}
-
 // assertMirrors checks that the stream holds every stored event once, in
 // commit order, except the messages of deleted streams before their
 // deletion, which were purged; and that the relay checkpoint reached the
@@ -257,7 +249,7 @@ func TestRelayWindowRestartsMidWindow(t *testing.T) {
 		}
 		return true
 	}}
-	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: js, Stream: cfg, EraseOn: eraseOnDelete,
+	r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: js, Stream: cfg,
 		BatchSize: 50, Window: 16, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	stop := startRelay(t, r)
 
@@ -318,7 +310,7 @@ func TestRelayWindowTwoRelaysFenceEachOther(t *testing.T) {
 	deleted := e.appendLeads(t, 200)
 	cfg := e.streamConfig("F")
 	for range 2 {
-		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg, EraseOn: eraseOnDelete,
+		r := relay.New(relay.Config{Store: e.store, Listener: e.listener, JS: e.js, Stream: cfg,
 			BatchSize: 30, Window: 8, PollInterval: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 		startRelay(t, r)
 	}
