@@ -73,41 +73,31 @@ func (q kanbanQuery) filter(tenant uuid.UUID) leads.ProspectFilter {
 	return f
 }
 
-// rawKPIs runs the KPI statement and returns the prospects counted, with
-// the statuses whose count exceeds offset (those the Kanban pages).
-func rawKPIs(ctx context.Context, pool *pgxpool.Pool, f leads.ProspectFilter, offset int) (int64, []string, error) {
+// rawKPIs runs the KPI statement and returns the prospects counted.
+func rawKPIs(ctx context.Context, pool *pgxpool.Pool, f leads.ProspectFilter) (int64, error) {
 	sql, args := leads.KPIStatement(f)
 	rows, err := pool.Query(ctx, sql, args...)
 	if err != nil {
-		return 0, nil, fmt.Errorf("kpis: %w", err)
+		return 0, fmt.Errorf("kpis: %w", err)
 	}
 	defer rows.Close()
 	var total int64
-	var paged []string
 	for rows.Next() {
 		var status string
 		var n int64
 		var value float64
 		if err := rows.Scan(&status, &n, &value); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		total += n
-		if int64(offset) < n {
-			paged = append(paged, status)
-		}
 	}
-	return total, paged, rows.Err()
+	return total, rows.Err()
 }
 
-// rawKanban runs the statements leads.Reader.Kanban runs for q (the
-// counts, then the pages) and reads the rows without decoding them.
+// rawKanban runs the statement leads.Reader.Kanban runs for q and reads
+// each category's count, skipping the records' columns.
 func rawKanban(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q kanbanQuery) (int64, error) {
-	f := q.filter(tenant)
-	total, paged, err := rawKPIs(ctx, pool, f, q.start)
-	if err != nil || len(paged) == 0 {
-		return total, err
-	}
-	sql, args, err := leads.KanbanPageStatement(f, q.start, q.length, leads.ProspectSort{By: q.sortBy, Desc: q.desc}, paged)
+	sql, args, err := leads.KanbanStatement(q.filter(tenant), q.start, q.length, leads.ProspectSort{By: q.sortBy, Desc: q.desc})
 	if err != nil {
 		return 0, err
 	}
@@ -116,8 +106,19 @@ func rawKanban(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q kanb
 		return 0, fmt.Errorf("kanban: %w", err)
 	}
 	defer rows.Close()
+	var total int64
+	var last string
 	for rows.Next() {
-		_ = rows.RawValues()
+		var status string
+		var n int64
+		dest := make([]any, len(rows.FieldDescriptions()))
+		dest[0], dest[1] = &status, &n
+		if err := rows.Scan(dest...); err != nil {
+			return 0, err
+		}
+		if status != last {
+			total, last = total+n, status
+		}
 	}
 	return total, rows.Err()
 }
@@ -152,8 +153,7 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 			}},
 		{"kpis", "/prospects/kpis", "count and account value per category, type/source filters",
 			func(q kanbanQuery) (int64, error) {
-				total, _, err := rawKPIs(ctx, env.s.Pool, q.filter(env.tenantID), 0)
-				return total, err
+				return rawKPIs(ctx, env.s.Pool, q.filter(env.tenantID))
 			},
 			func(body []byte) (int64, error) {
 				var k []struct{ Count int64 }

@@ -138,9 +138,9 @@ func (h *handlers) grouped(c *gin.Context) {
 		cat := kanbanCategory{ID: s.ID, Name: snake(s.Name), Count: k.Count, Records: make([]kanbanRecord, 0, len(k.Records))}
 		for _, p := range k.Records {
 			id := s.ID
-			cat.Records = append(cat.Records, kanbanRecord{ID: p.Number, CompanyName: optional(p.Profile.Company),
-				Name: p.Profile.Name, Email: optional(first1(p.Profile.Emails)), FollowUpID: &id, FollowName: cat.Name,
-				AccountValue: p.DealValue, LastContact: p.LastContact, SalesmanName: optional(p.Profile.AssignedTo),
+			cat.Records = append(cat.Records, kanbanRecord{ID: p.Number, CompanyName: optional(p.Company),
+				Name: p.Name, Email: optional(p.Email), FollowUpID: &id, FollowName: cat.Name,
+				AccountValue: p.DealValue, LastContact: p.LastContact, SalesmanName: optional(p.AssignedTo),
 				MonthlyShipments: p.MonthlyShipments, Services: []int{}})
 		}
 		out = append(out, cat)

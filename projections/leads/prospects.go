@@ -3,6 +3,7 @@ package leads
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -198,6 +199,12 @@ func prospectDims(w *projections.Where, f ProspectFilter, counts bool) bool {
 // counts hold all of it.
 func prospectWhere(f ProspectFilter) (w *projections.Where, counted bool) {
 	w = &projections.Where{}
+	return w, addProspectWhere(w, f)
+}
+
+// addProspectWhere adds the condition of f on rm_leads to w; counted says
+// the counts hold all of it.
+func addProspectWhere(w *projections.Where, f ProspectFilter) (counted bool) {
 	counted = prospectDims(w, f, false)
 	if f.RoleFilter {
 		w.Clauses = append(w.Clauses, "false")
@@ -247,7 +254,7 @@ func prospectWhere(f ProspectFilter) (w *projections.Where, counted bool) {
 	if f.EstimatedCloseMonth != "" {
 		w.Add(`left(profile->>'estimated_close_date', 7) = ?`, f.EstimatedCloseMonth)
 	}
-	return w, counted
+	return counted
 }
 
 // Prospect is a lead as the prospects API shows it: its row of the lead
@@ -295,24 +302,39 @@ func pageSQL(f ProspectFilter, order string, limit, offset int) (string, []any) 
 		fmt.Sprintf(` order by %s limit $%d offset $%d`, order, len(args)-1, len(args)), args
 }
 
-// kanbanSQL is the statement of the Kanban's pages: for each of statuses
-// (its last argument), the page [offset, offset+limit) of f's prospects in
-// it in order, the statuses' pages one after the other. One statement, so
-// Postgres plans once (planning among rm_leads' many indexes costs more
-// than a page's index scan) and runs one index scan per status.
+// kanbanSQL is the Kanban in one statement: per status with any of f's
+// prospects, their count (from rm_prospect_counts when it holds all of f),
+// and the page [offset, offset+limit) of them in order — a row per record,
+// or one with null record columns for a status whose page is empty. One
+// statement, so the Kanban is one round trip, planned once (planning among
+// rm_leads' many indexes costs more than a page's index scan), one index
+// scan per status whose count exceeds offset.
 //
 // LIMIT and OFFSET are in the text, not parameters: after five runs
 // Postgres may keep a generic plan of a prepared statement, and one made
 // for an unknown limit sorts whole categories.
-func kanbanSQL(f ProspectFilter, order string, limit, offset int, statuses []string) (string, []any) {
-	w, _ := prospectWhere(f)
-	w.Clauses = append(w.Clauses, "status = c.status")
-	args := append(w.Args, statuses)
-	return fmt.Sprintf(`select p.* from unnest($%d::text[]) with ordinality c (status, i) cross join lateral (
-		select %s, row_number() over (order by %s) as rn from rm_leads where %s
-		order by %s limit %d offset %d) p
-		order by c.i, p.rn`, len(args), prospectColumns, order, w.String(), order, max(limit, 0), max(offset, 0)), args
+func kanbanSQL(f ProspectFilter, order string, limit, offset int) (string, []any) {
+	w := &projections.Where{}
+	counts := `select status, count(*) as n from rm_leads where %s group by status`
+	if addProspectWhere(w, f) {
+		cw := &projections.Where{Args: slices.Clip(w.Args)}
+		prospectDims(cw, f, true)
+		counts = fmt.Sprintf(`select status, sum(n)::bigint as n from rm_prospect_counts where %s group by status`, cw.String())
+		w.Args = cw.Args
+	} else {
+		counts = fmt.Sprintf(counts, w.String())
+	}
+	limit, offset = max(limit, 0), max(offset, 0)
+	return fmt.Sprintf(`with c as materialized (%s)
+		select c.status, c.n, p.* from c left join lateral (
+			select %s, row_number() over (order by %s) as rn from rm_leads where %s and status = c.status and c.n > %d
+			order by %s limit %d offset %d) p on true
+		order by c.status, p.rn`, counts, kanbanColumns, order, w.String(), offset, order, limit, offset), w.Args
 }
+
+// kanbanColumns are the columns of a KanbanRecord, in scan order. The
+// float is named apart from deal_value, which the pages order by.
+const kanbanColumns = `number, name, email, company, assigned_to, deal_value::float8 as account_value, last_contact, monthly_shipments`
 
 // countByStatusSQL counts f's prospects and sums their deal value per
 // status: from rm_prospect_counts when it holds all of f, else on rm_leads.
@@ -358,50 +380,65 @@ func (r *Reader) KPIs(ctx context.Context, f ProspectFilter) ([]ProspectKPI, err
 type KanbanCategory struct {
 	Status  string
 	Count   int64
-	Records []Prospect
+	Records []KanbanRecord
+}
+
+// KanbanRecord is a prospect on the Kanban: its columns of rm_leads the
+// card shows, without the profile.
+type KanbanRecord struct {
+	Number           int64
+	Name             string
+	Email            string // the first
+	Company          string
+	AssignedTo       string
+	DealValue        float64
+	LastContact      *time.Time
+	MonthlyShipments *int64
 }
 
 // Kanban returns, per status with any prospect matching f (by status
 // key), their count and the page [offset, offset+limit) of them in
-// order s. The caller adds the pipeline's empty statuses and orders and
-// names the categories. Each page is a scan of one of kanbanIndexes when
-// f has no filter beyond the counts'.
+// order s, in one round trip (kanbanSQL). The caller adds the pipeline's
+// empty statuses and orders and names the categories. Each page is a
+// scan of one of kanbanIndexes when f has no filter beyond the counts'.
 func (r *Reader) Kanban(ctx context.Context, f ProspectFilter, offset, limit int, s ProspectSort) ([]KanbanCategory, error) {
 	order, err := orderBy(kanbanSorts, s)
 	if err != nil {
 		return nil, err
 	}
-	kpis, err := r.KPIs(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	cats := make([]KanbanCategory, len(kpis))
-	at := map[string]int{}
-	var paged []string
-	for i, k := range kpis {
-		cats[i], at[k.Status] = KanbanCategory{Status: k.Status, Count: k.Count, Records: []Prospect{}}, i
-		if int64(offset) < k.Count {
-			paged = append(paged, k.Status)
-		}
-	}
-	if limit <= 0 || len(paged) == 0 {
-		return cats, nil
-	}
-	sql, args := kanbanSQL(f, order, limit, offset, paged)
+	sql, args := kanbanSQL(f, order, limit, offset)
 	rows, err := r.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("kanban: %w", err)
 	}
-	records, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Prospect, error) {
-		var rn int64
-		return scanProspectAnd(row, &rn)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("kanban: %w", err)
+	defer rows.Close()
+	var cats []KanbanCategory
+	for rows.Next() {
+		var (
+			status               string
+			n                    int64
+			number               *int64
+			name, email, company *string
+			assigned             *string
+			value                *float64
+			rec                  KanbanRecord
+		)
+		if err := rows.Scan(&status, &n, &number, &name, &email, &company, &assigned, &value, &rec.LastContact,
+			&rec.MonthlyShipments, nil); err != nil {
+			return nil, fmt.Errorf("kanban: %w", err)
+		}
+		if len(cats) == 0 || cats[len(cats)-1].Status != status {
+			cats = append(cats, KanbanCategory{Status: status, Count: n, Records: make([]KanbanRecord, 0, min(n, int64(max(limit, 0))))})
+		}
+		if number == nil {
+			continue // a status with no record on this page
+		}
+		rec.Number, rec.Name, rec.Email, rec.Company, rec.AssignedTo, rec.DealValue = *number, *name, *email, *company, *assigned, *value
+		c := &cats[len(cats)-1]
+		c.Records = append(c.Records, rec)
 	}
-	for _, p := range records {
-		c := &cats[at[p.Status]]
-		c.Records = append(c.Records, p)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("kanban: %w", err)
 	}
 	return cats, nil
 }
@@ -440,14 +477,13 @@ func (r *Reader) ProspectList(ctx context.Context, f ProspectFilter, start, leng
 // for baselines that time the same SQL without the reader.
 func KPIStatement(f ProspectFilter) (string, []any) { return countByStatusSQL(f) }
 
-// KanbanPageStatement is the statement of the Kanban's pages Kanban runs
-// after its counts, for statuses (those whose count exceeds offset), with
-// its arguments: for baselines that time the same SQL without the reader.
-func KanbanPageStatement(f ProspectFilter, offset, limit int, s ProspectSort, statuses []string) (string, []any, error) {
+// KanbanStatement is the statement Kanban runs, with its arguments: for
+// baselines that time the same SQL without the reader.
+func KanbanStatement(f ProspectFilter, offset, limit int, s ProspectSort) (string, []any, error) {
 	order, err := orderBy(kanbanSorts, s)
 	if err != nil {
 		return "", nil, err
 	}
-	sql, args := kanbanSQL(f, order, limit, offset, statuses)
+	sql, args := kanbanSQL(f, order, limit, offset)
 	return sql, args, nil
 }
