@@ -170,6 +170,8 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 		budget := time.Now().Add(listBudget)
 		var crmLat, rawLat latencies
 		mismatches, done := 0, n
+		var slowest time.Duration
+		var slowestQ kanbanQuery
 		for i := range n + warmup {
 			if i >= warmup+200 && time.Now().After(budget) {
 				done = i - warmup
@@ -205,6 +207,9 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 			if i >= warmup {
 				crmLat.add(crmD)
 				rawLat.add(rawD)
+				if rawD > slowest {
+					slowest, slowestQ = rawD, q
+				}
 			}
 		}
 		crmP99, rawP99 := crmLat.pct(0.99), rawLat.pct(0.99)
@@ -220,6 +225,7 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 		if mismatches > 0 {
 			r.note("%s: %d of %d requests counted other prospects than the raw SQL: the baseline no longer matches the reader", w.workload, mismatches, done+warmup)
 		}
+		r.note("%s: slowest raw query %s (%s)", w.workload, ms(slowest), slowestQ)
 	}
 	return nil
 }
