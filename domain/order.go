@@ -93,7 +93,7 @@ func (o *Order) Apply(e Event) {
 		o.exists = true
 		o.id, o.customerID, o.status, o.details = d.OrderID, d.CustomerID, d.Status, d.Order
 	case OrderUpdated:
-		orderFields.apply(&o.details, eventData[OrderUpdatedData](e).Changes)
+		o.details = o.details.WithChanges(eventData[OrderUpdatedData](e).Changes)
 	case OrderStatusChanged:
 		o.status = eventData[OrderStatusChangedData](e).To
 	case OrderDeleted:
@@ -150,6 +150,14 @@ func PlaceOrder(id uuid.UUID, c *Customer, d OrderDetails, status OrderStatus) (
 	order = []Event{{Type: OrderCreated, Data: OrderCreatedData{OrderID: id, CustomerID: c.id, Status: status, Order: d}}}
 	customer = []Event{{Type: CustomerOrderPlaced, Data: CustomerOrderData{CustomerID: c.id, OrderID: id}}}
 	return order, customer, nil
+}
+
+// WithChanges returns d with changes (order.updated's) applied, as the
+// order's own fold applies them: read models use it so an update means the
+// same everywhere.
+func (d OrderDetails) WithChanges(changes []FieldChange) OrderDetails {
+	orderFields.apply(&d, changes)
+	return d
 }
 
 // complete checks d can be an order's details and returns it in stored
