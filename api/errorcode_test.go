@@ -66,6 +66,8 @@ var exportedErrors = map[string]error{
 	"commands.DuplicateError":     &commands.DuplicateError{Field: "email"},
 	"commands.LeadsNotFoundError": &commands.LeadsNotFoundError{},
 
+	"commands.UnknownReferenceError": &commands.UnknownReferenceError{Field: "customer_id", Err: domain.ErrCustomerNotFound},
+
 	"eventstore.ErrStreamNotFound":    eventstore.ErrStreamNotFound,
 	"eventstore.ConcurrencyError":     &eventstore.ConcurrencyError{},
 	"eventstore.ReservationError":     &eventstore.ReservationError{},
