@@ -50,6 +50,12 @@ var exportedErrors = map[string]error{
 	"domain.ErrRecordExists":       domain.ErrRecordExists,
 	"domain.ErrRecordChanged":      domain.ErrRecordChanged,
 	"domain.AlreadyConvertedError": domain.AlreadyConvertedError{CustomerID: uuid.Nil},
+	"domain.ErrOrderNotFound":      domain.ErrOrderNotFound,
+	"domain.ErrCustomerHasOrders":  domain.ErrCustomerHasOrders,
+	"domain.OrderTransitionError":  domain.OrderTransitionError{From: domain.OrderDelivered, To: domain.OrderPending},
+	"domain.ErrFeedbackNotFound":   domain.ErrFeedbackNotFound,
+	"domain.ErrCustomerBlocked":    domain.ErrCustomerBlocked,
+	"domain.FeedbackClosedError":   domain.FeedbackClosedError{Status: domain.FeedbackStatusReceived},
 	"domain.ValidationError":       domain.ValidationError{Field: "score", Reason: "must be between 0 and 100"},
 	"domain.LimitError":            domain.LimitError{Field: "comments", Limit: 1},
 	"domain.EntryError":            domain.EntryError{Field: "phones", Index: 1, Value: "12", Reason: "is not a valid phone number"},
@@ -59,6 +65,8 @@ var exportedErrors = map[string]error{
 	"commands.ErrBusy":            commands.ErrBusy,
 	"commands.DuplicateError":     &commands.DuplicateError{Field: "email"},
 	"commands.LeadsNotFoundError": &commands.LeadsNotFoundError{},
+
+	"commands.UnknownReferenceError": &commands.UnknownReferenceError{Field: "customer_id", Err: domain.ErrCustomerNotFound},
 
 	"eventstore.ErrStreamNotFound":    eventstore.ErrStreamNotFound,
 	"eventstore.ConcurrencyError":     &eventstore.ConcurrencyError{},

@@ -21,7 +21,9 @@ import (
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
 	"github.com/crmcore/crm/projections/customers"
+	"github.com/crmcore/crm/projections/feedback"
 	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/orders"
 	"github.com/crmcore/crm/projections/pipelines"
 	"github.com/crmcore/crm/projections/records"
 	"github.com/crmcore/crm/projections/volume"
@@ -77,13 +79,16 @@ type Readers struct {
 	Pipelines *pipelines.Reader
 	Customers *customers.Reader
 	Records   *records.Reader
+	Orders    *orders.Reader
+	Feedback  *feedback.Reader
 }
 
 // NewReaders returns the queries of every read model over pool.
 func NewReaders(pool *pgxpool.Pool) Readers {
 	return Readers{Leads: leads.NewReader(pool), CallLogs: calllogs.NewReader(pool),
 		Volume: volume.NewReader(pool), Pipelines: pipelines.NewReader(pool),
-		Customers: customers.NewReader(pool), Records: records.NewReader(pool)}
+		Customers: customers.NewReader(pool), Records: records.NewReader(pool),
+		Orders: orders.NewReader(pool), Feedback: feedback.NewReader(pool)}
 }
 
 // Dialect mounts one of the APIs crm serves.

@@ -211,8 +211,10 @@ func (h *Handler) UpdateCustomer(ctx context.Context, c Context, id uuid.UUID, e
 // earlier events are redacted and everything it reserved (its email, its
 // records' numbers and contacts' emails) released in the same transaction;
 // customer.deleted keeps who deleted it and when. A lead converted into it
-// stays (its lead.converted still names the id). Errors:
-// domain.ErrCustomerNotFound.
+// stays (its lead.converted still names the id). A customer with orders
+// is refused: the customer counts them in its own stream (orders.go), so
+// an order placed meanwhile fails this commit's version check. Errors:
+// domain.ErrCustomerNotFound, domain.ErrCustomerHasOrders.
 func (h *Handler) DeleteCustomer(ctx context.Context, c Context, id uuid.UUID) (Result, error) {
 	return run(ctx, h, c, write[Result]{streams: []uuid.UUID{id}, decide: func(u *unit) (Result, error) {
 		cust, err := u.customer(id)

@@ -18,6 +18,8 @@ type Customer struct {
 	exists  bool
 	deleted bool
 	version int
+	// orders counts its live orders (order.go): one with orders cannot be deleted.
+	orders int
 	// records are its interactions, contacts and locations (records.go).
 	records records
 }
@@ -70,7 +72,9 @@ func (c *Customer) Apply(e Event) {
 			c.id = d.CustomerID // a redacted stream keeps customer.deleted intact
 		}
 	default:
-		c.records.apply(recordKindsOf(CustomerStream), e)
+		if !c.applyOrder(e) {
+			c.records.apply(recordKindsOf(CustomerStream), e)
+		}
 	}
 }
 
@@ -145,10 +149,14 @@ func (c *Customer) Update(p CustomerProfile) ([]Event, error) {
 }
 
 // Delete decides deleting the customer for good (the store redacts its
-// stream). Deleting twice is ErrCustomerNotFound.
+// stream). Deleting twice is ErrCustomerNotFound; a customer with orders
+// is ErrCustomerHasOrders.
 func (c *Customer) Delete() ([]Event, error) {
 	if err := c.mustExist(); err != nil {
 		return nil, err
+	}
+	if c.orders > 0 {
+		return nil, ErrCustomerHasOrders
 	}
 	return []Event{{Type: CustomerDeleted, Data: CustomerDeletedData{CustomerID: c.id}}}, nil
 }

@@ -23,13 +23,16 @@ type CustomerSnapshot struct {
 	// the record kind's added event type, as in LeadSnapshot.
 	Records     map[string]map[int64]string `json:"records,omitempty"`
 	RecordsUsed map[string]map[int64]bool   `json:"records_used,omitempty"`
+	// Orders counts its live orders. Absent from snapshots made before
+	// orders existed, which is right: their streams had none.
+	Orders int `json:"orders,omitempty"`
 }
 
 // Snapshot returns the customer's state as a CustomerSnapshot (deep copies).
 func (c *Customer) Snapshot() CustomerSnapshot {
 	return CustomerSnapshot{SchemaVersion: CustomerSnapshotVersion, ID: c.id, Number: c.number, LeadID: c.leadID,
 		Profile: c.profile.clone(), Follow: c.follow, Exists: c.exists, Deleted: c.deleted, Version: c.version,
-		Records: cloneNested(c.records.live), RecordsUsed: cloneNested(c.records.used)}
+		Records: cloneNested(c.records.live), RecordsUsed: cloneNested(c.records.used), Orders: c.orders}
 }
 
 // UnmarshalCustomerFromSnapshot restores a customer from a snapshot its own
@@ -40,6 +43,6 @@ func UnmarshalCustomerFromSnapshot(s CustomerSnapshot) (*Customer, error) {
 		return nil, ErrStaleSnapshot
 	}
 	return &Customer{id: s.ID, number: s.Number, leadID: s.LeadID, profile: s.Profile.clone(), follow: s.Follow,
-		exists: s.Exists, deleted: s.Deleted, version: s.Version,
+		exists: s.Exists, deleted: s.Deleted, version: s.Version, orders: s.Orders,
 		records: records{live: cloneNested(s.Records), used: cloneNested(s.RecordsUsed)}}, nil
 }

@@ -122,6 +122,16 @@ var leadEventData = map[string]reflect.Type{
 	CustomerLocationChanged:    reflect.TypeFor[LocationData](),
 	CustomerLocationRemoved:    reflect.TypeFor[RecordRemovedData](),
 
+	OrderCreated:         reflect.TypeFor[OrderCreatedData](),
+	OrderUpdated:         reflect.TypeFor[OrderUpdatedData](),
+	OrderStatusChanged:   reflect.TypeFor[OrderStatusChangedData](),
+	OrderDeleted:         reflect.TypeFor[OrderDeletedData](),
+	CustomerOrderPlaced:  reflect.TypeFor[CustomerOrderData](),
+	CustomerOrderRemoved: reflect.TypeFor[CustomerOrderData](),
+	FeedbackRequested:    reflect.TypeFor[FeedbackRequestedData](),
+	FeedbackReceived:     reflect.TypeFor[FeedbackReceivedData](),
+	FeedbackExpired:      reflect.TypeFor[FeedbackExpiredData](),
+
 	PipelineStatusCreated:   reflect.TypeFor[PipelineStatusData](),
 	PipelineStatusChanged:   reflect.TypeFor[PipelineStatusChangedData](),
 	PipelineStatusDeleted:   reflect.TypeFor[PipelineStatusData](),

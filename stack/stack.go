@@ -25,7 +25,9 @@ import (
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
 	"github.com/crmcore/crm/projections/customers"
+	"github.com/crmcore/crm/projections/feedback"
 	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/orders"
 	"github.com/crmcore/crm/projections/photos"
 	"github.com/crmcore/crm/projections/pipelines"
 	"github.com/crmcore/crm/projections/records"
@@ -152,7 +154,7 @@ func (s *Stack) Migrate(ctx context.Context) error {
 // Projections lists every read model crm maintains.
 func Projections() []projections.Projection {
 	return []projections.Projection{leads.Projection{}, calllogs.Projection{}, pipelines.Projection{},
-		volume.Projection{}, photos.Projection{}, customers.Projection{}, records.Projection{}}
+		volume.Projection{}, photos.Projection{}, customers.Projection{}, records.Projection{}, orders.Projection{}, feedback.Projection{}}
 }
 
 // liveProjections is Projections as the projectors run them: the photo

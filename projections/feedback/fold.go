@@ -1,0 +1,110 @@
+package feedback
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/projections"
+)
+
+// feedbackEvents are the feedback events that change rm_feedback: all of them.
+var feedbackEvents = domain.FeedbackEventTypes()
+
+// feedbackCopyColumns are the columns of rm_feedback, in the order of
+// feedbackRow.values.
+var feedbackCopyColumns = []string{"tenant_id", "id", "customer_id", "status", "rating", "comment", "category",
+	"requested_at", "closed_at"}
+
+// feedbackRow is a request's row of rm_feedback, folded from the request's
+// own events: the one statement of what a feedback event means to the
+// read model, used by the bulk rebuild and, row by row, by Apply.
+type feedbackRow struct {
+	present     bool
+	tenantID    uuid.UUID
+	id          uuid.UUID
+	customerID  uuid.UUID
+	status      string
+	rating      int16
+	comment     string
+	category    string
+	requestedAt time.Time
+	closedAt    time.Time // received or expired; zero while requested
+}
+
+// group is a request's group in rm_feedback_counts.
+type group struct {
+	status   string
+	category string
+	rating   int16
+}
+
+func (r *feedbackRow) group() group { return group{r.status, r.category, r.rating} }
+
+// Fold folds one event of the request's stream into the row.
+func (r *feedbackRow) Fold(e eventstore.Event) error {
+	ev, err := domain.DecodeEvent(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return err
+	}
+	switch d := ev.Data.(type) {
+	case domain.FeedbackRequestedData:
+		if d.FeedbackID == uuid.Nil {
+			return nil // redacted
+		}
+		if r.present {
+			return fmt.Errorf("feedback %s requested twice", e.StreamID)
+		}
+		*r = feedbackRow{present: true, tenantID: e.TenantID, id: e.StreamID, customerID: d.CustomerID,
+			status: string(domain.FeedbackStatusRequested), requestedAt: e.RecordedAt}
+	case domain.FeedbackReceivedData:
+		if r.present {
+			r.status, r.closedAt = string(domain.FeedbackStatusReceived), e.RecordedAt
+			r.rating, r.comment, r.category = int16(d.Rating), d.Comment, d.Category
+		}
+	case domain.FeedbackExpiredData:
+		if r.present {
+			r.status, r.closedAt = string(domain.FeedbackStatusExpired), e.RecordedAt
+		}
+	}
+	return nil
+}
+
+// values is the row in feedbackCopyColumns order, for COPY and for Apply's
+// insert and update alike.
+func (r *feedbackRow) values() []any {
+	var closed any // null while requested
+	if !r.closedAt.IsZero() {
+		closed = r.closedAt
+	}
+	return []any{projections.CopyUUID(r.tenantID), projections.CopyUUID(r.id), projections.CopyUUID(r.customerID),
+		r.status, r.rating, r.comment, r.category, r.requestedAt, closed}
+}
+
+// End emits the request's row if it exists.
+func (r *feedbackRow) End(emit func([]any) error) error {
+	done := *r
+	*r = feedbackRow{}
+	if !done.present {
+		return nil
+	}
+	return emit(done.values())
+}
+
+// Rebuild implements projections.Rebuilder: it folds each request's stream
+// into its final row, copies the rows into rm_feedback, and counts them
+// into rm_feedback_counts.
+func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
+	err := b.CopyStreams(ctx, "rm_feedback", feedbackCopyColumns,
+		eventstore.ScanFilter{StreamTypes: []string{domain.FeedbackStream}, EventTypes: feedbackEvents, NoMetadata: true},
+		func() projections.StreamFold { return &feedbackRow{} })
+	if err != nil {
+		return err
+	}
+	return b.Exec(ctx, `insert into rm_feedback_counts (tenant_id, status, category, rating, n)
+		select tenant_id, status, category, rating, count(*) from rm_feedback group by 1, 2, 3, 4`)
+}
