@@ -128,6 +128,9 @@ func rawKanban(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q kanb
 // JWT, one request at a time, each next to the same statements through
 // pgx, alternating who goes first.
 func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
+	if err := analyzeReadModels(ctx, env); err != nil {
+		return err
+	}
 	var prospects int64
 	if err := env.s.Pool.QueryRow(ctx, `select count(*) from rm_leads where tenant_id = $1 and not archived`, env.tenantID).Scan(&prospects); err != nil {
 		return err
