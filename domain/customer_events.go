@@ -1,6 +1,10 @@
 package domain
 
-import "github.com/google/uuid"
+import (
+	"slices"
+
+	"github.com/google/uuid"
+)
 
 // CustomerStream is the stream type of a customer: a buyer, whether a
 // converted lead or created directly.
@@ -57,7 +61,16 @@ type LeadConvertedData struct {
 // LeadConverted is the lead event saying the lead became a customer.
 const LeadConverted = "lead.converted"
 
+// customerEvents are the customer stream's own event types, and the
+// lead's lead.converted.
+var customerEvents = registerEvents(
+	eventOf[CustomerCreatedData](CustomerCreated),
+	eventOf[CustomerUpdatedData](CustomerUpdated),
+	eventOf[CustomerDeletedData](CustomerDeleted),
+	eventOf[LeadConvertedData](LeadConverted),
+)
+
 // CustomerEventTypes returns every customer event type.
 func CustomerEventTypes() []string {
-	return append([]string{CustomerCreated, CustomerUpdated, CustomerDeleted}, RecordEventTypes(CustomerStream)...)
+	return slices.Concat(customerEvents[:3], RecordEventTypes(CustomerStream))
 }

@@ -24,7 +24,7 @@ type Event struct {
 // the wrong Go type, because that would be stored under the wrong type string
 // and break every later replay of the stream.
 func (e Event) MarshalData() (json.RawMessage, error) {
-	want, err := leadEventDataType(e.Type)
+	want, err := dataTypeOf(e.Type)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (e Event) MarshalData() (json.RawMessage, error) {
 // Redacted (the lead was permanently deleted and its personal data erased)
 // decodes to the zero data of its type, so the stream still replays.
 func DecodeLeadEvent(eventType string, schemaVersion int, data []byte) (Event, error) {
-	t, err := leadEventDataType(eventType)
+	t, err := dataTypeOf(eventType)
 	if err != nil {
 		return Event{}, err
 	}
@@ -82,60 +82,34 @@ func IsRedacted(data []byte) bool {
 	return bytes.Equal(bytes.TrimSpace(m["redacted"]), []byte("true"))
 }
 
-// leadEventData maps each lead event type to the Go type of its data. Two
+// eventDataTypes maps each event type to the Go type of its data. Each
+// aggregate's events file registers its own types (registerEvents), so a
+// new event type is written beside its aggregate and nowhere else. Two
 // types may share a struct (lead.updated and lead.merged) but a type string
 // never changes its struct: that would break replays of stored events.
-var leadEventData = map[string]reflect.Type{
-	LeadCreated:       reflect.TypeFor[LeadCreatedData](),
-	LeadUpdated:       reflect.TypeFor[LeadUpdatedData](),
-	LeadMerged:        reflect.TypeFor[LeadUpdatedData](),
-	LeadStatusChanged: reflect.TypeFor[LeadStatusChangedData](),
-	LeadArchived:      reflect.TypeFor[LeadLifecycleData](),
-	LeadRestored:      reflect.TypeFor[LeadLifecycleData](),
-	LeadDeleted:       reflect.TypeFor[LeadLifecycleData](),
-	CallLogged:        reflect.TypeFor[CallLoggedData](),
-	CallLogDeleted:    reflect.TypeFor[CallLogDeletedData](),
-	CommentAdded:      reflect.TypeFor[CommentAddedData](),
-	CommentEdited:     reflect.TypeFor[CommentEditedData](),
-	LeadConverted:     reflect.TypeFor[LeadConvertedData](),
+var eventDataTypes = map[string]reflect.Type{}
 
-	CustomerCreated: reflect.TypeFor[CustomerCreatedData](),
-	CustomerUpdated: reflect.TypeFor[CustomerUpdatedData](),
-	CustomerDeleted: reflect.TypeFor[CustomerDeletedData](),
+// eventType is an event type string and the Go type of its data.
+type eventType struct {
+	name string
+	data reflect.Type
+}
 
-	LeadInteractionLogged:      reflect.TypeFor[InteractionData](),
-	LeadInteractionChanged:     reflect.TypeFor[InteractionData](),
-	LeadInteractionDeleted:     reflect.TypeFor[RecordRemovedData](),
-	LeadContactAdded:           reflect.TypeFor[ContactData](),
-	LeadContactChanged:         reflect.TypeFor[ContactData](),
-	LeadContactRemoved:         reflect.TypeFor[RecordRemovedData](),
-	LeadLocationAdded:          reflect.TypeFor[LocationData](),
-	LeadLocationChanged:        reflect.TypeFor[LocationData](),
-	LeadLocationRemoved:        reflect.TypeFor[RecordRemovedData](),
-	CustomerInteractionLogged:  reflect.TypeFor[InteractionData](),
-	CustomerInteractionChanged: reflect.TypeFor[InteractionData](),
-	CustomerInteractionDeleted: reflect.TypeFor[RecordRemovedData](),
-	CustomerContactAdded:       reflect.TypeFor[ContactData](),
-	CustomerContactChanged:     reflect.TypeFor[ContactData](),
-	CustomerContactRemoved:     reflect.TypeFor[RecordRemovedData](),
-	CustomerLocationAdded:      reflect.TypeFor[LocationData](),
-	CustomerLocationChanged:    reflect.TypeFor[LocationData](),
-	CustomerLocationRemoved:    reflect.TypeFor[RecordRemovedData](),
+// eventOf is event type name, whose data is a T.
+func eventOf[T any](name string) eventType { return eventType{name, reflect.TypeFor[T]()} }
 
-	OrderCreated:         reflect.TypeFor[OrderCreatedData](),
-	OrderUpdated:         reflect.TypeFor[OrderUpdatedData](),
-	OrderStatusChanged:   reflect.TypeFor[OrderStatusChangedData](),
-	OrderDeleted:         reflect.TypeFor[OrderDeletedData](),
-	CustomerOrderPlaced:  reflect.TypeFor[CustomerOrderData](),
-	CustomerOrderRemoved: reflect.TypeFor[CustomerOrderData](),
-	FeedbackRequested:    reflect.TypeFor[FeedbackRequestedData](),
-	FeedbackReceived:     reflect.TypeFor[FeedbackReceivedData](),
-	FeedbackExpired:      reflect.TypeFor[FeedbackExpiredData](),
-
-	PipelineStatusCreated:   reflect.TypeFor[PipelineStatusData](),
-	PipelineStatusChanged:   reflect.TypeFor[PipelineStatusChangedData](),
-	PipelineStatusDeleted:   reflect.TypeFor[PipelineStatusData](),
-	PipelineStatusReordered: reflect.TypeFor[PipelineData](),
+// registerEvents adds types to eventDataTypes and returns their names in
+// order. A type registered twice is a programming error: it panics while
+// the package initializes, so no test or binary runs with it.
+func registerEvents(types ...eventType) []string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		if _, dup := eventDataTypes[t.name]; dup {
+			panic("domain: event type " + t.name + " registered twice")
+		}
+		eventDataTypes[t.name], names[i] = t.data, t.name
+	}
+	return names
 }
 
 // DecodeEvent turns any stored domain event back into an Event (lead and
@@ -144,23 +118,8 @@ func DecodeEvent(eventType string, schemaVersion int, data []byte) (Event, error
 	return DecodeLeadEvent(eventType, schemaVersion, data)
 }
 
-// PipelineEventTypes returns every pipeline event type.
-func PipelineEventTypes() []string {
-	return []string{PipelineStatusCreated, PipelineStatusChanged, PipelineStatusDeleted, PipelineStatusReordered}
-}
-
-// LeadEventTypes returns every lead event type, for subscribers and tests
-// that must handle them all.
-func LeadEventTypes() []string {
-	return append([]string{
-		LeadCreated, LeadUpdated, LeadMerged, LeadStatusChanged,
-		LeadArchived, LeadRestored, LeadDeleted, CallLogged, CallLogDeleted,
-		CommentAdded, CommentEdited, LeadConverted,
-	}, RecordEventTypes(LeadStream)...)
-}
-
-func leadEventDataType(eventType string) (reflect.Type, error) {
-	t, ok := leadEventData[eventType]
+func dataTypeOf(eventType string) (reflect.Type, error) {
+	t, ok := eventDataTypes[eventType]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownEventType, eventType)
 	}

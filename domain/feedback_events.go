@@ -1,6 +1,10 @@
 package domain
 
-import "github.com/google/uuid"
+import (
+	"slices"
+
+	"github.com/google/uuid"
+)
 
 // FeedbackStream is the stream type of a feedback request: asked of a
 // customer, answered (rating, comment, category) or expired unanswered.
@@ -55,7 +59,11 @@ type FeedbackExpiredData struct {
 	CustomerID uuid.UUID `json:"customer_id"`
 }
 
+var feedbackEvents = registerEvents(
+	eventOf[FeedbackRequestedData](FeedbackRequested),
+	eventOf[FeedbackReceivedData](FeedbackReceived),
+	eventOf[FeedbackExpiredData](FeedbackExpired),
+)
+
 // FeedbackEventTypes returns every feedback event type.
-func FeedbackEventTypes() []string {
-	return []string{FeedbackRequested, FeedbackReceived, FeedbackExpired}
-}
+func FeedbackEventTypes() []string { return slices.Clone(feedbackEvents) }

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -116,4 +117,26 @@ type CommentEditedData struct {
 	CommentID int64     `json:"comment_id"`
 	Old       string    `json:"old"`
 	New       string    `json:"new"`
+}
+
+// leadEvents are the lead stream's own event types (its records' are in
+// records.go, lead.converted in customer_events.go).
+var leadEvents = registerEvents(
+	eventOf[LeadCreatedData](LeadCreated),
+	eventOf[LeadUpdatedData](LeadUpdated),
+	eventOf[LeadUpdatedData](LeadMerged),
+	eventOf[LeadStatusChangedData](LeadStatusChanged),
+	eventOf[LeadLifecycleData](LeadArchived),
+	eventOf[LeadLifecycleData](LeadRestored),
+	eventOf[LeadLifecycleData](LeadDeleted),
+	eventOf[CallLoggedData](CallLogged),
+	eventOf[CallLogDeletedData](CallLogDeleted),
+	eventOf[CommentAddedData](CommentAdded),
+	eventOf[CommentEditedData](CommentEdited),
+)
+
+// LeadEventTypes returns every lead event type, for subscribers and tests
+// that must handle them all.
+func LeadEventTypes() []string {
+	return slices.Concat(leadEvents, []string{LeadConverted}, RecordEventTypes(LeadStream))
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -97,13 +98,22 @@ type CustomerOrderData struct {
 	OrderID    uuid.UUID `json:"order_id"`
 }
 
+var (
+	orderEvents = registerEvents(
+		eventOf[OrderCreatedData](OrderCreated),
+		eventOf[OrderUpdatedData](OrderUpdated),
+		eventOf[OrderStatusChangedData](OrderStatusChanged),
+		eventOf[OrderDeletedData](OrderDeleted),
+	)
+	customerOrderEvents = registerEvents(
+		eventOf[CustomerOrderData](CustomerOrderPlaced),
+		eventOf[CustomerOrderData](CustomerOrderRemoved),
+	)
+)
+
 // OrderEventTypes returns every order event type.
-func OrderEventTypes() []string {
-	return []string{OrderCreated, OrderUpdated, OrderStatusChanged, OrderDeleted}
-}
+func OrderEventTypes() []string { return slices.Clone(orderEvents) }
 
 // CustomerOrderEventTypes returns the event types an order writes in its
 // customer's stream.
-func CustomerOrderEventTypes() []string {
-	return []string{CustomerOrderPlaced, CustomerOrderRemoved}
-}
+func CustomerOrderEventTypes() []string { return slices.Clone(customerOrderEvents) }

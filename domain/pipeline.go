@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -310,3 +311,13 @@ func (b StatusBook) KeyByName(name string) (Status, bool) {
 	}
 	return "", false
 }
+
+var pipelineEvents = registerEvents(
+	eventOf[PipelineStatusData](PipelineStatusCreated),
+	eventOf[PipelineStatusChangedData](PipelineStatusChanged),
+	eventOf[PipelineStatusData](PipelineStatusDeleted),
+	eventOf[PipelineData](PipelineStatusReordered),
+)
+
+// PipelineEventTypes returns every pipeline event type.
+func PipelineEventTypes() []string { return slices.Clone(pipelineEvents) }

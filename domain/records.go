@@ -212,6 +212,22 @@ func RecordEventTypes(stream string) []string {
 	return out
 }
 
+// recordEvents registers every record kind's event types, with the data
+// each carries.
+var recordEvents = func() []string {
+	var types []eventType
+	for _, k := range []recordKind{leadInteractions, customerInteractions} {
+		types = append(types, eventOf[InteractionData](k.added), eventOf[InteractionData](k.changed), eventOf[RecordRemovedData](k.removed))
+	}
+	for _, k := range []recordKind{leadContacts, customerContacts} {
+		types = append(types, eventOf[ContactData](k.added), eventOf[ContactData](k.changed), eventOf[RecordRemovedData](k.removed))
+	}
+	for _, k := range []recordKind{leadLocations, customerLocations} {
+		types = append(types, eventOf[LocationData](k.added), eventOf[LocationData](k.changed), eventOf[RecordRemovedData](k.removed))
+	}
+	return registerEvents(types...)
+}()
+
 func recordKindsOf(stream string) []recordKind {
 	switch stream {
 	case LeadStream:
