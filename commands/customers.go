@@ -211,7 +211,8 @@ func (h *Handler) UpdateCustomer(ctx context.Context, c Context, id uuid.UUID, e
 // earlier events are redacted and everything it reserved (its email, its
 // records' numbers and contacts' emails) released in the same transaction;
 // customer.deleted keeps who deleted it and when. A lead converted into it
-// stays (its lead.converted still names the id). A customer with orders
+// stays (its lead.converted still names the id); its feedback requests go
+// with it (deleted and redacted in the same commit). A customer with orders
 // is refused: the customer counts them in its own stream (orders.go), so
 // an order placed meanwhile fails this commit's version check. Errors:
 // domain.ErrCustomerNotFound, domain.ErrCustomerHasOrders.
@@ -226,7 +227,7 @@ func (h *Handler) DeleteCustomer(ctx context.Context, c Context, id uuid.UUID) (
 			return Result{}, err
 		}
 		u.append(cust, decided, erasing)
-		return Result{}, nil
+		return Result{}, deleteFeedbackOf(u, cust)
 	}})
 }
 

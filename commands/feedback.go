@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
 
@@ -45,8 +46,9 @@ var feedbacks = &kind[*domain.Feedback]{
 }
 
 // RequestFeedback asks customer customerID for feedback: feedback.requested
-// in a new feedback stream. The customer's stream is read, not written: a
-// request changes nothing of the customer. Errors:
+// in a new feedback stream and customer.feedback_requested in the
+// customer's, one commit (the customer's delete then deletes the request,
+// and a request racing the delete fails its version check). Errors:
 // domain.ErrCustomerNotFound, domain.ErrCustomerBlocked, ErrBusy.
 func (h *Handler) RequestFeedback(ctx context.Context, c Context, customerID uuid.UUID) (FeedbackResult, error) {
 	return run(ctx, h, c, write[FeedbackResult]{
@@ -61,10 +63,11 @@ func (h *Handler) RequestFeedback(ctx context.Context, c Context, customerID uui
 			if err != nil {
 				return FeedbackResult{}, err
 			}
-			decided, err := domain.RequestFeedback(id, cust)
+			ofCustomer, decided, err := domain.RequestFeedback(id, cust)
 			if err != nil {
 				return FeedbackResult{}, err
 			}
+			u.append(cust, ofCustomer)
 			u.create(domain.FeedbackStream, id, decided)
 			u.keep(feedbackNote{FeedbackID: id})
 			return feedbackResult(domain.NewFeedbackFromHistory(decided)), nil
@@ -120,4 +123,30 @@ func (h *Handler) onFeedback(ctx context.Context, c Context, id uuid.UUID, decid
 			return h.replayFeedback(ctx, c, id, prior)
 		},
 	})
+}
+
+// deleteFeedbackOf stages, with customer cust's delete, feedback.deleted
+// in each of its feedback requests' streams, each redacted: an answer
+// quotes the customer. A request it cannot find (never committed) is
+// skipped.
+func deleteFeedbackOf(u *unit, cust *domain.Customer) error {
+	ids := cust.FeedbackRequests()
+	if err := u.turn(ids...); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		f, err := use(u, feedbacks, id)
+		if errors.Is(err, domain.ErrFeedbackNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		decided, err := f.Delete()
+		if err != nil {
+			return err
+		}
+		u.append(f, decided, erasing)
+	}
+	return nil
 }

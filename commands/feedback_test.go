@@ -2,6 +2,7 @@ package commands_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -93,5 +94,46 @@ func TestRequestFeedbackRefusals(t *testing.T) {
 	}
 	if n := f.eventCount(t) - before; n != 0 {
 		t.Errorf("%d events written by refused requests", n)
+	}
+}
+
+// TestDeletingACustomerDeletesItsFeedback: a request is written in the
+// customer's stream too, and the customer's delete ends every request in
+// the same commit with the requests' streams redacted: the answers quote
+// the customer.
+func TestDeletingACustomerDeletesItsFeedback(t *testing.T) {
+	f := newFixture(t)
+	cust := f.customer(t, "Asha Rao", "asha@example.com")
+	answered, err := f.h.RequestFeedback(f.ctx, f.c, cust.CustomerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.commitTypes(t, answered.FeedbackID); got != "customer.feedback_requested,feedback.requested" {
+		t.Fatalf("request's commit: %s", got)
+	}
+	const comment = "Zanderfoss was rude on the phone"
+	if _, err := f.h.ReceiveFeedback(f.ctx, f.c, answered.FeedbackID, domain.FeedbackAnswer{Rating: 1, Comment: comment}); err != nil {
+		t.Fatal(err)
+	}
+	waiting, err := f.h.RequestFeedback(f.ctx, f.c, cust.CustomerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := f.h.DeleteCustomer(f.ctx, f.c, cust.CustomerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uuid.UUID{answered.FeedbackID, waiting.FeedbackID} {
+		if data := f.rawData(t, id); strings.Contains(data, comment) || !strings.Contains(data, `"redacted": true`) {
+			t.Errorf("feedback %s after its customer's delete: %s", id, data)
+		}
+		var tx uint64
+		if err := f.store.Pool().QueryRow(f.ctx, `select transaction_id::text::bigint from events where stream_id = $1 and event_type = $2`,
+			id, domain.FeedbackDeleted).Scan(&tx); err != nil || tx != del.Position.Tx {
+			t.Errorf("feedback %s: %s in transaction %d (%v), the customer's delete in %d", id, domain.FeedbackDeleted, tx, err, del.Position.Tx)
+		}
+		if _, err := f.h.ReceiveFeedback(f.ctx, f.c, id, domain.FeedbackAnswer{Rating: 5}); !errors.Is(err, domain.ErrFeedbackNotFound) {
+			t.Errorf("answering feedback %s of a deleted customer: %v", id, err)
+		}
 	}
 }

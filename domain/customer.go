@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -20,6 +21,9 @@ type Customer struct {
 	version int
 	// orders counts its live orders (order.go): one with orders cannot be deleted.
 	orders int
+	// feedback are the feedback requests made of it (feedback.go): they are
+	// deleted with it.
+	feedback []uuid.UUID
 	// records are its interactions, contacts and locations (records.go).
 	records records
 }
@@ -70,6 +74,10 @@ func (c *Customer) Apply(e Event) {
 		c.deleted = true
 		if c.id == uuid.Nil {
 			c.id = d.CustomerID // a redacted stream keeps customer.deleted intact
+		}
+	case CustomerFeedbackRequested:
+		if id := eventData[CustomerFeedbackData](e).FeedbackID; id != uuid.Nil {
+			c.feedback = append(c.feedback, id)
 		}
 	default:
 		if !c.applyOrder(e) {
@@ -160,6 +168,10 @@ func (c *Customer) Delete() ([]Event, error) {
 	}
 	return []Event{{Type: CustomerDeleted, Data: CustomerDeletedData{CustomerID: c.id}}}, nil
 }
+
+// FeedbackRequests returns the ids of the feedback requests made of the
+// customer, oldest first: deleting the customer deletes them.
+func (c *Customer) FeedbackRequests() []uuid.UUID { return slices.Clone(c.feedback) }
 
 func (c *Customer) mustExist() error {
 	if !c.exists || c.deleted {

@@ -1,6 +1,10 @@
 package domain
 
-import "github.com/google/uuid"
+import (
+	"slices"
+
+	"github.com/google/uuid"
+)
 
 // CustomerSnapshotVersion is the version of CustomerSnapshot's form; bump
 // it as LeadSnapshotVersion (a snapshot of another version is ignored).
@@ -26,13 +30,17 @@ type CustomerSnapshot struct {
 	// Orders counts its live orders. Absent from snapshots made before
 	// orders existed, which is right: their streams had none.
 	Orders int `json:"orders,omitempty"`
+	// Feedback are its feedback requests; absent from snapshots made
+	// before feedback existed, which is right too.
+	Feedback []uuid.UUID `json:"feedback,omitempty"`
 }
 
 // Snapshot returns the customer's state as a CustomerSnapshot (deep copies).
 func (c *Customer) Snapshot() CustomerSnapshot {
 	return CustomerSnapshot{SchemaVersion: CustomerSnapshotVersion, ID: c.id, Number: c.number, LeadID: c.leadID,
 		Profile: c.profile.clone(), Follow: c.follow, Exists: c.exists, Deleted: c.deleted, Version: c.version,
-		Records: cloneNested(c.records.live), RecordsUsed: cloneNested(c.records.used), Orders: c.orders}
+		Records: cloneNested(c.records.live), RecordsUsed: cloneNested(c.records.used), Orders: c.orders,
+		Feedback: slices.Clone(c.feedback)}
 }
 
 // UnmarshalCustomerFromSnapshot restores a customer from a snapshot its own
@@ -43,6 +51,6 @@ func UnmarshalCustomerFromSnapshot(s CustomerSnapshot) (*Customer, error) {
 		return nil, ErrStaleSnapshot
 	}
 	return &Customer{id: s.ID, number: s.Number, leadID: s.LeadID, profile: s.Profile.clone(), follow: s.Follow,
-		exists: s.Exists, deleted: s.Deleted, version: s.Version, orders: s.Orders,
+		exists: s.Exists, deleted: s.Deleted, version: s.Version, orders: s.Orders, feedback: slices.Clone(s.Feedback),
 		records: records{live: cloneNested(s.Records), used: cloneNested(s.RecordsUsed)}}, nil
 }

@@ -69,6 +69,8 @@ func (f *Feedback) Apply(e Event) {
 		f.status, f.answer = FeedbackStatusReceived, FeedbackAnswer{Rating: d.Rating, Comment: d.Comment, Category: d.Category}
 	case FeedbackExpired:
 		f.status = FeedbackStatusExpired
+	case FeedbackDeleted:
+		f.exists = false
 	}
 }
 
@@ -91,19 +93,32 @@ func (f *Feedback) Answer() FeedbackAnswer { return f.answer }
 func (f *Feedback) Version() int { return f.version }
 
 // RequestFeedback decides asking customer c for feedback, as request id:
-// feedback.requested. A customer never created or deleted is
-// ErrCustomerNotFound, a blocked one ErrCustomerBlocked.
-func RequestFeedback(id uuid.UUID, c *Customer) ([]Event, error) {
+// feedback.requested in the request's new stream, and
+// customer.feedback_requested in the customer's, one commit. A customer
+// never created or deleted is ErrCustomerNotFound, a blocked one
+// ErrCustomerBlocked.
+func RequestFeedback(id uuid.UUID, c *Customer) (customer, feedback []Event, err error) {
 	if id == uuid.Nil {
-		return nil, invalid("feedback_id", "must be set")
+		return nil, nil, invalid("feedback_id", "must be set")
 	}
 	if err := c.mustExist(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.profile.Status == CustomerBlocked {
-		return nil, ErrCustomerBlocked
+		return nil, nil, ErrCustomerBlocked
 	}
-	return []Event{{Type: FeedbackRequested, Data: FeedbackRequestedData{FeedbackID: id, CustomerID: c.id}}}, nil
+	return []Event{{Type: CustomerFeedbackRequested, Data: CustomerFeedbackData{FeedbackID: id}}},
+		[]Event{{Type: FeedbackRequested, Data: FeedbackRequestedData{FeedbackID: id, CustomerID: c.id}}}, nil
+}
+
+// Delete decides ending the request with its deleted customer:
+// feedback.deleted, whatever its status (the caller has the store redact
+// the request's stream). A request deleted before is ErrFeedbackNotFound.
+func (f *Feedback) Delete() ([]Event, error) {
+	if !f.exists {
+		return nil, ErrFeedbackNotFound
+	}
+	return []Event{{Type: FeedbackDeleted, Data: FeedbackDeletedData{FeedbackID: f.id, CustomerID: f.customerID}}}, nil
 }
 
 // Receive decides recording the customer's answer a: feedback.received. A

@@ -15,7 +15,18 @@ const (
 	FeedbackRequested = "feedback.requested"
 	FeedbackReceived  = "feedback.received"
 	FeedbackExpired   = "feedback.expired"
+	// FeedbackDeleted ends a request whose customer was deleted for good:
+	// the store redacts the request's stream in the customer's deleting
+	// commit, so the answer (a comment is personal) goes with the customer.
+	FeedbackDeleted = "feedback.deleted"
 )
+
+// CustomerFeedbackRequested is written in the customer's stream in the
+// same commit as a request's feedback.requested: the customer knows its
+// requests, so deleting it erases them too, and a request and a delete
+// racing each other cannot both commit (both advance the customer's
+// stream). This string is stored: never rename it.
+const CustomerFeedbackRequested = "customer.feedback_requested"
 
 // FeedbackStatus is where a feedback request is: requested, then received
 // or expired, never both.
@@ -59,11 +70,30 @@ type FeedbackExpiredData struct {
 	CustomerID uuid.UUID `json:"customer_id"`
 }
 
-var feedbackEvents = registerEvents(
-	eventOf[FeedbackRequestedData](FeedbackRequested),
-	eventOf[FeedbackReceivedData](FeedbackReceived),
-	eventOf[FeedbackExpiredData](FeedbackExpired),
+// FeedbackDeletedData is the data of feedback.deleted.
+type FeedbackDeletedData struct {
+	FeedbackID uuid.UUID `json:"feedback_id"`
+	CustomerID uuid.UUID `json:"customer_id"`
+}
+
+// CustomerFeedbackData is the data of customer.feedback_requested.
+type CustomerFeedbackData struct {
+	FeedbackID uuid.UUID `json:"feedback_id"`
+}
+
+var (
+	feedbackEvents = registerEvents(
+		eventOf[FeedbackRequestedData](FeedbackRequested),
+		eventOf[FeedbackReceivedData](FeedbackReceived),
+		eventOf[FeedbackExpiredData](FeedbackExpired),
+		eventOf[FeedbackDeletedData](FeedbackDeleted),
+	)
+	customerFeedbackEvents = registerEvents(eventOf[CustomerFeedbackData](CustomerFeedbackRequested))
 )
+
+// CustomerFeedbackEventTypes returns the event types a feedback request
+// writes in its customer's stream.
+func CustomerFeedbackEventTypes() []string { return slices.Clone(customerFeedbackEvents) }
 
 // FeedbackEventTypes returns every feedback event type.
 func FeedbackEventTypes() []string { return slices.Clone(feedbackEvents) }

@@ -22,23 +22,50 @@ func feedbackReceived(rating int, comment, category string) Event {
 
 func TestRequestFeedback(t *testing.T) {
 	c := NewCustomerFromHistory([]Event{customerCreated(uuid.Nil, ashaCustomer())})
-	got, err := RequestFeedback(feedbackID, c)
-	if err != nil || !reflect.DeepEqual(got, []Event{feedbackRequested()}) {
-		t.Fatalf("request: %s %v", dump(got), err)
+	ofCustomer, got, err := RequestFeedback(feedbackID, c)
+	if err != nil || !reflect.DeepEqual(got, []Event{feedbackRequested()}) ||
+		!reflect.DeepEqual(ofCustomer, []Event{{Type: CustomerFeedbackRequested, Data: CustomerFeedbackData{FeedbackID: feedbackID}}}) {
+		t.Fatalf("request: %s %s %v", dump(ofCustomer), dump(got), err)
 	}
 	f := NewFeedbackFromHistory(got)
 	if f.Status() != FeedbackStatusRequested || f.CustomerID() != customerID || f.ID() != feedbackID {
 		t.Fatalf("requested: %+v", f)
 	}
+	// The customer knows its requests, through a snapshot too.
+	for _, e := range ofCustomer {
+		c.Apply(e)
+	}
+	restored, err := UnmarshalCustomerFromSnapshot(c.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := restored.FeedbackRequests(); !reflect.DeepEqual(got, []uuid.UUID{feedbackID}) || !reflect.DeepEqual(c.FeedbackRequests(), got) {
+		t.Fatalf("the customer's requests: %v, after a snapshot %v", c.FeedbackRequests(), got)
+	}
+	// Deleted with its customer, in any status; then it is not found.
+	for _, history := range [][]Event{{feedbackRequested()}, {feedbackRequested(), feedbackReceived(4, "fine", "")}} {
+		f := NewFeedbackFromHistory(history)
+		deleted, err := f.Delete()
+		if err != nil || !reflect.DeepEqual(deleted, []Event{{Type: FeedbackDeleted, Data: FeedbackDeletedData{FeedbackID: feedbackID, CustomerID: customerID}}}) {
+			t.Fatalf("delete: %s %v", dump(deleted), err)
+		}
+		f.Apply(deleted[0])
+		if _, err := f.Receive(FeedbackAnswer{Rating: 5}); !errors.Is(err, ErrFeedbackNotFound) {
+			t.Errorf("answering a deleted request: %v", err)
+		}
+		if _, err := f.Delete(); !errors.Is(err, ErrFeedbackNotFound) {
+			t.Errorf("deleting twice: %v", err)
+		}
+	}
 	// A blocked customer is a conflict; a deleted or unknown one not found.
 	blocked := ashaCustomer()
 	blocked.Status = CustomerBlocked
-	if _, err := RequestFeedback(feedbackID, NewCustomerFromHistory([]Event{customerCreated(uuid.Nil, blocked)})); !errors.Is(err, ErrCustomerBlocked) {
+	if _, _, err := RequestFeedback(feedbackID, NewCustomerFromHistory([]Event{customerCreated(uuid.Nil, blocked)})); !errors.Is(err, ErrCustomerBlocked) {
 		t.Errorf("blocked: %v", err)
 	}
 	gone := NewCustomerFromHistory([]Event{customerCreated(uuid.Nil, ashaCustomer()), {Type: CustomerDeleted, Data: CustomerDeletedData{CustomerID: customerID}}})
 	for name, c := range map[string]*Customer{"never created": NewCustomerFromHistory(nil), "deleted": gone} {
-		if _, err := RequestFeedback(feedbackID, c); !errors.Is(err, ErrCustomerNotFound) {
+		if _, _, err := RequestFeedback(feedbackID, c); !errors.Is(err, ErrCustomerNotFound) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

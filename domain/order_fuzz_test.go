@@ -59,7 +59,7 @@ func FuzzOrderAndFeedback(f *testing.F) {
 			t.Fatalf("status moved from %s to %s (%v)", from, o.Status(), err)
 		}
 
-		requested, err := domain.RequestFeedback(uuid.New(), customer)
+		_, requested, err := domain.RequestFeedback(uuid.New(), customer)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,15 +42,17 @@ func orderRemoved() Event {
 // type, and of the order events of a customer's stream.
 func orderSamples() map[string]Event {
 	return map[string]Event{
-		OrderCreated:         orderCreated(OrderPending),
-		OrderUpdated:         {Type: OrderUpdated, Data: OrderUpdatedData{OrderID: orderID, Changes: []FieldChange{change("quantity", `2`, `3`)}}},
-		OrderStatusChanged:   orderStatusChanged(OrderPending, OrderShipped),
-		OrderDeleted:         {Type: OrderDeleted, Data: OrderDeletedData{OrderID: orderID}},
-		CustomerOrderPlaced:  orderPlaced(),
-		CustomerOrderRemoved: orderRemoved(),
-		FeedbackRequested:    feedbackRequested(),
-		FeedbackReceived:     feedbackReceived(5, "Great service!", "support"),
-		FeedbackExpired:      {Type: FeedbackExpired, Data: FeedbackExpiredData{FeedbackID: feedbackID, CustomerID: customerID}},
+		OrderCreated:              orderCreated(OrderPending),
+		OrderUpdated:              {Type: OrderUpdated, Data: OrderUpdatedData{OrderID: orderID, Changes: []FieldChange{change("quantity", `2`, `3`)}}},
+		OrderStatusChanged:        orderStatusChanged(OrderPending, OrderShipped),
+		OrderDeleted:              {Type: OrderDeleted, Data: OrderDeletedData{OrderID: orderID}},
+		CustomerOrderPlaced:       orderPlaced(),
+		CustomerOrderRemoved:      orderRemoved(),
+		FeedbackRequested:         feedbackRequested(),
+		FeedbackReceived:          feedbackReceived(5, "Great service!", "support"),
+		FeedbackExpired:           {Type: FeedbackExpired, Data: FeedbackExpiredData{FeedbackID: feedbackID, CustomerID: customerID}},
+		FeedbackDeleted:           {Type: FeedbackDeleted, Data: FeedbackDeletedData{FeedbackID: feedbackID, CustomerID: customerID}},
+		CustomerFeedbackRequested: {Type: CustomerFeedbackRequested, Data: CustomerFeedbackData{FeedbackID: feedbackID}},
 	}
 }
 
@@ -57,7 +60,7 @@ func orderSamples() map[string]Event {
 // redacted data to its zero data.
 func TestOrderAndFeedbackEventsRoundTrip(t *testing.T) {
 	samples := orderSamples()
-	types := append(append(OrderEventTypes(), CustomerOrderEventTypes()...), FeedbackEventTypes()...)
+	types := slices.Concat(OrderEventTypes(), CustomerOrderEventTypes(), FeedbackEventTypes(), CustomerFeedbackEventTypes())
 	if len(samples) != len(types) {
 		t.Errorf("%d samples for %d event types", len(samples), len(types))
 	}

@@ -70,6 +70,8 @@ func (r *feedbackRow) Fold(e eventstore.Event) error {
 		if r.present {
 			r.status, r.closedAt = string(domain.FeedbackStatusExpired), e.RecordedAt
 		}
+	case domain.FeedbackDeletedData:
+		*r = feedbackRow{} // deleted with its customer (and redacted before)
 	}
 	return nil
 }
