@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -38,9 +37,6 @@ func randomListQuery(rng *rand.Rand) listQuery {
 	}
 	return q
 }
-
-// listBudget bounds the time the lists workload measures for.
-const listBudget = 2 * time.Minute
 
 // String describes the query for the report.
 func (q listQuery) String() string {
@@ -86,66 +82,43 @@ func benchLists(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 	if err := env.s.Pool.QueryRow(ctx, `select count(*) from rm_leads where tenant_id = $1`, env.tenantID).Scan(&leads); err != nil {
 		return err
 	}
-	n := max(200, min(cfg.Scale, 2000))
-	const warmup = 50
-	// At a million leads a slow query shape can take seconds: past the
-	// budget (and at least 200 requests) the percentiles are taken as is.
-	budget := time.Now().Add(listBudget)
 	client := apiCall{client: newBenchClient(1), baseURL: env.baseURL, key: env.apiKey}
 	rng := rand.New(rand.NewPCG(1, 2))
-	var crmLat, rawLat, countLat latencies
-	mismatches := 0
+	var countLat latencies
 	var slowest, slowestCount time.Duration
 	var slowestQ, slowestCountQ listQuery
+	n := max(200, min(cfg.Scale, 2000))
 	env.logger.Info("bench: lists", "requests", n, "leads", leads)
-	for i := range n + warmup {
-		if i >= warmup+200 && time.Now().After(budget) {
-			n = i - warmup
-			break
-		}
+	crmLat, rawLat, mismatches, n, err := timePaired(n, func(int) pairedRound {
 		q := randomListQuery(rng)
-		var crmTotal, rawTotal int64
-		var crmD, rawD, countD time.Duration
-		crm := func() error {
-			t := time.Now()
-			status, _, body, err := client.do(ctx, http.MethodGet, q.path(), nil)
-			crmD = time.Since(t)
-			if err == nil && status != http.StatusOK {
-				err = fmt.Errorf("GET %s: HTTP %d: %.200s", q.path(), status, body)
-			}
-			if err != nil {
-				return err
-			}
-			var page struct{ Total int64 }
-			if err := json.Unmarshal(body, &page); err != nil {
-				return err
-			}
-			crmTotal = page.Total
-			return nil
+		var countD time.Duration
+		return pairedRound{
+			crm: func() (int64, error) {
+				body, err := client.get(ctx, q.path())
+				if err != nil {
+					return 0, err
+				}
+				var page struct{ Total int64 }
+				err = json.Unmarshal(body, &page)
+				return page.Total, err
+			},
+			raw: func() (total int64, err error) {
+				total, countD, err = rawListLeads(ctx, env.s.Pool, env.tenantID, q)
+				return total, err
+			},
+			seen: func(_, rawD time.Duration) {
+				countLat.add(countD)
+				if rawD > slowest {
+					slowest, slowestQ = rawD, q
+				}
+				if countD > slowestCount {
+					slowestCount, slowestCountQ = countD, q
+				}
+			},
 		}
-		raw := func() (err error) {
-			t := time.Now()
-			rawTotal, countD, err = rawListLeads(ctx, env.s.Pool, env.tenantID, q)
-			rawD = time.Since(t)
-			return err
-		}
-		if err := inTurn(i, crm, raw); err != nil {
-			return err
-		}
-		if crmTotal != rawTotal {
-			mismatches++
-		}
-		if i >= warmup {
-			crmLat.add(crmD)
-			rawLat.add(rawD)
-			countLat.add(countD)
-			if rawD > slowest {
-				slowest, slowestQ = rawD, q
-			}
-			if countD > slowestCount {
-				slowestCount, slowestCountQ = countD, q
-			}
-		}
+	})
+	if err != nil {
+		return err
 	}
 	crmP99, rawP99 := crmLat.pct(0.99), rawLat.pct(0.99)
 	r.add(benchRow{
@@ -167,7 +140,7 @@ func benchLists(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchRep
 		met:    countP99 <= 50*time.Millisecond,
 	})
 	if mismatches > 0 {
-		r.note("lists: %d of %d requests returned another total than the raw SQL: the baseline no longer matches ListLeads", mismatches, n+warmup)
+		r.note("lists: %d of %d requests returned another total than the raw SQL: the baseline no longer matches ListLeads", mismatches, n)
 	}
 	for _, e := range []struct {
 		what string
@@ -253,16 +226,4 @@ func explainList(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q li
 		out = append(out, lines...)
 	}
 	return strings.Join(out, "\n"), nil
-}
-
-// inTurn runs a and b, a first in even rounds and b first in odd ones, so
-// that neither gets the other's warm cache for free.
-func inTurn(round int, a, b func() error) error {
-	if round%2 == 1 {
-		a, b = b, a
-	}
-	if err := a(); err != nil {
-		return err
-	}
-	return b()
 }

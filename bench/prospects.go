@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -137,7 +136,6 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 	}
 	client := apiCall{client: newBenchClient(1), baseURL: env.baseURL, key: env.token}
 	n := max(200, min(cfg.Scale, 2000))
-	const warmup = 50
 	for _, w := range []struct {
 		workload, route, shape string
 		raw                    func(kanbanQuery) (int64, error)
@@ -170,50 +168,28 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 	} {
 		env.logger.Info("bench: "+w.workload, "requests", n, "prospects", prospects)
 		rng := rand.New(rand.NewPCG(3, 4))
-		budget := time.Now().Add(listBudget)
-		var crmLat, rawLat latencies
-		mismatches, done := 0, n
 		var slowest time.Duration
 		var slowestQ kanbanQuery
-		for i := range n + warmup {
-			if i >= warmup+200 && time.Now().After(budget) {
-				done = i - warmup
-				break
-			}
+		crmLat, rawLat, mismatches, done, err := timePaired(n, func(int) pairedRound {
 			q := randomKanbanQuery(rng)
-			var crmTotal, rawTotal int64
-			var crmD, rawD time.Duration
-			crm := func() error {
-				t := time.Now()
-				status, _, body, err := client.do(ctx, http.MethodGet, q.path(w.route), nil)
-				crmD = time.Since(t)
-				if err == nil && status != http.StatusOK {
-					err = fmt.Errorf("GET %s: HTTP %d: %.200s", q.path(w.route), status, body)
-				}
-				if err == nil {
-					crmTotal, err = w.total(body)
-				}
-				return err
+			return pairedRound{
+				crm: func() (int64, error) {
+					body, err := client.get(ctx, q.path(w.route))
+					if err != nil {
+						return 0, err
+					}
+					return w.total(body)
+				},
+				raw: func() (int64, error) { return w.raw(q) },
+				seen: func(_, rawD time.Duration) {
+					if rawD > slowest {
+						slowest, slowestQ = rawD, q
+					}
+				},
 			}
-			raw := func() (err error) {
-				t := time.Now()
-				rawTotal, err = w.raw(q)
-				rawD = time.Since(t)
-				return err
-			}
-			if err := inTurn(i, crm, raw); err != nil {
-				return err
-			}
-			if crmTotal != rawTotal {
-				mismatches++
-			}
-			if i >= warmup {
-				crmLat.add(crmD)
-				rawLat.add(rawD)
-				if rawD > slowest {
-					slowest, slowestQ = rawD, q
-				}
-			}
+		})
+		if err != nil {
+			return err
 		}
 		crmP99, rawP99 := crmLat.pct(0.99), rawLat.pct(0.99)
 		r.add(benchRow{
@@ -226,7 +202,7 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 			met:      crmP99 <= 10*time.Millisecond,
 		})
 		if mismatches > 0 {
-			r.note("%s: %d of %d requests counted other prospects than the raw SQL: the baseline no longer matches the reader", w.workload, mismatches, done+warmup)
+			r.note("%s: %d of %d requests counted other prospects than the raw SQL: the baseline no longer matches the reader", w.workload, mismatches, done)
 		}
 		r.note("%s: slowest raw query %s (%s)", w.workload, ms(slowest), slowestQ)
 	}
