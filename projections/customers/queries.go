@@ -99,19 +99,9 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Customer, int64, error) 
 	if f.Search != "" {
 		w.Add("lower(name || ' ' || email || ' ' || phone || ' ' || company) like ?", projections.LikePattern(f.Search))
 	}
-	page, pageArgs := projections.Page(len(w.Args), f.Limit, f.Offset)
-	var b pgx.Batch
-	var total int64
-	b.Queue(`select count(*) from rm_customers where `+w.String(), w.Args...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&total)
-	})
-	var out []Customer
-	b.Queue(`select `+customerColumns+` from rm_customers where `+w.String()+` order by created_at desc, id desc`+page,
-		append(w.Args, pageArgs...)...).Query(func(rows pgx.Rows) (err error) {
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Customer, error) { return scanCustomer(row) })
-		return err
-	})
-	if err := r.pool.SendBatch(ctx, &b).Close(); err != nil {
+	out, total, err := projections.PageWithTotal(ctx, r.pool, "rm_customers", customerColumns, &w, "created_at desc, id desc",
+		f.Limit, f.Offset, func(row pgx.CollectableRow) (Customer, error) { return scanCustomer(row) })
+	if err != nil {
 		return nil, 0, fmt.Errorf("list customers: %w", err)
 	}
 	return out, total, nil

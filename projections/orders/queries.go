@@ -74,19 +74,9 @@ func (r *Reader) List(ctx context.Context, f Filter) ([]Order, int64, error) {
 	if f.Status != "" {
 		w.Add("status = ?", string(f.Status))
 	}
-	page, pageArgs := projections.Page(len(w.Args), f.Limit, f.Offset)
-	var b pgx.Batch
-	var total int64
-	b.Queue(`select count(*) from rm_orders where `+w.String(), w.Args...).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&total)
-	})
-	var out []Order
-	b.Queue(`select `+orderColumns+` from rm_orders where `+w.String()+` order by order_date desc, id desc`+page,
-		append(w.Args, pageArgs...)...).Query(func(rows pgx.Rows) (err error) {
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Order, error) { return scanOrder(row) })
-		return err
-	})
-	if err := r.pool.SendBatch(ctx, &b).Close(); err != nil {
+	out, total, err := projections.PageWithTotal(ctx, r.pool, "rm_orders", orderColumns, &w, "order_date desc, id desc",
+		f.Limit, f.Offset, func(row pgx.CollectableRow) (Order, error) { return scanOrder(row) })
+	if err != nil {
 		return nil, 0, fmt.Errorf("list orders: %w", err)
 	}
 	return out, total, nil
