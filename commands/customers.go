@@ -288,20 +288,39 @@ func (h *Handler) ConvertLead(ctx context.Context, c Context, leadID uuid.UUID) 
 }
 
 // convertedStatus is the key of the tenant's Converted status, staging its
-// creation in the pipeline's stream when the tenant has none: the commit
-// then checks the pipeline's version, so two conversions that both create
-// it cannot both commit (the loser tries again and finds it).
+// creation when the tenant has none (statusNamed).
 func (h *Handler) convertedStatus(u *unit) (domain.Status, error) {
+	return h.statusNamed(u, ConvertedStatus, convertedColor)
+}
+
+// namedStatus is status, or the key of the status called name when one is
+// given (statusNamed).
+func (h *Handler) namedStatus(u *unit, status domain.Status, name string) (domain.Status, error) {
+	if name == "" {
+		return status, nil
+	}
+	return h.statusNamed(u, name, namedColor)
+}
+
+// namedColor is the colour of a status a command creates by name.
+const namedColor = "steelblue"
+
+// statusNamed is the key of the tenant's status called name (case
+// ignored), staging its creation at the end of the pipeline, in colour
+// color, when the tenant has none: the commit then checks the pipeline's
+// version, so two commands that both create it cannot both commit (the
+// loser tries again and finds it).
+func (h *Handler) statusNamed(u *unit, name, color string) (domain.Status, error) {
 	p, err := u.pipeline()
 	if err != nil {
 		return "", err
 	}
 	for _, s := range p.Statuses() {
-		if strings.EqualFold(s.Name, ConvertedStatus) {
+		if strings.EqualFold(s.Name, name) {
 			return s.Key, nil
 		}
 	}
-	decided, s, err := p.CreateStatus(ConvertedStatus, convertedColor)
+	decided, s, err := p.CreateStatus(name, color)
 	if err != nil {
 		return "", err
 	}
