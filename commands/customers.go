@@ -19,6 +19,10 @@ type CreateCustomer struct {
 	Profile domain.CustomerProfile
 	// Follow is its follow-up status (a pipeline status key); empty: Won.
 	Follow domain.Status
+	// LeadID names the lead it comes from, if any (the /dev/crm API's
+	// lead_id; the caller checks it is the tenant's). It converts nothing:
+	// ConvertLead is what marks a lead converted.
+	LeadID uuid.UUID
 }
 
 // CustomerResult says which customer a command wrote, and the customer as
@@ -67,7 +71,7 @@ func (h *Handler) CreateCustomer(ctx context.Context, c Context, cmd CreateCusto
 				return CustomerResult{}, err
 			}
 			return h.newCustomer(u, func(id uuid.UUID, number int64) ([]domain.Event, error) {
-				return domain.CreateCustomer(id, number, uuid.Nil, p, cmd.Follow)
+				return domain.CreateCustomer(id, number, cmd.LeadID, p, cmd.Follow)
 			})
 		},
 		replay: func(prior eventstore.CommitResult) (CustomerResult, error) { return h.replayCustomer(ctx, c, prior) },
