@@ -19,6 +19,10 @@ type CreateCustomer struct {
 	Profile domain.CustomerProfile
 	// Follow is its follow-up status (a pipeline status key); empty: Won.
 	Follow domain.Status
+	// LeadID names the lead it comes from, if any (the /dev/crm API's
+	// lead_id; the caller checks it is the tenant's). It converts nothing:
+	// ConvertLead is what marks a lead converted.
+	LeadID uuid.UUID
 }
 
 // CustomerResult says which customer a command wrote, and the customer as
@@ -67,7 +71,7 @@ func (h *Handler) CreateCustomer(ctx context.Context, c Context, cmd CreateCusto
 				return CustomerResult{}, err
 			}
 			return h.newCustomer(u, func(id uuid.UUID, number int64) ([]domain.Event, error) {
-				return domain.CreateCustomer(id, number, uuid.Nil, p, cmd.Follow)
+				return domain.CreateCustomer(id, number, cmd.LeadID, p, cmd.Follow)
 			})
 		},
 		replay: func(prior eventstore.CommitResult) (CustomerResult, error) { return h.replayCustomer(ctx, c, prior) },
@@ -291,20 +295,39 @@ func (h *Handler) ConvertLead(ctx context.Context, c Context, leadID uuid.UUID) 
 }
 
 // convertedStatus is the key of the tenant's Converted status, staging its
-// creation in the pipeline's stream when the tenant has none: the commit
-// then checks the pipeline's version, so two conversions that both create
-// it cannot both commit (the loser tries again and finds it).
+// creation when the tenant has none (statusNamed).
 func (h *Handler) convertedStatus(u *unit) (domain.Status, error) {
+	return h.statusNamed(u, ConvertedStatus, convertedColor)
+}
+
+// namedStatus is status, or the key of the status called name when one is
+// given (statusNamed).
+func (h *Handler) namedStatus(u *unit, status domain.Status, name string) (domain.Status, error) {
+	if name == "" {
+		return status, nil
+	}
+	return h.statusNamed(u, name, namedColor)
+}
+
+// namedColor is the colour of a status a command creates by name.
+const namedColor = "steelblue"
+
+// statusNamed is the key of the tenant's status called name (case
+// ignored), staging its creation at the end of the pipeline, in colour
+// color, when the tenant has none: the commit then checks the pipeline's
+// version, so two commands that both create it cannot both commit (the
+// loser tries again and finds it).
+func (h *Handler) statusNamed(u *unit, name, color string) (domain.Status, error) {
 	p, err := u.pipeline()
 	if err != nil {
 		return "", err
 	}
 	for _, s := range p.Statuses() {
-		if strings.EqualFold(s.Name, ConvertedStatus) {
+		if strings.EqualFold(s.Name, name) {
 			return s.Key, nil
 		}
 	}
-	decided, s, err := p.CreateStatus(ConvertedStatus, convertedColor)
+	decided, s, err := p.CreateStatus(name, color)
 	if err != nil {
 		return "", err
 	}

@@ -31,8 +31,13 @@ type CreateLead struct {
 	// the API dialects normalize while decoding, to answer a bad value in
 	// their own words before anything is read, and the command does not do
 	// it a second time (the domain still validates it).
-	Normalized  bool
-	Status      domain.Status
+	Normalized bool
+	Status     domain.Status
+	// StatusName, when set, is the status by name instead: the tenant's
+	// status so called (case ignored), created at the end of the pipeline
+	// in the same commit when it has none (the /dev/crm API's negotiation
+	// and converted, which are not default statuses).
+	StatusName  string
 	OnDuplicate DuplicatePolicy
 	// Archived creates the lead archived, in the same commit.
 	Archived bool
@@ -67,12 +72,17 @@ func (h *Handler) CreateLead(ctx context.Context, c Context, cmd CreateLead) (Le
 			switch {
 			case err != nil:
 				return LeadResult{}, err
-			case owner == uuid.Nil:
-				return h.createNew(u, p, cmd.Status, cmd.Archived)
-			case cmd.OnDuplicate == RejectDuplicates:
+			case owner != uuid.Nil && cmd.OnDuplicate == RejectDuplicates:
 				return LeadResult{}, &DuplicateError{Field: field, LeadID: owner}
 			}
-			return h.mergeInto(u, owner, p, cmd.Status)
+			status, err := h.namedStatus(u, cmd.Status, cmd.StatusName)
+			if err != nil {
+				return LeadResult{}, err
+			}
+			if owner == uuid.Nil {
+				return h.createNew(u, p, status, cmd.Archived)
+			}
+			return h.mergeInto(u, owner, p, status)
 		},
 		replay: func(prior eventstore.CommitResult) (LeadResult, error) { return h.replayLead(ctx, c, prior) },
 		failed: func(err error) error {

@@ -22,6 +22,9 @@ type UpdateLead struct {
 	Normalized bool
 	// Status moves the lead when not empty.
 	Status domain.Status
+	// StatusName moves the lead to the status so called instead, created
+	// in the same commit when the tenant has none (see CreateLead).
+	StatusName string
 	// Archived, when set, archives (true) or restores (false) the lead in
 	// the same commit.
 	Archived *bool
@@ -40,6 +43,9 @@ func (h *Handler) UpdateLead(ctx context.Context, c Context, id uuid.UUID, cmd U
 				return LeadResult{}, err
 			}
 			current := lead.Profile()
+			if cmd.Status, err = h.namedStatus(u, cmd.Status, cmd.StatusName); err != nil {
+				return LeadResult{}, err
+			}
 			decided, err := h.decideUpdate(ctx, c.TenantID, lead, cmd)
 			if err != nil {
 				return LeadResult{}, err

@@ -66,7 +66,7 @@ type LeadProfile struct {
 	Tags               []string        `json:"tags,omitempty"`
 	Notes              string          `json:"notes,omitempty"`
 	Description        string          `json:"description,omitempty"`
-	AssignedTo         string          `json:"assigned_to,omitempty"` // the user's email, lower-cased like Emails
+	AssignedTo         string          `json:"assigned_to,omitempty"` // the user's email or UUID, lower-cased like Emails
 	LeadOwner          string          `json:"lead_owner,omitempty"`
 	CampaignID         string          `json:"campaign_id,omitempty"`
 	LastContact        *time.Time      `json:"last_contact,omitempty"`

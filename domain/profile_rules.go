@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Limits on profile fields. They bound what one request can store, so a
@@ -185,7 +187,7 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 	phone := func(s string) (string, error) { return NormalizePhone(s, defaultRegion) }
 	out.Emails, out.Phones = normalizeReach(p.Emails, p.Phones, defaultRegion, &bad)
 	out.MobileNo = normalizeOne("mobile_no", out.MobileNo, phone, &bad)
-	out.AssignedTo = normalizeOne("assigned_to", out.AssignedTo, NormalizeEmail, &bad)
+	out.AssignedTo = normalizeOne("assigned_to", out.AssignedTo, normalizeAssignee, &bad)
 	trim := func(s string) (string, error) { return strings.TrimSpace(s), nil }
 	out.Tags = normalizeList("tags", p.Tags, trim, &bad)
 	out.BusinessIDs = nil
@@ -216,6 +218,16 @@ func NormalizeProfile(p LeadProfile, defaultRegion string) (LeadProfile, error) 
 		out.Name = FullName(out.FirstName, out.MiddleName, out.LastName)
 	}
 	return out, nil
+}
+
+// normalizeAssignee is an assignee in the form stored: a user's email
+// (Cratio, the Leads API) or a user's UUID (the /dev/crm API), lower-cased
+// either way, so one lead shows its assignee in every API.
+func normalizeAssignee(s string) (string, error) {
+	if id, err := uuid.Parse(s); err == nil && len(s) == 36 {
+		return id.String(), nil
+	}
+	return NormalizeEmail(s)
 }
 
 // normalizeReach normalizes a profile's emails and phones (national

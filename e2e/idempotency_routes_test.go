@@ -345,7 +345,7 @@ func keyedRoutes() []struct {
 				otherMethod: keyedRequest{method: "PATCH", path: "/api/crm/lead/" + a, body: map[string]any{"lead_name": "Back"}},
 			}
 		}},
-	}, prospectsKeyedRoutes()...)
+	}, append(prospectsKeyedRoutes(), devcrmKeyedRoutes()...)...)
 }
 
 // prospectsKeyedRoutes are the keyed-route cases of the prospects &
@@ -577,6 +577,8 @@ func refusesReusedKey(t *testing.T, path string, r response) {
 		ok = e["code"] == "invalid_field" && e["field"] == "Idempotency-Key"
 	case strings.HasPrefix(path, "/api/crm/lead"):
 		ok = e["type"] == "invalid_request_error" && e["code"] == "idempotency_key_reused" && e["param"] == "Idempotency-Key"
+	case strings.HasPrefix(path, "/dev/crm/"):
+		ok = m["field"] == "Idempotency-Key" && strings.HasPrefix(fmt.Sprint(m["message"]), "Idempotency-Key: ")
 	default:
 		ok = m["statusCode"] == float64(422) && m["error"] == "Unprocessable Entity" && m["field"] == "Idempotency-Key"
 	}

@@ -216,6 +216,7 @@ func isolationProbes(t *testing.T, s *stack, a *tenantA, b *tenantB) map[string]
 		isolationProbe{method: "PATCH", path: "/api/crm/lead/" + bOp, expect: expectAccepted, body: map[string]any{"email_id": a.emails[4]},
 			check: func(response) { undo("PATCH", "/api/crm/lead/"+bOp, map[string]any{"email_id": "bianca@beta.example"}) }})
 	prospectProbes(t, s, a, b, add, leadPathIDs, numbers)
+	devcrmProbes(t, s, a, b, add, idem)
 	return ps
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/crmcore/crm/api/cratio"
+	"github.com/crmcore/crm/api/devcrm"
 	"github.com/crmcore/crm/api/leadsapi"
 	"github.com/crmcore/crm/api/overplane"
 	"github.com/crmcore/crm/api/prospects"
@@ -39,7 +40,7 @@ func newOpenAPIChecker(t testing.TB) *openAPIChecker {
 		prefix string
 		doc    []byte
 	}{{"/api/v1/", cratio.OpenAPI}, {"/api/crm/lead", overplane.OpenAPI}, {"/leads", leadsapi.OpenAPI},
-		{"/prospects", prospects.OpenAPI}, {"/clients", prospects.OpenAPI}} {
+		{"/prospects", prospects.OpenAPI}, {"/clients", prospects.OpenAPI}, {"/dev/crm/", devcrm.OpenAPI}} {
 		router, err := loadOpenAPI(d.doc)
 		if err != nil {
 			t.Fatalf("OpenAPI document for %s: %v", d.prefix, err)
@@ -79,7 +80,7 @@ func TestOpenAPICheckerRefusesEmptyDocuments(t *testing.T) {
 			t.Errorf("loadOpenAPI(%q) = nil error, want a refusal", doc)
 		}
 	}
-	for name, doc := range map[string][]byte{"cratio": cratio.OpenAPI, "leadsapi": leadsapi.OpenAPI, "overplane": overplane.OpenAPI, "prospects": prospects.OpenAPI} {
+	for name, doc := range map[string][]byte{"cratio": cratio.OpenAPI, "leadsapi": leadsapi.OpenAPI, "overplane": overplane.OpenAPI, "prospects": prospects.OpenAPI, "devcrm": devcrm.OpenAPI} {
 		if _, err := loadOpenAPI(doc); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

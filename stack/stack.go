@@ -16,6 +16,7 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/api/cratio"
+	"github.com/crmcore/crm/api/devcrm"
 	"github.com/crmcore/crm/api/leadsapi"
 	"github.com/crmcore/crm/api/overplane"
 	"github.com/crmcore/crm/api/prospects"
@@ -207,5 +208,5 @@ func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
 		o(deps)
 	}
 	return api.NewServer(deps, cratio.Dialect{}, overplane.Dialect{},
-		leadsapi.Dialect{PhotoDir: s.Config.PhotoDir, MaxPhotoBytes: s.Config.MaxPhotoBytes}, prospects.Dialect{})
+		leadsapi.Dialect{PhotoDir: s.Config.PhotoDir, MaxPhotoBytes: s.Config.MaxPhotoBytes}, prospects.Dialect{}, devcrm.Dialect{})
 }

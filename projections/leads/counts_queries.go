@@ -19,7 +19,7 @@ const longRange = 31
 // count tables share. It reports false if the filter has a condition the
 // counts do not keep (the assignee, whose values are as many as the
 // tenant's users: a per-user list is selective, and counted exactly on
-// rm_leads).
+// rm_leads; likewise a search).
 func leadDims(w *projections.Where, f Filter) bool {
 	w.Add("tenant_id = ?", f.TenantID)
 	for _, c := range []struct{ col, val string }{
@@ -35,7 +35,7 @@ func leadDims(w *projections.Where, f Filter) bool {
 	case !f.IncludeArchived:
 		w.Add("archived = ?", false)
 	}
-	return f.AssignedTo == ""
+	return f.AssignedTo == "" && f.Search == ""
 }
 
 // leadWhere is the condition of the filter on rm_leads.
@@ -44,6 +44,9 @@ func leadWhere(f Filter) *projections.Where {
 	leadDims(&w, f)
 	if f.AssignedTo != "" {
 		w.Add("assigned_to = ?", f.AssignedTo)
+	}
+	if f.Search != "" {
+		w.Add("lower(name || ' ' || email || ' ' || phone || ' ' || company) like ?", likePattern(f.Search))
 	}
 	if !f.CreatedFrom.IsZero() {
 		w.Add("created_at >= ?", f.CreatedFrom)
@@ -164,7 +167,7 @@ func ListSQL(f Filter) (countSQL string, countArgs []any, pageSQL string, pageAr
 // may be cheaper as the all-time count minus the days outside its range
 // (an open or long range); nil otherwise.
 func (r *Reader) countsSpan(ctx context.Context, f Filter) (*[2]time.Time, error) {
-	if f.AssignedTo != "" || (f.CreatedFrom.IsZero() && f.CreatedTo.IsZero()) ||
+	if f.AssignedTo != "" || f.Search != "" || (f.CreatedFrom.IsZero() && f.CreatedTo.IsZero()) ||
 		(!f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && f.CreatedTo.Sub(f.CreatedFrom) <= longRange*24*time.Hour) {
 		return nil, nil
 	}

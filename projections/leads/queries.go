@@ -37,13 +37,16 @@ type Lead struct {
 
 // Filter selects leads of one tenant; zero fields do not filter.
 type Filter struct {
-	TenantID        uuid.UUID
-	CreatedFrom     time.Time // inclusive
-	CreatedTo       time.Time // exclusive
-	Status          string
-	Source          string
-	Priority        string
-	AssignedTo      string
+	TenantID    uuid.UUID
+	CreatedFrom time.Time // inclusive
+	CreatedTo   time.Time // exclusive
+	Status      string
+	Source      string
+	Priority    string
+	AssignedTo  string
+	// Search is free text found in the name, email, phone or company
+	// (case-insensitive; the trigram index of SearchLeads).
+	Search          string
 	IncludeArchived bool
 	OnlyArchived    bool
 	Limit, Offset   int
