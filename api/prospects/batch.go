@@ -266,7 +266,7 @@ func (h *handlers) createProspects(c *gin.Context) {
 		last = lr.Position
 		res.Inserts = append(res.Inserts, inserted{Index: i, ID: lr.Number, Email: first1(lr.Profile.Emails)})
 	}
-	h.d.AwaitReadModels(c, last, readModel)
+	h.d.AwaitReadModels(c, last, readModels...)
 	if len(res.Inserts) == 0 && allDup(res.Errors) {
 		c.JSON(http.StatusConflict, allDuplicates{boomOf(http.StatusConflict, "every prospect is a duplicate", ""), res.Errors})
 		return

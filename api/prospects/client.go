@@ -69,7 +69,7 @@ func (h *handlers) updateClientData(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.d.AwaitReadModels(c, res.Position, readModel)
+	h.d.AwaitReadModels(c, res.Position, readModels...)
 	body, err := h.renderClient(c, res)
 	if err != nil {
 		h.fail(c, err)

@@ -212,7 +212,7 @@ func (h *handlers) update(c *gin.Context, decode func(api.Object) (edits, *api.B
 }
 
 func (h *handlers) answerProspect(c *gin.Context, res commands.LeadResult) {
-	h.d.AwaitReadModels(c, res.Position, readModel)
+	h.d.AwaitReadModels(c, res.Position, readModels...)
 	body, err := h.render(c, res)
 	if err != nil {
 		h.fail(c, err)

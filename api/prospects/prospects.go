@@ -15,7 +15,9 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/jwtauth"
+	"github.com/crmcore/crm/projections/customers"
 	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/records"
 )
 
 // OpenAPI is the API's OpenAPI 3 document.
@@ -34,9 +36,11 @@ const (
 	permPartners  = "crm-partners"
 )
 
-// readModel is the projection a prospect write answers after: the other
-// APIs read prospects from it.
-var readModel = leads.Projection{}.Name()
+// readModels are the projections a write answers after: this API reads
+// prospects from leads, clients from customers, and their notes, contacts
+// and locations from records, so a write is visible in all of them (a
+// location just added shows in the detail read next).
+var readModels = []string{leads.Projection{}.Name(), customers.Projection{}.Name(), records.Projection{}.Name()}
 
 // Dialect mounts the prospects & clients API.
 type Dialect struct{}

@@ -178,7 +178,7 @@ func (h *handlers) addContact(k ownerKind) gin.HandlerFunc {
 			h.fail(c, err)
 			return
 		}
-		h.d.AwaitReadModels(c, res.Position, readModel)
+		h.d.AwaitReadModels(c, res.Position, readModels...)
 		c.JSON(http.StatusCreated, contactOf(res.Record))
 	}
 }
@@ -265,7 +265,7 @@ func changeRecord[T domain.Record, V any](h *handlers, c *gin.Context, n int64, 
 		h.recordFailed(c, err, what)
 		return
 	}
-	h.d.AwaitReadModels(c, res.Position, readModel)
+	h.d.AwaitReadModels(c, res.Position, readModels...)
 	c.JSON(http.StatusOK, show(res.Record))
 }
 
@@ -287,7 +287,7 @@ func removeRecord[T domain.Record](h *handlers, c *gin.Context, k ownerKind, wha
 		h.recordFailed(c, err, what)
 		return
 	}
-	h.d.AwaitReadModels(c, res.Position, readModel)
+	h.d.AwaitReadModels(c, res.Position, readModels...)
 	c.Status(http.StatusNoContent)
 }
 
@@ -406,7 +406,7 @@ func (h *handlers) addNote(k ownerKind) gin.HandlerFunc {
 			return
 		}
 		pos := res.Position
-		h.d.AwaitReadModels(c, pos, readModel)
+		h.d.AwaitReadModels(c, pos, readModels...)
 		c.JSON(http.StatusCreated, noteOf(res.Record, k, entity, followID))
 	}
 }
@@ -513,7 +513,7 @@ func (h *handlers) addLocation(k ownerKind) gin.HandlerFunc {
 			h.fail(c, err)
 			return
 		}
-		h.d.AwaitReadModels(c, res.Position, readModel)
+		h.d.AwaitReadModels(c, res.Position, readModels...)
 		c.JSON(http.StatusCreated, locationOf(res.Record))
 	}
 }
