@@ -127,7 +127,7 @@ func rawKanban(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q kanb
 // JWT, one request at a time, each next to the same statements through
 // pgx, alternating who goes first.
 func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
-	if err := analyzeReadModels(ctx, env); err != nil {
+	if err := settleReadModels(ctx, env); err != nil {
 		return err
 	}
 	var prospects int64
