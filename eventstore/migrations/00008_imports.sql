@@ -1,0 +1,53 @@
+-- +goose Up
+-- CSV imports as durable jobs. A job is keyed by the SHA-256 of its file per
+-- tenant and kind, so the same file uploaded twice finds the first job and
+-- imports nothing again. Its progress (rows_done, the data rows consumed,
+-- good and bad) is written in the transaction of each batch it imports, so
+-- a job killed mid-way resumes after its last committed batch and never
+-- imports a row twice.
+create table import_jobs (
+    id              uuid        primary key,
+    tenant_id       uuid        not null,
+    kind            text        not null,
+    sha256          bytea       not null,
+    file_name       text        not null default '',
+    size            bigint      not null,
+    rows_total      bigint      not null,
+    state           text        not null,
+    rows_done       bigint      not null default 0,
+    rows_imported   bigint      not null default 0,
+    rows_failed     bigint      not null default 0,
+    ignored_columns text[]      not null default '{}',
+    header          text[]      not null,
+    error           text        not null default '',
+    stored          boolean     not null default false,
+    created_at      timestamptz not null default now(),
+    started_at      timestamptz,
+    updated_at      timestamptz not null default now(),
+    finished_at     timestamptz,
+    unique (tenant_id, kind, sha256)
+);
+
+create index import_jobs_unfinished on import_jobs (created_at) where state in ('queued', 'running');
+
+-- The rows a job did not import, with why: the error CSV is rendered from
+-- them. One row of the file may have several (one per field).
+create table import_errors (
+    job_id  uuid   not null,
+    row     bigint not null,
+    line    bigint not null,
+    field   text   not null,
+    message text   not null,
+    record  text[] not null default '{}',
+    seq     int    not null,
+    primary key (job_id, row, seq)
+);
+
+-- The file of a job that runs in the background, in chunks, so any
+-- process can resume it after a crash; deleted once the job has ended.
+create table import_files (
+    job_id uuid  not null,
+    seq    int   not null,
+    data   bytea not null,
+    primary key (job_id, seq)
+);

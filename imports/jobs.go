@@ -1,0 +1,262 @@
+package imports
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crmcore/crm/crmerr"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
+)
+
+// The states of a job.
+const (
+	StateQueued  = "queued"  // submitted, no batch imported yet
+	StateRunning = "running" // importing (or stopped mid-way: Run resumes it)
+	StateDone    = "done"    // every row imported or reported
+	StateFailed  = "failed"  // stopped for good; Error says why
+)
+
+// KindLeads is the kind of a lead import (the only one so far).
+const KindLeads = "leads"
+
+// DefaultBatch is how many rows one transaction imports (mapping c.6).
+const DefaultBatch = 1000
+
+// ErrJobNotFound is an unknown job id (or another tenant's).
+var ErrJobNotFound = crmerr.New(crmerr.NotFound, "import not found")
+
+// ErrJobBusy is a job another process is running now.
+var ErrJobBusy = crmerr.New(crmerr.Busy, "import is running in another process")
+
+// Job is an import as its table holds it, with its progress.
+type Job struct {
+	ID             uuid.UUID  `json:"id"`
+	TenantID       uuid.UUID  `json:"-"`
+	Kind           string     `json:"kind"`
+	FileName       string     `json:"file_name"`
+	SHA256         string     `json:"sha256"`
+	Size           int64      `json:"size"`
+	State          string     `json:"state"`
+	RowsTotal      int64      `json:"rows_total"`
+	RowsDone       int64      `json:"rows_done"`
+	RowsImported   int64      `json:"rows_imported"`
+	RowsFailed     int64      `json:"rows_failed"`
+	IgnoredColumns []string   `json:"ignored_columns"`
+	Error          string     `json:"error,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	StartedAt      *time.Time `json:"started_at,omitempty"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+	// Stored says the file is kept in Postgres until the job ends, so any
+	// process can resume it; else the caller hands it to Run again.
+	Stored bool `json:"-"`
+	header []string
+	// runFrom and runStart are where this process's run began, for the rate.
+	runFrom  int64
+	runStart time.Time
+}
+
+// Percent is how much of the file's rows the job has been through.
+func (j Job) Percent() float64 {
+	if j.RowsTotal == 0 {
+		if j.State == StateDone {
+			return 100
+		}
+		return 0
+	}
+	return 100 * float64(j.RowsDone) / float64(j.RowsTotal)
+}
+
+// Rate is the rows per second of the current run (0 before its first batch).
+func (j Job) Rate() float64 {
+	el := time.Since(j.runStart).Seconds()
+	if j.runStart.IsZero() || el <= 0 || j.RowsDone <= j.runFrom {
+		return 0
+	}
+	return float64(j.RowsDone-j.runFrom) / el
+}
+
+// ETA is the time the job still needs at its current rate; false when
+// unknown (not running, or no batch done yet in this run).
+func (j Job) ETA() (time.Duration, bool) {
+	if j.State == StateDone || j.State == StateFailed {
+		return 0, true
+	}
+	r := j.Rate()
+	if r == 0 {
+		return 0, false
+	}
+	return time.Duration(float64(j.RowsTotal-j.RowsDone) / r * float64(time.Second)), true
+}
+
+// Importer runs imports into one event store.
+type Importer struct {
+	store *eventstore.Store
+	opts  Options
+}
+
+// Options tune an Importer.
+type Options struct {
+	// Region reads national phone numbers (the tenants' default region).
+	Region string
+	// Batch is the rows per transaction (DefaultBatch when 0).
+	Batch int
+	// Status reads a status cell; domain.ParseStatus (blank: the default
+	// status) when nil.
+	Status StatusFunc
+	// Metadata goes with every event the import writes (actor, API); the
+	// job's id is added as the correlation id.
+	Metadata eventstore.Metadata
+}
+
+// New returns an Importer on store (migrated: eventstore.Migrate).
+func New(store *eventstore.Store, opts Options) *Importer {
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultBatch
+	}
+	if opts.Status == nil {
+		opts.Status = func(s string) (domain.Status, error) {
+			if s == "" {
+				return "", nil
+			}
+			return domain.ParseStatus(s)
+		}
+	}
+	return &Importer{store: store, opts: opts}
+}
+
+// chunkSize is the size of a stored file's chunks.
+const chunkSize = 1 << 20
+
+// Submit checks src as a whole (Inspect: a *FileError refuses it before
+// anything is written) and records its job, or finds the tenant's job for
+// the same file: existing is then true and nothing more is imported (an
+// unfinished one resumes with Run). With store, the file is kept in
+// Postgres (chunks of 1 MiB) until the job ends, for a job that runs in
+// the background and must resume after a crash of any process; without,
+// the caller hands the file to Run itself (the CLI re-reads it on a rerun).
+func (im *Importer) Submit(ctx context.Context, tenant uuid.UUID, name string, src io.ReadSeeker, store bool) (job Job, existing bool, err error) {
+	info, err := Inspect(src)
+	if err != nil {
+		return Job{}, false, err
+	}
+	return im.submit(ctx, tenant, name, info, src, store)
+}
+
+// submit records the job of the file src that Inspect described as info.
+func (im *Importer) submit(ctx context.Context, tenant uuid.UUID, name string, info FileInfo, src io.ReadSeeker, store bool) (job Job, existing bool, err error) {
+	sum, err := hex.DecodeString(info.SHA256)
+	if err != nil {
+		return Job{}, false, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Job{}, false, err
+	}
+	err = pgx.BeginFunc(ctx, im.store.Pool(), func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `insert into import_jobs (id, tenant_id, kind, sha256, file_name, size, rows_total,
+				state, ignored_columns, header, stored)
+			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			on conflict (tenant_id, kind, sha256) do nothing`,
+			id, tenant, KindLeads, sum, name, info.Size, info.Rows, StateQueued, nonNil(info.Ignored), info.Header, store)
+		if err != nil {
+			return fmt.Errorf("submit import: %w", err)
+		}
+		if existing = tag.RowsAffected() == 0; existing || !store {
+			return nil
+		}
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("submit import: rewind: %w", err)
+		}
+		return storeFile(ctx, tx, id, src)
+	})
+	if err != nil {
+		return Job{}, false, err
+	}
+	if existing {
+		job, err = im.find(ctx, tenant, sum)
+		return job, true, err
+	}
+	job, err = im.Get(ctx, tenant, id)
+	return job, false, err
+}
+
+// storeFile writes src to import_files in chunks.
+func storeFile(ctx context.Context, tx pgx.Tx, id uuid.UUID, src io.Reader) error {
+	buf := make([]byte, chunkSize)
+	for seq := 0; ; seq++ {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if _, err := tx.Exec(ctx, "insert into import_files (job_id, seq, data) values ($1, $2, $3)",
+				id, seq, buf[:n]); err != nil {
+				return fmt.Errorf("store import file: %w", err)
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store import file: %w", err)
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// jobColumns are the columns scanJob reads, in its order.
+const jobColumns = `id, tenant_id, kind, encode(sha256, 'hex'), file_name, size, state, rows_total, rows_done,
+	rows_imported, rows_failed, ignored_columns, error, created_at, started_at, updated_at, finished_at, stored, header`
+
+func scanJob(row pgx.Row) (Job, error) {
+	var j Job
+	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.SHA256, &j.FileName, &j.Size, &j.State, &j.RowsTotal, &j.RowsDone,
+		&j.RowsImported, &j.RowsFailed, &j.IgnoredColumns, &j.Error, &j.CreatedAt, &j.StartedAt, &j.UpdatedAt,
+		&j.FinishedAt, &j.Stored, &j.header)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, ErrJobNotFound
+	}
+	return j, err
+}
+
+// Get returns the tenant's job id (ErrJobNotFound for another tenant's).
+func (im *Importer) Get(ctx context.Context, tenant, id uuid.UUID) (Job, error) {
+	j, err := scanJob(im.store.Pool().QueryRow(ctx, "select "+jobColumns+
+		" from import_jobs where id = $1 and tenant_id = $2", id, tenant))
+	if err != nil && !errors.Is(err, ErrJobNotFound) {
+		return Job{}, fmt.Errorf("get import %s: %w", id, err)
+	}
+	return j, err
+}
+
+func (im *Importer) find(ctx context.Context, tenant uuid.UUID, sum []byte) (Job, error) {
+	j, err := scanJob(im.store.Pool().QueryRow(ctx, "select "+jobColumns+
+		" from import_jobs where tenant_id = $1 and kind = $2 and sha256 = $3", tenant, KindLeads, sum))
+	if err != nil {
+		return Job{}, fmt.Errorf("find import: %w", err)
+	}
+	return j, nil
+}
+
+// Unfinished lists the jobs, of every tenant, whose file is stored and that
+// have not ended: what a starting server resumes (Run with a nil src).
+func (im *Importer) Unfinished(ctx context.Context) ([]Job, error) {
+	rows, err := im.store.Pool().Query(ctx, "select "+jobColumns+
+		" from import_jobs where state in ('queued', 'running') and stored order by created_at")
+	if err != nil {
+		return nil, fmt.Errorf("unfinished imports: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Job, error) { return scanJob(row) })
+}

@@ -1,0 +1,142 @@
+package imports
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmcore/crm/domain"
+)
+
+// RowError is why one row of a file was not imported: the field (a column
+// name; "" for the row as a whole) and the reason.
+type RowError struct {
+	Row     int64  `json:"row"`
+	Line    int64  `json:"line"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// StatusFunc reads a status cell into the tenant's status (the /dev/crm
+// dialect maps its vocabulary onto the pipeline); "" means the default.
+type StatusFunc func(string) (domain.Status, error)
+
+// decode reads rec into a normalized profile and status, the way every API
+// reads a create: domain.NormalizeProfile in region, then the lead's own
+// validation (domain.CreateLead). A row refused says each field it fails on.
+func decode(rec Record, region string, status StatusFunc) (domain.LeadProfile, domain.Status, []RowError) {
+	var bad []RowError
+	fail := func(f, msg string) {
+		bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: f, Message: msg})
+	}
+	if rec.Width != "" {
+		fail("", "the row "+rec.Width)
+		return domain.LeadProfile{}, "", bad
+	}
+	v := func(f Field) string { return strings.TrimSpace(rec.Values[f]) }
+	p := domain.LeadProfile{
+		Name: v(FieldName), Company: v(FieldCompany), Source: v(FieldSource), Notes: rec.Values[FieldNotes],
+		CampaignID: v(FieldCampaignID), AssignedTo: v(FieldAssignedTo),
+	}
+	if p.Name == "" {
+		fail("name", "is required")
+	}
+	if e := v(FieldEmail); e != "" {
+		p.Emails = []string{e}
+	} else {
+		fail("email", "is required")
+	}
+	if ph := v(FieldPhone); ph != "" {
+		p.Phones = []string{ph}
+	}
+	if s := v(FieldScore); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 100 {
+			fail("score", fmt.Sprintf("%q must be a whole number from 0 to 100", s))
+		} else {
+			p.Score = &n
+		}
+	}
+	if s := v(FieldLastContact); s != "" {
+		t, err := parseDate(s)
+		if err != nil {
+			fail("last_contact", fmt.Sprintf("%q must be a date (YYYY-MM-DD) or an RFC 3339 time", s))
+		} else {
+			p.LastContact = &t
+		}
+	}
+	if s := v(FieldCustomFields); s != "" {
+		if !json.Valid([]byte(s)) || !strings.HasPrefix(s, "{") {
+			fail("custom_fields", "must be a JSON object")
+		} else {
+			p.CustomFields = json.RawMessage(s)
+		}
+	}
+	st, err := status(v(FieldStatus))
+	if err != nil {
+		fail("status", reason(err))
+	}
+	if len(bad) > 0 {
+		return domain.LeadProfile{}, "", bad
+	}
+	n, err := domain.NormalizeProfile(p, region)
+	if err != nil {
+		return domain.LeadProfile{}, "", fieldErrors(rec, err)
+	}
+	// The lead's own rules, as the create will apply them (the number is a
+	// placeholder: the real one is taken when the row is written).
+	if _, err := domain.CreateLead(placeholderID, 1, n, st); err != nil {
+		return domain.LeadProfile{}, "", fieldErrors(rec, err)
+	}
+	return n, st, nil
+}
+
+// parseDate reads a date as every API does (mapping c.17): RFC 3339, or a
+// calendar date at 00:00 UTC.
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Parse(time.DateOnly, s)
+}
+
+// fieldErrors names the fields of a domain error, in the file's column
+// names (the domain says "emails" for the file's "email").
+func fieldErrors(rec Record, err error) []RowError {
+	var ne *domain.NormalizeError
+	if errors.As(err, &ne) {
+		out := make([]RowError, 0, len(ne.Entries))
+		for _, e := range ne.Entries {
+			out = append(out, RowError{Row: rec.Row, Line: rec.Line, Field: columnOf(e.Field), Message: fmt.Sprintf("%q %s", e.Value, e.Reason)})
+		}
+		return out
+	}
+	var ve domain.ValidationError
+	if errors.As(err, &ve) {
+		return []RowError{{Row: rec.Row, Line: rec.Line, Field: columnOf(ve.Field), Message: ve.Reason}}
+	}
+	return []RowError{{Row: rec.Row, Line: rec.Line, Message: err.Error()}}
+}
+
+// reason is a validation error's reason without its field.
+func reason(err error) string {
+	var ve domain.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return err.Error()
+}
+
+// columnOf is the column a domain field is read from.
+func columnOf(field string) string {
+	switch field {
+	case "emails":
+		return "email"
+	case "phones":
+		return "phone"
+	}
+	return field
+}
