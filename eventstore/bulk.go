@@ -22,8 +22,8 @@ import (
 //
 // The caller may write its own rows in the same transaction (Tx): an
 // importer commits its progress with the streams it created, so a crash
-// never leaves one without the other. Use: BeginBulk, Claim, Numbers,
-// Create, Commit (Rollback on any error, harmless after Commit).
+// never leaves one without the other. Use: NextNumbers (before), BeginBulk,
+// Claim, Create, Commit (Rollback on any error, harmless after Commit).
 type Bulk struct {
 	s       *Store
 	tx      pgx.Tx
@@ -155,19 +155,25 @@ func (b *Bulk) Claim(ctx context.Context, claims []BulkClaim) ([]*ReservationErr
 	return refused, nil
 }
 
-// Numbers takes n consecutive numbers of the tenant's counter name (as
-// NextNumber hands them out, one at a time) and returns the first. The
-// counter's row stays locked until the bulk ends: concurrent creates wait
-// for it, for the few milliseconds a bulk's writes take after this.
-func (b *Bulk) Numbers(ctx context.Context, name string, n int) (int64, error) {
+// NextNumbers takes n consecutive numbers of the tenant's counter name, as
+// n calls of NextNumber would (and as cheaply as one: its transaction
+// commits asynchronously, for the reason NextNumber gives), and returns the
+// first. A bulk takes its numbers before it begins, so the counter's row is
+// never locked for the length of a bulk.
+func (s *Store) NextNumbers(ctx context.Context, tenantID uuid.UUID, name string, n int) (int64, error) {
 	if n <= 0 {
-		return 0, fmt.Errorf("bulk: numbers: n = %d", n)
+		return 0, fmt.Errorf("next numbers %s: n = %d", name, n)
 	}
 	var last int64
-	if err := b.tx.QueryRow(ctx, `insert into counters (tenant_id, name, value) values ($1, $2, $3)
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	b.Queue(`select set_config('synchronous_commit', 'off', true), ` + NoEvents)
+	b.Queue(`insert into counters (tenant_id, name, value) values ($1, $2, $3)
 		on conflict (tenant_id, name) do update set value = counters.value + excluded.value
-		returning value`, b.tenant, name, n).Scan(&last); err != nil {
-		return 0, fmt.Errorf("bulk: numbers %s: %w", name, err)
+		returning value`, tenantID, name, n).QueryRow(func(row pgx.Row) error { return row.Scan(&last) })
+	b.Queue("commit")
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("next numbers %s: %w", name, err)
 	}
 	return last - int64(n) + 1, nil
 }

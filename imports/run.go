@@ -60,6 +60,7 @@ type prepared struct {
 	status  domain.Status
 	id      uuid.UUID
 	reserve []eventstore.Reservation
+	events  []eventstore.NewEvent // lead.created, numbered
 }
 
 // batch is the rows one transaction imports or reports.
@@ -120,7 +121,7 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan batch, 1)
-	go im.prepare(ctx, rd, job.RowsDone, batches)
+	go im.prepare(ctx, tenant, rd, job.RowsDone, batches)
 	meta := im.opts.Metadata
 	meta.CorrelationID = id.String()
 	for b := range batches {
@@ -146,7 +147,7 @@ const jobLockSpace = 1668441455
 // prepare reads rows after skip and sends them in batches, decoded and
 // checked, with the rows repeating an email or phone of an earlier row of
 // the same batch reported (the store finds those of earlier batches).
-func (im *Importer) prepare(ctx context.Context, rd *Reader, skip int64, out chan<- batch) {
+func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, skip int64, out chan<- batch) {
 	defer close(out)
 	send := func(b batch) bool {
 		select {
@@ -201,10 +202,48 @@ func (im *Importer) prepare(ctx context.Context, rd *Reader, skip int64, out cha
 			}
 			b.good = append(b.good, prepared{rec: rec, profile: p, status: st, id: id, reserve: rs})
 		}
-		if b.last == 0 || !send(b) {
+		if b.last == 0 {
+			return
+		}
+		if err := im.build(ctx, tenant, b.good); err != nil {
+			send(batch{err: err})
+			return
+		}
+		if !send(b) {
 			return
 		}
 	}
+}
+
+// build numbers the batch's good rows and decides their lead.created
+// events, while the previous batch is being written. The numbers are taken
+// before the batch's transaction (NextNumbers), so a row refused there as a
+// duplicate, or a batch lost to a crash, leaves a gap in the tenant's lead
+// numbers, as a create that fails does.
+func (im *Importer) build(ctx context.Context, tenant uuid.UUID, good []prepared) error {
+	if len(good) == 0 {
+		return nil
+	}
+	first, err := im.store.NextNumbers(ctx, tenant, "lead", len(good))
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	for i := range good {
+		g := &good[i]
+		decided, err := domain.CreateLead(g.id, first+int64(i), g.profile, g.status)
+		if err != nil {
+			return fmt.Errorf("import row %d: %w", g.rec.Row, err)
+		}
+		g.events = make([]eventstore.NewEvent, len(decided))
+		for j, e := range decided {
+			data, err := e.MarshalData()
+			if err != nil {
+				return fmt.Errorf("import row %d: %w", g.rec.Row, err)
+			}
+			g.events[j] = eventstore.NewEvent{Type: e.Type, SchemaVersion: domain.SchemaVersion, Data: data}
+		}
+	}
+	return nil
 }
 
 // leadReservations are the values a lead with profile p reserves, as every
@@ -269,25 +308,9 @@ func (im *Importer) write(ctx context.Context, job *Job, meta eventstore.Metadat
 		good = append(good, g)
 	}
 	if len(good) > 0 {
-		first, err := bulk.Numbers(ctx, "lead", len(good))
-		if err != nil {
-			return fmt.Errorf("import batch: %w", err)
-		}
 		streams := make([]eventstore.NewStream, len(good))
 		for i, g := range good {
-			decided, err := domain.CreateLead(g.id, first+int64(i), g.profile, g.status)
-			if err != nil {
-				return fmt.Errorf("import row %d: %w", g.rec.Row, err)
-			}
-			events := make([]eventstore.NewEvent, len(decided))
-			for j, e := range decided {
-				data, err := e.MarshalData()
-				if err != nil {
-					return fmt.Errorf("import row %d: %w", g.rec.Row, err)
-				}
-				events[j] = eventstore.NewEvent{Type: e.Type, SchemaVersion: domain.SchemaVersion, Data: data}
-			}
-			streams[i] = eventstore.NewStream{StreamType: domain.LeadStream, StreamID: g.id, Events: events}
+			streams[i] = eventstore.NewStream{StreamType: domain.LeadStream, StreamID: g.id, Events: g.events}
 		}
 		if err := bulk.Create(ctx, streams); err != nil {
 			return fmt.Errorf("import batch: %w", err)

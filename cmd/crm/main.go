@@ -29,6 +29,7 @@ commands:
   keys      create or revoke API keys: crm keys create --tenant NAME; crm keys revoke KEY_ID
   tokens    issue a signed JWT: crm tokens issue --tenant NAME --permissions 319,crm-menu [--ttl 1h]
   replay    rebuild read models from the event store: crm replay PROJECTION | --all
+  import    import a CSV file of leads: crm import --tenant NAME --file F [--data DIR]
   bench     measure crm against Postgres and NATS themselves: crm bench [--scale N]
 `
 
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"keys":    func(ctx context.Context, cfg stack.Config) error { return runKeys(ctx, cfg, rest, stdout, stderr) },
 		"tokens":  func(ctx context.Context, cfg stack.Config) error { return runTokens(ctx, cfg, rest, stdout, stderr) },
 		"replay":  func(ctx context.Context, cfg stack.Config) error { return runReplay(ctx, cfg, rest, stderr, logger) },
+		"import":  func(ctx context.Context, cfg stack.Config) error { return runImport(ctx, cfg, rest, stdout, stderr) },
 		"bench": func(ctx context.Context, cfg stack.Config) error {
 			err := bench.Run(ctx, cfg, rest, stdout, logger)
 			if errors.Is(err, bench.ErrUsage) {
