@@ -68,8 +68,8 @@ func (b *Bulk) Tx() pgx.Tx { return b.tx }
 
 // Claim claims each stream's values, all or none of them: the answer holds,
 // at each claim's index, nil when the stream got every value, else a
-// *ReservationError naming the first value another stream owns (Owner is
-// uuid.Nil when that stream was created in this same claim). A stream
+// *ReservationError naming the first value another stream owns (one of an
+// earlier commit, or one claimed before it in this bulk). A stream
 // refused here keeps no value and must not be created. Values are locked in
 // one order (kind, then value), as Commit locks them, so bulks and commits
 // claiming the same values wait for each other and never deadlock; a value
