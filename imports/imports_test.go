@@ -210,7 +210,7 @@ func TestRunResumesAfterAStopWithoutImportingARowTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Stop after the third batch: the fourth is rolled back.
+	// Stop after the third batch: the batches being written are rolled back.
 	ctx, cancel := context.WithCancel(context.Background())
 	batches := 0
 	_, err = im.Run(ctx, tenant, job.ID, nil, func(imports.Job) {
@@ -222,7 +222,8 @@ func TestRunResumesAfterAStopWithoutImportingARowTwice(t *testing.T) {
 		t.Fatal("a cancelled run succeeded")
 	}
 	mid, err := im.Get(context.Background(), tenant, job.ID)
-	if err != nil || mid.State != imports.StateRunning || mid.RowsDone != 1500 {
+	// The batch written beside the third may have committed too.
+	if err != nil || mid.State != imports.StateRunning || mid.RowsDone < 1500 || mid.RowsDone > 2000 || mid.RowsDone%500 != 0 {
 		t.Fatalf("after the stop: %+v %v", mid, err)
 	}
 	done, err := im.Run(context.Background(), tenant, job.ID, nil, nil)

@@ -30,6 +30,9 @@ const KindLeads = "leads"
 // DefaultBatch is how many rows one transaction imports (mapping c.6).
 const DefaultBatch = 1000
 
+// DefaultWriters is how many batch transactions run at once.
+const DefaultWriters = 2
+
 // ErrJobNotFound is an unknown job id (or another tenant's).
 var ErrJobNotFound = crmerr.New(crmerr.NotFound, "import not found")
 
@@ -57,8 +60,9 @@ type Job struct {
 	FinishedAt     *time.Time `json:"finished_at,omitempty"`
 	// Stored says the file is kept in Postgres until the job ends, so any
 	// process can resume it; else the caller hands it to Run again.
-	Stored bool `json:"-"`
-	header []string
+	Stored    bool `json:"-"`
+	header    []string
+	batchSize int
 	// runFrom and runStart are where this process's run began, for the rate.
 	runFrom  int64
 	runStart time.Time
@@ -107,8 +111,13 @@ type Importer struct {
 type Options struct {
 	// Region reads national phone numbers (the tenants' default region).
 	Region string
-	// Batch is the rows per transaction (DefaultBatch when 0).
+	// Batch is the rows per transaction (DefaultBatch when 0). A job keeps
+	// the size it was submitted with.
 	Batch int
+	// Writers is how many batches are written at once, each in its own
+	// transaction (DefaultWriters when 0): Postgres does the heavy part of
+	// an import, and one transaction keeps one of its cores busy.
+	Writers int
 	// Status reads a status cell; domain.ParseStatus (blank: the default
 	// status) when nil.
 	Status StatusFunc
@@ -121,6 +130,9 @@ type Options struct {
 func New(store *eventstore.Store, opts Options) *Importer {
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch
+	}
+	if opts.Writers <= 0 {
+		opts.Writers = DefaultWriters
 	}
 	if opts.Status == nil {
 		opts.Status = func(s string) (domain.Status, error) {
@@ -163,10 +175,10 @@ func (im *Importer) submit(ctx context.Context, tenant uuid.UUID, name string, i
 	}
 	err = pgx.BeginFunc(ctx, im.store.Pool(), func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `insert into import_jobs (id, tenant_id, kind, sha256, file_name, size, rows_total,
-				state, ignored_columns, header, stored)
-			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				batch_size, state, ignored_columns, header, stored)
+			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			on conflict (tenant_id, kind, sha256) do nothing`,
-			id, tenant, KindLeads, sum, name, info.Size, info.Rows, StateQueued, nonNil(info.Ignored), info.Header, store)
+			id, tenant, KindLeads, sum, name, info.Size, info.Rows, im.opts.Batch, StateQueued, nonNil(info.Ignored), info.Header, store)
 		if err != nil {
 			return fmt.Errorf("submit import: %w", err)
 		}
@@ -216,15 +228,19 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// jobColumns are the columns scanJob reads, in its order.
-const jobColumns = `id, tenant_id, kind, encode(sha256, 'hex'), file_name, size, state, rows_total, rows_done,
-	rows_imported, rows_failed, ignored_columns, error, created_at, started_at, updated_at, finished_at, stored, header`
+// jobColumns are the columns scanJob reads, in its order, from import_jobs
+// j: the progress is the sum of the job's batches.
+const jobColumns = `j.id, j.tenant_id, j.kind, encode(j.sha256, 'hex'), j.file_name, j.size, j.state, j.rows_total,
+	coalesce(b.rows, 0), coalesce(b.imported, 0), coalesce(b.failed, 0), j.ignored_columns, j.error, j.created_at,
+	j.started_at, greatest(j.updated_at, b.last), j.finished_at, j.stored, j.header, j.batch_size
+	from import_jobs j left join lateral (select sum(rows) as rows, sum(imported) as imported, sum(failed) as failed,
+		max(created_at) as last from import_batches where job_id = j.id) b on true`
 
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
 	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.SHA256, &j.FileName, &j.Size, &j.State, &j.RowsTotal, &j.RowsDone,
 		&j.RowsImported, &j.RowsFailed, &j.IgnoredColumns, &j.Error, &j.CreatedAt, &j.StartedAt, &j.UpdatedAt,
-		&j.FinishedAt, &j.Stored, &j.header)
+		&j.FinishedAt, &j.Stored, &j.header, &j.batchSize)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Job{}, ErrJobNotFound
 	}
@@ -234,7 +250,7 @@ func scanJob(row pgx.Row) (Job, error) {
 // Get returns the tenant's job id (ErrJobNotFound for another tenant's).
 func (im *Importer) Get(ctx context.Context, tenant, id uuid.UUID) (Job, error) {
 	j, err := scanJob(im.store.Pool().QueryRow(ctx, "select "+jobColumns+
-		" from import_jobs where id = $1 and tenant_id = $2", id, tenant))
+		" where j.id = $1 and j.tenant_id = $2", id, tenant))
 	if err != nil && !errors.Is(err, ErrJobNotFound) {
 		return Job{}, fmt.Errorf("get import %s: %w", id, err)
 	}
@@ -243,7 +259,7 @@ func (im *Importer) Get(ctx context.Context, tenant, id uuid.UUID) (Job, error) 
 
 func (im *Importer) find(ctx context.Context, tenant uuid.UUID, sum []byte) (Job, error) {
 	j, err := scanJob(im.store.Pool().QueryRow(ctx, "select "+jobColumns+
-		" from import_jobs where tenant_id = $1 and kind = $2 and sha256 = $3", tenant, KindLeads, sum))
+		" where j.tenant_id = $1 and j.kind = $2 and j.sha256 = $3", tenant, KindLeads, sum))
 	if err != nil {
 		return Job{}, fmt.Errorf("find import: %w", err)
 	}
@@ -254,7 +270,7 @@ func (im *Importer) find(ctx context.Context, tenant uuid.UUID, sum []byte) (Job
 // have not ended: what a starting server resumes (Run with a nil src).
 func (im *Importer) Unfinished(ctx context.Context) ([]Job, error) {
 	rows, err := im.store.Pool().Query(ctx, "select "+jobColumns+
-		" from import_jobs where state in ('queued', 'running') and stored order by created_at")
+		" where j.state in ('queued', 'running') and j.stored order by j.created_at")
 	if err != nil {
 		return nil, fmt.Errorf("unfinished imports: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,13 +64,16 @@ type prepared struct {
 	events  []eventstore.NewEvent // lead.created, numbered
 }
 
-// batch is the rows one transaction imports or reports.
+// batch is the rows one transaction imports or reports: batch index of
+// the job holds rows index*size+1 to (index+1)*size.
 type batch struct {
+	index  int
+	seq    int // the order prepare sent it in: the order of the claims
+	rows   int // data rows in the batch
 	good   []prepared
 	bad    []RowError
 	raw    map[int64][]string // the bad rows as the file has them
-	failed int64              // rows in bad
-	last   int64              // the row number of the batch's last row
+	failed int                // rows in bad
 	err    error              // the file stopped being readable
 }
 
@@ -118,24 +122,48 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	if err != nil {
 		return job, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan batch, 1)
-	go im.prepare(ctx, tenant, rd, job.RowsDone, batches)
+	done, err := im.doneBatches(ctx, id)
+	if err != nil {
+		return job, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan batch, im.opts.Writers)
+	go im.prepare(ctx, tenant, rd, job.batchSize, done, batches)
 	meta := im.opts.Metadata
 	meta.CorrelationID = id.String()
-	for b := range batches {
-		if b.err != nil {
-			return job, b.err
-		}
-		if err := im.write(ctx, &job, meta, b); err != nil {
-			return job, err
-		}
-		if progress != nil {
-			progress(job)
-		}
+	// Batches are written side by side, each in its own transaction; the
+	// first failure stops them all.
+	var mu sync.Mutex // guards job
+	var wg sync.WaitGroup
+	ref := job // what write reads of the job, fixed
+	turns := &turns{}
+	for range im.opts.Writers {
+		wg.Go(func() {
+			for b := range batches {
+				if b.err != nil {
+					cancel(b.err)
+					return
+				}
+				imported, failed, err := im.write(ctx, ref, meta, b, turns)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				mu.Lock()
+				job.RowsDone += int64(b.rows)
+				job.RowsImported += int64(imported)
+				job.RowsFailed += int64(failed)
+				job.UpdatedAt = time.Now()
+				if progress != nil {
+					progress(job)
+				}
+				mu.Unlock()
+			}
+		})
 	}
-	if err := ctx.Err(); err != nil {
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
 		return job, err
 	}
 	return im.finish(ctx, job)
@@ -144,10 +172,11 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 // jobLockSpace is the advisory lock namespace of running jobs.
 const jobLockSpace = 1668441455
 
-// prepare reads rows after skip and sends them in batches, decoded and
-// checked, with the rows repeating an email or phone of an earlier row of
-// the same batch reported (the store finds those of earlier batches).
-func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, skip int64, out chan<- batch) {
+// prepare reads the file's rows and sends those of the batches not done,
+// decoded and checked, with the rows repeating an email or phone of an
+// earlier row of the same batch reported (the store finds those of other
+// batches).
+func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, size int, done map[int]bool, out chan<- batch) {
 	defer close(out)
 	send := func(b batch) bool {
 		select {
@@ -157,62 +186,86 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			return false
 		}
 	}
-	for {
-		b := batch{raw: map[int64][]string{}}
-		seen := map[eventstore.Reservation]int64{}
-		for n := 0; n < im.opts.Batch; {
-			rec, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				send(batch{err: err})
-				return
-			}
-			if rec.Row <= skip {
-				continue // committed by an earlier run
-			}
-			n++
-			b.last = rec.Row
-			p, st, bad := decode(rec, im.opts.Region, im.opts.Status)
-			var rs []eventstore.Reservation
-			if len(bad) == 0 {
-				rs = leadReservations(p)
-				for _, r := range rs {
-					if first, ok := seen[r]; ok {
-						bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: columnOf(kindField(r.Kind)),
-							Message: fmt.Sprintf("duplicate: row %d has the same %s", first, kindField(r.Kind))})
-						break
-					}
-				}
-			}
-			if len(bad) > 0 {
-				b.bad = append(b.bad, bad...)
-				b.raw[rec.Row] = rec.Raw
-				b.failed++
-				continue
-			}
-			for _, r := range rs {
-				seen[r] = rec.Row
-			}
-			id, err := uuid.NewV7()
-			if err != nil {
-				send(batch{err: err})
-				return
-			}
-			b.good = append(b.good, prepared{rec: rec, profile: p, status: st, id: id, reserve: rs})
-		}
-		if b.last == 0 {
-			return
+	fail := func(err error) { send(batch{err: err}) }
+	b := batch{index: -1}
+	seq := 0
+	var seen map[eventstore.Reservation]int64
+	flush := func() bool {
+		if b.index < 0 || b.rows == 0 {
+			return true
 		}
 		if err := im.build(ctx, tenant, b.good); err != nil {
-			send(batch{err: err})
-			return
+			fail(err)
+			return false
 		}
-		if !send(b) {
-			return
-		}
+		return send(b)
 	}
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			flush()
+			return
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+		index := int((rec.Row - 1) / int64(size))
+		if done[index] {
+			continue // committed by an earlier run
+		}
+		if index != b.index {
+			if !flush() {
+				return
+			}
+			b = batch{index: index, seq: seq, raw: map[int64][]string{}}
+			seq++
+			seen = map[eventstore.Reservation]int64{}
+		}
+		b.rows++
+		p, st, bad := decode(rec, im.opts.Region, im.opts.Status)
+		var rs []eventstore.Reservation
+		if len(bad) == 0 {
+			rs = leadReservations(p)
+			for _, r := range rs {
+				if first, ok := seen[r]; ok {
+					bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: kindField(r.Kind),
+						Message: fmt.Sprintf("duplicate: row %d has the same %s", first, kindField(r.Kind))})
+					break
+				}
+			}
+		}
+		if len(bad) > 0 {
+			b.bad = append(b.bad, bad...)
+			b.raw[rec.Row] = rec.Raw
+			b.failed++
+			continue
+		}
+		for _, r := range rs {
+			seen[r] = rec.Row
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			fail(err)
+			return
+		}
+		b.good = append(b.good, prepared{rec: rec, profile: p, status: st, id: id, reserve: rs})
+	}
+}
+
+// doneBatches are the job's batches committed already.
+func (im *Importer) doneBatches(ctx context.Context, id uuid.UUID) (map[int]bool, error) {
+	rows, err := im.store.Pool().Query(ctx, "select batch from import_batches where job_id = $1", id)
+	if err != nil {
+		return nil, fmt.Errorf("run import: %w", err)
+	}
+	done := map[int]bool{}
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&n}, func() error { done[n] = true; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("run import: %w", err)
+	}
+	return done, nil
 }
 
 // build numbers the batch's good rows and decides their lead.created
@@ -268,34 +321,31 @@ func kindField(kind string) string {
 	return "email"
 }
 
-// write commits one batch: its new leads, its row errors and the job's
-// progress, in one bulk transaction.
-func (im *Importer) write(ctx context.Context, job *Job, meta eventstore.Metadata, b batch) error {
+// write commits one batch: its new leads, its row errors and its row in
+// import_batches, in one bulk transaction, and returns how many leads it
+// created and how many rows it reported.
+func (im *Importer) write(ctx context.Context, job Job, meta eventstore.Metadata, b batch, turns *turns) (imported, failed int, err error) {
 	bulk, err := im.store.BeginBulk(ctx, job.TenantID, meta)
 	if err != nil {
-		return fmt.Errorf("import batch: %w", err)
+		return 0, 0, fmt.Errorf("import batch: %w", err)
 	}
 	defer bulk.Rollback(ctx)
-	tx := bulk.Tx()
-	// The job's row, locked: a second runner that got past the advisory
-	// lock (it cannot, but a row imported twice would be for good) finds
-	// the progress moved and stops.
-	var done int64
-	if err := tx.QueryRow(ctx, "select rows_done from import_jobs where id = $1 for update", job.ID).Scan(&done); err != nil {
-		return fmt.Errorf("import batch: %w", err)
-	}
-	if done != job.RowsDone {
-		return ErrJobBusy
-	}
 	claims := make([]eventstore.BulkClaim, len(b.good))
 	for i, g := range b.good {
 		claims[i] = eventstore.BulkClaim{StreamID: g.id, Reserve: g.reserve}
 	}
-	refused, err := bulk.Claim(ctx, claims)
-	if err != nil {
-		return fmt.Errorf("import batch: %w", err)
+	// Batches claim in file order: a value two batches share waits for the
+	// earlier one's transaction, so the earlier row keeps it, as it would
+	// one batch after the other.
+	if err := turns.wait(ctx, b.seq); err != nil {
+		return 0, 0, err
 	}
-	good := b.good[:0:0]
+	refused, err := bulk.Claim(ctx, claims)
+	turns.done(b.seq)
+	if err != nil {
+		return 0, 0, fmt.Errorf("import batch: %w", err)
+	}
+	streams := make([]eventstore.NewStream, 0, len(b.good))
 	for i, g := range b.good {
 		if r := refused[i]; r != nil {
 			field := kindField(r.Reservation.Kind)
@@ -305,31 +355,73 @@ func (im *Importer) write(ctx context.Context, job *Job, meta eventstore.Metadat
 			b.failed++
 			continue
 		}
-		good = append(good, g)
+		streams = append(streams, eventstore.NewStream{StreamType: domain.LeadStream, StreamID: g.id, Events: g.events})
 	}
-	if len(good) > 0 {
-		streams := make([]eventstore.NewStream, len(good))
-		for i, g := range good {
-			streams[i] = eventstore.NewStream{StreamType: domain.LeadStream, StreamID: g.id, Events: g.events}
-		}
+	if len(streams) > 0 {
 		if err := bulk.Create(ctx, streams); err != nil {
-			return fmt.Errorf("import batch: %w", err)
+			return 0, 0, fmt.Errorf("import batch: %w", err)
 		}
 	}
-	if err := saveErrors(ctx, tx, job.ID, b); err != nil {
-		return err
+	if err := saveErrors(ctx, bulk.Tx(), job.ID, b); err != nil {
+		return 0, 0, err
 	}
-	var updated time.Time
-	if err := tx.QueryRow(ctx, `update import_jobs set rows_done = $2, rows_imported = rows_imported + $3,
-		rows_failed = rows_failed + $4, updated_at = now() where id = $1 returning updated_at`,
-		job.ID, b.last, len(good), b.failed).Scan(&updated); err != nil {
-		return fmt.Errorf("import batch: progress: %w", err)
+	// The batch's key: taken already means another run imported it (it
+	// cannot, past the job's lock, but a batch imported twice would be for
+	// good), and this one rolls back.
+	tag, err := bulk.Tx().Exec(ctx, `insert into import_batches (job_id, batch, rows, imported, failed)
+		values ($1, $2, $3, $4, $5) on conflict do nothing`, job.ID, b.index, b.rows, len(streams), b.failed)
+	if err != nil {
+		return 0, 0, fmt.Errorf("import batch: progress: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, 0, ErrJobBusy
 	}
 	if _, err := bulk.Commit(ctx); err != nil {
-		return fmt.Errorf("import batch: %w", err)
+		return 0, 0, fmt.Errorf("import batch: %w", err)
 	}
-	job.RowsDone, job.RowsImported, job.RowsFailed, job.UpdatedAt = b.last, job.RowsImported+int64(len(good)), job.RowsFailed+b.failed, updated
-	return nil
+	return len(streams), b.failed, nil
+}
+
+// turns lets batches take turns in the order prepare sent them.
+type turns struct {
+	mu   sync.Mutex
+	next int                   // the batch whose turn it is
+	wake map[int]chan struct{} // closed when that batch's turn comes
+}
+
+// wait returns once every batch before seq is done.
+func (t *turns) wait(ctx context.Context, seq int) error {
+	t.mu.Lock()
+	if t.next == seq {
+		t.mu.Unlock()
+		return nil
+	}
+	if t.wake == nil {
+		t.wake = map[int]chan struct{}{}
+	}
+	ch, ok := t.wake[seq]
+	if !ok {
+		ch = make(chan struct{})
+		t.wake[seq] = ch
+	}
+	t.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// done passes the turn from seq to the next batch.
+func (t *turns) done(seq int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.next = seq + 1
+	if ch, ok := t.wake[t.next]; ok {
+		close(ch)
+		delete(t.wake, t.next)
+	}
 }
 
 // saveErrors writes a batch's row errors.

@@ -32,6 +32,7 @@ func runImport(ctx context.Context, cfg stack.Config, args []string, stdout, std
 	tenant := fs.String("tenant", "", "tenant name")
 	file := fs.String("file", "", "CSV file of leads (header row: name, email, phone, company, ...)")
 	batch := fs.Int("batch", imports.DefaultBatch, "rows per transaction")
+	writers := fs.Int("writers", imports.DefaultWriters, "batches written at once")
 	errorsPath := fs.String("errors", "", "where to write the rows not imported, as CSV (default: FILE.errors.csv, only if any)")
 	if err := fs.Parse(args); err != nil || *tenant == "" || *file == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: crm import --tenant NAME --file F [--data DIR] [--batch N] [--errors PATH]")
@@ -51,7 +52,7 @@ func runImport(ctx context.Context, cfg stack.Config, args []string, stdout, std
 	if err != nil {
 		return fmt.Errorf("tenant %q: %w (crm keys create --tenant NAME creates one)", *tenant, err)
 	}
-	im := imports.New(s.Store, imports.Options{Region: cfg.Region, Batch: *batch,
+	im := imports.New(s.Store, imports.Options{Region: cfg.Region, Batch: *batch, Writers: *writers,
 		Metadata: eventstore.Metadata{Actor: "crm import", API: "cli"}})
 	job, existing, err := im.Submit(ctx, tenantID, filepath.Base(*file), f, false)
 	if err != nil {

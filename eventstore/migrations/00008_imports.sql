@@ -1,10 +1,12 @@
 -- +goose Up
 -- CSV imports as durable jobs. A job is keyed by the SHA-256 of its file per
 -- tenant and kind, so the same file uploaded twice finds the first job and
--- imports nothing again. Its progress (rows_done, the data rows consumed,
--- good and bad) is written in the transaction of each batch it imports, so
--- a job killed mid-way resumes after its last committed batch and never
--- imports a row twice.
+-- imports nothing again. A job's rows are cut into batches of batch_size
+-- data rows (batch k holds rows k*batch_size+1 to (k+1)*batch_size); each
+-- batch is imported in one transaction that also inserts its row in
+-- import_batches, so a job killed mid-way resumes with the batches that
+-- have no row, and a batch can never be imported twice (its key is taken).
+-- The job's progress is the sum of its batches.
 create table import_jobs (
     id              uuid        primary key,
     tenant_id       uuid        not null,
@@ -13,10 +15,8 @@ create table import_jobs (
     file_name       text        not null default '',
     size            bigint      not null,
     rows_total      bigint      not null,
+    batch_size      int         not null,
     state           text        not null,
-    rows_done       bigint      not null default 0,
-    rows_imported   bigint      not null default 0,
-    rows_failed     bigint      not null default 0,
     ignored_columns text[]      not null default '{}',
     header          text[]      not null,
     error           text        not null default '',
@@ -29,6 +29,16 @@ create table import_jobs (
 );
 
 create index import_jobs_unfinished on import_jobs (created_at) where state in ('queued', 'running');
+
+create table import_batches (
+    job_id     uuid        not null,
+    batch      int         not null,
+    rows       int         not null,
+    imported   int         not null,
+    failed     int         not null,
+    created_at timestamptz not null default now(),
+    primary key (job_id, batch)
+);
 
 -- The rows a job did not import, with why: the error CSV is rendered from
 -- them. One row of the file may have several (one per field).
