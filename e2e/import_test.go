@@ -118,6 +118,16 @@ func TestImportKilledMidwayResumesEveryRowOnce(t *testing.T) {
 	}
 	s.assertImported(s.tenantID, n)
 
+	// The export pages through them all, each once.
+	recs := withoutIDs(t, s.export(s.tenantID))
+	emails := map[string]bool{}
+	for _, r := range recs[1:] {
+		emails[r[1]] = true
+	}
+	if len(recs) != n+1 || len(emails) != n {
+		t.Fatalf("export: %d records, %d emails; want %d leads", len(recs)-1, len(emails), n)
+	}
+
 	// A third run finds the file imported and does nothing.
 	third := runToEnd(t, s.importCommand(file))
 	if third.code != 0 || !strings.Contains(third.out, "already imported") {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -20,58 +21,70 @@ type Filter struct {
 	Archived bool
 }
 
-// exportPage is the rows one statement of an export reads.
+// exportPage is the rows one COPY of an export reads.
 const exportPage = 10000
 
-// exportSQL reads one page of the lead list read model after number $2, in
-// the columns fieldNames lists: the file an import reads back.
-const exportSQL = `select id::text, number, name, email, phone, company, source, status,
-		coalesce(profile->>'score', ''), coalesce(profile->>'notes', ''), campaign_id, assigned_to,
-		coalesce(profile->>'last_contact', ''), coalesce(profile->>'custom_fields', '')
-	from rm_leads
-	where tenant_id = $1 and number > $2 and ($4 or not archived)
-		and ($5 = '' or status = $5) and ($6 = '' or source = $6) and ($7 = '' or assigned_to = $7)
-	order by number limit $3`
+// exportColumns are the export's columns from rm_leads, named as the
+// import reads them; an empty value is NULL, which CSV writes bare.
+const exportColumns = `id, nullif(name, '') as name, nullif(email, '') as email, nullif(phone, '') as phone,
+	nullif(company, '') as company, nullif(source, '') as source, nullif(status, '') as status,
+	profile->>'score' as score, nullif(profile->>'notes', '') as notes, nullif(campaign_id, '') as campaign_id,
+	nullif(assigned_to, '') as assigned_to, profile->>'last_contact' as last_contact,
+	profile->>'custom_fields' as custom_fields`
+
+// exportWhere selects the leads of an export: COPY takes no parameters, so
+// the tenant and the filters come from settings of the page's transaction
+// (set_config), never from text spliced into the statement.
+const exportWhere = `tenant_id = current_setting('crm.export_tenant')::uuid
+	and (current_setting('crm.export_archived')::boolean or not archived)
+	and (current_setting('crm.export_status') = '' or status = current_setting('crm.export_status'))
+	and (current_setting('crm.export_source') = '' or source = current_setting('crm.export_source'))
+	and (current_setting('crm.export_assigned') = '' or assigned_to = current_setting('crm.export_assigned'))`
 
 // Export writes the tenant's leads to w as CSV — a header row, then one row
 // per lead in number order with the import's columns and the id first — and
-// returns how many it wrote. It reads the lead list read model page by page
-// (a keyset on the lead number), so memory stays flat and no statement runs
-// long, whatever the tenant's size. The file imports back unchanged.
+// returns how many it wrote. Postgres writes the CSV itself (COPY), a page
+// of lead numbers at a time (a keyset on the lead number), so memory stays
+// flat and no statement runs long, whatever the tenant's size. The file
+// imports back unchanged.
 func Export(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, f Filter, w io.Writer) (int64, error) {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(fieldNames[:]); err != nil {
-		return 0, fmt.Errorf("export: %w", err)
-	}
-	var (
-		total, after, number int64
-		rec                  = make([]string, numFields)
-	)
-	dest := []any{&rec[FieldID], &number}
-	for f := FieldName; f < numFields; f++ {
-		dest = append(dest, &rec[f])
-	}
-	for {
-		rows, err := pool.Query(ctx, exportSQL, tenant, after, exportPage, f.Archived, f.Status, f.Source, f.AssignedTo)
+	var total, after int64
+	for page := 0; ; page++ {
+		var n, last int64
+		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `select set_config('crm.export_tenant', $1, true),
+				set_config('crm.export_archived', $2, true), set_config('crm.export_status', $3, true),
+				set_config('crm.export_source', $4, true), set_config('crm.export_assigned', $5, true),
+				set_config('crm.export_after', $6, true)`,
+				tenant.String(), strconv.FormatBool(f.Archived), f.Status, f.Source, f.AssignedTo, strconv.FormatInt(after, 10)); err != nil {
+				return err
+			}
+			// The page's end: the number of its last lead.
+			err := tx.QueryRow(ctx, `select count(*), coalesce(max(number), 0) from (select number from rm_leads
+				where `+exportWhere+` and number > $1 order by number limit $2) p`, after, exportPage).Scan(&n, &last)
+			if err != nil || (n == 0 && page > 0) {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "select set_config('crm.export_last', $1, true)", strconv.FormatInt(last, 10)); err != nil {
+				return err
+			}
+			header := ""
+			if page == 0 {
+				header = ", header true"
+			}
+			_, err = tx.Conn().PgConn().CopyTo(ctx, w, `copy (select `+exportColumns+` from rm_leads where `+exportWhere+`
+				and number > current_setting('crm.export_after')::bigint and number <= current_setting('crm.export_last')::bigint
+				order by number) to stdout with (format csv`+header+`)`)
+			return err
+		})
 		if err != nil {
 			return total, fmt.Errorf("export: %w", err)
 		}
-		n := 0
-		if _, err := pgx.ForEachRow(rows, dest, func() error {
-			n++
-			after = number
-			return cw.Write(rec)
-		}); err != nil {
-			return total, fmt.Errorf("export: %w", err)
-		}
-		total += int64(n)
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return total, fmt.Errorf("export: %w", err)
-		}
+		total += n
 		if n < exportPage {
 			return total, nil
 		}
+		after = last
 	}
 }
 
