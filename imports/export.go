@@ -101,8 +101,8 @@ func (im *Importer) ErrorCSV(ctx context.Context, tenant, id uuid.UUID, w io.Wri
 	if err := cw.Write(append([]string{"row", "line", "field", "message"}, job.header...)); err != nil {
 		return fmt.Errorf("error csv: %w", err)
 	}
-	rows, err := im.store.Pool().Query(ctx, `select row::text, line::text, field, message, record from import_errors
-		where job_id = $1 order by row, seq`, id)
+	rows, err := im.store.Pool().Query(ctx, `select e.row::text, e.line::text, e.field, e.message, e.record
+		from import_errors e where e.job_id = $1 order by e.row, e.seq`, id)
 	if err != nil {
 		return fmt.Errorf("error csv: %w", err)
 	}

@@ -3,6 +3,7 @@ package imports_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,6 +57,10 @@ func TestImportReportsTheBadRowAndImportsTheRestOnce(t *testing.T) {
 	}
 	if job.State != imports.StateDone || job.RowsImported != 9999 || job.RowsFailed != 1 || job.RowsTotal != 10000 {
 		t.Fatalf("job = %+v", job)
+	}
+	if body, err := json.Marshal(job); err != nil || !strings.Contains(string(body), `"percent":100,`) ||
+		!strings.Contains(string(body), `"eta_seconds":0`) || !strings.Contains(string(body), `"rows_imported":9999`) {
+		t.Errorf("job as JSON: %s %v", body, err)
 	}
 	if len(job.IgnoredColumns) != 1 || job.IgnoredColumns[0] != "favourite colour" {
 		t.Errorf("ignored = %q", job.IgnoredColumns)
@@ -226,8 +231,12 @@ func TestRunResumesAfterAStopWithoutImportingARowTwice(t *testing.T) {
 	if err != nil || mid.State != imports.StateRunning || mid.RowsDone < 1500 || mid.RowsDone > 2000 || mid.RowsDone%500 != 0 {
 		t.Fatalf("after the stop: %+v %v", mid, err)
 	}
-	done, err := im.Run(context.Background(), tenant, job.ID, nil, nil)
-	if err != nil || done.State != imports.StateDone || done.RowsImported != 5000 {
+	// As a starting server resumes it.
+	if err := im.ResumeStored(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done, err := im.Get(context.Background(), tenant, job.ID)
+	if err != nil || done.State != imports.StateDone || done.RowsImported != 5000 || done.RowsDone != 5000 {
 		t.Fatalf("resumed: %+v %v", done, err)
 	}
 	assertLeads(t, store, tenant, 5000, false)

@@ -3,9 +3,11 @@ package imports
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,6 +101,23 @@ func (j Job) ETA() (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(float64(j.RowsTotal-j.RowsDone) / r * float64(time.Second)), true
+}
+
+// MarshalJSON writes the job with its percent, rate (rows/s) and ETA
+// (seconds; null while unknown): the body of GET /dev/crm/imports/{id}.
+func (j Job) MarshalJSON() ([]byte, error) {
+	type plain Job // the fields, without this method
+	var eta *float64
+	if d, ok := j.ETA(); ok {
+		s := math.Round(d.Seconds())
+		eta = &s
+	}
+	return json.Marshal(struct {
+		plain
+		Percent    float64  `json:"percent"`
+		Rate       float64  `json:"rows_per_second"`
+		ETASeconds *float64 `json:"eta_seconds"`
+	}{plain(j), math.Round(j.Percent()*10) / 10, math.Round(j.Rate()), eta})
 }
 
 // Importer runs imports into one event store.
@@ -275,4 +294,21 @@ func (im *Importer) Unfinished(ctx context.Context) ([]Job, error) {
 		return nil, fmt.Errorf("unfinished imports: %w", err)
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Job, error) { return scanJob(row) })
+}
+
+// ResumeStored runs every unfinished job whose file is stored to its end,
+// one after the other: what a starting server calls (in the background) so
+// the imports a crash interrupted finish. A job another process runs is
+// left to it; the first other failure stops the resumption.
+func (im *Importer) ResumeStored(ctx context.Context) error {
+	jobs, err := im.Unfinished(ctx)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if _, err := im.Run(ctx, j.TenantID, j.ID, nil, nil); err != nil && !errors.Is(err, ErrJobBusy) {
+			return fmt.Errorf("resume import %s: %w", j.ID, err)
+		}
+	}
+	return nil
 }
