@@ -263,3 +263,27 @@ func TestLargeImportRunsInTheBackground(t *testing.T) {
 		t.Fatalf("another tenant's job: %v", err)
 	}
 }
+
+func TestAFileThatChangedUnderItsJobFailsIt(t *testing.T) {
+	ctx := context.Background()
+	im, _ := newImporter(t, 2)
+	tenant := uuid.New()
+	file := "name,email\nA,a@example.com\nB,b@example.com\nC,c@example.com\n"
+	job, _, err := im.Submit(ctx, tenant, "f.csv", strings.NewReader(file), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := "name,email\nA,a@example.com\nB,b@example.com\nC,\"c@example.com\n"
+	var fe *imports.FileError
+	if _, err := im.Run(ctx, tenant, job.ID, strings.NewReader(changed), nil); !errors.As(err, &fe) {
+		t.Fatalf("run on a changed file: %v", err)
+	}
+	failed, err := im.Get(ctx, tenant, job.ID)
+	if err != nil || failed.State != imports.StateFailed || !strings.Contains(failed.Error, "line 4") || failed.RowsImported != 2 {
+		t.Fatalf("job %+v %v", failed, err)
+	}
+	// A failed job is over: running it again does nothing.
+	if again, err := im.Run(ctx, tenant, job.ID, strings.NewReader(file), nil); err != nil || again.State != imports.StateFailed {
+		t.Fatalf("run again: %+v %v", again, err)
+	}
+}

@@ -134,7 +134,8 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	meta.CorrelationID = id.String()
 	// Batches are written side by side, each in its own transaction; the
 	// first failure stops them all.
-	var mu sync.Mutex // guards job
+	var mu sync.Mutex // guards job and readErr
+	var readErr error
 	var wg sync.WaitGroup
 	ref := job // what write reads of the job, fixed
 	turns := &turns{}
@@ -142,8 +143,12 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 		wg.Go(func() {
 			for b := range batches {
 				if b.err != nil {
-					cancel(b.err)
-					return
+					// The file is unreadable from here: the batches before
+					// this point are written all the same.
+					mu.Lock()
+					readErr = b.err
+					mu.Unlock()
+					continue
 				}
 				imported, failed, err := im.write(ctx, ref, meta, b, turns)
 				if err != nil {
@@ -165,6 +170,15 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return job, err
+	}
+	var fe *FileError
+	if errors.As(readErr, &fe) {
+		// The file itself is bad past the rows imported (it passed Inspect,
+		// so it changed): running again cannot help.
+		return im.fail(job, readErr)
+	}
+	if readErr != nil {
+		return job, readErr
 	}
 	return im.finish(ctx, job)
 }
@@ -207,7 +221,9 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			return
 		}
 		if err != nil {
-			fail(err)
+			if flush() { // the rows before the bad part are good
+				fail(err)
+			}
 			return
 		}
 		index := int((rec.Row - 1) / int64(size))
@@ -457,6 +473,25 @@ func (im *Importer) finish(ctx context.Context, job Job) (Job, error) {
 	}
 	job.State = StateDone
 	return job, nil
+}
+
+// fail marks the job failed for good with err, and drops its stored file.
+func (im *Importer) fail(job Job, cause error) (Job, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := pgx.BeginFunc(ctx, im.store.Pool(), func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `update import_jobs set state = $2, error = $3, finished_at = now(), updated_at = now()
+			where id = $1`, job.ID, StateFailed, cause.Error()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "delete from import_files where job_id = $1", job.ID)
+		return err
+	})
+	if err != nil {
+		return job, fmt.Errorf("import %s failed (%w), and could not be marked so: %w", job.ID, cause, err)
+	}
+	job.State, job.Error = StateFailed, cause.Error()
+	return job, cause
 }
 
 // storedFile reads a job's stored file chunk by chunk.
