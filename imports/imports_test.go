@@ -25,7 +25,7 @@ const region = "IN"
 
 func newImporter(t *testing.T, batch int) (*imports.Importer, *eventstore.Store) {
 	t.Helper()
-	store := eventstore.New(storetest.MigratedPool(t))
+	store := eventstore.New(storetest.MigratedPool(t), imports.Purge)
 	return imports.New(store, imports.Options{Region: region, Batch: batch,
 		Metadata: eventstore.Metadata{Actor: "test", API: "import"}}), store
 }
@@ -153,6 +153,16 @@ func TestImportReportsDuplicates(t *testing.T) {
 		if errs[i].Row != w.row || errs[i].Field != w.field || !strings.Contains(errs[i].Message, w.has) {
 			t.Errorf("error %d = %+v; want row %d field %s with %q", i, errs[i], w.row, w.field, w.has)
 		}
+	}
+
+	// The row that repeated the old lead quotes its email: deleting the
+	// lead for good deletes it too.
+	if _, err := h.DeleteLead(ctx, commands.Context{TenantID: tenant, Metadata: eventstore.Metadata{Actor: "test"}}, existing.LeadID); err != nil {
+		t.Fatal(err)
+	}
+	errs, err = im.RowErrors(ctx, tenant, job.ID, 0, 10)
+	if err != nil || len(errs) != 2 || errs[0].Row != 3 {
+		t.Fatalf("errors after the delete: %+v %v", errs, err)
 	}
 }
 

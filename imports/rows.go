@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/crmcore/crm/domain"
 )
 
@@ -18,6 +20,8 @@ type RowError struct {
 	Line    int64  `json:"line"`
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// leadID is the lead a duplicate row repeats (uuid.Nil for none).
+	leadID uuid.UUID
 }
 
 // StatusFunc reads a status cell into the tenant's status (the /dev/crm

@@ -203,7 +203,7 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 	fail := func(err error) { send(batch{err: err}) }
 	b := batch{index: -1}
 	seq := 0
-	var seen map[eventstore.Reservation]int64
+	var seen map[eventstore.Reservation]prepared // the row that has each value
 	flush := func() bool {
 		if b.index < 0 || b.rows == 0 {
 			return true
@@ -236,7 +236,7 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			}
 			b = batch{index: index, seq: seq, raw: map[int64][]string{}}
 			seq++
-			seen = map[eventstore.Reservation]int64{}
+			seen = map[eventstore.Reservation]prepared{}
 		}
 		b.rows++
 		p, st, bad := decode(rec, im.opts.Region, im.opts.Status)
@@ -245,8 +245,8 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			rs = leadReservations(p)
 			for _, r := range rs {
 				if first, ok := seen[r]; ok {
-					bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: kindField(r.Kind),
-						Message: fmt.Sprintf("duplicate: row %d has the same %s", first, kindField(r.Kind))})
+					bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: kindField(r.Kind), leadID: first.id,
+						Message: fmt.Sprintf("duplicate: row %d has the same %s", first.rec.Row, kindField(r.Kind))})
 					break
 				}
 			}
@@ -257,15 +257,16 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			b.failed++
 			continue
 		}
-		for _, r := range rs {
-			seen[r] = rec.Row
-		}
 		id, err := uuid.NewV7()
 		if err != nil {
 			fail(err)
 			return
 		}
-		b.good = append(b.good, prepared{rec: rec, profile: p, status: st, id: id, reserve: rs})
+		g := prepared{rec: rec, profile: p, status: st, id: id, reserve: rs}
+		for _, r := range rs {
+			seen[r] = g
+		}
+		b.good = append(b.good, g)
 	}
 }
 
@@ -365,7 +366,7 @@ func (im *Importer) write(ctx context.Context, job Job, meta eventstore.Metadata
 	for i, g := range b.good {
 		if r := refused[i]; r != nil {
 			field := kindField(r.Reservation.Kind)
-			b.bad = append(b.bad, RowError{Row: g.rec.Row, Line: g.rec.Line, Field: field,
+			b.bad = append(b.bad, RowError{Row: g.rec.Row, Line: g.rec.Line, Field: field, leadID: r.Owner,
 				Message: fmt.Sprintf("duplicate: lead %s has this %s", r.Owner, field)})
 			b.raw[g.rec.Row] = g.rec.Raw
 			b.failed++
@@ -448,10 +449,14 @@ func saveErrors(ctx context.Context, tx pgx.Tx, job uuid.UUID, b batch) error {
 	rows := make([][]any, len(b.bad))
 	seq := map[int64]int{}
 	for i, e := range b.bad {
-		rows[i] = []any{job, e.Row, e.Line, e.Field, e.Message, nonNil(b.raw[e.Row]), seq[e.Row]}
+		var lead *uuid.UUID
+		if e.leadID != uuid.Nil {
+			lead = &e.leadID
+		}
+		rows[i] = []any{job, e.Row, e.Line, e.Field, e.Message, nonNil(b.raw[e.Row]), seq[e.Row], lead}
 		seq[e.Row]++
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_errors"}, []string{"job_id", "row", "line", "field", "message", "record", "seq"},
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"import_errors"}, []string{"job_id", "row", "line", "field", "message", "record", "seq", "lead_id"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("import batch: errors: %w", err)
 	}
@@ -473,6 +478,18 @@ func (im *Importer) finish(ctx context.Context, job Job) (Job, error) {
 	}
 	job.State = StateDone
 	return job, nil
+}
+
+// Purge is an eventstore.Eraser: inside a commit that permanently deletes
+// leads, it deletes the reported rows of imports that repeated them (such a
+// row quotes the lead's email or phone). Stack wiring registers it with
+// eventstore.New.
+func Purge(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, streams []uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `delete from import_errors e using import_jobs j
+		where e.lead_id = any($2) and j.id = e.job_id and j.tenant_id = $1`, tenant, streams); err != nil {
+		return fmt.Errorf("purge import errors: %w", err)
+	}
+	return nil
 }
 
 // fail marks the job failed for good with err, and drops its stored file.

@@ -22,6 +22,7 @@ import (
 	"github.com/crmcore/crm/api/prospects"
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/imports"
 	"github.com/crmcore/crm/jwtauth"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
@@ -80,7 +81,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) 
 	if cfg.PhotoDir == "" {
 		cfg.PhotoDir = DefaultPhotoDir
 	}
-	store := eventstore.New(pool, requestlog.Purge)
+	store := eventstore.New(pool, requestlog.Purge, imports.Purge)
 	s := &Stack{Config: cfg, Logger: logger, Pool: pool, Store: store,
 		Listener: eventstore.NewListener(pool, logger),
 		Tenants:  tenants.New(pool), Requests: requestlog.New(store)}

@@ -41,7 +41,9 @@ create table import_batches (
 );
 
 -- The rows a job did not import, with why: the error CSV is rendered from
--- them. One row of the file may have several (one per field).
+-- them. One row of the file may have several (one per field). lead_id is
+-- the lead a duplicate row repeats: the row quotes that lead's email or
+-- phone, so a permanent delete of the lead deletes the row too.
 create table import_errors (
     job_id  uuid   not null,
     row     bigint not null,
@@ -50,8 +52,11 @@ create table import_errors (
     message text   not null,
     record  text[] not null default '{}',
     seq     int    not null,
+    lead_id uuid,
     primary key (job_id, row, seq)
 );
+
+create index import_errors_lead on import_errors (lead_id) where lead_id is not null;
 
 -- The file of a job that runs in the background, in chunks, so any
 -- process can resume it after a crash; deleted once the job has ended.
