@@ -83,12 +83,13 @@ func decode(rec Record, region string, status StatusFunc) (domain.LeadProfile, d
 	if err != nil {
 		fail("status", reason(err))
 	}
-	if len(bad) > 0 {
-		return domain.LeadProfile{}, "", bad
-	}
+	// The normalization's errors too, so a row is reported whole.
 	n, err := domain.NormalizeProfile(p, region)
 	if err != nil {
-		return domain.LeadProfile{}, "", fieldErrors(rec, err)
+		bad = append(bad, fieldErrors(rec, err)...)
+	}
+	if len(bad) > 0 {
+		return domain.LeadProfile{}, "", bad
 	}
 	// The lead's own rules, as the create will apply them (the number is a
 	// placeholder: the real one is taken when the row is written).
