@@ -15,7 +15,7 @@ func BenchmarkDecode(b *testing.B) {
 		rec.Values[FieldCompany] = "Acme"
 		rec.Values[FieldStatus] = "New"
 		rec.Values[FieldScore] = "42"
-		if _, _, bad := decode(rec, "IN", st); bad != nil {
+		if _, _, bad := decode(rec, "IN", st, nil); bad != nil {
 			b.Fatal(bad)
 		}
 	}

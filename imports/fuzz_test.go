@@ -56,7 +56,7 @@ func FuzzReader(f *testing.F) {
 					t.Fatalf("row %d: %q is not UTF-8", rec.Row, v)
 				}
 			}
-			_, _, bad := decode(rec, "IN", status)
+			_, _, bad := decode(rec, "IN", status, []string{"website"})
 			for _, e := range bad {
 				if e.Row != rec.Row || e.Message == "" {
 					t.Fatalf("row error %+v for row %d", e, rec.Row)

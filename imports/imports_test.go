@@ -300,13 +300,14 @@ func TestAFileThatChangedUnderItsJobFailsIt(t *testing.T) {
 
 func TestBadRowsAreReportedFieldByField(t *testing.T) {
 	ctx := context.Background()
-	im, _ := newImporter(t, 1000)
+	_, store := newImporter(t, 1000)
+	im := imports.New(store, imports.Options{Region: region, Sources: []string{"website", "referral"}})
 	tenant := uuid.New()
-	file := "id,name,email,phone,score,last_contact,custom_fields\n" +
-		"x,A,a@example.com,,,,\n" + // good: an export's id column is ignored
-		"x,,not-an-email,,101,yesterday,[1]\n" +
-		"x,C,c@example.com,,,,,extra\n" +
-		"x,D,d@example.com,12,,,\n"
+	file := "id,name,email,phone,score,last_contact,custom_fields,source\n" +
+		"x,A,a@example.com,,,,,Website\n" + // good: an export's id column is ignored
+		"x,,not-an-email,,101,yesterday,[1],tv\n" +
+		"x,C,c@example.com,,,,,,extra\n" +
+		"x,D,d@example.com,12,,,,\n"
 	job, _, err := im.Import(ctx, ctx, tenant, "bad.csv", strings.NewReader(file), 100)
 	if err != nil || job.RowsImported != 1 || job.RowsFailed != 3 || len(job.IgnoredColumns) != 0 {
 		t.Fatalf("job %+v %v", job, err)
@@ -319,7 +320,7 @@ func TestBadRowsAreReportedFieldByField(t *testing.T) {
 	for _, e := range errs {
 		got = append(got, fmt.Sprintf("%d:%s", e.Row, e.Field))
 	}
-	want := "2:name 2:score 2:last_contact 2:custom_fields 2:email 3: 4:phone"
+	want := "2:name 2:source 2:score 2:last_contact 2:custom_fields 2:email 3: 4:phone"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("errors %v; want %s (%+v)", got, want, errs)
 	}

@@ -140,6 +140,9 @@ type Options struct {
 	// Status reads a status cell; domain.ParseStatus (blank: the default
 	// status) when nil.
 	Status StatusFunc
+	// Sources, when set, are the sources a row may name (any case): the
+	// /dev/crm API's closed set. Empty allows any.
+	Sources []string
 	// Metadata goes with every event the import writes (actor, API); the
 	// job's id is added as the correlation id.
 	Metadata eventstore.Metadata

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ type StatusFunc func(string) (domain.Status, error)
 // decode reads rec into a normalized profile and status, the way every API
 // reads a create: domain.NormalizeProfile in region, then the lead's own
 // validation (domain.CreateLead). A row refused says each field it fails on.
-func decode(rec Record, region string, status StatusFunc) (domain.LeadProfile, domain.Status, []RowError) {
+func decode(rec Record, region string, status StatusFunc, sources []string) (domain.LeadProfile, domain.Status, []RowError) {
 	var bad []RowError
 	fail := func(f, msg string) {
 		bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: f, Message: msg})
@@ -47,6 +48,14 @@ func decode(rec Record, region string, status StatusFunc) (domain.LeadProfile, d
 	}
 	if p.Name == "" {
 		fail("name", "is required")
+	}
+	if p.Source != "" && len(sources) > 0 {
+		i := slices.IndexFunc(sources, func(s string) bool { return strings.EqualFold(s, p.Source) })
+		if i < 0 {
+			fail("source", fmt.Sprintf("%q must be one of %s", p.Source, strings.Join(sources, ", ")))
+		} else {
+			p.Source = sources[i]
+		}
 	}
 	if e := v(FieldEmail); e != "" {
 		p.Emails = []string{e}

@@ -239,7 +239,7 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			seen = map[eventstore.Reservation]prepared{}
 		}
 		b.rows++
-		p, st, bad := decode(rec, im.opts.Region, im.opts.Status)
+		p, st, bad := decode(rec, im.opts.Region, im.opts.Status, im.opts.Sources)
 		var rs []eventstore.Reservation
 		if len(bad) == 0 {
 			rs = leadReservations(p)
