@@ -1,5 +1,5 @@
 // Package devcrm serves the /dev/crm API's leads, lead interactions,
-// customers and customer interactions at /dev/crm: a lead is the core lead
+// customers, customer interactions, orders and feedback at /dev/crm: a lead is the core lead
 // (its id the lead's UUID, as Cratio shows it), a customer the core
 // customer (its id the customer's UUID), an interaction a record of the
 // owner's stream (its id the interaction's UUID). Every route takes a
@@ -60,6 +60,16 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	g.POST("/customers/:customerId/interactions", h.addInteraction(customerSide))
 	g.PUT("/customers/:customerId/interactions/:interactionId", h.changeInteraction(customerSide))
 	g.DELETE("/customers/:customerId/interactions/:interactionId", h.removeInteraction(customerSide))
+	g.GET("/orders", h.listOrders)
+	g.POST("/orders", h.createOrder)
+	g.GET("/orders/:orderId", h.getOrder)
+	g.PUT("/orders/:orderId", h.updateOrder)
+	g.DELETE("/orders/:orderId", h.deleteBy("orderId", "order", (*commands.Handler).DeleteOrder, orderModels...))
+	g.POST("/customers/:customerId/feedback/request", h.requestFeedback)
+	g.POST("/feedback/:feedbackId", h.receiveFeedback)
+	g.GET("/feedback/analytics", h.feedbackAnalytics)
+	g.GET("/feedback/themes", h.feedbackThemes)
+	g.GET("/feedback/dashboard", h.feedbackDashboard)
 }
 
 type handlers struct {
