@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -326,6 +331,103 @@ func TestDevcrmFeedback(t *testing.T) {
 	for _, e := range s.events() {
 		if strings.Contains(string(e.Data), "Great service!") {
 			t.Fatalf("event %s keeps the deleted customer's comment: %s", e.Type, e.Data)
+		}
+	}
+	s.assertReplayEqual()
+}
+
+// TestDevcrmOrdersRandomAndHostileInput: random bodies at the order and
+// feedback writes and SQL metacharacters in the order filters are answered
+// 2xx or 4xx, never a 5xx, and the read models still equal a replay.
+func TestDevcrmOrdersRandomAndHostileInput(t *testing.T) {
+	s := newStack(t)
+	c := s.dcCustomerCreate(s.key, map[string]any{"name": "Cust", "email": "cust@example.com"})
+	o := s.dcOrderCreate(s.key, map[string]any{"customer_id": c.ID, "product_id": uuid.NewString(), "quantity": 1})
+	orderFields := []string{"customer_id", "product_id", "quantity", "status", "order_date", "shipping_address", "billing_address", "notes"}
+	answerFields := []string{"rating", "comment", "category"}
+	rng := rand.New(rand.NewPCG(7, 3))
+	for i := range 60 {
+		method, path, fields := "POST", "/dev/crm/orders", orderFields
+		switch i % 3 {
+		case 1:
+			method, path = "PUT", "/dev/crm/orders/"+o.ID
+		case 2:
+			path, fields = "/dev/crm/feedback/"+s.dcFeedbackRequest(s.key, c.ID).ID, answerFields
+		}
+		var body any = randomObject(rng, fields, 0)
+		if i%5 == 0 {
+			body = randomJSON(rng, 0)
+		}
+		raw, _ := json.Marshal(body)
+		if r := s.settled(s.do(s.key, method, path, raw)); r.Status >= 500 {
+			t.Errorf("%s %s with %s: %d %s", method, path, raw, r.Status, r.Body)
+		}
+	}
+	for _, name := range []string{"status", "customer_id", "limit", "offset"} {
+		for _, h := range []string{"'", "';--", "' or '1'='1", "1; drop table events; --", "%", `\`, "$1", "::uuid"} {
+			if r := s.do(s.key, "GET", "/dev/crm/orders?"+name+"="+url.QueryEscape(h), nil); r.Status != 400 {
+				t.Errorf("GET /dev/crm/orders?%s=%q: %d %s", name, h, r.Status, r.Body)
+			}
+		}
+	}
+	s.assertReplayEqual()
+}
+
+// TestDevcrmOrdersAndFeedbackRaces: a customer's delete racing orders for
+// it either wins (the orders then name no customer: 404) or loses (409),
+// never leaving an order of a deleted customer; answers racing on one
+// feedback request record exactly one.
+func TestDevcrmOrdersAndFeedbackRaces(t *testing.T) {
+	s := newStack(t)
+	for round := range 3 {
+		c := s.dcCustomerCreate(s.key, map[string]any{"name": "Racer", "email": fmt.Sprintf("racer%d@example.com", round)})
+		f := s.dcFeedbackRequest(s.key, c.ID)
+		const writers = 4
+		statuses := make([]int, writers+1)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var r response
+				if i%2 == 0 {
+					r = s.do(s.key, "POST", "/dev/crm/orders", map[string]any{"customer_id": c.ID, "product_id": uuid.NewString(), "quantity": 1})
+				} else {
+					r = s.do(s.key, "POST", "/dev/crm/feedback/"+f.ID, map[string]any{"rating": i, "comment": "race"})
+				}
+				statuses[i] = r.Status
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[writers] = s.do(s.key, "DELETE", "/dev/crm/customers/"+c.ID, nil).Status
+		}()
+		wg.Wait()
+		s.caughtUp()
+		var orders dcList[dcOrder]
+		s.dcWant(s.do(s.key, "GET", "/dev/crm/orders?customer_id="+c.ID, nil), http.StatusOK, &orders)
+		customerStatus := s.do(s.key, "GET", "/dev/crm/customers/"+c.ID, nil).Status
+		answered := 0
+		for i, st := range statuses[:writers] {
+			if i%2 == 1 && st == http.StatusOK {
+				answered++
+			}
+		}
+		deleted := statuses[writers] == http.StatusNoContent
+		switch {
+		case deleted && (orders.Total != 0 || customerStatus != http.StatusNotFound):
+			t.Fatalf("round %d: the customer was deleted (%v) yet %d orders name it, GET %d", round, statuses, orders.Total, customerStatus)
+		case !deleted && (statuses[writers] != http.StatusConflict || orders.Total == 0 || customerStatus != http.StatusOK):
+			t.Fatalf("round %d: the delete answered %d with %d orders, GET %d (%v)", round, statuses[writers], orders.Total, customerStatus, statuses)
+		case answered > 1 || (!deleted && answered != 1):
+			t.Fatalf("round %d: %d answers recorded to one request (%v)", round, answered, statuses)
+		}
+		for i, st := range statuses[:writers] {
+			want := []int{http.StatusCreated, http.StatusOK}[i%2]
+			if st != want && st != http.StatusNotFound && st != http.StatusConflict {
+				t.Fatalf("round %d: writer %d answered %d (%v)", round, i, st, statuses)
+			}
 		}
 	}
 	s.assertReplayEqual()
