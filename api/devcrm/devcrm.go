@@ -11,6 +11,7 @@ package devcrm
 import (
 	_ "embed"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,7 +56,9 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	g.POST("/customers", h.createCustomer)
 	g.GET("/customers/:customerId", h.getCustomer)
 	g.PUT("/customers/:customerId", h.updateCustomer)
-	g.DELETE("/customers/:customerId", h.deleteBy("customerId", "customer", (*commands.Handler).DeleteCustomer))
+	// A customer's delete takes its feedback along: the figures show it gone.
+	g.DELETE("/customers/:customerId", h.deleteBy("customerId", "customer", (*commands.Handler).DeleteCustomer,
+		append(slices.Clone(readModels), feedbackModels...)...))
 	g.GET("/customers/:customerId/interactions", h.listInteractions(customerSide))
 	g.POST("/customers/:customerId/interactions", h.addInteraction(customerSide))
 	g.PUT("/customers/:customerId/interactions/:interactionId", h.changeInteraction(customerSide))
