@@ -3,8 +3,26 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
+
+// seedDevcrmA gives A's client (its one customer) an order and a feedback
+// request, answered, through /dev/crm; devcrmProbes reads their ids back.
+func seedDevcrmA(t *testing.T, s *stack, a *tenantA) {
+	t.Helper()
+	var customers dcList[dcCustomer]
+	s.dcWant(s.do(a.key, "GET", "/dev/crm/customers", nil), http.StatusOK, &customers)
+	if len(customers.Data) != 1 {
+		t.Fatalf("A's customers %+v", customers)
+	}
+	client := customers.Data[0].ID
+	s.dcOrderCreate(a.key, map[string]any{"customer_id": client, "product_id": "0a1fa000-0000-4000-8000-00000000a1fa",
+		"quantity": 3, "notes": "alpha order notes"})
+	f := s.dcFeedbackRequest(a.key, client)
+	s.dcWant(s.do(a.key, "POST", "/dev/crm/feedback/"+f.ID, map[string]any{"rating": 4, "comment": "alpha feedback comment",
+		"category": "alpha-theme"}), http.StatusOK, nil)
+}
 
 // devcrmProbes are B's probes of the /dev/crm API, with B's key: A's lead,
 // customer and interaction ids name nothing; A's emails and phones are no
@@ -24,6 +42,14 @@ func devcrmProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(strin
 		t.Fatalf("A's client's interactions %+v", clientNotes)
 	}
 	clientNote := clientNotes.Data[0].ID
+	var orders dcList[dcOrder]
+	s.dcWant(s.do(a.key, "GET", "/dev/crm/orders", nil), http.StatusOK, &orders)
+	var board dashboardShape
+	s.dcWant(s.do(a.key, "GET", "/dev/crm/feedback/dashboard", nil), http.StatusOK, &board)
+	if len(orders.Data) != 1 || len(board.Recent) != 1 {
+		t.Fatalf("A's orders %+v, feedback %+v", orders, board)
+	}
+	order, answered := orders.Data[0].ID, board.Recent[0].ID
 	undo := func(method, path string) {
 		if r := s.do(b.key, method, path, nil); r.Status != http.StatusNoContent {
 			t.Errorf("B: undo %s %s: %d %s", method, path, r.Status, r.Body)
@@ -107,5 +133,31 @@ func devcrmProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(strin
 		add("PUT /dev/crm/customers/:customerId/interactions/:interactionId",
 			isolationProbe{method: "PUT", path: "/dev/crm/customers/" + p, body: map[string]any{"outcome": "beta"}})
 		add("DELETE /dev/crm/customers/:customerId/interactions/:interactionId", isolationProbe{method: "DELETE", path: "/dev/crm/customers/" + p})
+	}
+	add("GET /dev/crm/orders",
+		isolationProbe{method: "GET", path: "/dev/crm/orders?limit=500", expect: expectListed, check: count(0)},
+		isolationProbe{method: "GET", path: "/dev/crm/orders?customer_id=" + client, expect: expectListed, check: count(0)},
+		isolationProbe{method: "GET", path: "/dev/crm/orders?status=pending", expect: expectListed, check: count(0)})
+	add("POST /dev/crm/orders", isolationProbe{method: "POST", path: "/dev/crm/orders",
+		body: map[string]any{"customer_id": client, "product_id": orders.Data[0].ProductID, "quantity": 1}})
+	for _, id := range []string{order, client, answered} {
+		op := "/dev/crm/orders/" + url.PathEscape(id)
+		add("GET /dev/crm/orders/:orderId", isolationProbe{method: "GET", path: op})
+		add("PUT /dev/crm/orders/:orderId", isolationProbe{method: "PUT", path: op, body: map[string]any{"status": "shipped"}})
+		add("DELETE /dev/crm/orders/:orderId", isolationProbe{method: "DELETE", path: op})
+		add("POST /dev/crm/feedback/:feedbackId", isolationProbe{method: "POST", path: "/dev/crm/feedback/" + url.PathEscape(id),
+			body: map[string]any{"rating": 1, "comment": "beta"}})
+	}
+	for _, id := range append([]string{client, order}, a.leads...) {
+		add("POST /dev/crm/customers/:customerId/feedback/request",
+			isolationProbe{method: "POST", path: "/dev/crm/customers/" + url.PathEscape(id) + "/feedback/request"})
+	}
+	empty := func(r response) {
+		if strings.Contains(string(r.Body), `"count":1`) || strings.Contains(string(r.Body), `"received":1`) {
+			t.Errorf("B: the feedback figures count A's answer: %s", r.Body)
+		}
+	}
+	for _, p := range []string{"/dev/crm/feedback/analytics", "/dev/crm/feedback/themes", "/dev/crm/feedback/dashboard"} {
+		add("GET "+p, isolationProbe{method: "GET", path: p, expect: expectListed, check: empty})
 	}
 }

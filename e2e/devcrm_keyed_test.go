@@ -129,5 +129,60 @@ func devcrmKeyedRoutes() []struct {
 				}
 			}})
 	}
+	custID := func(f *fixtures) string { return strings.TrimPrefix(customer(f), "/dev/crm/customers/") }
+	order := func(f *fixtures) string {
+		return "/dev/crm/orders/" + f.s.dcOrderCreate(f.s.key, map[string]any{"customer_id": custID(f),
+			"product_id": "00000000-0000-4000-8000-000000000001", "quantity": 1}).ID
+	}
+	feedback := func(f *fixtures) string {
+		return "/dev/crm/feedback/" + f.s.dcFeedbackRequest(f.s.key, custID(f)).ID
+	}
+	out = append(out,
+		route{"devcrm POST /dev/crm/orders", func(f *fixtures) keyedCase {
+			c := custID(f)
+			body := map[string]any{"customer_id": c, "product_id": "00000000-0000-4000-8000-000000000002", "quantity": 2}
+			return keyedCase{
+				first:       req("POST", "/dev/crm/orders", body),
+				otherPath:   req("POST", "/dev/crm/customers/"+c+"/feedback/request", body),
+				otherBody:   req("POST", "/dev/crm/orders", map[string]any{"customer_id": c, "product_id": "00000000-0000-4000-8000-000000000002", "quantity": 3}),
+				otherMethod: req("PUT", order(f), map[string]any{"quantity": 2}),
+			}
+		}},
+		route{"devcrm PUT /dev/crm/orders/{orderId}", func(f *fixtures) keyedCase {
+			a, b := order(f), order(f)
+			return keyedCase{
+				first:       req("PUT", a, map[string]any{"status": "processing"}),
+				otherPath:   req("PUT", b, map[string]any{"status": "processing"}),
+				otherBody:   req("PUT", a, map[string]any{"status": "shipped"}),
+				otherMethod: req("DELETE", a, nil),
+			}
+		}},
+		route{"devcrm DELETE /dev/crm/orders/{orderId}", func(f *fixtures) keyedCase {
+			a, b := order(f), order(f)
+			return keyedCase{
+				first:       req("DELETE", a, nil),
+				otherPath:   req("DELETE", b, nil),
+				otherBody:   req("DELETE", a, "{}"),
+				otherMethod: req("PUT", b, map[string]any{"notes": "X"}),
+			}
+		}},
+		route{"devcrm POST /dev/crm/customers/{customerId}/feedback/request", func(f *fixtures) keyedCase {
+			a, b := customer(f), customer(f)
+			return keyedCase{
+				first:       req("POST", a+"/feedback/request", nil),
+				otherPath:   req("POST", b+"/feedback/request", nil),
+				otherBody:   req("POST", a+"/feedback/request", "{}"),
+				otherMethod: req("DELETE", a, nil),
+			}
+		}},
+		route{"devcrm POST /dev/crm/feedback/{feedbackId}", func(f *fixtures) keyedCase {
+			a, b := feedback(f), feedback(f)
+			return keyedCase{
+				first:       req("POST", a, map[string]any{"rating": 5, "comment": "Keyed"}),
+				otherPath:   req("POST", b, map[string]any{"rating": 5, "comment": "Keyed"}),
+				otherBody:   req("POST", a, map[string]any{"rating": 4, "comment": "Keyed"}),
+				otherMethod: req("DELETE", customer(f), nil), // no other method on the path
+			}
+		}})
 	return out
 }

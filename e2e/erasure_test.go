@@ -45,7 +45,9 @@ func (p erasable) marks() []string {
 // folder, every message of the JetStream stream and every file of the NATS
 // store directory — for the person's name, email and phone. One person is
 // made through the prospects API and converted into a client with records
-// of its own, and the client is deleted too. It also deletes one call log
+// of its own, and the client is deleted too; one is a /dev/crm customer
+// with a deleted order and an answered feedback request, deleted through
+// DELETE /dev/crm/customers/:id. It also deletes one call log
 // and one contact of a lead that stays, and looks for what they held.
 func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 	storeDir := t.TempDir()
@@ -157,6 +159,8 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 		http.StatusCreated, &ct)
 	s.laWant(s.do(s.token(), "DELETE", fmt.Sprintf("/prospects/%d/contacts", ct.ID), nil), http.StatusNoContent, nil)
 
+	deletes = append(deletes, s.erasableDevcrmCustomer(devcrmPerson))
+
 	for _, d := range deletes {
 		d()
 	}
@@ -169,6 +173,7 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 		marks = append(marks, p.marks()...)
 	}
 	marks = append(marks, callNotes, contactName, "brindlefoss@erasure.example", "9789056215")
+	marks = append(marks, devcrmPerson.marks()...)
 
 	s.searchDatabase(marks)
 	for _, name := range photos {
@@ -185,6 +190,37 @@ func TestPermanentDeleteLeavesNoPersonalData(t *testing.T) {
 	if r := s.do(s.key, "GET", fmt.Sprintf("/leads/logs/%d", s.leadNumber(keeper.ID)), nil); r.Status != http.StatusOK ||
 		!strings.Contains(string(r.Body), "DeleteCallLog") || strings.Contains(string(r.Body), callNotes) {
 		t.Errorf("logs of the kept lead: %d %s", r.Status, r.Body)
+	}
+}
+
+// devcrmPerson is the /dev/crm customer TestPermanentDeleteLeavesNoPersonalData
+// deletes: note is the comment of its feedback, and digits are in the
+// notes of an order it had.
+var devcrmPerson = erasable{"Gorvandle", "Suffrickane", "gorvandle.suffrickane@erasure.example", "+91 97890 56216",
+	"9789056216", "Suffrickane-feedback-comment"}
+
+// erasableDevcrmCustomer makes p a /dev/crm customer that orders (the
+// order deleted again: a customer with orders stays) and answers a
+// feedback request with p.note, each write with an Idempotency-Key, and
+// returns its delete through DELETE /dev/crm/customers/:id.
+func (s *stack) erasableDevcrmCustomer(p erasable) func() {
+	s.t.Helper()
+	key := func() http.Header { return http.Header{"Idempotency-Key": {uuid.NewString()}} }
+	var c dcCustomer
+	s.dcWant(s.doWith(s.key, "POST", "/dev/crm/customers", map[string]any{"name": p.first + " " + p.last, "email": p.email,
+		"phone": p.phone, "notes": "customer " + p.last}, key()), http.StatusCreated, &c)
+	var o dcOrder
+	s.dcWant(s.doWith(s.key, "POST", "/dev/crm/orders", map[string]any{"customer_id": c.ID, "product_id": uuid.NewString(),
+		"quantity": 1, "shipping_address": p.last + " street", "notes": "order for " + p.digits}, key()), http.StatusCreated, &o)
+	s.dcWant(s.doWith(s.key, "PUT", "/dev/crm/orders/"+o.ID, map[string]any{"notes": "again " + p.digits}, key()), http.StatusOK, nil)
+	s.dcWant(s.doWith(s.key, "DELETE", "/dev/crm/orders/"+o.ID, nil, key()), http.StatusNoContent, nil)
+	var f dcFeedback
+	s.dcWant(s.doWith(s.key, "POST", "/dev/crm/customers/"+c.ID+"/feedback/request", nil, key()), http.StatusCreated, &f)
+	s.dcWant(s.doWith(s.key, "POST", "/dev/crm/feedback/"+f.ID, map[string]any{"rating": 2, "comment": p.note,
+		"category": p.last}, key()), http.StatusOK, nil)
+	s.dcFeedbackRequest(s.key, c.ID) // one left unanswered
+	return func() {
+		s.dcWant(s.doWith(s.key, "DELETE", "/dev/crm/customers/"+c.ID, nil, key()), http.StatusNoContent, nil)
 	}
 }
 

@@ -119,6 +119,7 @@ func seedTenantA(t *testing.T, s *stack) *tenantA {
 	}
 
 	seedProspectsA(t, s, a)
+	seedDevcrmA(t, s, a)
 
 	// "alpha" catches any text of A's; where a probe sends it itself (A's
 	// emails hold it), echoes are excused, and the values below still

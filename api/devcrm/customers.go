@@ -218,8 +218,12 @@ func (h *handlers) updateCustomer(c *gin.Context) {
 // deleteBy is DELETE of the owner in path parameter param: del deletes
 // it permanently (a lead: its events redacted, its email and phone
 // released, its interactions with it; a customer likewise, a lead
-// converted into it staying), answered 204.
-func (h *handlers) deleteBy(param, what string, del func(*commands.Handler, context.Context, commands.Context, uuid.UUID) (commands.Result, error)) gin.HandlerFunc {
+// converted into it staying), answered 204 once models (none given:
+// readModels) show it.
+func (h *handlers) deleteBy(param, what string, del func(*commands.Handler, context.Context, commands.Context, uuid.UUID) (commands.Result, error), models ...string) gin.HandlerFunc {
+	if len(models) == 0 {
+		models = readModels
+	}
 	return func(c *gin.Context) {
 		id, bad := pathID(c, param, what)
 		if bad != nil {
@@ -231,7 +235,7 @@ func (h *handlers) deleteBy(param, what string, del func(*commands.Handler, cont
 			h.fail(c, err)
 			return
 		}
-		h.d.AwaitReadModels(c, res.Position, readModels...)
+		h.d.AwaitReadModels(c, res.Position, models...)
 		c.Status(http.StatusNoContent)
 	}
 }

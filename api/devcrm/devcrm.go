@@ -1,5 +1,5 @@
 // Package devcrm serves the /dev/crm API's leads, lead interactions,
-// customers and customer interactions at /dev/crm: a lead is the core lead
+// customers, customer interactions, orders and feedback at /dev/crm: a lead is the core lead
 // (its id the lead's UUID, as Cratio shows it), a customer the core
 // customer (its id the customer's UUID), an interaction a record of the
 // owner's stream (its id the interaction's UUID). Every route takes a
@@ -11,6 +11,7 @@ package devcrm
 import (
 	_ "embed"
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,11 +56,23 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	g.POST("/customers", h.createCustomer)
 	g.GET("/customers/:customerId", h.getCustomer)
 	g.PUT("/customers/:customerId", h.updateCustomer)
-	g.DELETE("/customers/:customerId", h.deleteBy("customerId", "customer", (*commands.Handler).DeleteCustomer))
+	// A customer's delete takes its feedback along: the figures show it gone.
+	g.DELETE("/customers/:customerId", h.deleteBy("customerId", "customer", (*commands.Handler).DeleteCustomer,
+		append(slices.Clone(readModels), feedbackModels...)...))
 	g.GET("/customers/:customerId/interactions", h.listInteractions(customerSide))
 	g.POST("/customers/:customerId/interactions", h.addInteraction(customerSide))
 	g.PUT("/customers/:customerId/interactions/:interactionId", h.changeInteraction(customerSide))
 	g.DELETE("/customers/:customerId/interactions/:interactionId", h.removeInteraction(customerSide))
+	g.GET("/orders", h.listOrders)
+	g.POST("/orders", h.createOrder)
+	g.GET("/orders/:orderId", h.getOrder)
+	g.PUT("/orders/:orderId", h.updateOrder)
+	g.DELETE("/orders/:orderId", h.deleteBy("orderId", "order", (*commands.Handler).DeleteOrder, orderModels...))
+	g.POST("/customers/:customerId/feedback/request", h.requestFeedback)
+	g.POST("/feedback/:feedbackId", h.receiveFeedback)
+	g.GET("/feedback/analytics", h.feedbackAnalytics)
+	g.GET("/feedback/themes", h.feedbackThemes)
+	g.GET("/feedback/dashboard", h.feedbackDashboard)
 }
 
 type handlers struct {

@@ -2,7 +2,9 @@ package devcrm
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -61,6 +63,8 @@ var notFoundWords = []struct {
 	{domain.ErrLeadNotFound, "lead not found"},
 	{domain.ErrCustomerNotFound, "customer not found"},
 	{domain.ErrRecordNotFound, "interaction not found"},
+	{domain.ErrOrderNotFound, "order not found"},
+	{domain.ErrFeedbackNotFound, "feedback not found"},
 }
 
 // invalid answers a domain refusal of a value: 400 naming the field.
@@ -93,6 +97,10 @@ var shape = &api.ErrorShape{
 			return http.StatusConflict, bodyOf(fieldOf(dup.Field), "already belongs to "+holder)
 		},
 		crmerr.NotFound: func(_ *gin.Context, err error) (int, any) {
+			var ref *commands.UnknownReferenceError
+			if errors.As(err, &ref) {
+				return http.StatusNotFound, bodyOf(ref.Field, "names no "+strings.TrimSuffix(ref.Field, "_id"))
+			}
 			for _, w := range notFoundWords {
 				if errors.Is(err, w.err) {
 					return http.StatusNotFound, errorBody{Message: w.what}
@@ -105,6 +113,10 @@ var shape = &api.ErrorShape{
 			if errors.As(err, &done) {
 				id := done.CustomerID
 				return http.StatusConflict, errorBody{Message: "lead already converted to customer " + id.String(), CustomerID: &id}
+			}
+			var move domain.OrderTransitionError
+			if errors.As(err, &move) {
+				return http.StatusConflict, bodyOf("status", fmt.Sprintf("cannot move from %s to %s", move.From, move.To))
 			}
 			return http.StatusConflict, errorBody{Message: crmerr.Message(err)}
 		},

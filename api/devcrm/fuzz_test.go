@@ -235,6 +235,99 @@ func FuzzInteractionBody(f *testing.F) {
 	})
 }
 
+var orderSeeds = []string{
+	`{"customer_id":"0190a5a0-0000-7000-8000-000000000001","product_id":"0190a5a0-0000-7000-8000-000000000002","quantity":2,"status":"pending","order_date":"2024-01-15T10:00:00Z","shipping_address":"123 Main St","billing_address":"123 Main St","notes":"Rush delivery"}`,
+	`{"status":"shipped","notes":"Order shipped via express"}`, `{"status":"cancelled"}`, `{"status":null}`, `{"status":"lost"}`,
+	`{"quantity":0}`, `{"quantity":1.5}`, `{"quantity":1000001}`, `{"quantity":"2"}`, `{"quantity":null}`, `{"order_date":null}`,
+	`{"order_date":"2024-13-01"}`, `{"customer_id":"uuid-here"}`, `{"product_id":null}`, `{"notes":"\u0000"}`, `{"x":1}`,
+	`{}`, `[]`, ``, "\xff",
+}
+
+// orderCustomer is a live customer to place decoded orders with.
+func orderCustomer(t *testing.T) *domain.Customer {
+	events, err := domain.CreateCustomer(uuid.New(), 1, uuid.Nil,
+		domain.CustomerProfile{Name: "C", Emails: []string{"c@example.com"}, Type: "individual", Status: "active"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return domain.NewCustomerFromHistory(events)
+}
+
+// FuzzOrderBody: the bodies of POST and PUT /dev/crm/orders, and the
+// order their edits make (or the move they ask: a 409 naming status).
+func FuzzOrderBody(f *testing.F) {
+	for _, s := range orderSeeds {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, raw []byte, create bool) {
+		e, bad := body(raw, orderFields, func(o api.Object) (orderEdit, *api.BadInput) { return decodeOrder(o, create) })
+		if bad != nil {
+			a.checkRefusal(t, bad)
+		} else {
+			cust, now := orderCustomer(t), time.Now()
+			cur := domain.OrderDetails{OrderDate: now}
+			if !create {
+				cur = domain.OrderDetails{ProductID: uuid.New(), Quantity: 1, OrderDate: now}
+			}
+			placed, _, err := domain.PlaceOrder(uuid.New(), cust, e.apply(cur), e.status)
+			if !create {
+				var base []domain.Event
+				if base, _, err = domain.PlaceOrder(uuid.New(), cust, cur, domain.OrderShipped); err != nil {
+					t.Fatal(err)
+				}
+				placed, err = domain.NewOrderFromHistory(base).Update(e.apply(cur), e.status)
+			}
+			var move domain.OrderTransitionError
+			if errors.As(err, &move) {
+				if w := a.render(err); w.Code != http.StatusConflict || !strings.HasPrefix(w.Body.String(), `{"message":"status: `) {
+					t.Fatalf("a refused move rendered as %d %s", w.Code, w.Body.Bytes())
+				}
+				err = nil
+			}
+			a.checkDomain(t, err)
+			apitest.CheckStorable(t, placed)
+		}
+		method, path := http.MethodPost, "/dev/crm/orders"
+		if !create { // the body is read before the order is looked up
+			method, path = http.MethodPut, path+"/"+uuid.NewString()
+		}
+		a.Decoded(t, method+" "+path, a.Serve(method, path, "", raw, "", false), bad, a.checkRefusal)
+	})
+}
+
+var answerSeeds = []string{
+	`{"rating":5,"comment":"Great service!","category":"support"}`, `{"rating":1}`, `{"rating":6}`, `{"rating":0}`,
+	`{"rating":4.5}`, `{"rating":"5"}`, `{"rating":null}`, `{"comment":"c"}`, `{"rating":3,"category":null,"comment":null}`,
+	`{"rating":3,"category":" Billing "}`, `{"rating":2,"comment":"\u0000"}`, `{"x":1}`, `{}`, `[]`, ``, "\xff",
+}
+
+// FuzzFeedbackAnswer: the body of POST /dev/crm/feedback/{feedbackId},
+// and the answer the domain makes of it.
+func FuzzFeedbackAnswer(f *testing.F) {
+	for _, s := range answerSeeds {
+		f.Add([]byte(s))
+	}
+	a := newFuzzAPI(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		answer, bad := body(raw, feedbackFields, decodeAnswer)
+		if bad != nil {
+			a.checkRefusal(t, bad)
+		} else {
+			_, requested, err := domain.RequestFeedback(uuid.New(), orderCustomer(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			received, err := domain.NewFeedbackFromHistory(requested).Receive(answer)
+			a.checkDomain(t, err)
+			apitest.CheckStorable(t, received)
+		}
+		path := "/dev/crm/feedback/" + uuid.NewString() // the body is read before the request is looked up
+		a.Decoded(t, "POST "+path, a.Serve(http.MethodPost, path, "", raw, "", false), bad, a.checkRefusal)
+	})
+}
+
 // FuzzQuery: the lists' query parameters and the path ids.
 func FuzzQuery(f *testing.F) {
 	for _, s := range []struct{ query, id string }{
@@ -245,13 +338,14 @@ func FuzzQuery(f *testing.F) {
 		{"status=hot", "{0190a5a0-0000-7000-8000-000000000001}"}, {"type=corp", "a"}, {"assigned_to=bob", "b"},
 		{"assigned_to=Ann%20%3Cann@x.com%3E", "c"}, {"search=" + strings.Repeat("x", 201), "d"},
 		{"q=%00", "e"}, {"q=%ff", "f"}, {"=%ff", "g"}, {"%ff=1", "h"}, {"a=1&a=%00", "i"},
+		{"customer_id=0190a5a0-0000-7000-8000-000000000001&status=shipped", "j"}, {"customer_id=bob&status=lost", "k"},
 	} {
 		f.Add(s.query, s.id)
 	}
 	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, rawQuery, id string) {
 		sent := apitest.SentParams(rawQuery)
-		for _, route := range []string{"/dev/crm/leads", "/dev/crm/customers"} {
+		for _, route := range []string{"/dev/crm/leads", "/dev/crm/customers", "/dev/crm/orders"} {
 			w := a.QueryRefusal(t, route, rawQuery)
 			if w == nil {
 				continue
@@ -269,7 +363,8 @@ func FuzzQuery(f *testing.F) {
 			return // not one path segment: no route of the API
 		}
 		_, ok := parseUUID(id)
-		for _, path := range []string{"/dev/crm/leads/" + id, "/dev/crm/customers/" + id, "/dev/crm/leads/" + id + "/interactions"} {
+		for _, path := range []string{"/dev/crm/leads/" + id, "/dev/crm/customers/" + id, "/dev/crm/leads/" + id + "/interactions",
+			"/dev/crm/orders/" + id} {
 			w := a.Serve(http.MethodGet, path, "", nil, "", false)
 			if ok {
 				a.ReachedStore(t, "GET "+path, w)
