@@ -260,24 +260,47 @@ func (s *stack) doAt(baseURL string, client *http.Client, key, method, path stri
 // whole Postgres cluster, and another package's test may hold one.)
 func (s *stack) caughtUp() {
 	s.t.Helper()
-	storetest.WaitFor(s.t, 20*time.Second, func() (bool, error) {
-		cps, err := s.core.Store.Checkpoints(s.ctx)
+	// Fails once the projectors have made no progress for 20 s (or after
+	// 3 min in all): a large backlog on a busy machine takes longer than a
+	// fixed bound, a stuck projector does not.
+	const stall, bound = 20 * time.Second, 3 * time.Minute
+	start, last, lastBehind := time.Now(), time.Now(), -1
+	for {
+		behind, err := s.eventsBehind()
 		if err != nil {
-			return false, err
+			s.t.Fatal(err)
 		}
-		for _, p := range crmstack.Projections() {
-			cp := cps[p.Name()]
-			var behind int
-			if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events
-				where (transaction_id, position) > ($1::text::xid8, $2)`, fmt.Sprint(cp.Tx), cp.Pos).Scan(&behind); err != nil {
-				return false, err
-			}
-			if behind > 0 {
-				return false, nil
-			}
+		if behind == 0 {
+			return
 		}
-		return true, nil
-	})
+		if lastBehind < 0 || behind < lastBehind {
+			last, lastBehind = time.Now(), behind
+		}
+		if time.Since(last) > stall || time.Since(start) > bound {
+			s.t.Fatalf("projectors not caught up: %d events behind, no progress for %s", behind, time.Since(last).Round(time.Second))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// eventsBehind is how many events the projectors have yet to apply, summed
+// over the read models.
+func (s *stack) eventsBehind() (int, error) {
+	cps, err := s.core.Store.Checkpoints(s.ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, p := range crmstack.Projections() {
+		cp := cps[p.Name()]
+		var behind int
+		if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events
+			where (transaction_id, position) > ($1::text::xid8, $2)`, fmt.Sprint(cp.Tx), cp.Pos).Scan(&behind); err != nil {
+			return 0, err
+		}
+		total += behind
+	}
+	return total, nil
 }
 
 // assertReplayEqual checks that every read model equals a rebuild from the
