@@ -44,8 +44,16 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // ConfigurePool prepares cfg for the store's pool: google/uuid values travel
 // in Postgres's binary uuid form (pgx-google-uuid), not through their
-// database/sql text form, which took 7% of a create's CPU in pgx's encoder.
+// database/sql text form, which took 7% of a create's CPU in pgx's encoder;
+// and JIT compilation is off unless the URL sets it (`?jit=on`). crm's queries
+// are short index scans whose cost estimates can still pass jit_above_cost
+// (a Kanban page of a rare prospect type): compiling them took 20–370 ms
+// where running them takes 1, the Kanban's p99 at a million prospects was
+// 22–47 ms with JIT and 3.9 ms without (crm bench, same machine).
 func ConfigurePool(cfg *pgxpool.Config) {
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	next := cfg.AfterConnect
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		pgxuuid.Register(conn.TypeMap())
