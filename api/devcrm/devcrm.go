@@ -19,6 +19,7 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/projections/customers"
 	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/pipelines"
 	"github.com/crmcore/crm/projections/records"
 )
 
@@ -31,8 +32,10 @@ var OpenAPI []byte
 const Name = "devcrm"
 
 // readModels are the projections this API reads: a write answers once they
-// show it.
-var readModels = []string{leads.Projection{}.Name(), customers.Projection{}.Name(), records.Projection{}.Name()}
+// show it. The pipeline's is among them: a write may create the tenant's
+// Negotiation or Converted status, which the answer names.
+var readModels = []string{leads.Projection{}.Name(), customers.Projection{}.Name(), records.Projection{}.Name(),
+	pipelines.Projection{}.Name()}
 
 // Dialect mounts the /dev/crm API.
 type Dialect struct{}
