@@ -341,6 +341,21 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 				types = append(types, want)
 			}
 		}
+		// And a record of each kind still alive (not removed, its owner not
+		// deleted), or its read model's table is empty and proves nothing.
+		rows, err = store.Pool().Query(ctx, `select k from unnest($1::text[]) k
+			where not exists (select 1 from events where event_type = k and not data ? 'redacted')`,
+			[]string{domain.LeadInteractionLogged, domain.LeadContactAdded, domain.LeadLocationAdded})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range dead {
+			types = append(types, "live "+k)
+		}
 		return types
 	}
 	for i := 0; i < 20 && len(missing()) > 0; i++ {
