@@ -105,13 +105,11 @@ func rawKanban(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q kanb
 		return 0, fmt.Errorf("kanban: %w", err)
 	}
 	defer rows.Close()
-	var total int64
-	var last string
+	var total, n int64
+	var last, status string
+	dest := make([]any, len(rows.FieldDescriptions())) // nil past the first two: skipped
+	dest[0], dest[1] = &status, &n
 	for rows.Next() {
-		var status string
-		var n int64
-		dest := make([]any, len(rows.FieldDescriptions()))
-		dest[0], dest[1] = &status, &n
 		if err := rows.Scan(dest...); err != nil {
 			return 0, err
 		}

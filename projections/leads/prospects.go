@@ -315,14 +315,13 @@ func pageSQL(f ProspectFilter, order string, limit, offset int) (string, []any) 
 // for an unknown limit sorts whole categories.
 func kanbanSQL(f ProspectFilter, order string, limit, offset int) (string, []any) {
 	w := &projections.Where{}
-	counts := `select status, count(*) as n from rm_leads where %s group by status`
-	if addProspectWhere(w, f) {
+	counted := addProspectWhere(w, f)
+	counts := `select status, count(*) as n from rm_leads where ` + w.String() + ` group by status`
+	if counted {
 		cw := &projections.Where{Args: slices.Clip(w.Args)}
 		prospectDims(cw, f, true)
-		counts = fmt.Sprintf(`select status, sum(n)::bigint as n from rm_prospect_counts where %s group by status`, cw.String())
+		counts = `select status, sum(n)::bigint as n from rm_prospect_counts where ` + cw.String() + ` group by status`
 		w.Args = cw.Args
-	} else {
-		counts = fmt.Sprintf(counts, w.String())
 	}
 	limit, offset = max(limit, 0), max(offset, 0)
 	return fmt.Sprintf(`with c as materialized (%s)
