@@ -199,7 +199,10 @@ func newBuild(ctx context.Context, store *eventstore.Store, p Projection, schema
 	}
 	total := `select count(*) from events`
 	if !count {
-		total = `select greatest(reltuples, 0)::bigint from pg_class where oid = 'events'::regclass`
+		// The planner's estimate, or the statistics' live rows when the
+		// table has not been analysed since a large import.
+		total = `select greatest(c.reltuples, s.n_live_tup, 0)::bigint from pg_class c
+			left join pg_stat_user_tables s on s.relid = c.oid where c.oid = 'events'::regclass`
 	}
 	if err := store.Pool().QueryRow(ctx, total).Scan(&b.total); err != nil {
 		return b, fmt.Errorf("rebuild %s: count events: %w", p.Name(), err)

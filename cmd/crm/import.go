@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/imports"
@@ -121,21 +120,9 @@ type importProgress struct {
 }
 
 func newImportProgress(out io.Writer, job imports.Job) *importProgress {
-	p := &importProgress{out: out, from: job.RowsDone, logged: time.Now()}
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		// The bar counts this run's rows, so its rate and ETA are this run's.
-		p.bar = progressbar.NewOptions64(job.RowsTotal-job.RowsDone,
-			progressbar.OptionSetWriter(out),
-			progressbar.OptionSetDescription("importing"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("rows"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionFullWidth(),
-		)
-	}
-	return p
+	// The bar counts this run's rows, so its rate and ETA are this run's.
+	return &importProgress{out: out, from: job.RowsDone, logged: time.Now(),
+		bar: newBar(out, job.RowsTotal-job.RowsDone, "importing", "rows")}
 }
 
 // update is Run's progress callback.

@@ -10,12 +10,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/stack"
 )
 
 // runReplay is `crm replay PROJECTION|--all`: rebuilds read models from the
-// event store into fresh tables and swaps them in while the API serves.
+// event store into fresh tables and swaps them in while the API serves,
+// showing its advance (a bar with rate and ETA on a terminal).
 func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,14 +50,42 @@ func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.W
 		mu      sync.Mutex
 		applied map[string]int64
 		last    = map[string]time.Time{}
+		bar     *progressbar.ProgressBar // on a terminal: the slowest read model's advance
 	)
 	progress := func(name string, done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
 		applied[name] = done
+		if bar == nil {
+			what := "replay " + name
+			if *all {
+				what = fmt.Sprintf("replay %d read models", len(chosen))
+			}
+			bar = newBar(stderr, total, what, "events")
+		}
+		if bar != nil {
+			slowest := done
+			for _, p := range chosen {
+				if n, ok := applied[p.Name()]; ok && *all {
+					slowest = min(slowest, n)
+				}
+			}
+			if bar.GetMax64() < total {
+				bar.ChangeMax64(total)
+			}
+			_ = bar.Set64(slowest)
+			return
+		}
 		if time.Since(last[name]) >= time.Second || done == total {
 			last[name] = time.Now()
 			fmt.Fprintf(stderr, "replay %s: %d/%d events (%.0f%%)\n", name, done, total, 100*float64(done)/float64(max(total, 1)))
+		}
+	}
+	endBar := func() {
+		if bar != nil {
+			_ = bar.Finish()
+			fmt.Fprintln(stderr)
+			bar = nil
 		}
 	}
 	report := func(name string, elapsed time.Duration) {
@@ -65,7 +96,9 @@ func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.W
 		// One read of the store feeds every read model's rebuild.
 		applied = map[string]int64{}
 		start := time.Now()
-		if err := projections.ReplayAll(ctx, s.Store, chosen, 0, progress); err != nil {
+		err := projections.ReplayAll(ctx, s.Store, chosen, 0, progress)
+		endBar()
+		if err != nil {
 			return err
 		}
 		elapsed := time.Since(start)
@@ -77,7 +110,9 @@ func runReplay(ctx context.Context, cfg stack.Config, args []string, stderr io.W
 	for _, p := range chosen {
 		applied = map[string]int64{}
 		start := time.Now()
-		if err := projections.Replay(ctx, s.Store, p, 0, progress); err != nil {
+		err := projections.Replay(ctx, s.Store, p, 0, progress)
+		endBar()
+		if err != nil {
 			return err
 		}
 		report(p.Name(), time.Since(start))
