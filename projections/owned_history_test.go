@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -129,8 +130,26 @@ func (hs *history) ownedStep(th *tenantHistory) {
 		p.Name, p.Company, p.Status, p.CreditLimit = next.Name, next.Company, next.Status, next.CreditLimit
 		hs.customerEvents(th, c, false)(c.Update(p))
 	case op < 30:
+		// Through the command: it refuses a customer with orders and takes
+		// its feedback requests along.
 		c := live[hs.pick(len(live))]
-		hs.customerEvents(th, c, true)(c.Delete())
+		if hs.pick(2) == 0 {
+			hs.clearOrders(th, c.ID())
+		}
+		if _, err := hs.h.DeleteCustomer(hs.ctx, th.c, c.ID()); errors.Is(err, domain.ErrCustomerHasOrders) {
+			return
+		} else if err != nil {
+			hs.t.Fatal(err)
+		}
+		deleted, err := c.Delete()
+		if err != nil {
+			hs.t.Fatal(err)
+		}
+		for _, e := range deleted {
+			c.Apply(e)
+		}
+	case op < 45:
+		hs.salesStep(th, live)
 	case op < 60:
 		hs.addRecord(th, live)
 	default:

@@ -12,7 +12,7 @@ import (
 func TestRebuildAllEqualsPerEventApply(t *testing.T) {
 	store, ctx := newReadModelStore(t)
 	hs := newHistory(t, ctx, store, 11)
-	hs.run(600)
+	hs.runComplete(600)
 	var reports int
 	builds, err := projections.RebuildAll(ctx, store, readModels, "all_", func(string, int64, int64) { reports++ })
 	for _, b := range builds {
@@ -35,7 +35,7 @@ func TestRebuildAllEqualsPerEventApply(t *testing.T) {
 func TestReplayAllWhileWriting(t *testing.T) {
 	store, ctx := newReadModelStore(t)
 	hs := newHistory(t, ctx, store, 23)
-	hs.run(300)
+	hs.runComplete(300)
 	done := make(chan error, 1)
 	go func() { done <- projections.ReplayAll(ctx, store, readModels, 7, nil) }()
 	writes := 0

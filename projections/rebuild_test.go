@@ -21,23 +21,26 @@ import (
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
 	"github.com/crmcore/crm/projections/customers"
+	"github.com/crmcore/crm/projections/feedback"
 	"github.com/crmcore/crm/projections/leads"
+	"github.com/crmcore/crm/projections/orders"
 	"github.com/crmcore/crm/projections/pipelines"
 	"github.com/crmcore/crm/projections/records"
 	"github.com/crmcore/crm/projections/volume"
 )
 
-// readModels are the read models with a bulk rebuild.
+// readModels are the read models the random history feeds: those with a
+// bulk rebuild, and orders and feedback (rebuilt event by event).
 var readModels = []projections.Projection{leads.Projection{}, calllogs.Projection{}, volume.Projection{}, pipelines.Projection{},
-	customers.Projection{}, records.Projection{}}
+	customers.Projection{}, records.Projection{}, orders.Projection{}, feedback.Projection{}}
 
 // history drives the command handlers through a random history of two
 // tenants: creates (some merging into an existing lead), full and partial
 // updates that clear fields, status changes to default and added statuses,
 // archives and restores, permanent deletes (redacting the stream), call logs
 // and their deletes, comments and their edits, interactions logged, changed
-// and deleted, pipeline changes, and customers and owners' records
-// (ownedStep).
+// and deleted, pipeline changes, customers and owners' records
+// (ownedStep), orders and feedback requests (salesStep).
 type history struct {
 	t       *testing.T
 	ctx     context.Context
@@ -55,6 +58,7 @@ type tenantHistory struct {
 	comments []int64
 	statuses []domain.PipelineStatus
 	owned    ownedHistory
+	sales    salesHistory
 	// interactions are those logged and not deleted, with their lead.
 	interactions []loggedInteraction
 }
@@ -287,6 +291,57 @@ func (hs *history) interaction(th *tenantHistory, lead uuid.UUID) {
 			Events: []eventstore.NewEvent{{ID: uuid.New(), Type: typ, SchemaVersion: domain.SchemaVersion, Data: b}}}}})
 }
 
+// runComplete runs n steps, then on (bounded) until the history has every
+// event type and every read model table a row: a random history may miss a
+// rare one, and an empty table proves nothing.
+func (hs *history) runComplete(n int) {
+	t, ctx, store := hs.t, hs.ctx, hs.store
+	t.Helper()
+	hs.run(n)
+	missing := func() (types []string) {
+		rows, err := store.Pool().Query(ctx, `select distinct event_type from events order by 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range slices.Concat(domain.LeadEventTypes(), domain.PipelineEventTypes(), domain.CustomerEventTypes(),
+			domain.OrderEventTypes(), domain.CustomerOrderEventTypes(), domain.FeedbackEventTypes(), domain.CustomerFeedbackEventTypes()) {
+			if !slices.Contains(have, want) {
+				types = append(types, want)
+			}
+		}
+		if len(types) > 0 {
+			return types
+		}
+		// And a row in each read model table, in a rebuild of them all (the
+		// counts' deltas table is empty between transactions).
+		builds, err := projections.RebuildAll(ctx, store, readModels, "probe_", nil)
+		for _, b := range builds {
+			defer b.Drop()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range readModels {
+			for _, table := range p.Tables() {
+				if table != "rm_lead_count_deltas" && rowCount(t, ctx, store, builds[i].Schema(), table) == 0 {
+					types = append(types, "a row of "+table)
+				}
+			}
+		}
+		return types
+	}
+	for i := 0; i < 20 && len(missing()) > 0; i++ {
+		hs.run(100)
+	}
+	for _, want := range missing() {
+		t.Errorf("the history lacks %s", want)
+	}
+}
+
 func newReadModelStore(t *testing.T) (*eventstore.Store, context.Context) {
 	t.Helper()
 	return projections.NewStoreWith(t, readModels...)
@@ -324,46 +379,7 @@ func TestBulkRebuildEqualsPerEventApply(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	hs := newHistory(t, ctx, store, seed)
-	hs.run(600)
-	// A random history may miss a rare event type: run on (bounded) until
-	// it has every one.
-	missing := func() (types []string) {
-		rows, err := store.Pool().Query(ctx, `select distinct event_type from events order by 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, want := range slices.Concat(domain.LeadEventTypes(), domain.PipelineEventTypes(), domain.CustomerEventTypes()) {
-			if !slices.Contains(have, want) {
-				types = append(types, want)
-			}
-		}
-		// And a record of each kind still alive (not removed, its owner not
-		// deleted), or its read model's table is empty and proves nothing.
-		rows, err = store.Pool().Query(ctx, `select k from unnest($1::text[]) k
-			where not exists (select 1 from events where event_type = k and not data ? 'redacted')`,
-			[]string{domain.LeadInteractionLogged, domain.LeadContactAdded, domain.LeadLocationAdded})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dead, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range dead {
-			types = append(types, "live "+k)
-		}
-		return types
-	}
-	for i := 0; i < 20 && len(missing()) > 0; i++ {
-		hs.run(100)
-	}
-	for _, want := range missing() {
-		t.Errorf("the history has no %s event", want)
-	}
+	hs.runComplete(600)
 	var redacted int
 	if err := store.Pool().QueryRow(ctx, `select count(*) from events where data = '{"redacted": true}'`).Scan(&redacted); err != nil || redacted == 0 {
 		t.Errorf("%d redacted events, %v", redacted, err)
