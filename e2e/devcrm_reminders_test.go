@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/devenv/storetest"
+	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
 	crmstack "github.com/crmcore/crm/stack"
 	"github.com/crmcore/crm/timers"
 )
@@ -215,4 +218,51 @@ func reminderKeyedRoutes() []struct {
 			writesNothing: true,
 		}
 	}}}
+}
+
+// TestTimersSurviveKillNine: a backlog of due reminders is fired by `crm
+// serve` processes (their timers part), the first killed with SIGKILL
+// mid-way, two more then competing for the scheduler's lock: every
+// request is reminded exactly once, nothing lost, nothing twice.
+func TestTimersSurviveKillNine(t *testing.T) {
+	s := newStack(t)
+	h := commands.New(s.core.Store, "IN")
+	c := commands.Context{TenantID: s.tenantID, Metadata: eventstore.Metadata{Actor: "test"}}
+	cust, err := h.CreateCustomer(s.ctx, c, commands.CreateCustomer{Profile: domain.CustomerProfile{Name: "Ann", Emails: []string{"ann@example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	asked := time.Now().Add(-domain.FeedbackFirstReminder - time.Hour) // the first reminders are due
+	for range n {
+		if _, err := h.RequestFeedbackAt(s.ctx, c, cust.CustomerID, asked); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reminded := func() int {
+		var k int
+		if err := s.core.Pool.QueryRow(s.ctx, `select count(*) from events where tenant_id = $1 and event_type = 'feedback.reminded'`,
+			s.tenantID).Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	first := s.spawn("serve", "CRM_ADDR=127.0.0.1:0")
+	storetest.WaitFor(t, 60*time.Second, func() (bool, error) { return reminded() >= 20, nil })
+	first.kill()
+	mid := reminded()
+	s.spawn("serve", "CRM_ADDR=127.0.0.1:0")
+	s.spawn("serve", "CRM_ADDR=127.0.0.1:0")
+	storetest.WaitFor(t, 120*time.Second, func() (bool, error) { return reminded() >= n, nil })
+	time.Sleep(time.Second) // a duplicate, if any, would land now
+	var requests, twice int
+	if err := s.core.Pool.QueryRow(s.ctx, `select count(*), count(*) filter (where k > 1) from (
+			select stream_id, count(*) k from events where tenant_id = $1 and event_type = 'feedback.reminded' group by 1) r`,
+		s.tenantID).Scan(&requests, &twice); err != nil {
+		t.Fatal(err)
+	}
+	if requests != n || twice != 0 || reminded() != n {
+		t.Fatalf("%d requests reminded, %d twice, %d reminders; want %d once each", requests, twice, reminded(), n)
+	}
+	t.Logf("%d reminded before the kill, the rest after", mid)
 }
