@@ -45,6 +45,15 @@ const batchSize = 100
 // (doubling from a second).
 const maxRetryDelay = 5 * time.Minute
 
+// Retention is how long a timer fired, skipped or cancelled is kept (for
+// inspection) before the active scheduler deletes it; a pending timer is
+// never deleted.
+const Retention = 30 * 24 * time.Hour
+
+// purgeInterval is how often the active scheduler deletes timers past
+// Retention.
+const purgeInterval = time.Hour
+
 // Scheduler fires due timers with their kind's Handler.
 type Scheduler struct {
 	pool     *pgxpool.Pool
@@ -77,11 +86,19 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	return leader.Lead(ctx, s.pool.Config().ConnConfig.Copy(), Role, s.logger, s.loop)
 }
 
-// loop scans for due timers every Poll, draining a backlog at once.
+// loop scans for due timers every Poll, draining a backlog at once, and
+// deletes timers done past Retention every purgeInterval.
 func (s *Scheduler) loop(ctx context.Context) error {
 	tick := time.NewTicker(s.Poll)
 	defer tick.Stop()
+	var purged time.Time
 	for {
+		if time.Since(purged) >= purgeInterval {
+			if _, err := s.Purge(ctx, s.clock.Now().Add(-Retention)); err != nil && ctx.Err() == nil {
+				s.logger.Warn("timers: purge", "err", err)
+			}
+			purged = time.Now()
+		}
 		for {
 			fired, scanned, err := s.fireBatch(ctx, uuid.Nil, nil, s.clock.Now())
 			if err != nil {
@@ -201,4 +218,14 @@ func (s *Scheduler) failed(ctx context.Context, t Timer, cause error) error {
 		return fmt.Errorf("timer %s: record failure: %w", t.ID, err)
 	}
 	return nil
+}
+
+// Purge deletes the timers fired, skipped or cancelled before before, and
+// returns how many.
+func (s *Scheduler) Purge(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `delete from timers where state <> 'pending' and coalesce(fired_at, cancelled_at) < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge timers: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

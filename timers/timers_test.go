@@ -199,6 +199,18 @@ func TestCancelledTimersNeverFire(t *testing.T) {
 	if st := e.states(); st["cancelled"] != 2 || st["fired"] != 1 {
 		t.Fatalf("states %v", st)
 	}
+	// Done timers are deleted after their retention; pending ones never.
+	e.schedule(time.Hour)
+	s := e.scheduler(nil)
+	if n, err := s.Purge(t.Context(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("purged %d %v of timers done just now", n, err)
+	}
+	if n, err := s.Purge(t.Context(), time.Now().Add(time.Hour)); err != nil || n != 3 {
+		t.Fatalf("purged %d %v, want the 3 done", n, err)
+	}
+	if st := e.states(); len(st) != 1 || st["pending"] != 1 {
+		t.Fatalf("states after the purge %v", st)
+	}
 }
 
 // TestSchedulesWithTheEventOrNotAtAll: a commit that fails writes no timer.

@@ -28,3 +28,5 @@ create index timers_due on timers (due_at, id) where state = 'pending';
 create index timers_tenant_due on timers (tenant_id, kind, due_at, id) where state = 'pending';
 -- Cancelling a stream's pending timers.
 create index timers_stream on timers (tenant_id, stream_id) where state = 'pending';
+-- Deleting timers done long ago (Scheduler.Run, after timers.Retention).
+create index timers_done on timers ((coalesce(fired_at, cancelled_at))) where state <> 'pending';
