@@ -132,7 +132,9 @@ func (s *Scheduler) FireDue(ctx context.Context, tenant uuid.UUID, kinds []strin
 	for {
 		fired, scanned, err := s.fireBatch(ctx, tenant, kinds, now)
 		out = append(out, fired...)
-		if err != nil || scanned < batchSize {
+		// A full batch that fired nothing failed throughout: those timers
+		// wait for their retry, not for another scan now.
+		if err != nil || scanned < batchSize || len(fired) == 0 {
 			return out, err
 		}
 	}
