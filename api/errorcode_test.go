@@ -55,6 +55,7 @@ var exportedErrors = map[string]error{
 	"domain.OrderTransitionError":  domain.OrderTransitionError{From: domain.OrderDelivered, To: domain.OrderPending},
 	"domain.ErrFeedbackNotFound":   domain.ErrFeedbackNotFound,
 	"domain.ErrCustomerBlocked":    domain.ErrCustomerBlocked,
+	"domain.ErrFeedbackReminded":   domain.ErrFeedbackReminded,
 	"domain.FeedbackClosedError":   domain.FeedbackClosedError{Status: domain.FeedbackStatusReceived},
 	"domain.ValidationError":       domain.ValidationError{Field: "score", Reason: "must be between 0 and 100"},
 	"domain.LimitError":            domain.LimitError{Field: "comments", Limit: 1},

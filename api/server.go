@@ -29,6 +29,7 @@ import (
 	"github.com/crmcore/crm/projections/volume"
 	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/tenants"
+	"github.com/crmcore/crm/timers"
 )
 
 // Authenticator resolves a bearer API key to its tenant.
@@ -69,6 +70,20 @@ type Deps struct {
 	// X-Forwarded-For / X-Real-IP name the client, for the per-IP limit;
 	// none by default, so a client cannot pick its own IP.
 	TrustedProxies []string
+	// Timers fires a tenant's due timers on request ("run due work now":
+	// POST /dev/crm/feedback/process-reminders); nil: those routes answer 503.
+	Timers *timers.Scheduler
+	// Clock is the time writes schedule timers from and "run due work now"
+	// fires up to: the system's (nil too). Tests move it instead of sleeping.
+	Clock timers.Clock
+}
+
+// Now is d.Clock's time.
+func (d *Deps) Now() time.Time {
+	if d.Clock == nil {
+		return time.Now()
+	}
+	return d.Clock.Now()
 }
 
 // Readers are the read models' queries, one field per read model.

@@ -16,6 +16,7 @@ type Feedback struct {
 	customerID uuid.UUID
 	status     FeedbackStatus
 	answer     FeedbackAnswer
+	reminders  int // reminders sent
 	exists     bool
 	version    int
 }
@@ -35,6 +36,9 @@ var (
 	ErrFeedbackNotFound = newError("not_found", "feedback not found")
 	// ErrCustomerBlocked refuses asking a blocked customer for feedback.
 	ErrCustomerBlocked = newError("conflict", "customer is blocked")
+	// ErrFeedbackReminded refuses a reminder sent before (or a later one
+	// already sent): each reminder goes once.
+	ErrFeedbackReminded = newError("conflict", "feedback reminder already sent")
 )
 
 // FeedbackClosedError refuses answering or expiring a feedback request that
@@ -69,6 +73,8 @@ func (f *Feedback) Apply(e Event) {
 		f.status, f.answer = FeedbackStatusReceived, FeedbackAnswer{Rating: d.Rating, Comment: d.Comment, Category: d.Category}
 	case FeedbackExpired:
 		f.status = FeedbackStatusExpired
+	case FeedbackReminded:
+		f.reminders = max(f.reminders, eventData[FeedbackRemindedData](e).Reminder)
 	case FeedbackDeleted:
 		f.exists = false
 	}
@@ -88,6 +94,9 @@ func (f *Feedback) Status() FeedbackStatus { return f.status }
 
 // Answer returns the customer's answer (zero until received).
 func (f *Feedback) Answer() FeedbackAnswer { return f.answer }
+
+// Reminders returns how many reminders were sent.
+func (f *Feedback) Reminders() int { return f.reminders }
 
 // Version returns the number of events applied.
 func (f *Feedback) Version() int { return f.version }
@@ -143,6 +152,23 @@ func (f *Feedback) Expire() ([]Event, error) {
 		return nil, err
 	}
 	return []Event{{Type: FeedbackExpired, Data: FeedbackExpiredData{FeedbackID: f.id, CustomerID: f.customerID}}}, nil
+}
+
+// Remind decides sending the n-th reminder (1 to MaxFeedbackReminders) of
+// a request still waiting: feedback.reminded. A request answered or
+// expired is FeedbackClosedError; reminder n or a later one sent before
+// ErrFeedbackReminded; n out of range a ValidationError naming reminder.
+func (f *Feedback) Remind(n int) ([]Event, error) {
+	if err := f.mustWait(); err != nil {
+		return nil, err
+	}
+	if n < 1 || n > MaxFeedbackReminders {
+		return nil, invalid("reminder", fmt.Sprintf("must be between 1 and %d", MaxFeedbackReminders))
+	}
+	if n <= f.reminders {
+		return nil, ErrFeedbackReminded
+	}
+	return []Event{{Type: FeedbackReminded, Data: FeedbackRemindedData{FeedbackID: f.id, CustomerID: f.customerID, Reminder: n}}}, nil
 }
 
 // mustWait refuses a request that does not exist or no longer waits.

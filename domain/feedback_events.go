@@ -2,6 +2,7 @@ package domain
 
 import (
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -15,6 +16,9 @@ const (
 	FeedbackRequested = "feedback.requested"
 	FeedbackReceived  = "feedback.received"
 	FeedbackExpired   = "feedback.expired"
+	// FeedbackReminded records that the customer was reminded of a request
+	// still waiting (at most MaxFeedbackReminders times).
+	FeedbackReminded = "feedback.reminded"
 	// FeedbackDeleted ends a request whose customer was deleted for good:
 	// the store redacts the request's stream in the customer's deleting
 	// commit, so the answer (a comment is personal) goes with the customer.
@@ -38,6 +42,23 @@ const (
 	FeedbackStatusReceived  FeedbackStatus = "received"
 	FeedbackStatusExpired   FeedbackStatus = "expired"
 )
+
+// The reminder schedule of a feedback request, counted from its request:
+// a first reminder after 3 days and a second after 6 while it waits, and
+// expiry after 14 days unanswered. Durable timers (package timers),
+// scheduled in the request's commit and cancelled by its answer or its
+// customer's delete, fire them.
+const (
+	FeedbackFirstReminder  = 3 * 24 * time.Hour
+	FeedbackSecondReminder = 6 * 24 * time.Hour
+	FeedbackExpiry         = 14 * 24 * time.Hour
+	// MaxFeedbackReminders is how many reminders a request gets at most.
+	MaxFeedbackReminders = 2
+)
+
+// FeedbackReminders are the reminders' delays from the request, the n-th
+// reminder's at index n-1.
+var FeedbackReminders = [MaxFeedbackReminders]time.Duration{FeedbackFirstReminder, FeedbackSecondReminder}
 
 // Bounds of an answer: a rating of 1 to 5 stars, a category short enough
 // to group themes on.
@@ -70,6 +91,14 @@ type FeedbackExpiredData struct {
 	CustomerID uuid.UUID `json:"customer_id"`
 }
 
+// FeedbackRemindedData is the data of feedback.reminded: the customer was
+// reminded of the request for the Reminder-th time (1 or 2).
+type FeedbackRemindedData struct {
+	FeedbackID uuid.UUID `json:"feedback_id"`
+	CustomerID uuid.UUID `json:"customer_id"`
+	Reminder   int       `json:"reminder"`
+}
+
 // FeedbackDeletedData is the data of feedback.deleted.
 type FeedbackDeletedData struct {
 	FeedbackID uuid.UUID `json:"feedback_id"`
@@ -87,6 +116,7 @@ var (
 		eventOf[FeedbackReceivedData](FeedbackReceived),
 		eventOf[FeedbackExpiredData](FeedbackExpired),
 		eventOf[FeedbackDeletedData](FeedbackDeleted),
+		eventOf[FeedbackRemindedData](FeedbackReminded),
 	)
 	customerFeedbackEvents = registerEvents(eventOf[CustomerFeedbackData](CustomerFeedbackRequested))
 )

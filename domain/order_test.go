@@ -52,6 +52,7 @@ func orderSamples() map[string]Event {
 		FeedbackReceived:          feedbackReceived(5, "Great service!", "support"),
 		FeedbackExpired:           {Type: FeedbackExpired, Data: FeedbackExpiredData{FeedbackID: feedbackID, CustomerID: customerID}},
 		FeedbackDeleted:           {Type: FeedbackDeleted, Data: FeedbackDeletedData{FeedbackID: feedbackID, CustomerID: customerID}},
+		FeedbackReminded:          feedbackReminded(1),
 		CustomerFeedbackRequested: {Type: CustomerFeedbackRequested, Data: CustomerFeedbackData{FeedbackID: feedbackID}},
 	}
 }

@@ -345,7 +345,7 @@ func keyedRoutes() []struct {
 				otherMethod: keyedRequest{method: "PATCH", path: "/api/crm/lead/" + a, body: map[string]any{"lead_name": "Back"}},
 			}
 		}},
-	}, append(prospectsKeyedRoutes(), devcrmKeyedRoutes()...)...)
+	}, append(append(prospectsKeyedRoutes(), devcrmKeyedRoutes()...), reminderKeyedRoutes()...)...)
 }
 
 // prospectsKeyedRoutes are the keyed-route cases of the prospects &

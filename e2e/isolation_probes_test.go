@@ -217,6 +217,7 @@ func isolationProbes(t *testing.T, s *stack, a *tenantA, b *tenantB) map[string]
 			check: func(response) { undo("PATCH", "/api/crm/lead/"+bOp, map[string]any{"email_id": "bianca@beta.example"}) }})
 	prospectProbes(t, s, a, b, add, leadPathIDs, numbers)
 	devcrmProbes(t, s, a, b, add, idem)
+	reminderProbes(t, add)
 	return ps
 }
 

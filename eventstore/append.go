@@ -128,6 +128,13 @@ func (s *Store) commitTx(ctx context.Context, tx pgx.Tx, c Commit, meta []byte) 
 	if err != nil {
 		return CommitResult{}, err
 	}
+	for _, sa := range c.Streams {
+		for _, write := range sa.Within {
+			if err := write(ctx, tx, c.TenantID, sa.StreamID); err != nil {
+				return CommitResult{}, fmt.Errorf("commit: stream %s: %w", sa.StreamID, err)
+			}
+		}
+	}
 	res := CommitResult{Position: last, Versions: make([]int, len(c.Streams)),
 		StreamIDs: make([]uuid.UUID, len(c.Streams)), Note: c.Note}
 	for i, sa := range c.Streams {

@@ -27,7 +27,7 @@ func (s *Store) pipelined(c Commit) bool {
 		return false
 	}
 	for _, sa := range c.Streams {
-		if len(sa.Events) == 0 || sa.redacts() {
+		if len(sa.Events) == 0 || sa.redacts() || len(sa.Within) > 0 {
 			return false
 		}
 	}

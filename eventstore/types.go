@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // Position is an event's place in commit order: the id of the transaction
@@ -150,7 +152,17 @@ type StreamAppend struct {
 	// RedactKeep names the top-level fields of RedactEvents' data kept
 	// beside "redacted": the ids the aggregate needs to stay correct.
 	RedactKeep []string
+	// Within are writes to tables beside the store's that must commit with
+	// this stream's events or not at all: the timers the events schedule,
+	// cancel or fire (package timers). They run in the commit's
+	// transaction after its events are written; an error fails the commit.
+	// A commit with any is made statement by statement, never grouped.
+	Within []TxWrite
 }
+
+// A TxWrite is a write of another table made inside a commit's
+// transaction for one of its streams (StreamAppend.Within).
+type TxWrite func(ctx context.Context, tx pgx.Tx, tenant, stream uuid.UUID) error
 
 // redacts reports whether sa redacts earlier events of its stream.
 func (sa StreamAppend) redacts() bool { return sa.Redact || len(sa.RedactEvents) > 0 }

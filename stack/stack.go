@@ -36,6 +36,7 @@ import (
 	"github.com/crmcore/crm/projections/volume"
 	"github.com/crmcore/crm/requestlog"
 	"github.com/crmcore/crm/tenants"
+	"github.com/crmcore/crm/timers"
 )
 
 // Stack is crm opened on one Postgres database: what every command needs.
@@ -57,6 +58,9 @@ type Stack struct {
 	// JWT verifies the prospects & clients API's bearer tokens; nil when
 	// Config.JWT sets no secret and no JWKS (those routes answer 503).
 	JWT *jwtauth.Verifier
+	// Timers fires durable timers (feedback reminders) with the commands'
+	// handlers; its part (Timers) runs it while leading.
+	Timers *timers.Scheduler
 	// NC and JS are set by ConnectNATS.
 	NC *nats.Conn
 	JS jetstream.JetStream
@@ -86,6 +90,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) 
 		Listener: eventstore.NewListener(pool, logger),
 		Tenants:  tenants.New(pool), Requests: requestlog.New(store)}
 	s.Waiter = projections.NewWaiter(s.Store, s.Listener, logger)
+	s.Timers = timers.NewScheduler(pool, timers.SystemClock{}, logger)
+	for kind, fire := range commands.New(store, cfg.Region).TimerHandlers() {
+		s.Timers.Handle(kind, fire)
+	}
 	if cfg.JWT.Enabled() {
 		// Tokens name tenants that exist: the lookup never creates one.
 		if s.JWT, err = jwtauth.New(cfg.JWT, jwtauth.Options{Tenants: s.Tenants, Logger: logger}); err != nil {
@@ -204,6 +212,8 @@ func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
 		RateLimits:       s.Config.RateLimits,
 		IdempotencyLease: s.Config.IdempotencyLease,
 		TrustedProxies:   s.Config.TrustedProxies,
+		Timers:           s.Timers,
+		Clock:            s.Timers.Clock(),
 	}
 	for _, o := range options {
 		o(deps)

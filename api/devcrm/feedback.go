@@ -9,7 +9,9 @@ import (
 
 	"github.com/crmcore/crm/api"
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/projections/feedback"
 )
 
@@ -65,7 +67,7 @@ func (h *handlers) requestFeedback(c *gin.Context) {
 	if !ok {
 		return
 	}
-	res, err := h.d.Commands.RequestFeedback(c.Request.Context(), api.CommandContext(c, Name), id)
+	res, err := h.d.Commands.RequestFeedbackAt(c.Request.Context(), api.CommandContext(c, Name), id, h.d.Now())
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -193,5 +195,58 @@ func (h *handlers) feedbackDashboard(c *gin.Context) {
 	for i, f := range d.Recent {
 		out.Recent[i] = feedbackOf(f)
 	}
+	c.JSON(http.StatusOK, out)
+}
+
+// feedbackTimerKinds are the timers process-reminders fires.
+var feedbackTimerKinds = []string{commands.FeedbackRemindTimer, commands.FeedbackExpireTimer}
+
+// errNoScheduler answers process-reminders in a server built without timers.
+var errNoScheduler = crmerr.New(crmerr.Unavailable, "the timer scheduler is not configured")
+
+// processedReminder is one feedback timer process-reminders fired: a
+// reminder sent (reminder 1 or 2) or the request expired.
+type processedReminder struct {
+	FeedbackID uuid.UUID `json:"feedback_id"`
+	CustomerID uuid.UUID `json:"customer_id"`
+	Action     string    `json:"action"`
+	Reminder   int       `json:"reminder,omitempty"`
+}
+
+// processReminders fires the tenant's due feedback timers now, in due
+// order (decision 22: run due work now, idempotently), answering 200 with
+// what it fired; a timer fired before (by the scheduler or an earlier call)
+// is not fired again, so a second call answers an empty list. It answers
+// once the feedback read model shows what it fired.
+func (h *handlers) processReminders(c *gin.Context) {
+	if h.d.Timers == nil {
+		h.fail(c, errNoScheduler)
+		return
+	}
+	fired, err := h.d.Timers.FireDue(c.Request.Context(), api.Principal(c).TenantID, feedbackTimerKinds, h.d.Now())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := struct {
+		Processed []processedReminder `json:"processed"`
+	}{Processed: make([]processedReminder, 0, len(fired))}
+	var last eventstore.Position
+	for _, f := range fired {
+		p, err := commands.FeedbackTimerOf(f.Timer)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		shown := processedReminder{FeedbackID: f.StreamID, CustomerID: p.CustomerID, Action: "reminded", Reminder: p.Reminder}
+		if f.Kind == commands.FeedbackExpireTimer {
+			shown.Action, shown.Reminder = "expired", 0
+		}
+		out.Processed = append(out.Processed, shown)
+		if last.Less(f.Position) {
+			last = f.Position
+		}
+	}
+	h.d.AwaitReadModels(c, last, feedbackModels...)
 	c.JSON(http.StatusOK, out)
 }

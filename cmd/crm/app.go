@@ -11,8 +11,9 @@ import (
 	"github.com/crmcore/crm/stack"
 )
 
-// runServe is `crm serve`: HTTP only; writes go to Postgres, reads come
-// from the read models, so a serve replica needs no NATS.
+// runServe is `crm serve`: HTTP, and the durable timers while this replica
+// holds their lock; writes go to Postgres, reads come from the read
+// models, so a serve replica needs no NATS.
 func runServe(ctx context.Context, cfg stack.Config, logger *slog.Logger) error {
 	if err := stack.Require("DATABASE_URL", cfg.DatabaseURL); err != nil {
 		return err
@@ -33,7 +34,7 @@ func runServe(ctx context.Context, cfg stack.Config, logger *slog.Logger) error 
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	stack.ServeMetrics(ctx, g, metrics, logger)
-	s.Go(ctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry)
+	s.Go(ctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry, stack.Timers)
 	g.Go(func() error { return stack.ServeHTTP(ctx, ln, s.Handler(), logger) })
 	return g.Wait()
 }

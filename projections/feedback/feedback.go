@@ -26,7 +26,8 @@ type Projection struct{}
 func (Projection) Name() string { return "feedback" }
 
 // SchemaVersion implements projections.Versioned: bump it with any change to the tables.
-func (Projection) SchemaVersion() int { return 1 }
+// Version 2 added reminders and last_reminded_at.
+func (Projection) SchemaVersion() int { return 2 }
 
 // Tables implements projections.Projection.
 func (Projection) Tables() []string { return []string{"rm_feedback", "rm_feedback_counts"} }
@@ -47,6 +48,8 @@ create table if not exists rm_feedback (
 	category     text not null default '',
 	requested_at timestamptz not null,
 	closed_at    timestamptz,
+	reminders    smallint not null default 0,
+	last_reminded_at timestamptz,
 	primary key (tenant_id, id)
 );
 create index if not exists rm_feedback_requested on rm_feedback (tenant_id, requested_at desc, id desc);
@@ -116,17 +119,18 @@ func count(ctx context.Context, tx pgx.Tx, r feedbackRow, by int) error {
 
 // load reads the request's row of e's stream; none leaves r not present.
 func (r *feedbackRow) load(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
-	var closed pgtype.Timestamptz
-	err := tx.QueryRow(ctx, `select customer_id, status, rating, comment, category, requested_at, closed_at
+	var closed, reminded pgtype.Timestamptz
+	err := tx.QueryRow(ctx, `select customer_id, status, rating, comment, category, requested_at, closed_at,
+			reminders, last_reminded_at
 		from rm_feedback where tenant_id=$1 and id=$2`, e.TenantID, e.StreamID).
-		Scan(&r.customerID, &r.status, &r.rating, &r.comment, &r.category, &r.requestedAt, &closed)
+		Scan(&r.customerID, &r.status, &r.rating, &r.comment, &r.category, &r.requestedAt, &closed, &r.reminders, &reminded)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	r.present, r.tenantID, r.id, r.closedAt = true, e.TenantID, e.StreamID, closed.Time
+	r.present, r.tenantID, r.id, r.closedAt, r.remindedAt = true, e.TenantID, e.StreamID, closed.Time, reminded.Time
 	return nil
 }
 
@@ -135,11 +139,11 @@ func writeFeedbackRow(ctx context.Context, tx pgx.Tx, before, after feedbackRow)
 	switch {
 	case after.present && before.present:
 		_, err := tx.Exec(ctx, `update rm_feedback set customer_id=$3, status=$4, rating=$5, comment=$6, category=$7,
-			requested_at=$8, closed_at=$9 where tenant_id=$1 and id=$2`, after.values()...)
+			requested_at=$8, closed_at=$9, reminders=$10, last_reminded_at=$11 where tenant_id=$1 and id=$2`, after.values()...)
 		return err
 	case after.present:
 		_, err := tx.Exec(ctx, `insert into rm_feedback (tenant_id, id, customer_id, status, rating, comment, category,
-			requested_at, closed_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, after.values()...)
+			requested_at, closed_at, reminders, last_reminded_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)`, after.values()...)
 		return err
 	case before.present:
 		_, err := tx.Exec(ctx, `delete from rm_feedback where tenant_id=$1 and id=$2`,

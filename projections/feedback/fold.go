@@ -18,7 +18,7 @@ var feedbackEvents = domain.FeedbackEventTypes()
 // feedbackCopyColumns are the columns of rm_feedback, in the order of
 // feedbackRow.values.
 var feedbackCopyColumns = []string{"tenant_id", "id", "customer_id", "status", "rating", "comment", "category",
-	"requested_at", "closed_at"}
+	"requested_at", "closed_at", "reminders", "last_reminded_at"}
 
 // feedbackRow is a request's row of rm_feedback, folded from the request's
 // own events: the one statement of what a feedback event means to the
@@ -34,6 +34,8 @@ type feedbackRow struct {
 	category    string
 	requestedAt time.Time
 	closedAt    time.Time // received or expired; zero while requested
+	reminders   int16     // reminders sent (feedback.reminded), at most 2
+	remindedAt  time.Time // the last reminder's; zero before the first
 }
 
 // group is a request's group in rm_feedback_counts.
@@ -70,6 +72,10 @@ func (r *feedbackRow) Fold(e eventstore.Event) error {
 		if r.present {
 			r.status, r.closedAt = string(domain.FeedbackStatusExpired), e.RecordedAt
 		}
+	case domain.FeedbackRemindedData:
+		if r.present {
+			r.reminders, r.remindedAt = max(r.reminders, int16(d.Reminder)), e.RecordedAt
+		}
 	case domain.FeedbackDeletedData:
 		*r = feedbackRow{} // deleted with its customer (and redacted before)
 	}
@@ -79,12 +85,16 @@ func (r *feedbackRow) Fold(e eventstore.Event) error {
 // values is the row in feedbackCopyColumns order, for COPY and for Apply's
 // insert and update alike.
 func (r *feedbackRow) values() []any {
-	var closed any // null while requested
-	if !r.closedAt.IsZero() {
-		closed = r.closedAt
-	}
 	return []any{projections.CopyUUID(r.tenantID), projections.CopyUUID(r.id), projections.CopyUUID(r.customerID),
-		r.status, r.rating, r.comment, r.category, r.requestedAt, closed}
+		r.status, r.rating, r.comment, r.category, r.requestedAt, nullTime(r.closedAt), r.reminders, nullTime(r.remindedAt)}
+}
+
+// nullTime is t, or null when zero.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
 
 // End emits the request's row if it exists.
