@@ -3,12 +3,14 @@ package projections_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
+	"github.com/crmcore/crm/timers"
 )
 
 // salesHistory is what a tenant's history knows of its orders and feedback
@@ -17,6 +19,7 @@ type salesHistory struct {
 	orders   []uuid.UUID
 	of       map[uuid.UUID]uuid.UUID // an order's customer
 	feedback []uuid.UUID
+	timers   *timers.Scheduler // fires the feedback reminders and expiries
 }
 
 // clearOrders deletes customer's orders (so the customer may go).
@@ -32,8 +35,9 @@ func (hs *history) clearOrders(th *tenantHistory, customer uuid.UUID) {
 }
 
 // salesStep places, moves, edits or deletes an order of one of the live
-// customers, or asks one for feedback, answers or expires a request,
-// through the command handlers (which refuse what the domain refuses).
+// customers, or asks one for feedback, answers or expires a request, or
+// lets days pass so that reminders and expiries fire, through the command
+// handlers (which refuse what the domain refuses).
 func (hs *history) salesStep(th *tenantHistory, live []*domain.Customer) {
 	ctx, s := hs.ctx, &th.sales
 	customer := live[hs.pick(len(live))].ID()
@@ -62,12 +66,21 @@ func (hs *history) salesStep(th *tenantHistory, live []*domain.Customer) {
 			}})
 	case op < 60:
 		_, err = hs.h.DeleteOrder(ctx, th.c, pick(s.orders))
-	case op < 80 || len(s.feedback) == 0:
+	case op < 75 || len(s.feedback) == 0:
 		var res commands.FeedbackResult
 		res, err = hs.h.RequestFeedback(ctx, th.c, customer)
 		if err == nil {
 			s.feedback = append(s.feedback, res.FeedbackID)
 		}
+	case op < 80:
+		// Days pass: the requests' due reminders and expiries fire.
+		if s.timers == nil {
+			s.timers = timers.NewScheduler(hs.store.Pool(), timers.SystemClock{}, slog.New(slog.DiscardHandler))
+			for kind, fire := range hs.h.TimerHandlers() {
+				s.timers.Handle(kind, fire)
+			}
+		}
+		_, err = s.timers.FireDue(ctx, th.c.TenantID, nil, time.Now().Add(time.Duration(2+hs.pick(14))*24*time.Hour))
 	case op < 88:
 		_, err = hs.h.ReceiveFeedback(ctx, th.c, pick(s.feedback), domain.FeedbackAnswer{Rating: 1 + hs.pick(5),
 			Comment: fmt.Sprintf("comment %d", hs.pick(1000)), Category: []string{"", "price", "support"}[hs.pick(3)]})
