@@ -44,6 +44,9 @@ var ist = time.FixedZone("IST", 5*3600+1800)
 // list total the APIs answer against count(*) on rm_leads, and the lead
 // counts against a replay of the event store.
 func TestListTotalsMatchCountsAfterRandomWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hundreds of random writes and a replay, one at a time")
+	}
 	s := newStack(t)
 	rng := rand.New(rand.NewPCG(7, 11))
 	b, bKey := s.newTenant("counts-b")

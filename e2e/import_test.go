@@ -73,6 +73,9 @@ func (s *stack) assertImported(tenant uuid.UUID, n int) {
 }
 
 func TestImportKilledMidwayResumesEveryRowOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills crm import processes during a 20,000-row import")
+	}
 	s := newStack(t)
 	const n = 20000
 	file := importFile(t, n, "kill")

@@ -151,6 +151,9 @@ func (c *serveChild) peakKB() int64 {
 // comments and call_logs, and the child's peak resident set stays under
 // the memory target.
 func TestServeLeadOf100kEventsStaysUnderMemoryTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures a child crm serve process at 100k events")
+	}
 	s := newStack(t)
 	h := commands.New(s.core.Store, "IN")
 	lead, err := h.CreateLead(s.ctx, commands.Context{TenantID: s.tenantID, Metadata: eventstore.Metadata{Actor: "test"}},
