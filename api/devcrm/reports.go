@@ -72,17 +72,22 @@ func reportWindow(from, to string) (leads.Days, *api.BadInput) {
 	return w, nil
 }
 
-// windowOf reads the request's report window.
-func (h *handlers) windowOf(c *gin.Context) (leads.Days, bool) {
+// windowQuery reads the request's from and to (reportWindow).
+func windowQuery(c *gin.Context) (leads.Days, *api.BadInput) {
 	from, bad := query(c, "from")
-	var to string
-	if bad == nil {
-		to, bad = query(c, "to")
+	if bad != nil {
+		return leads.Days{}, bad
 	}
-	var w leads.Days
-	if bad == nil {
-		w, bad = reportWindow(from, to)
+	to, bad := query(c, "to")
+	if bad != nil {
+		return leads.Days{}, bad
 	}
+	return reportWindow(from, to)
+}
+
+// windowOf reads the request's report window, answering its refusal.
+func (h *handlers) windowOf(c *gin.Context) (leads.Days, bool) {
+	w, bad := windowQuery(c)
 	if bad != nil {
 		h.fail(c, bad)
 		return leads.Days{}, false
