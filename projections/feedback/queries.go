@@ -161,9 +161,13 @@ func (r *Reader) Dashboard(ctx context.Context, tenantID uuid.UUID, recent int) 
 	return d, nil
 }
 
+// CountsSQL is the statement that reads a tenant's ($1) feedback counts:
+// Analytics, Dashboard and Summary read nothing else of them.
+const CountsSQL = `select status, category, rating, n from rm_feedback_counts where tenant_id = $1`
+
 // eachCount calls f with each of the tenant's groups of requests.
 func (r *Reader) eachCount(ctx context.Context, tenantID uuid.UUID, f func(status domain.FeedbackStatus, category string, rating int, n int64)) error {
-	rows, err := r.pool.Query(ctx, `select status, category, rating, n from rm_feedback_counts where tenant_id = $1`, tenantID)
+	rows, err := r.pool.Query(ctx, CountsSQL, tenantID)
 	if err != nil {
 		return fmt.Errorf("feedback counts: %w", err)
 	}
