@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
@@ -188,30 +189,36 @@ func rawCustomerReport(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID
 	return sumCounts(ctx, pool, true, sql, args...)
 }
 
-// rawDashboard runs the dashboard's statements: the lead and customer
-// reports, the order counts and the feedback counts (the pipeline's
-// statuses too: the converted leads hold a tenant status). Its total is
-// leads + customers + orders, as the crm side sums it.
+// rawDashboard runs the dashboard's statements side by side, as the
+// handler does: the lead report then the pipeline's statuses (the
+// converted leads hold a tenant status), the customer report, the order
+// counts and the feedback counts. Its total is leads + customers + orders,
+// as the crm side sums it.
 func rawDashboard(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (int64, error) {
 	all := reportQuery{}
-	total, err := rawLeadReport(ctx, pool, tenant, all)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := pool.Exec(ctx, `select id, key, name, color from rm_pipeline_statuses where tenant_id=$1 order by position, id`, tenant); err != nil {
-		return 0, err
-	}
-	n, err := rawCustomerReport(ctx, pool, tenant, all)
-	if err != nil {
-		return 0, err
-	}
-	total += n
-	if n, err = sumCounts(ctx, pool, false, orders.CountsSQL, tenant); err != nil {
-		return 0, err
-	}
-	total += n
-	_, err = pool.Exec(ctx, feedback.CountsSQL, tenant)
-	return total, err
+	var leadsN, customersN, ordersN int64
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if leadsN, err = rawLeadReport(ctx, pool, tenant, all); err != nil {
+			return err
+		}
+		_, err = pool.Exec(ctx, `select id, key, name, color from rm_pipeline_statuses where tenant_id=$1 order by position, id`, tenant)
+		return err
+	})
+	g.Go(func() (err error) {
+		customersN, err = rawCustomerReport(ctx, pool, tenant, all)
+		return err
+	})
+	g.Go(func() (err error) {
+		ordersN, err = sumCounts(ctx, pool, false, orders.CountsSQL, tenant)
+		return err
+	})
+	g.Go(func() error {
+		_, err := pool.Exec(ctx, feedback.CountsSQL, tenant)
+		return err
+	})
+	err := g.Wait()
+	return leadsN + customersN + ordersN, err
 }
 
 // benchReports times GET /dev/crm/reports/leads, /reports/customers and
