@@ -24,10 +24,10 @@ import (
 )
 
 // The reports workload seeds, when the tenant has fewer, reportLeads
-// leads, and converts reportCustomers of them into customers with 0 to 6
-// orders each and feedback from every third: enough for every group of the
-// counts to hold rows. The figures read counts tables whatever the number
-// of leads.
+// leads (at most the scale), and converts reportCustomers of them (at most
+// a tenth) into customers with 0 to 6 orders each and feedback from every
+// third: enough for every group of the counts to hold rows. The figures
+// read counts tables whatever the number of leads.
 const (
 	reportLeads     = 2000
 	reportCustomers = 200
@@ -39,14 +39,15 @@ var reportModels = []string{leads.Projection{}.Name(), customers.Projection{}.Na
 
 // seedReports makes the tenant's customers, orders and feedback (and
 // leads, if fewer than reportLeads) through the command handler.
-func seedReports(ctx context.Context, env *benchEnv) error {
+func seedReports(ctx context.Context, env *benchEnv, cfg benchConfig) error {
+	wantLeads := min(reportLeads, cfg.Scale)
 	cc := commands.Context{TenantID: env.tenantID, Metadata: eventstore.Metadata{Actor: "bench", API: "bench"}}
 	var last eventstore.Position
 	var have int64
 	if err := env.s.Pool.QueryRow(ctx, `select count(*) from rm_leads where tenant_id = $1`, env.tenantID).Scan(&have); err != nil {
 		return err
 	}
-	for range max(0, reportLeads-int(have)) {
+	for range max(0, wantLeads-int(have)) {
 		p, status, err := benchLead(env.leads.take(1)).profile(env.cfg.Region)
 		if err != nil {
 			return err
@@ -62,7 +63,7 @@ func seedReports(ctx context.Context, env *benchEnv) error {
 	}
 	rows, err := env.s.Pool.Query(ctx, `select id from rm_leads l where tenant_id = $1 and not exists
 		(select 1 from rm_lead_customers c where c.tenant_id = l.tenant_id and c.lead_id = l.id) order by id limit $2`,
-		env.tenantID, reportCustomers)
+		env.tenantID, min(reportCustomers, max(1, wantLeads/10)))
 	if err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func rawDashboard(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (in
 // time, each next to the same statements through pgx, alternating who
 // goes first.
 func benchReports(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchReport) error {
-	if err := seedReports(ctx, env); err != nil {
+	if err := seedReports(ctx, env, cfg); err != nil {
 		return err
 	}
 	if err := settleReadModels(ctx, env); err != nil {
