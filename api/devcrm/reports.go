@@ -225,24 +225,42 @@ func (h *handlers) leadReport(ctx context.Context, tenantID uuid.UUID, window, s
 	return f, nil
 }
 
-// leadsReport is GET /reports/leads.
-type leadsReport struct {
+// shownWindow is a report's window as it shows it: the days read from
+// from and to, null where open.
+type shownWindow struct {
 	From *string `json:"from"`
 	To   *string `json:"to"`
-	leadFigures
 }
 
-func (h *handlers) reportLeads(c *gin.Context) {
+func windowShown(w leads.Days) shownWindow {
+	return shownWindow{From: dateOrNil(w.First), To: dateOrNil(w.Last)}
+}
+
+// report answers a report of the request's window, which read makes.
+func (h *handlers) report(c *gin.Context, read func(ctx context.Context, tenantID uuid.UUID, w leads.Days) (any, error)) {
 	w, ok := h.windowOf(c)
 	if !ok {
 		return
 	}
-	f, err := h.leadReport(c.Request.Context(), api.Principal(c).TenantID, w, seriesOf(w, time.Now()))
+	out, err := read(c.Request.Context(), api.Principal(c).TenantID, w)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, leadsReport{From: dateOrNil(w.First), To: dateOrNil(w.Last), leadFigures: f})
+	c.JSON(http.StatusOK, out)
+}
+
+// leadsReport is GET /reports/leads.
+type leadsReport struct {
+	shownWindow
+	leadFigures
+}
+
+func (h *handlers) reportLeads(c *gin.Context) {
+	h.report(c, func(ctx context.Context, tenantID uuid.UUID, w leads.Days) (any, error) {
+		f, err := h.leadReport(ctx, tenantID, w, seriesOf(w, time.Now()))
+		return leadsReport{windowShown(w), f}, err
+	})
 }
 
 // customerFigures are the tenant's live customers by type, status and
@@ -280,22 +298,15 @@ func (h *handlers) customerReport(ctx context.Context, tenantID uuid.UUID, serie
 
 // customersReport is GET /reports/customers.
 type customersReport struct {
-	From *string `json:"from"`
-	To   *string `json:"to"`
+	shownWindow
 	customerFigures
 }
 
 func (h *handlers) reportCustomers(c *gin.Context) {
-	w, ok := h.windowOf(c)
-	if !ok {
-		return
-	}
-	f, err := h.customerReport(c.Request.Context(), api.Principal(c).TenantID, seriesOf(w, time.Now()))
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, customersReport{From: dateOrNil(w.First), To: dateOrNil(w.Last), customerFigures: f})
+	h.report(c, func(ctx context.Context, tenantID uuid.UUID, w leads.Days) (any, error) {
+		f, err := h.customerReport(ctx, tenantID, seriesOf(w, time.Now()))
+		return customersReport{windowShown(w), f}, err
+	})
 }
 
 // segments is GET /customers/segments: the customer figures without the
