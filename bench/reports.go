@@ -135,18 +135,10 @@ func (q reportQuery) path(route string) string {
 }
 
 // days are the window and the days of the per-day series, as the handler
-// makes them.
+// makes them (30 days without a first day).
 func (q reportQuery) days() (window, series leads.Days) {
 	window = leads.Days{First: q.from, Last: q.to}
-	series = window
-	if q.from.IsZero() {
-		last := q.to
-		if last.IsZero() {
-			last = leads.ReportDay(time.Now())
-		}
-		series = leads.Days{First: last.AddDate(0, 0, -29), Last: q.to}
-	}
-	return window, series
+	return window, window.Series(time.Now(), 30)
 }
 
 // sumCounts runs a counting statement and sums its last column (n); dated:

@@ -98,16 +98,7 @@ func (h *handlers) windowOf(c *gin.Context) (leads.Days, bool) {
 
 // seriesOf is the days new_per_day shows for window w: w, or without a
 // first day the seriesDays up to its last (or today).
-func seriesOf(w leads.Days, now time.Time) leads.Days {
-	if !w.First.IsZero() {
-		return w
-	}
-	last := w.Last
-	if last.IsZero() {
-		last = leads.ReportDay(now)
-	}
-	return leads.Days{First: last.AddDate(0, 0, 1-seriesDays), Last: w.Last}
-}
+func seriesOf(w leads.Days, now time.Time) leads.Days { return w.Series(now, seriesDays) }
 
 // dateOrNil shows a window's bound.
 func dateOrNil(t time.Time) *string {

@@ -107,3 +107,16 @@ func (r *Reader) Report(ctx context.Context, tenantID uuid.UUID, window, series 
 	}
 	return rep, nil
 }
+
+// Series is the days a per-day series of window d shows: d, or when d has
+// no first day the n days up to its last (or up to now's day).
+func (d Days) Series(now time.Time, n int) Days {
+	if !d.First.IsZero() {
+		return d
+	}
+	last := d.Last
+	if last.IsZero() {
+		last = ReportDay(now)
+	}
+	return Days{First: last.AddDate(0, 0, 1-n), Last: d.Last}
+}
