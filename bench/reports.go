@@ -168,11 +168,23 @@ func sumCounts(ctx context.Context, pool *pgxpool.Pool, dated bool, sql string, 
 	return total, rows.Err()
 }
 
-// rawLeadReport runs the lead report's statement.
+// rawLeadReport runs the lead report's statement and, side by side as
+// the handler does, the pipeline's statuses (pipelines.Reader.Statuses'
+// statement), which name the tenant's own statuses.
 func rawLeadReport(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, q reportQuery) (int64, error) {
 	window, series := q.days()
 	sql, args := leads.LeadReportSQL(tenant, window, series)
-	return sumCounts(ctx, pool, true, sql, args...)
+	var total int64
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		total, err = sumCounts(ctx, pool, true, sql, args...)
+		return err
+	})
+	g.Go(func() error {
+		_, err := pool.Exec(ctx, `select id, key, name, color from rm_pipeline_statuses where tenant_id=$1 order by position, id`, tenant)
+		return err
+	})
+	return total, g.Wait()
 }
 
 // rawCustomerReport runs the customer report's statement.
@@ -183,19 +195,15 @@ func rawCustomerReport(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID
 }
 
 // rawDashboard runs the dashboard's statements side by side, as the
-// handler does: the lead report then the pipeline's statuses (the
-// converted leads hold a tenant status), the customer report, the order
-// counts and the feedback counts. Its total is leads + customers + orders,
+// handler does: the lead report (with the pipeline's statuses), the
+// customer report, the order counts and the feedback counts. Its total is leads + customers + orders,
 // as the crm side sums it.
 func rawDashboard(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID) (int64, error) {
 	all := reportQuery{}
 	var leadsN, customersN, ordersN int64
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		if leadsN, err = rawLeadReport(ctx, pool, tenant, all); err != nil {
-			return err
-		}
-		_, err = pool.Exec(ctx, `select id, key, name, color from rm_pipeline_statuses where tenant_id=$1 order by position, id`, tenant)
+		leadsN, err = rawLeadReport(ctx, pool, tenant, all)
 		return err
 	})
 	g.Go(func() (err error) {

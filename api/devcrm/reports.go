@@ -189,18 +189,23 @@ type leadFigures struct {
 
 // leadReport reads and shows the tenant's lead report.
 func (h *handlers) leadReport(ctx context.Context, tenantID uuid.UUID, window, series leads.Days) (leadFigures, error) {
-	rep, err := h.d.Leads.Report(ctx, tenantID, window, series)
-	if err != nil {
+	// The pipeline names the tenant's own statuses (converted among them):
+	// read beside the counts, not after them.
+	var rep leads.LeadReport
+	var statuses []domain.PipelineStatus
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		rep, err = h.d.Leads.Report(gctx, tenantID, window, series)
+		return err
+	})
+	g.Go(func() (err error) {
+		statuses, err = h.d.Pipelines.Statuses(gctx, tenantID)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return leadFigures{}, err
 	}
-	keys := make([]string, len(rep.Groups))
-	for i, g := range rep.Groups {
-		keys[i] = g.Status
-	}
-	book, err := h.book(ctx, tenantID, keys...)
-	if err != nil {
-		return leadFigures{}, err
-	}
+	book := domain.StatusBook(statuses)
 	byStatus, bySource := map[string]int64{}, map[string]int64{}
 	var f leadFigures
 	for _, g := range rep.Groups {
