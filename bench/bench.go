@@ -171,6 +171,7 @@ var benchSteps = []struct {
 	{"replay", "replay", benchReplay},
 	{"lists", "lists and counts", benchLists},
 	{"prospects", "Kanban and KPIs", benchProspects},
+	{"reports", "reports and dashboard", benchReports},
 	{"import", "CSV import and export", benchImport},
 	{"memory", "memory", benchMemory},
 }

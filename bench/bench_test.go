@@ -41,7 +41,8 @@ func TestBenchRunsEveryWorkload(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
 	}
-	for _, w := range []string{"durable writes", "write to visible", "relay", "replay", "lists", "counts", "kanban", "kpis", "memory"} {
+	for _, w := range []string{"durable writes", "write to visible", "relay", "replay", "lists", "counts", "kanban", "kpis",
+		"reports/leads", "reports/customers", "analytics/dashboard", "memory"} {
 		if n := strings.Count(report, "\n| "+w+" | "); n != 1 {
 			t.Errorf("report has %d rows for %q, want 1:\n%s", n, w, report)
 		}

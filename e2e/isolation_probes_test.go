@@ -218,6 +218,7 @@ func isolationProbes(t *testing.T, s *stack, a *tenantA, b *tenantB) map[string]
 	prospectProbes(t, s, a, b, add, leadPathIDs, numbers)
 	devcrmProbes(t, s, a, b, add, idem)
 	reminderProbes(t, add)
+	reportProbes(t, s, a, b, add)
 	return ps
 }
 
@@ -319,4 +320,45 @@ func prospectProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(str
 	each("POST /clients/:id/locations", "POST", "/clients/%s/locations", clients, location)
 	each("PUT /clients/locations/:id", "PUT", "/clients/locations/%s", numbers([]int64{a.clientLocation, a.location}), map[string]any{"name": "Beta"})
 	each("DELETE /clients/locations/:id", "DELETE", "/clients/locations/%s", numbers([]int64{a.clientLocation, a.location}), nil)
+}
+
+// reportProbes are B's probes of /dev/crm's reports, segments, health and
+// dashboard: B's figures count none of A's leads, customers, orders or
+// feedback (and name none of A's sources: the markers), A's customer and
+// lead ids name no customer whose health B may read.
+func reportProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(string, ...isolationProbe)) {
+	t.Helper()
+	var customers, bCustomers dcList[dcCustomer]
+	s.dcWant(s.do(a.key, "GET", "/dev/crm/customers", nil), http.StatusOK, &customers)
+	s.dcWant(s.do(b.key, "GET", "/dev/crm/customers", nil), http.StatusOK, &bCustomers)
+	var bOrders dcList[dcOrder]
+	s.dcWant(s.do(b.key, "GET", "/dev/crm/orders", nil), http.StatusOK, &bOrders)
+	if len(customers.Data) != 1 {
+		t.Fatalf("A's customers %+v", customers)
+	}
+	wide := "?from=2000-01-01&to=2100-12-31"
+	customersOfB := func(r response) {
+		var f dcCustomerFigures
+		r.json(t, &f)
+		if f.Total != bCustomers.Total {
+			t.Errorf("B: %s counts %d customers, B has %d", r.Body, f.Total, bCustomers.Total)
+		}
+	}
+	add("GET /dev/crm/customers/segments",
+		isolationProbe{method: "GET", path: "/dev/crm/customers/segments", expect: expectListed, check: customersOfB})
+	add("GET /dev/crm/reports/customers",
+		isolationProbe{method: "GET", path: "/dev/crm/reports/customers" + wide, expect: expectListed, check: customersOfB})
+	add("GET /dev/crm/reports/leads", isolationProbe{method: "GET", path: "/dev/crm/reports/leads" + wide, expect: expectListed})
+	add("GET /dev/crm/analytics/dashboard", isolationProbe{method: "GET", path: "/dev/crm/analytics/dashboard", expect: expectListed,
+		check: func(r response) {
+			var d dcDashboard
+			r.json(t, &d)
+			if d.Customers.Total != bCustomers.Total || d.Orders.Total != bOrders.Total || d.Feedback.Received != 0 {
+				t.Errorf("B: the dashboard %s counts A's customers, orders or feedback", r.Body)
+			}
+		}})
+	for _, id := range append([]string{customers.Data[0].ID}, a.leads...) {
+		add("GET /dev/crm/customers/:customerId/health",
+			isolationProbe{method: "GET", path: "/dev/crm/customers/" + url.PathEscape(id) + "/health"})
+	}
 }

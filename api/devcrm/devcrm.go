@@ -57,7 +57,9 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	g.DELETE("/leads/:leadId/interactions/:interactionId", h.removeInteraction(leadSide))
 	g.GET("/customers", h.listCustomers)
 	g.POST("/customers", h.createCustomer)
+	g.GET("/customers/segments", h.customerSegments)
 	g.GET("/customers/:customerId", h.getCustomer)
+	g.GET("/customers/:customerId/health", h.customerHealth)
 	g.PUT("/customers/:customerId", h.updateCustomer)
 	// A customer's delete takes its feedback along: the figures show it gone.
 	g.DELETE("/customers/:customerId", h.deleteBy("customerId", "customer", (*commands.Handler).DeleteCustomer,
@@ -77,6 +79,9 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	g.GET("/feedback/themes", h.feedbackThemes)
 	g.GET("/feedback/dashboard", h.feedbackDashboard)
 	g.POST("/feedback/process-reminders", h.processReminders)
+	g.GET("/reports/leads", h.reportLeads)
+	g.GET("/reports/customers", h.reportCustomers)
+	g.GET("/analytics/dashboard", h.analyticsDashboard)
 }
 
 type handlers struct {

@@ -27,10 +27,13 @@ type Projection struct{}
 func (Projection) Name() string { return "customers" }
 
 // SchemaVersion implements projections.Versioned: bump it with any change to the tables.
-func (Projection) SchemaVersion() int { return 1 }
+// Version 2 added rm_customers.orders and the customer counts (counts.go).
+func (Projection) SchemaVersion() int { return 2 }
 
 // Tables implements projections.Projection.
-func (Projection) Tables() []string { return []string{"rm_customers", "rm_lead_customers"} }
+func (Projection) Tables() []string {
+	return []string{"rm_customers", "rm_lead_customers", "rm_customer_counts", "rm_customer_counts_daily"}
+}
 
 // Setup implements projections.Projection. The list indexes end in the
 // list's order (created_at desc, id desc), so a filtered page is an index
@@ -55,6 +58,7 @@ create table if not exists rm_customers (
 	profile     jsonb not null default '{}',
 	created_at  timestamptz not null,
 	updated_at  timestamptz not null,
+	orders      int not null default 0,
 	primary key (tenant_id, id)
 );
 create unique index if not exists rm_customers_number on rm_customers (tenant_id, number);
@@ -71,7 +75,7 @@ create table if not exists rm_lead_customers (
 	customer_id     uuid not null,
 	customer_number bigint not null,
 	primary key (tenant_id, lead_id)
-);`)
+);`+countsTables)
 	return err
 }
 
@@ -81,7 +85,12 @@ create table if not exists rm_lead_customers (
 func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	switch {
 	case e.StreamType == domain.CustomerStream && slices.Contains(customerRowEvents, e.Type):
-		return applyTo(ctx, tx, e, "customer", writeCustomerRow)
+		return applyTo(ctx, tx, e, "customer", func(ctx context.Context, tx pgx.Tx, before, after customerRow) error {
+			if err := writeCustomerRow(ctx, tx, before, after); err != nil {
+				return err
+			}
+			return recount(ctx, tx, before, after)
+		})
 	case e.StreamType == domain.LeadStream && slices.Contains(leadCustomerEvents, e.Type):
 		return applyTo(ctx, tx, e, "customer of lead", writeLeadCustomer)
 	}
@@ -115,9 +124,9 @@ func applyTo[T any, P row[T]](ctx context.Context, tx pgx.Tx, e eventstore.Event
 func (r *customerRow) load(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	var profile []byte
 	var lead pgtype.UUID
-	err := tx.QueryRow(ctx, `select number, lead_id, follow, profile, created_at, updated_at
+	err := tx.QueryRow(ctx, `select number, lead_id, follow, profile, created_at, updated_at, orders
 		from rm_customers where tenant_id=$1 and id=$2`, e.TenantID, e.StreamID).
-		Scan(&r.number, &lead, &r.follow, &profile, &r.createdAt, &r.updatedAt)
+		Scan(&r.number, &lead, &r.follow, &profile, &r.createdAt, &r.updatedAt, &r.orders)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -147,12 +156,12 @@ func writeCustomerRow(ctx context.Context, tx pgx.Tx, before, after customerRow)
 	}
 	if !before.present {
 		_, err = tx.Exec(ctx, `insert into rm_customers (tenant_id, id, number, lead_id, name, email, phone, company,
-			type, status, follow, assigned_to, profile, created_at, updated_at)
-			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)`, v...)
+			type, status, follow, assigned_to, profile, created_at, updated_at, orders)
+			values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`, v...)
 		return err
 	}
 	_, err = tx.Exec(ctx, `update rm_customers set number=$3, lead_id=$4, name=$5, email=$6, phone=$7, company=$8,
-		type=$9, status=$10, follow=$11, assigned_to=$12, profile=$13, created_at=$14, updated_at=$15
+		type=$9, status=$10, follow=$11, assigned_to=$12, profile=$13, created_at=$14, updated_at=$15, orders=$16
 		where tenant_id=$1 and id=$2`, v...)
 	return err
 }

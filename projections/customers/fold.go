@@ -14,8 +14,10 @@ import (
 )
 
 // customerRowEvents are the customer events that change a row of
-// rm_customers; the customer's records are the records read model's.
-var customerRowEvents = []string{domain.CustomerCreated, domain.CustomerUpdated, domain.CustomerDeleted}
+// rm_customers (an order placed or removed changes its count of orders);
+// the customer's records are the records read model's.
+var customerRowEvents = []string{domain.CustomerCreated, domain.CustomerUpdated, domain.CustomerDeleted,
+	domain.CustomerOrderPlaced, domain.CustomerOrderRemoved}
 
 // leadCustomerEvents are the lead events that change rm_lead_customers.
 var leadCustomerEvents = []string{domain.LeadConverted, domain.LeadDeleted}
@@ -23,7 +25,7 @@ var leadCustomerEvents = []string{domain.LeadConverted, domain.LeadDeleted}
 // customerCopyColumns are the columns of rm_customers, in the order of
 // customerRow.values.
 var customerCopyColumns = []string{"tenant_id", "id", "number", "lead_id", "name", "email", "phone", "company",
-	"type", "status", "follow", "assigned_to", "profile", "created_at", "updated_at"}
+	"type", "status", "follow", "assigned_to", "profile", "created_at", "updated_at", "orders"}
 
 // leadCustomerCopyColumns are the columns of rm_lead_customers, in the
 // order of leadCustomer.values.
@@ -42,12 +44,23 @@ type customerRow struct {
 	follow    string
 	createdAt time.Time
 	updatedAt time.Time
+	// orders counts the customer's live orders (placed less removed); an
+	// order changes neither the profile nor updated_at.
+	orders int
 }
 
 // Fold folds one event of the customer's stream into the row: an event for
 // a row that does not exist (redacted history, or after a delete) changes
 // nothing.
 func (r *customerRow) Fold(e eventstore.Event) error {
+	switch e.Type { // their data may be redacted: the type is all they say here
+	case domain.CustomerOrderPlaced:
+		r.orders++
+		return nil
+	case domain.CustomerOrderRemoved:
+		r.orders--
+		return nil
+	}
 	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
 	if err != nil {
 		return err
@@ -86,7 +99,7 @@ func (r *customerRow) values() ([]any, error) {
 	}
 	return []any{projections.CopyUUID(r.tenantID), projections.CopyUUID(r.id), r.number, lead, p.Name,
 		first(p.Emails), first(p.Phones), p.Company, string(p.Type), string(p.Status), r.follow, p.AssignedTo,
-		profile, r.createdAt, r.updatedAt}, nil
+		profile, r.createdAt, r.updatedAt, r.orders}, nil
 }
 
 // End emits the customer's row if it exists.
@@ -158,6 +171,9 @@ func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 		func() projections.StreamFold { return &customerRow{} })
 	if err != nil {
 		return err
+	}
+	if err := b.Exec(ctx, countAll); err != nil {
+		return fmt.Errorf("count customers: %w", err)
 	}
 	return b.CopyStreams(ctx, "rm_lead_customers", leadCustomerCopyColumns,
 		eventstore.ScanFilter{StreamTypes: []string{domain.LeadStream}, EventTypes: leadCustomerEvents, NoMetadata: true},

@@ -145,23 +145,11 @@ func (r *Reader) Themes(ctx context.Context, tenantID uuid.UUID) ([]Theme, error
 // Dashboard returns the tenant's requests by status, from its counts, and
 // its recent newest answers.
 func (r *Reader) Dashboard(ctx context.Context, tenantID uuid.UUID, recent int) (Dashboard, error) {
-	var d Dashboard
-	err := r.eachCount(ctx, tenantID, func(status domain.FeedbackStatus, _ string, _ int, n int64) {
-		switch status {
-		case domain.FeedbackStatusRequested:
-			d.Requested += n
-		case domain.FeedbackStatusReceived:
-			d.Received += n
-		case domain.FeedbackStatusExpired:
-			d.Expired += n
-		}
-	})
+	s, err := r.Summary(ctx, tenantID)
 	if err != nil {
 		return Dashboard{}, err
 	}
-	if all := d.Requested + d.Received + d.Expired; all > 0 {
-		d.ResponseRate = float64(d.Received) / float64(all)
-	}
+	d := Dashboard{Requested: s.Requested, Received: s.Received, Expired: s.Expired, ResponseRate: s.ResponseRate}
 	rows, err := r.pool.Query(ctx, `select `+feedbackColumns+` from rm_feedback where tenant_id = $1 and status = $2
 		order by closed_at desc, id desc limit $3`, tenantID, string(domain.FeedbackStatusReceived), recent)
 	if err != nil {
@@ -173,9 +161,13 @@ func (r *Reader) Dashboard(ctx context.Context, tenantID uuid.UUID, recent int) 
 	return d, nil
 }
 
+// CountsSQL is the statement that reads a tenant's ($1) feedback counts:
+// Analytics, Dashboard and Summary read nothing else of them.
+const CountsSQL = `select status, category, rating, n from rm_feedback_counts where tenant_id = $1`
+
 // eachCount calls f with each of the tenant's groups of requests.
 func (r *Reader) eachCount(ctx context.Context, tenantID uuid.UUID, f func(status domain.FeedbackStatus, category string, rating int, n int64)) error {
-	rows, err := r.pool.Query(ctx, `select status, category, rating, n from rm_feedback_counts where tenant_id = $1`, tenantID)
+	rows, err := r.pool.Query(ctx, CountsSQL, tenantID)
 	if err != nil {
 		return fmt.Errorf("feedback counts: %w", err)
 	}
@@ -191,4 +183,35 @@ func (r *Reader) eachCount(ctx context.Context, tenantID uuid.UUID, f func(statu
 		return fmt.Errorf("feedback counts: %w", err)
 	}
 	return nil
+}
+
+// Summary is a tenant's feedback in figures: requests by status, the
+// response rate (as Dashboard's) and the received answers' ratings.
+type Summary struct {
+	Requested, Received, Expired int64
+	ResponseRate                 float64
+	Ratings
+}
+
+// Summary returns the tenant's feedback figures, from its counts alone.
+func (r *Reader) Summary(ctx context.Context, tenantID uuid.UUID) (Summary, error) {
+	var s Summary
+	err := r.eachCount(ctx, tenantID, func(status domain.FeedbackStatus, _ string, rating int, n int64) {
+		switch status {
+		case domain.FeedbackStatusRequested:
+			s.Requested += n
+		case domain.FeedbackStatusReceived:
+			s.Received += n
+			s.add(rating, n)
+		case domain.FeedbackStatusExpired:
+			s.Expired += n
+		}
+	})
+	if err != nil {
+		return Summary{}, err
+	}
+	if all := s.Requested + s.Received + s.Expired; all > 0 {
+		s.ResponseRate = float64(s.Received) / float64(all)
+	}
+	return s, nil
 }

@@ -87,9 +87,14 @@ func (r *orderRow) End(emit func([]any) error) error {
 }
 
 // Rebuild implements projections.Rebuilder: it folds each order's stream
-// into its final row and copies the rows into rm_orders.
+// into its final row, copies the rows into rm_orders and counts them into
+// rm_order_counts.
 func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
-	return b.CopyStreams(ctx, "rm_orders", orderCopyColumns,
+	err := b.CopyStreams(ctx, "rm_orders", orderCopyColumns,
 		eventstore.ScanFilter{StreamTypes: []string{domain.OrderStream}, EventTypes: orderEvents, NoMetadata: true},
 		func() projections.StreamFold { return &orderRow{} })
+	if err != nil {
+		return err
+	}
+	return b.Exec(ctx, `insert into rm_order_counts (tenant_id, status, n) select tenant_id, status, count(*) from rm_orders group by 1, 2`)
 }

@@ -23,10 +23,11 @@ type Projection struct{}
 func (Projection) Name() string { return "orders" }
 
 // SchemaVersion implements projections.Versioned: bump it with any change to the tables.
-func (Projection) SchemaVersion() int { return 1 }
+// Version 2 added rm_order_counts.
+func (Projection) SchemaVersion() int { return 2 }
 
 // Tables implements projections.Projection.
-func (Projection) Tables() []string { return []string{"rm_orders"} }
+func (Projection) Tables() []string { return []string{"rm_orders", "rm_order_counts"} }
 
 // Setup implements projections.Projection. The list indexes end in the
 // list's order (order_date desc, id desc), so a filtered page is an index
@@ -51,7 +52,15 @@ create table if not exists rm_orders (
 );
 create index if not exists rm_orders_by_date on rm_orders (tenant_id, order_date desc, id desc);
 create index if not exists rm_orders_by_customer on rm_orders (tenant_id, customer_id, order_date desc, id desc);
-create index if not exists rm_orders_by_status on rm_orders (tenant_id, status, order_date desc, id desc);`)
+create index if not exists rm_orders_by_status on rm_orders (tenant_id, status, order_date desc, id desc);
+-- The live orders by status, exactly the non-empty groups of rm_orders:
+-- the reports' figures, a sum over a few rows.
+create table if not exists rm_order_counts (
+	tenant_id uuid not null,
+	status    text not null,
+	n         bigint not null,
+	primary key (tenant_id, status)
+);`)
 	return err
 }
 
@@ -69,7 +78,36 @@ func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 	if err := after.Fold(e); err != nil {
 		return err
 	}
-	return writeOrderRow(ctx, tx, before, after)
+	if err := writeOrderRow(ctx, tx, before, after); err != nil {
+		return err
+	}
+	if before.present && after.present && before.status == after.status {
+		return nil
+	}
+	if before.present {
+		if err := count(ctx, tx, before, -1); err != nil {
+			return err
+		}
+	}
+	if after.present {
+		return count(ctx, tx, after, 1)
+	}
+	return nil
+}
+
+// count adds by to the status group of r, and drops a group left empty.
+func count(ctx context.Context, tx pgx.Tx, r orderRow, by int) error {
+	tenant := projections.CopyUUID(r.tenantID)
+	var n int64
+	err := tx.QueryRow(ctx, `insert into rm_order_counts as c (tenant_id, status, n) values ($1, $2, $3)
+		on conflict (tenant_id, status) do update set n = c.n + excluded.n returning n`, tenant, r.status, by).Scan(&n)
+	if err == nil && n == 0 {
+		_, err = tx.Exec(ctx, `delete from rm_order_counts where tenant_id = $1 and status = $2`, tenant, r.status)
+	}
+	if err != nil {
+		return fmt.Errorf("count order %s: %w", r.id, err)
+	}
+	return nil
 }
 
 // load reads the order's row of e's stream; none leaves r not present

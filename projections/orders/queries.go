@@ -114,3 +114,21 @@ func (r *Reader) OrdersOfCustomers(ctx context.Context, tenantID uuid.UUID, cust
 	}
 	return out, nil
 }
+
+// CountsSQL is the statement Counts runs.
+const CountsSQL = `select status, n from rm_order_counts where tenant_id = $1`
+
+// Counts returns the tenant's live orders by status, from rm_order_counts.
+func (r *Reader) Counts(ctx context.Context, tenantID uuid.UUID) (map[string]int64, error) {
+	rows, err := r.pool.Query(ctx, CountsSQL, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("order counts: %w", err)
+	}
+	counts := map[string]int64{}
+	var status string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error { counts[status] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("order counts: %w", err)
+	}
+	return counts, nil
+}
