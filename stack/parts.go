@@ -22,6 +22,7 @@ const (
 	RequestExpiry = "requests"   // deletes idempotency keys past their 24 hours
 	Relay         = "relay"      // Postgres → JetStream, while leading
 	Projectors    = "projectors" // one worker per read model
+	Imports       = "imports"    // resumes the import jobs no process runs
 )
 
 // requestExpiryInterval is how often a serving process deletes idempotency
@@ -53,6 +54,8 @@ func (s *Stack) Part(name string) func(context.Context) error {
 		return s.runRelay
 	case Projectors:
 		return s.runProjectors
+	case Imports:
+		return s.ResumeImports
 	}
 	panic("stack: no part " + name)
 }

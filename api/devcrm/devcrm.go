@@ -76,6 +76,7 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	g.GET("/feedback/analytics", h.feedbackAnalytics)
 	g.GET("/feedback/themes", h.feedbackThemes)
 	g.GET("/feedback/dashboard", h.feedbackDashboard)
+	h.mountImports(r, g)
 }
 
 type handlers struct {

@@ -33,7 +33,7 @@ func runServe(ctx context.Context, cfg stack.Config, logger *slog.Logger) error 
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	stack.ServeMetrics(ctx, g, metrics, logger)
-	s.Go(ctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry)
+	s.Go(ctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry, stack.Imports)
 	g.Go(func() error { return stack.ServeHTTP(ctx, ln, s.Handler(), logger) })
 	return g.Wait()
 }
