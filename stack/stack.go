@@ -195,7 +195,7 @@ func (f photoFiles) Remove(ctx context.Context, tenantID uuid.UUID, name string)
 
 // importResumeInterval is how often a serving process looks for import
 // jobs no process is running (their runner died) and runs them.
-const importResumeInterval = time.Minute
+const importResumeInterval = 10 * time.Second
 
 // ResumeImports runs, now and every importResumeInterval until ctx ends,
 // the stored import jobs no process is running: those a crash (kill -9)
