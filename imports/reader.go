@@ -1,10 +1,11 @@
-// Package imports is crm's CSV import and export of leads: a reader for
-// real files (BOM, CRLF, quotes, a header naming the columns), the durable
-// job that imports a file in batches through the event store's bulk path —
-// every row a lead.created event with its reservations, the job's progress
-// committed with each batch so it resumes after a crash without importing
-// a row twice — and the streaming export that imports back unchanged. The
-// HTTP routes and the `crm import` command call it.
+// Package imports is crm's CSV import and export of leads and customers: a
+// reader for real files (BOM, CRLF, quotes, a header naming the columns),
+// the durable job that imports a file in batches through the event store's
+// bulk path — every row a lead.created (or customer.created) event with its
+// reservations, the job's progress committed with each batch so it resumes
+// after a crash without importing a row twice — and the streaming exports
+// that import back unchanged. The /dev/crm routes and the `crm import`
+// command call it.
 package imports
 
 import (
