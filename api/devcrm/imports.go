@@ -326,20 +326,22 @@ func (w *lazyCSV) Write(p []byte) (int, error) {
 	return w.c.Writer.Write(p)
 }
 
-// exportLeads streams the tenant's leads as CSV with the list's filters
-// (status, source, assigned_to, search), statuses shown in this API's
-// vocabulary: a file that imports back unchanged.
-func (h *handlers) exportLeads(c *gin.Context) {
-	ctx, tenantID := c.Request.Context(), api.Principal(c).TenantID
-	var f imports.Filter
-	var status, assigned string
+// leadQuery is the lead list's filters, as the list and the export read
+// them: a status of the API's vocabulary, a source, a search and an
+// assignee (normalized as a lead's).
+type leadQuery struct{ status, source, search, assignedTo string }
+
+// readLeadQuery reads the lead list's filters.
+func readLeadQuery(c *gin.Context) (leadQuery, *api.BadInput) {
+	var q leadQuery
+	var assigned string
 	var bad *api.BadInput
-	status, bad = oneOf(c, "status", statuses)
+	q.status, bad = oneOf(c, "status", statuses)
 	if bad == nil {
-		f.Source, bad = query(c, "source")
+		q.source, bad = query(c, "source")
 	}
 	if bad == nil {
-		f.Search, bad = query(c, "search")
+		q.search, bad = query(c, "search")
 	}
 	if bad == nil {
 		assigned, bad = query(c, "assigned_to")
@@ -349,11 +351,57 @@ func (h *handlers) exportLeads(c *gin.Context) {
 		if err != nil {
 			bad = api.BadParam("assigned_to", "must be a UUID (or a user's email)")
 		}
-		f.AssignedTo = p.AssignedTo
+		q.assignedTo = p.AssignedTo
 	}
+	return q, bad
+}
+
+// statusKey is the pipeline status key the API status stands for ("" for
+// none); false when it is a tenant status the tenant has not made yet (no
+// lead holds it). The pipeline is read only for such a status.
+func (h *handlers) statusKey(ctx context.Context, tenantID uuid.UUID, status string) (string, bool, error) {
+	key, name := statusOf(status)
+	if name == "" {
+		return string(key), true, nil
+	}
+	pipeline, err := h.d.Pipelines.Statuses(ctx, tenantID)
+	if err != nil {
+		return "", false, err
+	}
+	found, ok := domain.StatusBook(pipeline).KeyByName(name)
+	return string(found), ok, nil
+}
+
+// readCustomerQuery reads the customer list's filters: status, type, search.
+func readCustomerQuery(c *gin.Context) (status, typ, search string, bad *api.BadInput) {
+	status, bad = oneOf(c, "status", customerStatuses)
+	if bad == nil {
+		typ, bad = oneOf(c, "type", customerTypes)
+	}
+	if bad == nil {
+		search, bad = query(c, "search")
+	}
+	return status, typ, search, bad
+}
+
+// exportLeads streams the tenant's leads as CSV with the list's filters
+// (status, source, assigned_to, search), statuses shown in this API's
+// vocabulary: a file that imports back unchanged.
+func (h *handlers) exportLeads(c *gin.Context) {
+	ctx, tenantID := c.Request.Context(), api.Principal(c).TenantID
+	q, bad := readLeadQuery(c)
 	if bad != nil {
 		h.fail(c, bad)
 		return
+	}
+	f := imports.Filter{Source: q.source, Search: q.search, AssignedTo: q.assignedTo}
+	key, ok, err := h.statusKey(ctx, tenantID, q.status)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if f.Status = key; !ok {
+		f.Status = "status:none" // the tenant has no such status yet: no lead holds it
 	}
 	pipeline, err := h.d.Pipelines.Statuses(ctx, tenantID)
 	if err != nil {
@@ -364,15 +412,6 @@ func (h *handlers) exportLeads(c *gin.Context) {
 	f.Statuses = make(map[string]string, len(pipeline))
 	for _, s := range pipeline {
 		f.Statuses[string(s.Key)] = shownStatus(string(s.Key), book)
-	}
-	if status != "" {
-		key, name := statusOf(status)
-		if name != "" {
-			if key, _ = book.KeyByName(name); key == "" {
-				key = "status:none" // the tenant has no such status yet: no lead holds it
-			}
-		}
-		f.Status = string(key)
 	}
 	h.streamCSV(c, "leads.csv", func(w io.Writer) error {
 		_, err := h.d.Importer.Export(ctx, tenantID, f, w)
@@ -385,13 +424,7 @@ func (h *handlers) exportLeads(c *gin.Context) {
 func (h *handlers) exportCustomers(c *gin.Context) {
 	var f imports.CustomerFilter
 	var bad *api.BadInput
-	f.Status, bad = oneOf(c, "status", customerStatuses)
-	if bad == nil {
-		f.Type, bad = oneOf(c, "type", customerTypes)
-	}
-	if bad == nil {
-		f.Search, bad = query(c, "search")
-	}
+	f.Status, f.Type, f.Search, bad = readCustomerQuery(c)
 	if bad != nil {
 		h.fail(c, bad)
 		return
