@@ -6,6 +6,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"testing"
+
+	"github.com/crmcore/crm/api"
+	"github.com/crmcore/crm/api/apitest"
 )
 
 // uploadBody is a multipart body with file in the field named field.
@@ -62,4 +65,20 @@ func FuzzImportUpload(f *testing.F) {
 			t.Fatalf("POST %s: %d %s", route, w.Code, w.Body.Bytes())
 		}
 	})
+}
+
+// TestImportUploadTooLarge: a file over MaxImportBytes is a 413 naming
+// file, whether the body passes the route's cap (the file's size says so)
+// or not (the cap cuts the body off).
+func TestImportUploadTooLarge(t *testing.T) {
+	s := apitest.New(t, OpenAPI, func(bool) api.Dialect { return Dialect{} })
+	for _, size := range []int{MaxImportBytes + 1, MaxImportBytes + 1<<20} {
+		body, ct := uploadBody("file", append([]byte("name,email\n"), bytes.Repeat([]byte("x"), size)...))
+		w := s.Serve(http.MethodPost, "/dev/crm/leads/import", "", body, ct, false)
+		var e errorBody
+		if w.Code != http.StatusRequestEntityTooLarge || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Field != "file" {
+			t.Fatalf("%d bytes: %d %s", size, w.Code, w.Body.Bytes())
+		}
+		s.CheckErrorSchema(t, w)
+	}
 }
