@@ -59,8 +59,9 @@ func ImportOptions(cmds *commands.Handler, region string) imports.Options {
 // ImportStatus is the status hook of a lead import through this API: a
 // cell in the API's vocabulary in any case (negotiation and converted are
 // the tenant statuses of those names, created on first use, as a create
-// does), or a tenant status as this API shows it (snake_lower name), so an
-// export imports back. Anything else is the row's error.
+// does), or a tenant status by its name or as this API shows it
+// (snake_lower name), so an export imports back. Anything else is the
+// row's error.
 func ImportStatus(cmds *commands.Handler) imports.StatusFunc {
 	return func(ctx context.Context, tenant uuid.UUID, cell string) (domain.Status, error) {
 		cell = strings.ToLower(strings.TrimSpace(cell))
@@ -78,7 +79,7 @@ func ImportStatus(cmds *commands.Handler) imports.StatusFunc {
 			}
 			book := domain.StatusBook(pipeline)
 			for _, s := range pipeline {
-				if strings.EqualFold(s.Name, name) || shownStatus(string(s.Key), book) == cell {
+				if strings.EqualFold(s.Name, name) || strings.EqualFold(s.Name, cell) || shownStatus(string(s.Key), book) == cell {
 					return s.Key, nil
 				}
 			}
