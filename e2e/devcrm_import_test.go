@@ -355,7 +355,7 @@ func TestDevcrmExportImportsBack(t *testing.T) {
 // job resumes after its last committed batch and ends with every row once.
 func TestDevcrmImportKilledMidwayResumes(t *testing.T) {
 	s := newStack(t)
-	const n = 20000
+	const n = 10000
 	srv, url := s.serveProcess(t, "CRM_RATE_LIMIT_KEY=off", "CRM_RATE_LIMIT_TENANT=off", "CRM_PHONE_REGION=IN")
 	client := &http.Client{Timeout: time.Minute}
 	body, h := multipartFile(t, "file", "kill.csv", bigLeadFile(t, n, 0, "dckill"))
