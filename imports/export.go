@@ -34,10 +34,11 @@ type Filter struct {
 const exportPage = 10000
 
 // exportColumns are the export's columns from rm_leads, named as the
-// import reads them; an empty value is NULL, which CSV writes bare.
+// import reads them; an empty value is NULL, which CSV writes bare. The
+// status map is parsed once per page (an uncorrelated subquery), not per row.
 const exportColumns = `id, nullif(name, '') as name, nullif(email, '') as email, nullif(phone, '') as phone,
 	nullif(company, '') as company, nullif(source, '') as source,
-	nullif(coalesce(current_setting('crm.export_statuses')::jsonb->>status, status), '') as status,
+	nullif(coalesce((select current_setting('crm.export_statuses')::jsonb)->>status, status), '') as status,
 	profile->>'score' as score, nullif(profile->>'notes', '') as notes, nullif(campaign_id, '') as campaign_id,
 	nullif(assigned_to, '') as assigned_to, profile->>'last_contact' as last_contact,
 	profile->>'custom_fields' as custom_fields`
