@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmcore/crm/commands"
+	"github.com/crmcore/crm/imports"
 	"github.com/crmcore/crm/jwtauth"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/projections/calllogs"
@@ -54,6 +55,8 @@ type Deps struct {
 	IdempotencyLease time.Duration
 	// RateLimits bound the requests of each API key and tenant.
 	RateLimits RateLimits
+	// Importer runs the /dev/crm API's CSV imports and exports.
+	Importer *imports.Importer
 
 	limiterOnce sync.Once
 	limiter     *rateLimiter

@@ -345,7 +345,7 @@ func keyedRoutes() []struct {
 				otherMethod: keyedRequest{method: "PATCH", path: "/api/crm/lead/" + a, body: map[string]any{"lead_name": "Back"}},
 			}
 		}},
-	}, append(append(prospectsKeyedRoutes(), devcrmKeyedRoutes()...), reminderKeyedRoutes()...)...)
+	}, append(append(append(prospectsKeyedRoutes(), devcrmKeyedRoutes()...), reminderKeyedRoutes()...), devcrmImportKeyedRoutes()...)...)
 }
 
 // prospectsKeyedRoutes are the keyed-route cases of the prospects &
@@ -640,4 +640,37 @@ func TestIdempotencyKeyOnEveryMutatingRoute(t *testing.T) {
 		})
 	}
 	s.assertReplayEqual()
+}
+
+// devcrmImportKeyedRoutes are the keyed-route cases of the /dev/crm CSV
+// uploads: a multipart body, whose bytes are the request's fingerprint.
+func devcrmImportKeyedRoutes() []struct {
+	name string
+	make func(f *fixtures) keyedCase
+} {
+	type route = struct {
+		name string
+		make func(f *fixtures) keyedCase
+	}
+	upload := func(f *fixtures, path, file string) keyedRequest {
+		body, h := multipartFile(f.s.t, "file", "k.csv", []byte(file))
+		return keyedRequest{method: "POST", path: path, body: body, header: h}
+	}
+	cases := func(path, other string) func(f *fixtures) keyedCase {
+		return func(f *fixtures) keyedCase {
+			n := f.next()
+			first := upload(f, path, fmt.Sprintf("name,email\nKeyed,ki%d@example.com\n", n))
+			lead := f.s.dcCreate(f.s.key, map[string]any{"name": "Keyed", "email": fmt.Sprintf("ki%d-lead@example.com", n)})
+			return keyedCase{
+				first:       first,
+				otherPath:   keyedRequest{method: "POST", path: other, body: first.body, header: first.header},
+				otherBody:   upload(f, path, fmt.Sprintf("name,email\nKeyed,ki%d-b@example.com\n", n)),
+				otherMethod: keyedRequest{method: "PUT", path: "/dev/crm/leads/" + lead.ID, body: map[string]any{"name": "X"}},
+			}
+		}
+	}
+	return []route{
+		{"devcrm POST /dev/crm/leads/import", cases("/dev/crm/leads/import", "/dev/crm/customers/import")},
+		{"devcrm POST /dev/crm/customers/import", cases("/dev/crm/customers/import", "/dev/crm/leads/import")},
+	}
 }

@@ -219,6 +219,7 @@ func isolationProbes(t *testing.T, s *stack, a *tenantA, b *tenantB) map[string]
 	devcrmProbes(t, s, a, b, add, idem)
 	reminderProbes(t, add)
 	reportProbes(t, s, a, b, add)
+	devcrmImportProbes(t, s, a, b, add)
 	return ps
 }
 
@@ -360,5 +361,87 @@ func reportProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(strin
 	for _, id := range append([]string{customers.Data[0].ID}, a.leads...) {
 		add("GET /dev/crm/customers/:customerId/health",
 			isolationProbe{method: "GET", path: "/dev/crm/customers/" + url.PathEscape(id) + "/health"})
+	}
+}
+
+// devcrmImportProbes are B's probes of the /dev/crm CSV routes: A's import
+// (made here of rows that are all refused, so A gains no event) is not
+// B's; the same file is B's own import; A's emails are no duplicates for
+// B's rows; B's exports hold none of A's leads or customers.
+func devcrmImportProbes(t *testing.T, s *stack, a *tenantA, b *tenantB, add func(string, ...isolationProbe)) {
+	t.Helper()
+	aFile := []byte("name,email\n," + a.emails[0] + "\n")
+	var aJob struct {
+		ID       string `json:"id"`
+		Imported int    `json:"imported"`
+	}
+	s.dcWant(s.dcUpload(a.key, "/dev/crm/leads/import", "a.csv", aFile), http.StatusOK, &aJob)
+	if aJob.Imported != 0 {
+		t.Fatalf("A's import imported %d rows", aJob.Imported)
+	}
+	upload := func(file []byte) (any, http.Header) {
+		body, h := multipartFile(t, "file", "b.csv", file)
+		return body, h
+	}
+	// undoBy deletes B's record found by the list at path.
+	undoBy := func(list, path string) {
+		var l dcList[struct {
+			ID string `json:"id"`
+		}]
+		s.dcWant(s.do(b.key, "GET", list, nil), http.StatusOK, &l)
+		if len(l.Data) != 1 {
+			t.Errorf("B: %s lists %d records, want the one imported", list, len(l.Data))
+			return
+		}
+		if r := s.do(b.key, "DELETE", path+l.Data[0].ID, nil); r.Status != http.StatusNoContent {
+			t.Errorf("B: undo the import: %d %s", r.Status, r.Body)
+		}
+	}
+	imported := func(want int, undo func()) func(r response) {
+		return func(r response) {
+			var out struct {
+				ID              string `json:"id"`
+				Imported        int    `json:"imported"`
+				AlreadyImported bool   `json:"already_imported"`
+			}
+			r.json(t, &out)
+			if out.ID == aJob.ID || out.AlreadyImported || out.Imported != want {
+				t.Errorf("B: an upload of A's file or values: %s", r.Body)
+			}
+			if undo != nil {
+				undo()
+			}
+		}
+	}
+	body, h := upload(aFile)
+	add("POST /dev/crm/leads/import", isolationProbe{method: "POST", path: "/dev/crm/leads/import", body: body, header: h,
+		expect: expectAccepted, check: imported(0, nil)})
+	body, h = upload([]byte("name,email,phone\nBeta Import," + a.emails[2] + "," + a.phones[2] + "\n"))
+	add("POST /dev/crm/leads/import", isolationProbe{method: "POST", path: "/dev/crm/leads/import", body: body, header: h,
+		expect: expectAccepted, check: imported(1, func() {
+			undoBy("/dev/crm/leads?search="+url.QueryEscape(a.emails[2]), "/dev/crm/leads/")
+		})})
+	body, h = upload([]byte("name,email\nBeta Customer," + a.emails[1] + "\n"))
+	add("POST /dev/crm/customers/import", isolationProbe{method: "POST", path: "/dev/crm/customers/import", body: body, header: h,
+		expect: expectAccepted, check: imported(1, func() {
+			undoBy("/dev/crm/customers?search="+url.QueryEscape(a.emails[1]), "/dev/crm/customers/")
+		})})
+	rows := func(want int) func(r response) {
+		return func(r response) {
+			if n := strings.Count(strings.TrimSpace(string(r.Body)), "\n"); n != want {
+				t.Errorf("B: the export has %d rows, want %d: %s", n, want, r.Body)
+			}
+		}
+	}
+	add("GET /dev/crm/leads/export",
+		isolationProbe{method: "GET", path: "/dev/crm/leads/export", expect: expectListed, check: rows(1)},
+		isolationProbe{method: "GET", path: "/dev/crm/leads/export?search=" + url.QueryEscape(a.emails[0]), expect: expectListed, check: rows(0)},
+		isolationProbe{method: "GET", path: "/dev/crm/leads/export?status=negotiation", expect: expectListed, check: rows(0)})
+	add("GET /dev/crm/customers/export",
+		isolationProbe{method: "GET", path: "/dev/crm/customers/export", expect: expectListed},
+		isolationProbe{method: "GET", path: "/dev/crm/customers/export?search=" + url.QueryEscape(a.emails[1]), expect: expectListed, check: rows(0)})
+	for _, id := range []string{aJob.ID, a.leads[0], "not-a-uuid"} {
+		add("GET /dev/crm/imports/:importId", isolationProbe{method: "GET", path: "/dev/crm/imports/" + url.PathEscape(id)})
+		add("GET /dev/crm/imports/:importId/errors", isolationProbe{method: "GET", path: "/dev/crm/imports/" + url.PathEscape(id) + "/errors"})
 	}
 }

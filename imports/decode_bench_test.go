@@ -6,9 +6,9 @@ import (
 )
 
 func BenchmarkDecode(b *testing.B) {
-	st := New(nil, Options{}).opts.Status
+	st := defaultStatus()
 	for i := 0; b.Loop(); i++ {
-		rec := Record{Row: 1, Line: 2}
+		rec := Record{Row: 1, Line: 2, Values: make([]string, len(leadColumns.names))}
 		rec.Values[FieldName] = "Lead 1"
 		rec.Values[FieldEmail] = fmt.Sprintf("lead%d@example.com", i)
 		rec.Values[FieldPhone] = fmt.Sprintf("+9197%08d", i%100000000)

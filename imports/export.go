@@ -3,6 +3,7 @@ package imports
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,24 +11,34 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmcore/crm/projections"
 )
 
 // Filter narrows an export as the lead list narrows (empty: no filter).
 type Filter struct {
-	Status     string
+	Status     string // a pipeline status key
 	Source     string
 	AssignedTo string
+	// Search is free text found in the name, email, phone or company, as
+	// the list's search finds it.
+	Search string
 	// Archived includes archived leads.
 	Archived bool
+	// Statuses, when set, is how the status column shows each status key
+	// (the /dev/crm vocabulary); a key it lacks is written as it is.
+	Statuses map[string]string
 }
 
 // exportPage is the rows one COPY of an export reads.
 const exportPage = 10000
 
 // exportColumns are the export's columns from rm_leads, named as the
-// import reads them; an empty value is NULL, which CSV writes bare.
+// import reads them; an empty value is NULL, which CSV writes bare. The
+// status map is parsed once per page (an uncorrelated subquery), not per row.
 const exportColumns = `id, nullif(name, '') as name, nullif(email, '') as email, nullif(phone, '') as phone,
-	nullif(company, '') as company, nullif(source, '') as source, nullif(status, '') as status,
+	nullif(company, '') as company, nullif(source, '') as source,
+	nullif(coalesce((select current_setting('crm.export_statuses')::jsonb)->>status, status), '') as status,
 	profile->>'score' as score, nullif(profile->>'notes', '') as notes, nullif(campaign_id, '') as campaign_id,
 	nullif(assigned_to, '') as assigned_to, profile->>'last_contact' as last_contact,
 	profile->>'custom_fields' as custom_fields`
@@ -39,7 +50,9 @@ const exportWhere = `tenant_id = current_setting('crm.export_tenant')::uuid
 	and (current_setting('crm.export_archived')::boolean or not archived)
 	and (current_setting('crm.export_status') = '' or status = current_setting('crm.export_status'))
 	and (current_setting('crm.export_source') = '' or source = current_setting('crm.export_source'))
-	and (current_setting('crm.export_assigned') = '' or assigned_to = current_setting('crm.export_assigned'))`
+	and (current_setting('crm.export_assigned') = '' or assigned_to = current_setting('crm.export_assigned'))
+	and (current_setting('crm.export_search') = '' or
+		lower(name || ' ' || email || ' ' || phone || ' ' || company) like current_setting('crm.export_search'))`
 
 // Export writes the tenant's leads to w as CSV — a header row, then one row
 // per lead in number order with the import's columns and the id first — and
@@ -48,32 +61,63 @@ const exportWhere = `tenant_id = current_setting('crm.export_tenant')::uuid
 // flat and no statement runs long, whatever the tenant's size. The file
 // imports back unchanged.
 func Export(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, f Filter, w io.Writer) (int64, error) {
+	statuses := "{}"
+	if len(f.Statuses) > 0 {
+		b, err := json.Marshal(f.Statuses)
+		if err != nil {
+			return 0, fmt.Errorf("export: %w", err)
+		}
+		statuses = string(b)
+	}
+	return exportPages(ctx, pool, "rm_leads", exportColumns, exportWhere, w, map[string]string{
+		"crm.export_tenant": tenant.String(), "crm.export_archived": strconv.FormatBool(f.Archived),
+		"crm.export_status": f.Status, "crm.export_source": f.Source, "crm.export_assigned": f.AssignedTo,
+		"crm.export_search": likePattern(f.Search), "crm.export_statuses": statuses,
+	})
+}
+
+// Export is the package's Export on im's store.
+func (im *Importer) Export(ctx context.Context, tenant uuid.UUID, f Filter, w io.Writer) (int64, error) {
+	return Export(ctx, im.store.Pool(), tenant, f, w)
+}
+
+// likePattern is the LIKE pattern of a search ("" for none), as the read
+// models' lists build it.
+func likePattern(q string) string {
+	if q == "" {
+		return ""
+	}
+	return projections.LikePattern(q)
+}
+
+// exportPages writes table's rows matching where to w as CSV with columns,
+// a page of numbers at a time, each page in a read-only transaction whose
+// settings are those given (where reads them) — see Export.
+func exportPages(ctx context.Context, pool *pgxpool.Pool, table, columns, where string, w io.Writer, settings map[string]string) (int64, error) {
 	var total, after int64
 	for page := 0; ; page++ {
 		var n, last int64
 		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `select set_config('crm.export_tenant', $1, true),
-				set_config('crm.export_archived', $2, true), set_config('crm.export_status', $3, true),
-				set_config('crm.export_source', $4, true), set_config('crm.export_assigned', $5, true),
-				set_config('crm.export_after', $6, true)`,
-				tenant.String(), strconv.FormatBool(f.Archived), f.Status, f.Source, f.AssignedTo, strconv.FormatInt(after, 10)); err != nil {
+			names, values := make([]string, 0, len(settings)), make([]string, 0, len(settings))
+			for k, v := range settings {
+				names, values = append(names, k), append(values, v)
+			}
+			if _, err := tx.Exec(ctx, `select set_config(n, v, true) from unnest($1::text[], $2::text[]) as s(n, v)`,
+				names, values); err != nil {
 				return err
 			}
-			// The page's end: the number of its last lead.
-			err := tx.QueryRow(ctx, `select count(*), coalesce(max(number), 0) from (select number from rm_leads
-				where `+exportWhere+` and number > $1 order by number limit $2) p`, after, exportPage).Scan(&n, &last)
+			// The page's end: the number of its last row.
+			err := tx.QueryRow(ctx, `select count(*), coalesce(max(number), 0) from (select number from `+table+`
+				where `+where+` and number > $1 order by number limit $2) p`, after, exportPage).Scan(&n, &last)
 			if err != nil || (n == 0 && page > 0) {
-				return err
-			}
-			if _, err := tx.Exec(ctx, "select set_config('crm.export_last', $1, true)", strconv.FormatInt(last, 10)); err != nil {
 				return err
 			}
 			header := ""
 			if page == 0 {
 				header = ", header true"
 			}
-			_, err = tx.Conn().PgConn().CopyTo(ctx, w, `copy (select `+exportColumns+` from rm_leads where `+exportWhere+`
-				and number > current_setting('crm.export_after')::bigint and number <= current_setting('crm.export_last')::bigint
+			_, err = tx.Conn().PgConn().CopyTo(ctx, w, `copy (select `+columns+` from `+table+` where `+where+`
+				and number > `+strconv.FormatInt(after, 10)+` and number <= `+strconv.FormatInt(last, 10)+`
 				order by number) to stdout with (format csv`+header+`)`)
 			return err
 		})

@@ -30,6 +30,14 @@ func newImporter(t *testing.T, batch int) (*imports.Importer, *eventstore.Store)
 		Metadata: eventstore.Metadata{Actor: "test", API: "import"}}), store
 }
 
+// newImporterWith is newImporter (batch 100) with status as the status hook.
+func newImporterWith(t *testing.T, status imports.StatusFunc) (*imports.Importer, *eventstore.Store) {
+	t.Helper()
+	store := eventstore.New(storetest.MigratedPool(t), imports.Purge)
+	return imports.New(store, imports.Options{Region: region, Batch: 100, Status: status,
+		Metadata: eventstore.Metadata{Actor: "test", API: "import"}}), store
+}
+
 // leadsFile is a file of n good rows; row bad (1-based, 0 for none) has a
 // phone that is no phone number.
 func leadsFile(n, bad int, tag string) []byte {

@@ -26,7 +26,7 @@ const (
 	StateFailed  = "failed"  // stopped for good; Error says why
 )
 
-// KindLeads is the kind of a lead import (the only one so far).
+// KindLeads is the kind of a lead import.
 const KindLeads = "leads"
 
 // DefaultBatch is how many rows one transaction imports (mapping c.6).
@@ -68,7 +68,13 @@ type Job struct {
 	// runFrom and runStart are where this process's run began, for the rate.
 	runFrom  int64
 	runStart time.Time
+	// last is the position of the last event this process's run wrote.
+	last eventstore.Position
 }
+
+// LastPosition is the position of the last event the run that returned j
+// wrote (zero if none): what read models must reach to show its records.
+func (j Job) LastPosition() eventstore.Position { return j.last }
 
 // Percent is how much of the file's rows the job has been through.
 func (j Job) Percent() float64 {
@@ -81,10 +87,22 @@ func (j Job) Percent() float64 {
 	return 100 * float64(j.RowsDone) / float64(j.RowsTotal)
 }
 
-// Rate is the rows per second of the current run (0 before its first batch).
+// Rate is the rows per second of the current run (0 before its first
+// batch); a job read from its table (Get) is rated from its start to its
+// last committed batch.
 func (j Job) Rate() float64 {
+	if j.runStart.IsZero() {
+		if j.StartedAt == nil || j.RowsDone == 0 {
+			return 0
+		}
+		el := j.UpdatedAt.Sub(*j.StartedAt).Seconds()
+		if el <= 0 {
+			return 0
+		}
+		return float64(j.RowsDone) / el
+	}
 	el := time.Since(j.runStart).Seconds()
-	if j.runStart.IsZero() || el <= 0 || j.RowsDone <= j.runFrom {
+	if el <= 0 || j.RowsDone <= j.runFrom {
 		return 0
 	}
 	return float64(j.RowsDone-j.runFrom) / el
@@ -122,8 +140,9 @@ func (j Job) MarshalJSON() ([]byte, error) {
 
 // Importer runs imports into one event store.
 type Importer struct {
-	store *eventstore.Store
-	opts  Options
+	store            *eventstore.Store
+	opts             Options
+	leads, customers *kind
 }
 
 // Options tune an Importer.
@@ -137,8 +156,8 @@ type Options struct {
 	// transaction (DefaultWriters when 0): Postgres does the heavy part of
 	// an import, and one transaction keeps one of its cores busy.
 	Writers int
-	// Status reads a status cell; domain.ParseStatus (blank: the default
-	// status) when nil.
+	// Status reads a lead's status cell; domain.ParseStatus (blank: the
+	// default status) when nil.
 	Status StatusFunc
 	// Sources, when set, are the sources a row may name (any case): the
 	// /dev/crm API's closed set. Empty allows any.
@@ -157,14 +176,25 @@ func New(store *eventstore.Store, opts Options) *Importer {
 		opts.Writers = DefaultWriters
 	}
 	if opts.Status == nil {
-		opts.Status = func(s string) (domain.Status, error) {
+		opts.Status = func(_ context.Context, _ uuid.UUID, s string) (domain.Status, error) {
 			if s == "" {
 				return "", nil
 			}
 			return domain.ParseStatus(s)
 		}
 	}
-	return &Importer{store: store, opts: opts}
+	im := &Importer{store: store, opts: opts}
+	im.leads, im.customers = im.leadKind(), im.customerKind()
+	return im
+}
+
+// WithMetadata is the Importer with m on the events of the jobs it runs
+// (an HTTP request's actor and request id); it shares im's store.
+func (im *Importer) WithMetadata(m eventstore.Metadata) *Importer {
+	out := *im
+	out.opts.Metadata = m
+	out.leads, out.customers = out.leadKind(), out.customerKind()
+	return &out
 }
 
 // chunkSize is the size of a stored file's chunks.
@@ -182,11 +212,12 @@ func (im *Importer) Submit(ctx context.Context, tenant uuid.UUID, name string, s
 	if err != nil {
 		return Job{}, false, err
 	}
-	return im.submit(ctx, tenant, name, info, src, store)
+	return im.submit(ctx, tenant, im.leads, name, info, src, store)
 }
 
-// submit records the job of the file src that Inspect described as info.
-func (im *Importer) submit(ctx context.Context, tenant uuid.UUID, name string, info FileInfo, src io.ReadSeeker, store bool) (job Job, existing bool, err error) {
+// submit records the job of kind k of the file src that inspect described
+// as info.
+func (im *Importer) submit(ctx context.Context, tenant uuid.UUID, k *kind, name string, info FileInfo, src io.ReadSeeker, store bool) (job Job, existing bool, err error) {
 	sum, err := hex.DecodeString(info.SHA256)
 	if err != nil {
 		return Job{}, false, err
@@ -200,7 +231,7 @@ func (im *Importer) submit(ctx context.Context, tenant uuid.UUID, name string, i
 				batch_size, state, ignored_columns, header, stored)
 			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			on conflict (tenant_id, kind, sha256) do nothing`,
-			id, tenant, KindLeads, sum, name, info.Size, info.Rows, im.opts.Batch, StateQueued, nonNil(info.Ignored), info.Header, store)
+			id, tenant, k.name, sum, name, info.Size, info.Rows, im.opts.Batch, StateQueued, nonNil(info.Ignored), info.Header, store)
 		if err != nil {
 			return fmt.Errorf("submit import: %w", err)
 		}
@@ -216,7 +247,7 @@ func (im *Importer) submit(ctx context.Context, tenant uuid.UUID, name string, i
 		return Job{}, false, err
 	}
 	if existing {
-		job, err = im.find(ctx, tenant, sum)
+		job, err = im.find(ctx, tenant, k.name, sum)
 		return job, true, err
 	}
 	job, err = im.Get(ctx, tenant, id)
@@ -279,9 +310,9 @@ func (im *Importer) Get(ctx context.Context, tenant, id uuid.UUID) (Job, error) 
 	return j, err
 }
 
-func (im *Importer) find(ctx context.Context, tenant uuid.UUID, sum []byte) (Job, error) {
+func (im *Importer) find(ctx context.Context, tenant uuid.UUID, kind string, sum []byte) (Job, error) {
 	j, err := scanJob(im.store.Pool().QueryRow(ctx, "select "+jobColumns+
-		" where j.tenant_id = $1 and j.kind = $2 and j.sha256 = $3", tenant, KindLeads, sum))
+		" where j.tenant_id = $1 and j.kind = $2 and j.sha256 = $3", tenant, kind, sum))
 	if err != nil {
 		return Job{}, fmt.Errorf("find import: %w", err)
 	}

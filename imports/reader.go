@@ -1,10 +1,11 @@
-// Package imports is crm's CSV import and export of leads: a reader for
-// real files (BOM, CRLF, quotes, a header naming the columns), the durable
-// job that imports a file in batches through the event store's bulk path —
-// every row a lead.created event with its reservations, the job's progress
-// committed with each batch so it resumes after a crash without importing
-// a row twice — and the streaming export that imports back unchanged. The
-// HTTP routes and the `crm import` command call it.
+// Package imports is crm's CSV import and export of leads and customers: a
+// reader for real files (BOM, CRLF, quotes, a header naming the columns),
+// the durable job that imports a file in batches through the event store's
+// bulk path — every row a lead.created (or customer.created) event with its
+// reservations, the job's progress committed with each batch so it resumes
+// after a crash without importing a row twice — and the streaming exports
+// that import back unchanged. The /dev/crm routes and the `crm import`
+// command call it.
 package imports
 
 import (
@@ -41,18 +42,36 @@ const (
 	FieldAssignedTo
 	FieldLastContact
 	FieldCustomFields
-	numFields
 )
 
-// fieldNames are the column names, as the JSON fields are named.
-var fieldNames = [numFields]string{"id", "name", "email", "phone", "company", "source", "status", "score",
-	"notes", "campaign_id", "assigned_to", "last_contact", "custom_fields"}
+// leadColumns are a lead file's columns, named as the JSON fields are
+// (Field indexes them); name and email are required, as on a /dev/crm create.
+var leadColumns = &columns{
+	names: []string{"id", "name", "email", "phone", "company", "source", "status", "score",
+		"notes", "campaign_id", "assigned_to", "last_contact", "custom_fields"},
+	required: []int{int(FieldName), int(FieldEmail)},
+	skipped:  []int{int(FieldID)},
+}
 
 // String is the column's name.
-func (f Field) String() string { return fieldNames[f] }
+func (f Field) String() string { return leadColumns.names[f] }
 
-// required are the columns a file must have (the /dev/crm create's required fields).
-var required = []Field{FieldName, FieldEmail}
+// columns are the columns one kind of file has.
+type columns struct {
+	names    []string // by index: Record.Values holds them in this order
+	required []int    // a file without one of these is refused
+	// skipped are export-only columns an import reads past without
+	// listing them as ignored (the id: a new record gets a new id).
+	skipped []int
+}
+
+// named is the index of the column a header cell names: case and
+// surrounding spaces do not matter.
+func (c *columns) named(name string) (int, bool) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	i := slices.Index(c.names, name)
+	return i, i >= 0
+}
 
 // FileError is a file the importer cannot read as a whole: not UTF-8, bad
 // CSV quoting, no header, a required column missing. Nothing of such a file
@@ -79,19 +98,21 @@ func (e *FileError) ErrorCode() string { return crmerr.Invalid }
 
 // Record is one data row of a file.
 type Record struct {
-	Row    int64             // 1-based among the data rows (the header is row 0)
-	Line   int64             // the file line the row starts on
-	Values [numFields]string // by Field; "" for a column the file lacks
-	Raw    []string          // the row as the file has it, for the error CSV
+	Row    int64    // 1-based among the data rows (the header is row 0)
+	Line   int64    // the file line the row starts on
+	Values []string // by column (Field for leads); "" for a column the file lacks
+	Raw    []string // the row as the file has it, for the error CSV
 	// Width is an error about the row's number of fields ("" if it has the
 	// header's): such a row is reported, not imported.
 	Width string
 }
 
-// Reader reads a CSV file of leads record by record, in constant memory.
+// Reader reads a CSV file of leads (or customers) record by record, in
+// constant memory.
 type Reader struct {
 	cr      *csv.Reader
-	cols    []Field // file column index → field; -1 ignored
+	schema  *columns
+	cols    []int // file column index → column; -1 ignored
 	header  []string
 	ignored []string
 	row     int64
@@ -102,7 +123,10 @@ type Reader struct {
 // columns named like the lead's JSON fields in any case, in any order;
 // unknown columns are ignored (Ignored lists them). A missing name or email
 // column, an empty file or a UTF-16 one is a *FileError.
-func NewReader(r io.Reader) (*Reader, error) {
+func NewReader(r io.Reader) (*Reader, error) { return newReader(r, leadColumns) }
+
+// newReader reads r's header row against the columns of schema.
+func newReader(r io.Reader, schema *columns) (*Reader, error) {
 	counter := &countingReader{r: r}
 	br := bufio.NewReaderSize(counter, 64<<10)
 	head, _ := br.Peek(3)
@@ -115,7 +139,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1 // a row of another width is a row error, not the end of the file
 	cr.ReuseRecord = true
-	rd := &Reader{cr: cr, counter: counter}
+	rd := &Reader{cr: cr, schema: schema, counter: counter}
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, &FileError{Reason: "the file is empty: it needs a header row naming the columns"}
@@ -127,28 +151,28 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, err
 	}
 	rd.header = slices.Clone(header)
-	rd.cols = make([]Field, len(header))
-	seen := map[Field]bool{}
+	rd.cols = make([]int, len(header))
+	seen := map[int]bool{}
 	for i, name := range header {
 		rd.cols[i] = -1
-		f, ok := fieldNamed(name)
+		f, ok := schema.named(name)
 		switch {
 		case !ok:
 			if strings.TrimSpace(name) != "" {
 				rd.ignored = append(rd.ignored, name)
 			}
-		case f == FieldID: // an export's: a new lead gets a new id
+		case slices.Contains(schema.skipped, f): // an export's: a new record gets a new id
 		case seen[f]:
-			return nil, &FileError{Line: 1, Column: i + 1, Reason: fmt.Sprintf("column %q appears twice", f)}
+			return nil, &FileError{Line: 1, Column: i + 1, Reason: fmt.Sprintf("column %q appears twice", schema.names[f])}
 		default:
 			seen[f] = true
 			rd.cols[i] = f
 		}
 	}
 	var missing []string
-	for _, f := range required {
+	for _, f := range schema.required {
 		if !seen[f] {
-			missing = append(missing, f.String())
+			missing = append(missing, schema.names[f])
 		}
 	}
 	if len(missing) > 0 {
@@ -156,18 +180,6 @@ func NewReader(r io.Reader) (*Reader, error) {
 			strings.Join(missing, " and no "), strings.Join(header, ", "))}
 	}
 	return rd, nil
-}
-
-// fieldNamed is the field a header cell names: case and surrounding spaces
-// do not matter.
-func fieldNamed(name string) (Field, bool) {
-	name = strings.ToLower(strings.TrimSpace(name))
-	for f, n := range fieldNames {
-		if n == name {
-			return Field(f), true
-		}
-	}
-	return 0, false
 }
 
 // Header is the file's header row as it is.
@@ -194,7 +206,7 @@ func (r *Reader) Next() (Record, error) {
 		return Record{}, err
 	}
 	r.row++
-	rec := Record{Row: r.row, Line: int64(line), Raw: slices.Clone(raw)}
+	rec := Record{Row: r.row, Line: int64(line), Raw: slices.Clone(raw), Values: make([]string, len(r.schema.names))}
 	if len(raw) != len(r.cols) {
 		rec.Width = fmt.Sprintf("has %d fields; the header has %d", len(raw), len(r.cols))
 	}
@@ -238,9 +250,12 @@ type FileInfo struct {
 // a header with the required columns. It returns the file's SHA-256 (an
 // import's identity), its size and its number of data rows, or the
 // *FileError that makes the whole file refused before any row is imported.
-func Inspect(r io.Reader) (FileInfo, error) {
+func Inspect(r io.Reader) (FileInfo, error) { return inspect(r, leadColumns) }
+
+// inspect is Inspect of a file with the columns of schema.
+func inspect(r io.Reader, schema *columns) (FileInfo, error) {
 	h := sha256.New()
-	rd, err := NewReader(io.TeeReader(r, h))
+	rd, err := newReader(io.TeeReader(r, h), schema)
 	if err != nil {
 		return FileInfo{}, err
 	}

@@ -1,6 +1,7 @@
 package imports
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,14 +26,16 @@ type RowError struct {
 	leadID uuid.UUID
 }
 
-// StatusFunc reads a status cell into the tenant's status (the /dev/crm
-// dialect maps its vocabulary onto the pipeline); "" means the default.
-type StatusFunc func(string) (domain.Status, error)
+// StatusFunc reads a status cell of the tenant's file into a pipeline
+// status key (the /dev/crm dialect maps its vocabulary onto the tenant's
+// pipeline, creating a status it names on first use); "" means the
+// default. A run asks it once per distinct cell.
+type StatusFunc func(ctx context.Context, tenant uuid.UUID, cell string) (domain.Status, error)
 
 // decode reads rec into a normalized profile and status, the way every API
 // reads a create: domain.NormalizeProfile in region, then the lead's own
 // validation (domain.CreateLead). A row refused says each field it fails on.
-func decode(rec Record, region string, status StatusFunc, sources []string) (domain.LeadProfile, domain.Status, []RowError) {
+func decode(rec Record, region string, status func(string) (domain.Status, error), sources []string) (domain.LeadProfile, domain.Status, []RowError) {
 	var bad []RowError
 	fail := func(f, msg string) {
 		bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: f, Message: msg})

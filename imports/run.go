@@ -19,49 +19,71 @@ import (
 // the domain's rules before the row has one.
 var placeholderID = uuid.MustParse("00000000-0000-7000-8000-000000000001")
 
-// Import is what an upload does (POST /dev/crm/leads/import): it checks the
-// file as a whole (a *FileError refuses it, nothing written) and submits its
-// job. A file already imported by the tenant returns its job as it is and
-// imports nothing. A file of at most syncRows data rows is imported before
-// Import returns (async false: the job is done). A larger one is stored in
-// Postgres and imported in the background under background's lifetime
-// (async true: answer 202 with the job; GET /imports/{id} follows it; a
-// crash leaves it to Unfinished and Run on the next start).
+// Import is what an upload of leads does (POST /dev/crm/leads/import):
+// Upload of a lead file.
 func (im *Importer) Import(ctx, background context.Context, tenant uuid.UUID, name string, src io.ReadSeeker, syncRows int64) (job Job, async bool, err error) {
-	info, err := Inspect(src)
+	up, err := im.Upload(ctx, background, tenant, KindLeads, name, src, syncRows)
+	return up.Job, up.Async, err
+}
+
+// Uploaded is what an upload did.
+type Uploaded struct {
+	Job Job
+	// Async: the job runs in the background (answer 202 with it).
+	Async bool
+	// Existing: the tenant had uploaded this file (same SHA-256) before:
+	// Job is that upload's job, and nothing more was imported.
+	Existing bool
+}
+
+// Upload checks the file of kind (KindLeads, KindCustomers) as a whole (a
+// *FileError refuses it, nothing written) and submits its job. A file
+// already imported by the tenant returns its job as it is and imports
+// nothing. A file of at most syncRows data rows is imported before Upload
+// returns (the job is done). A larger one is stored in Postgres and
+// imported in the background under background's lifetime (Async: GET
+// /imports/{id} follows it; a crash leaves it to ResumeStored on the next
+// start).
+func (im *Importer) Upload(ctx, background context.Context, tenant uuid.UUID, kindName, name string, src io.ReadSeeker, syncRows int64) (Uploaded, error) {
+	k, err := im.kindOf(kindName)
 	if err != nil {
-		return Job{}, false, err
+		return Uploaded{}, err
 	}
-	job, _, err = im.submit(ctx, tenant, name, info, src, info.Rows > syncRows)
+	info, err := inspect(src, k.cols)
+	if err != nil {
+		return Uploaded{}, err
+	}
+	job, existing, err := im.submit(ctx, tenant, k, name, info, src, info.Rows > syncRows)
+	up := Uploaded{Job: job, Existing: existing}
 	switch {
 	case err != nil:
-		return Job{}, false, err
+		return Uploaded{}, err
 	case job.State == StateDone || job.State == StateFailed:
-		return job, false, nil
+		return up, nil
 	case job.Stored:
 		go func() {
 			// The job's own table says how it went; a job another process
 			// runs already (ErrJobBusy) is left to it.
 			_, _ = im.Run(background, tenant, job.ID, nil, nil)
 		}()
-		return job, true, nil
+		up.Async = true
+		return up, nil
 	}
 	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		return Job{}, false, fmt.Errorf("import: rewind: %w", err)
+		return Uploaded{}, fmt.Errorf("import: rewind: %w", err)
 	}
-	job, err = im.Run(ctx, tenant, job.ID, src, nil)
-	return job, false, err
+	up.Job, err = im.Run(ctx, tenant, job.ID, src, nil)
+	return up, err
 }
 
-// prepared is a row ready to write: its normalized profile, its new lead's
-// id and what it reserves.
+// prepared is a row ready to write: its new record's id, what it reserves
+// and its creation.
 type prepared struct {
 	rec     Record
-	profile domain.LeadProfile
-	status  domain.Status
+	row     row
 	id      uuid.UUID
 	reserve []eventstore.Reservation
-	events  []eventstore.NewEvent // lead.created, numbered
+	events  []eventstore.NewEvent // lead.created or customer.created, numbered
 }
 
 // batch is the rows one transaction imports or reports: batch index of
@@ -106,6 +128,10 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	defer func() {
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "select pg_advisory_unlock($1, hashtext($2))", jobLockSpace, id.String())
 	}()
+	k, err := im.kindOf(job.Kind)
+	if err != nil {
+		return job, err
+	}
 	if src == nil {
 		if !job.Stored {
 			return job, fmt.Errorf("run import %s: its file is not stored: run it with the file", id)
@@ -118,7 +144,7 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	}
 	job.State, job.runFrom, job.runStart = StateRunning, job.RowsDone, time.Now()
 
-	rd, err := NewReader(src)
+	rd, err := newReader(src, k.cols)
 	if err != nil {
 		return job, err
 	}
@@ -129,7 +155,7 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	batches := make(chan batch, im.opts.Writers)
-	go im.prepare(ctx, tenant, rd, job.batchSize, done, batches)
+	go im.prepare(ctx, tenant, k, rd, job.batchSize, done, batches)
 	meta := im.opts.Metadata
 	meta.CorrelationID = id.String()
 	// Batches are written side by side, each in its own transaction; the
@@ -150,12 +176,15 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 					mu.Unlock()
 					continue
 				}
-				imported, failed, err := im.write(ctx, ref, meta, b, turns)
+				imported, failed, at, err := im.write(ctx, ref, k, meta, b, turns)
 				if err != nil {
 					cancel(err)
 					return
 				}
 				mu.Lock()
+				if job.last.Less(at) {
+					job.last = at
+				}
 				job.RowsDone += int64(b.rows)
 				job.RowsImported += int64(imported)
 				job.RowsFailed += int64(failed)
@@ -190,8 +219,9 @@ const jobLockSpace = 1668441455
 // decoded and checked, with the rows repeating an email or phone of an
 // earlier row of the same batch reported (the store finds those of other
 // batches).
-func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, size int, done map[int]bool, out chan<- batch) {
+func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, k *kind, rd *Reader, size int, done map[int]bool, out chan<- batch) {
 	defer close(out)
+	status, fatal := im.statuses(ctx, tenant)
 	send := func(b batch) bool {
 		select {
 		case out <- b:
@@ -208,7 +238,7 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 		if b.index < 0 || b.rows == 0 {
 			return true
 		}
-		if err := im.build(ctx, tenant, b.good); err != nil {
+		if err := im.build(ctx, tenant, k, b.good); err != nil {
 			fail(err)
 			return false
 		}
@@ -239,10 +269,13 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			seen = map[eventstore.Reservation]prepared{}
 		}
 		b.rows++
-		p, st, bad := decode(rec, im.opts.Region, im.opts.Status, im.opts.Sources)
-		var rs []eventstore.Reservation
+		r, bad := k.decode(rec, status)
+		if *fatal != nil {
+			fail(*fatal)
+			return
+		}
+		rs := r.reserve
 		if len(bad) == 0 {
-			rs = leadReservations(p)
 			for _, r := range rs {
 				if first, ok := seen[r]; ok {
 					bad = append(bad, RowError{Row: rec.Row, Line: rec.Line, Field: kindField(r.Kind), leadID: first.id,
@@ -262,7 +295,7 @@ func (im *Importer) prepare(ctx context.Context, tenant uuid.UUID, rd *Reader, s
 			fail(err)
 			return
 		}
-		g := prepared{rec: rec, profile: p, status: st, id: id, reserve: rs}
+		g := prepared{rec: rec, row: r, id: id, reserve: rs}
 		for _, r := range rs {
 			seen[r] = g
 		}
@@ -285,25 +318,26 @@ func (im *Importer) doneBatches(ctx context.Context, id uuid.UUID) (map[int]bool
 	return done, nil
 }
 
-// build numbers the batch's good rows and decides their lead.created
-// events, while the previous batch is being written. The numbers are taken
-// before the batch's transaction (NextNumbers), so a row refused there as a
-// duplicate, or a batch lost to a crash, leaves a gap in the tenant's lead
+// build numbers the batch's good rows and decides their creation events,
+// while the previous batch is being written. The numbers are taken before
+// the batch's transaction (NextNumbers), so a row refused there as a
+// duplicate, or a batch lost to a crash, leaves a gap in the tenant's
 // numbers, as a create that fails does.
-func (im *Importer) build(ctx context.Context, tenant uuid.UUID, good []prepared) error {
+func (im *Importer) build(ctx context.Context, tenant uuid.UUID, k *kind, good []prepared) error {
 	if len(good) == 0 {
 		return nil
 	}
-	first, err := im.store.NextNumbers(ctx, tenant, "lead", len(good))
+	first, err := im.store.NextNumbers(ctx, tenant, k.counter, len(good))
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
 	for i := range good {
 		g := &good[i]
-		decided, err := domain.CreateLead(g.id, first+int64(i), g.profile, g.status)
+		decided, more, err := g.row.create(g.id, first+int64(i))
 		if err != nil {
 			return fmt.Errorf("import row %d: %w", g.rec.Row, err)
 		}
+		g.reserve = append(g.reserve, more...)
 		g.events = make([]eventstore.NewEvent, len(decided))
 		for j, e := range decided {
 			data, err := e.MarshalData()
@@ -332,19 +366,23 @@ func leadReservations(p domain.LeadProfile) []eventstore.Reservation {
 
 // kindField is the column a reservation kind reserves a value of.
 func kindField(kind string) string {
-	if kind == domain.ReservePhone {
+	switch kind {
+	case domain.ReservePhone:
 		return "phone"
+	case domain.ReserveCustomerNumber:
+		return "number"
 	}
 	return "email"
 }
 
-// write commits one batch: its new leads, its row errors and its row in
-// import_batches, in one bulk transaction, and returns how many leads it
-// created and how many rows it reported.
-func (im *Importer) write(ctx context.Context, job Job, meta eventstore.Metadata, b batch, turns *turns) (imported, failed int, err error) {
+// write commits one batch: its new records, its row errors and its row in
+// import_batches, in one bulk transaction, and returns how many records it
+// created, how many rows it reported and the position of its last event.
+func (im *Importer) write(ctx context.Context, job Job, k *kind, meta eventstore.Metadata, b batch, turns *turns) (imported, failed int, at eventstore.Position, err error) {
+	var none eventstore.Position
 	bulk, err := im.store.BeginBulk(ctx, job.TenantID, meta)
 	if err != nil {
-		return 0, 0, fmt.Errorf("import batch: %w", err)
+		return 0, 0, none, fmt.Errorf("import batch: %w", err)
 	}
 	defer bulk.Rollback(ctx)
 	claims := make([]eventstore.BulkClaim, len(b.good))
@@ -355,32 +393,32 @@ func (im *Importer) write(ctx context.Context, job Job, meta eventstore.Metadata
 	// earlier one's transaction, so the earlier row keeps it, as it would
 	// one batch after the other.
 	if err := turns.wait(ctx, b.seq); err != nil {
-		return 0, 0, err
+		return 0, 0, none, err
 	}
 	refused, err := bulk.Claim(ctx, claims)
 	turns.done(b.seq)
 	if err != nil {
-		return 0, 0, fmt.Errorf("import batch: %w", err)
+		return 0, 0, none, fmt.Errorf("import batch: %w", err)
 	}
 	streams := make([]eventstore.NewStream, 0, len(b.good))
 	for i, g := range b.good {
 		if r := refused[i]; r != nil {
 			field := kindField(r.Reservation.Kind)
 			b.bad = append(b.bad, RowError{Row: g.rec.Row, Line: g.rec.Line, Field: field, leadID: r.Owner,
-				Message: fmt.Sprintf("duplicate: lead %s has this %s", r.Owner, field)})
+				Message: fmt.Sprintf("duplicate: %s %s has this %s", k.noun, r.Owner, field)})
 			b.raw[g.rec.Row] = g.rec.Raw
 			b.failed++
 			continue
 		}
-		streams = append(streams, eventstore.NewStream{StreamType: domain.LeadStream, StreamID: g.id, Events: g.events})
+		streams = append(streams, eventstore.NewStream{StreamType: k.stream, StreamID: g.id, Events: g.events})
 	}
 	if len(streams) > 0 {
 		if err := bulk.Create(ctx, streams); err != nil {
-			return 0, 0, fmt.Errorf("import batch: %w", err)
+			return 0, 0, none, fmt.Errorf("import batch: %w", err)
 		}
 	}
 	if err := saveErrors(ctx, bulk.Tx(), job.ID, b); err != nil {
-		return 0, 0, err
+		return 0, 0, none, err
 	}
 	// The batch's key: taken already means another run imported it (it
 	// cannot, past the job's lock, but a batch imported twice would be for
@@ -388,15 +426,16 @@ func (im *Importer) write(ctx context.Context, job Job, meta eventstore.Metadata
 	tag, err := bulk.Tx().Exec(ctx, `insert into import_batches (job_id, batch, rows, imported, failed)
 		values ($1, $2, $3, $4, $5) on conflict do nothing`, job.ID, b.index, b.rows, len(streams), b.failed)
 	if err != nil {
-		return 0, 0, fmt.Errorf("import batch: progress: %w", err)
+		return 0, 0, none, fmt.Errorf("import batch: progress: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return 0, 0, ErrJobBusy
+		return 0, 0, none, ErrJobBusy
 	}
-	if _, err := bulk.Commit(ctx); err != nil {
-		return 0, 0, fmt.Errorf("import batch: %w", err)
+	at, err = bulk.Commit(ctx)
+	if err != nil {
+		return 0, 0, none, fmt.Errorf("import batch: %w", err)
 	}
-	return len(streams), b.failed, nil
+	return len(streams), b.failed, at, nil
 }
 
 // turns lets batches take turns in the order prepare sent them.
@@ -540,4 +579,28 @@ func (f *storedFile) Read(p []byte) (int, error) {
 	n := copy(p, f.buf)
 	f.buf = f.buf[n:]
 	return n, nil
+}
+
+// statuses is the Status option as one run reads status cells: once per
+// distinct cell. A refusal of the cell is the row's error; any other
+// error (the store down) is stored in fatal, and stops the run.
+func (im *Importer) statuses(ctx context.Context, tenant uuid.UUID) (func(string) (domain.Status, error), *error) {
+	type answer struct {
+		s   domain.Status
+		err error
+	}
+	seen := map[string]answer{}
+	fatal := new(error)
+	return func(cell string) (domain.Status, error) {
+		if a, ok := seen[cell]; ok {
+			return a.s, a.err
+		}
+		s, err := im.opts.Status(ctx, tenant, cell)
+		var ve domain.ValidationError
+		if err != nil && !errors.As(err, &ve) {
+			*fatal = fmt.Errorf("import: status %q: %w", cell, err)
+		}
+		seen[cell] = answer{s, err}
+		return s, err
+	}, fatal
 }

@@ -23,6 +23,7 @@ const (
 	Relay         = "relay"      // Postgres → JetStream, while leading
 	Projectors    = "projectors" // one worker per read model
 	Timers        = "timers"     // fires due durable timers, while leading
+	Imports       = "imports"    // resumes the import jobs no process runs
 )
 
 // requestExpiryInterval is how often a serving process deletes idempotency
@@ -56,6 +57,8 @@ func (s *Stack) Part(name string) func(context.Context) error {
 		return s.runProjectors
 	case Timers:
 		return s.Timers.Run
+	case Imports:
+		return s.ResumeImports
 	}
 	panic("stack: no part " + name)
 }

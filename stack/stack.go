@@ -55,6 +55,9 @@ type Stack struct {
 	// Waiter lets a write's answer wait for the read models it serves; it
 	// follows checkpoints only while its part (Waiter) runs.
 	Waiter *projections.Waiter
+	// Importer runs the /dev/crm API's CSV imports, durable jobs that
+	// ResumeImports takes up again after a crash.
+	Importer *imports.Importer
 	// JWT verifies the prospects & clients API's bearer tokens; nil when
 	// Config.JWT sets no secret and no JWKS (those routes answer 503).
 	JWT *jwtauth.Verifier
@@ -90,10 +93,12 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Stack, error) 
 		Listener: eventstore.NewListener(pool, logger),
 		Tenants:  tenants.New(pool), Requests: requestlog.New(store)}
 	s.Waiter = projections.NewWaiter(s.Store, s.Listener, logger)
+	cmds := commands.New(store, cfg.Region)
 	s.Timers = timers.NewScheduler(pool, timers.SystemClock{}, logger)
-	for kind, fire := range commands.New(store, cfg.Region).TimerHandlers() {
+	for kind, fire := range cmds.TimerHandlers() {
 		s.Timers.Handle(kind, fire)
 	}
+	s.Importer = imports.New(store, devcrm.ImportOptions(cmds, cfg.Region))
 	if cfg.JWT.Enabled() {
 		// Tokens name tenants that exist: the lookup never creates one.
 		if s.JWT, err = jwtauth.New(cfg.JWT, jwtauth.Options{Tenants: s.Tenants, Logger: logger}); err != nil {
@@ -197,6 +202,29 @@ func (f photoFiles) Remove(ctx context.Context, tenantID uuid.UUID, name string)
 	return nil
 }
 
+// importResumeInterval is how often a serving process looks for import
+// jobs no process is running (their runner died) and runs them.
+const importResumeInterval = 10 * time.Second
+
+// ResumeImports runs, now and every importResumeInterval until ctx ends,
+// the stored import jobs no process is running: those a crash (kill -9)
+// interrupted resume after their last committed batch, no row twice. A
+// failed attempt is logged and tried again.
+func (s *Stack) ResumeImports(ctx context.Context) error {
+	t := time.NewTicker(importResumeInterval)
+	defer t.Stop()
+	for {
+		if err := s.Importer.ResumeStored(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Error("resume imports", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
 // Handler builds the HTTP API over the read models and commands; options
 // adjust the dependencies (tests shorten the read-your-writes bound).
 func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
@@ -207,6 +235,7 @@ func (s *Stack) Handler(options ...func(*api.Deps)) http.Handler {
 		Auth:             s.Tenants,
 		JWT:              s.JWT,
 		Requests:         s.Requests,
+		Importer:         s.Importer,
 		Logger:           s.Logger,
 		Ready:            func(ctx context.Context) error { return s.Pool.Ping(ctx) },
 		RateLimits:       s.Config.RateLimits,

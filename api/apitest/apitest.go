@@ -29,6 +29,7 @@ import (
 	"github.com/crmcore/crm/crmerr"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/eventstore"
+	"github.com/crmcore/crm/imports"
 	"github.com/crmcore/crm/projections"
 	"github.com/crmcore/crm/tenants"
 )
@@ -87,7 +88,8 @@ func New(tb testing.TB, openAPI []byte, dialect func(small bool) api.Dialect) *S
 	deps := func(maxBody int64) *api.Deps {
 		return &api.Deps{Commands: commands.New(store, Region), Readers: api.NewReaders(pool),
 			Waiter: projections.NewWaiter(store, eventstore.NewListener(pool, logger), logger),
-			Auth:   fixedKey{tenant: tenant}, Logger: logger, MaxBodyBytes: maxBody, WaitTimeout: time.Second}
+			Auth:   fixedKey{tenant: tenant}, Logger: logger, MaxBodyBytes: maxBody, WaitTimeout: time.Second,
+			Importer: imports.New(store, imports.Options{Region: Region})}
 	}
 	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
 	if err != nil {

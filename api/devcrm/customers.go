@@ -65,13 +65,7 @@ func (h *handlers) listCustomers(c *gin.Context) {
 	var bad *api.BadInput
 	f.Limit, f.Offset, bad = page(c)
 	if bad == nil {
-		f.Status, bad = oneOf(c, "status", customerStatuses)
-	}
-	if bad == nil {
-		f.Type, bad = oneOf(c, "type", customerTypes)
-	}
-	if bad == nil {
-		f.Search, bad = query(c, "search")
+		f.Status, f.Type, f.Search, bad = readCustomerQuery(c)
 	}
 	if bad != nil {
 		h.fail(c, bad)

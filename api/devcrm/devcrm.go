@@ -82,6 +82,7 @@ func (Dialect) Mount(r *gin.Engine, d *api.Deps) {
 	g.GET("/reports/leads", h.reportLeads)
 	g.GET("/reports/customers", h.reportCustomers)
 	g.GET("/analytics/dashboard", h.analyticsDashboard)
+	h.mountImports(r, g)
 }
 
 type handlers struct {

@@ -125,49 +125,27 @@ func (h *handlers) renderLeads(ctx context.Context, tenantID uuid.UUID, rows []l
 func (h *handlers) listLeads(c *gin.Context) {
 	ctx, tenantID := c.Request.Context(), api.Principal(c).TenantID
 	f := leads.Filter{TenantID: tenantID}
-	var status, assigned string
+	var q leadQuery
 	var bad *api.BadInput
 	f.Limit, f.Offset, bad = page(c)
 	if bad == nil {
-		status, bad = oneOf(c, "status", statuses)
-	}
-	if bad == nil {
-		f.Source, bad = query(c, "source")
-	}
-	if bad == nil {
-		f.Search, bad = query(c, "search")
-	}
-	if bad == nil {
-		assigned, bad = query(c, "assigned_to")
-	}
-	if bad == nil && assigned != "" {
-		p, err := domain.NormalizeProfile(domain.LeadProfile{AssignedTo: assigned}, "")
-		if err != nil {
-			bad = api.BadParam("assigned_to", "must be a UUID (or a user's email)")
-		}
-		f.AssignedTo = p.AssignedTo
+		q, bad = readLeadQuery(c)
 	}
 	if bad != nil {
 		h.fail(c, bad)
 		return
 	}
-	if status != "" {
-		key, name := statusOf(status)
-		if name != "" {
-			statuses, err := h.d.Pipelines.Statuses(ctx, tenantID)
-			if err != nil {
-				h.fail(c, err)
-				return
-			}
-			found, ok := domain.StatusBook(statuses).KeyByName(name)
-			if !ok { // the tenant has no such status yet: no lead holds it
-				c.JSON(http.StatusOK, list[lead]{Data: []lead{}, Limit: f.Limit, Offset: f.Offset})
-				return
-			}
-			key = found
-		}
-		f.Status = string(key)
+	f.Source, f.Search, f.AssignedTo = q.source, q.search, q.assignedTo
+	key, ok, err := h.statusKey(ctx, tenantID, q.status)
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
+	if !ok { // the tenant has no such status yet: no lead holds it
+		c.JSON(http.StatusOK, list[lead]{Data: []lead{}, Limit: f.Limit, Offset: f.Offset})
+		return
+	}
+	f.Status = key
 	rows, total, err := h.d.Leads.ListLeads(ctx, f)
 	if err != nil {
 		h.fail(c, err)

@@ -34,7 +34,7 @@ func runServe(ctx context.Context, cfg stack.Config, logger *slog.Logger) error 
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	stack.ServeMetrics(ctx, g, metrics, logger)
-	s.Go(ctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry, stack.Timers)
+	s.Go(ctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry, stack.Timers, stack.Imports)
 	g.Go(func() error { return stack.ServeHTTP(ctx, ln, s.Handler(), logger) })
 	return g.Wait()
 }

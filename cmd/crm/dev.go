@@ -125,7 +125,7 @@ func runDev(ctx context.Context, cfg stack.Config, args []string, stdout io.Writ
 
 	g, gctx := errgroup.WithContext(ctx)
 	stack.ServeMetrics(gctx, g, metrics, logger)
-	s.Go(gctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry, stack.Relay, stack.Projectors, stack.Timers)
+	s.Go(gctx, g, stack.Listener, stack.Waiter, stack.Statistics, stack.RequestExpiry, stack.Imports, stack.Relay, stack.Projectors, stack.Timers)
 	g.Go(func() error { return stack.ServeHTTP(gctx, ln, s.Handler(), logger) })
 	err = g.Wait()
 	logger.Info("shutting down")

@@ -13,6 +13,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/crmcore/crm/api/devcrm"
+	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/eventstore"
 	"github.com/crmcore/crm/imports"
 	"github.com/crmcore/crm/stack"
@@ -51,8 +53,11 @@ func runImport(ctx context.Context, cfg stack.Config, args []string, stdout, std
 	if err != nil {
 		return fmt.Errorf("tenant %q: %w (crm keys create --tenant NAME creates one)", *tenant, err)
 	}
-	im := imports.New(s.Store, imports.Options{Region: cfg.Region, Batch: *batch, Writers: *writers,
-		Metadata: eventstore.Metadata{Actor: "crm import", API: "cli"}})
+	// The file reads as POST /dev/crm/leads/import reads it: its sources,
+	// its statuses (negotiation and converted made on first use).
+	opts := devcrm.ImportOptions(commands.New(s.Store, cfg.Region), cfg.Region)
+	opts.Batch, opts.Writers, opts.Metadata = *batch, *writers, eventstore.Metadata{Actor: "crm import", API: "cli"}
+	im := imports.New(s.Store, opts)
 	job, existing, err := im.Submit(ctx, tenantID, filepath.Base(*file), f, false)
 	if err != nil {
 		return err
