@@ -92,11 +92,15 @@ func likePattern(q string) string {
 
 // exportPages writes table's rows matching where to w as CSV with columns,
 // a page of numbers at a time, each page in a read-only transaction whose
-// settings are those given (where reads them) — see Export.
+// settings are those given (where reads them) — see Export. A page is the
+// next exportPage numbers of the tenant's rows, whatever the filters (an
+// index-only probe finds its end; where filters within it), so no page
+// scans more than its own rows.
 func exportPages(ctx context.Context, pool *pgxpool.Pool, table, columns, where string, w io.Writer, settings map[string]string) (int64, error) {
+	tenant := settings["crm.export_tenant"]
 	var total, after int64
 	for page := 0; ; page++ {
-		var n, last int64
+		var last int64 // the page's last number; 0: the last page
 		err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 			names, values := make([]string, 0, len(settings)), make([]string, 0, len(settings))
 			for k, v := range settings {
@@ -106,26 +110,27 @@ func exportPages(ctx context.Context, pool *pgxpool.Pool, table, columns, where 
 				names, values); err != nil {
 				return err
 			}
-			// The page's end: the number of its last row.
-			err := tx.QueryRow(ctx, `select count(*), coalesce(max(number), 0) from (select number from `+table+`
-				where `+where+` and number > $1 order by number limit $2) p`, after, exportPage).Scan(&n, &last)
-			if err != nil || (n == 0 && page > 0) {
+			err := tx.QueryRow(ctx, `select coalesce((select number from `+table+` where tenant_id = $1 and number > $2
+				order by number offset $3 limit 1), 0)`, tenant, after, exportPage-1).Scan(&last)
+			if err != nil {
 				return err
 			}
-			header := ""
+			header, upTo := "", ""
 			if page == 0 {
 				header = ", header true"
 			}
-			_, err = tx.Conn().PgConn().CopyTo(ctx, w, `copy (select `+columns+` from `+table+` where `+where+`
-				and number > `+strconv.FormatInt(after, 10)+` and number <= `+strconv.FormatInt(last, 10)+`
-				order by number) to stdout with (format csv`+header+`)`)
+			if last != 0 {
+				upTo = " and number <= " + strconv.FormatInt(last, 10)
+			}
+			tag, err := tx.Conn().PgConn().CopyTo(ctx, w, `copy (select `+columns+` from `+table+` where `+where+`
+				and number > `+strconv.FormatInt(after, 10)+upTo+` order by number) to stdout with (format csv`+header+`)`)
+			total += tag.RowsAffected()
 			return err
 		})
 		if err != nil {
 			return total, fmt.Errorf("export: %w", err)
 		}
-		total += n
-		if n < exportPage {
+		if last == 0 {
 			return total, nil
 		}
 		after = last
