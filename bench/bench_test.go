@@ -42,7 +42,7 @@ func TestBenchRunsEveryWorkload(t *testing.T) {
 		}
 	}
 	for _, w := range []string{"durable writes", "write to visible", "relay", "replay", "lists", "counts", "kanban", "kpis",
-		"reports/leads", "reports/customers", "analytics/dashboard", "memory"} {
+		"reports/leads", "reports/customers", "analytics/dashboard", "CSV import", "CSV import, projectors paused", "CSV export", "memory"} {
 		if n := strings.Count(report, "\n| "+w+" | "); n != 1 {
 			t.Errorf("report has %d rows for %q, want 1:\n%s", n, w, report)
 		}
