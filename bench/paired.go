@@ -85,3 +85,69 @@ func (a apiCall) get(ctx context.Context, path string) ([]byte, error) {
 	}
 	return body, err
 }
+
+// routeQuery is a random query of a read route: its path under the route,
+// and how a note names it.
+type routeQuery interface {
+	path(route string) string
+	String() string
+}
+
+// routeBench is a read route timed against its raw SQL, one request at a
+// time: shape says what the queries ask, raw runs the same SQL via pgx,
+// total reads the figure both count from crm's answer.
+type routeBench[Q routeQuery] struct {
+	workload, route, shape string
+	raw                    func(Q) (int64, error)
+	total                  func(body []byte) (int64, error)
+}
+
+// timeRoutes times n GETs of each route through client against its raw SQL
+// in turn (timePaired), a query from next each round, and adds a row per
+// route (target p99 ≤ 10 ms): auth says what the requests carry ("with a
+// JWT"), tenant the tenant's size ("12 prospects").
+func timeRoutes[Q routeQuery](ctx context.Context, env *benchEnv, r *benchReport, client apiCall, n int, next func() Q,
+	auth, tenant string, routes ...routeBench[Q]) error {
+	for _, w := range routes {
+		env.logger.Info("bench: "+w.workload, "requests", n, "tenant", tenant)
+		var slowest time.Duration
+		var slowestQ Q
+		crmLat, rawLat, mismatches, done, err := timePaired(n, func(int) pairedRound {
+			q := next()
+			return pairedRound{
+				crm: func() (int64, error) {
+					body, err := client.get(ctx, q.path(w.route))
+					if err != nil {
+						return 0, err
+					}
+					return w.total(body)
+				},
+				raw: func() (int64, error) { return w.raw(q) },
+				seen: func(_, rawD time.Duration) {
+					if rawD > slowest {
+						slowest, slowestQ = rawD, q
+					}
+				},
+			}
+		})
+		if err != nil {
+			return err
+		}
+		crmP99, rawP99 := crmLat.pct(0.99), rawLat.pct(0.99)
+		r.add(benchRow{
+			workload: w.workload,
+			crm: fmt.Sprintf("p50 %s, p99 %s (%d GET %s %s: %s; %s in the tenant)",
+				ms(crmLat.pct(0.5)), ms(crmP99), done, w.route, auth, w.shape, tenant),
+			baseline: fmt.Sprintf("p50 %s, p99 %s (the same SQL via pgx)", ms(rawLat.pct(0.5)), ms(rawP99)),
+			ratio:    ratio(float64(crmP99), float64(rawP99)) + " (p99)",
+			target:   "p99 ≤ 10 ms",
+			met:      crmP99 <= 10*time.Millisecond,
+		})
+		if mismatches > 0 {
+			r.note("%s: %d of %d requests answered other figures than the raw SQL: the baseline no longer matches the reader",
+				w.workload, mismatches, done)
+		}
+		r.note("%s: slowest raw query %s (%s)", w.workload, ms(slowest), slowestQ)
+	}
+	return nil
+}

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -134,12 +133,10 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 	}
 	client := apiCall{client: newBenchClient(1), baseURL: env.baseURL, key: env.token}
 	n := max(200, min(cfg.Scale, 2000))
-	for _, w := range []struct {
-		workload, route, shape string
-		raw                    func(kanbanQuery) (int64, error)
-		total                  func([]byte) (int64, error)
-	}{
-		{"kanban", "/prospects/grouped", "a page of 10 or 25 per category, sorted by id, company, account value or last contact, type/source filters",
+	rng := rand.New(rand.NewPCG(3, 4))
+	return timeRoutes(ctx, env, r, client, n, func() kanbanQuery { return randomKanbanQuery(rng) },
+		"with a JWT", fmt.Sprintf("%d prospects", prospects),
+		routeBench[kanbanQuery]{"kanban", "/prospects/grouped", "a page of 10 or 25 per category, sorted by id, company, account value or last contact, type/source filters",
 			func(q kanbanQuery) (int64, error) { return rawKanban(ctx, env.s.Pool, env.tenantID, q) },
 			func(body []byte) (int64, error) {
 				var k struct{ Categories []struct{ Count int64 } }
@@ -150,7 +147,7 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 				}
 				return sum, err
 			}},
-		{"kpis", "/prospects/kpis", "count and account value per category, type/source filters",
+		routeBench[kanbanQuery]{"kpis", "/prospects/kpis", "count and account value per category, type/source filters",
 			func(q kanbanQuery) (int64, error) {
 				return rawKPIs(ctx, env.s.Pool, q.filter(env.tenantID))
 			},
@@ -162,47 +159,5 @@ func benchProspects(ctx context.Context, env *benchEnv, cfg benchConfig, r *benc
 					sum += c.Count
 				}
 				return sum, err
-			}},
-	} {
-		env.logger.Info("bench: "+w.workload, "requests", n, "prospects", prospects)
-		rng := rand.New(rand.NewPCG(3, 4))
-		var slowest time.Duration
-		var slowestQ kanbanQuery
-		crmLat, rawLat, mismatches, done, err := timePaired(n, func(int) pairedRound {
-			q := randomKanbanQuery(rng)
-			return pairedRound{
-				crm: func() (int64, error) {
-					body, err := client.get(ctx, q.path(w.route))
-					if err != nil {
-						return 0, err
-					}
-					return w.total(body)
-				},
-				raw: func() (int64, error) { return w.raw(q) },
-				seen: func(_, rawD time.Duration) {
-					if rawD > slowest {
-						slowest, slowestQ = rawD, q
-					}
-				},
-			}
-		})
-		if err != nil {
-			return err
-		}
-		crmP99, rawP99 := crmLat.pct(0.99), rawLat.pct(0.99)
-		r.add(benchRow{
-			workload: w.workload,
-			crm: fmt.Sprintf("p50 %s, p99 %s (%d GET %s with a JWT: %s; %d prospects in the tenant)",
-				ms(crmLat.pct(0.5)), ms(crmP99), done, w.route, w.shape, prospects),
-			baseline: fmt.Sprintf("p50 %s, p99 %s (the same SQL via pgx)", ms(rawLat.pct(0.5)), ms(rawP99)),
-			ratio:    ratio(float64(crmP99), float64(rawP99)) + " (p99)",
-			target:   "p99 ≤ 10 ms",
-			met:      crmP99 <= 10*time.Millisecond,
-		})
-		if mismatches > 0 {
-			r.note("%s: %d of %d requests counted other prospects than the raw SQL: the baseline no longer matches the reader", w.workload, mismatches, done)
-		}
-		r.note("%s: slowest raw query %s (%s)", w.workload, ms(slowest), slowestQ)
-	}
-	return nil
+			}})
 }

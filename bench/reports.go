@@ -262,62 +262,17 @@ func benchReports(ctx context.Context, env *benchEnv, cfg benchConfig, r *benchR
 		err := json.Unmarshal(body, &t)
 		return t.Total, err
 	}
-	for _, w := range []struct {
-		workload, route, shape string
-		raw                    func(reportQuery) (int64, error)
-		total                  func([]byte) (int64, error)
-		windowed               bool
-	}{
-		{"reports/leads", "/dev/crm/reports/leads", "by status and source, converted, new per day; no window or one of 7, 30 or 90 days",
-			func(q reportQuery) (int64, error) { return rawLeadReport(ctx, env.s.Pool, env.tenantID, q) }, whole, true},
-		{"reports/customers", "/dev/crm/reports/customers", "by type, status and order segment, new per day; no window or one of 7, 30 or 90 days",
-			func(q reportQuery) (int64, error) { return rawCustomerReport(ctx, env.s.Pool, env.tenantID, q) }, whole, true},
-		{"analytics/dashboard", "/dev/crm/analytics/dashboard", "leads, customers, orders and feedback figures",
-			func(reportQuery) (int64, error) { return rawDashboard(ctx, env.s.Pool, env.tenantID) },
-			total("leads", "customers", "orders"), false},
-	} {
-		env.logger.Info("bench: "+w.workload, "requests", n, "leads", nLeads, "customers", nCustomers)
-		rng := rand.New(rand.NewPCG(5, 6))
-		var slowest time.Duration
-		var slowestQ reportQuery
-		crmLat, rawLat, mismatches, done, err := timePaired(n, func(int) pairedRound {
-			var q reportQuery
-			if w.windowed {
-				q = randomReportQuery(rng)
-			}
-			return pairedRound{
-				crm: func() (int64, error) {
-					body, err := client.get(ctx, q.path(w.route))
-					if err != nil {
-						return 0, err
-					}
-					return w.total(body)
-				},
-				raw: func() (int64, error) { return w.raw(q) },
-				seen: func(_, rawD time.Duration) {
-					if rawD > slowest {
-						slowest, slowestQ = rawD, q
-					}
-				},
-			}
-		})
-		if err != nil {
-			return err
-		}
-		crmP99, rawP99 := crmLat.pct(0.99), rawLat.pct(0.99)
-		r.add(benchRow{
-			workload: w.workload,
-			crm: fmt.Sprintf("p50 %s, p99 %s (%d GET %s with an API key: %s; %d leads, %d customers in the tenant)",
-				ms(crmLat.pct(0.5)), ms(crmP99), done, w.route, w.shape, nLeads, nCustomers),
-			baseline: fmt.Sprintf("p50 %s, p99 %s (the same SQL via pgx)", ms(rawLat.pct(0.5)), ms(rawP99)),
-			ratio:    ratio(float64(crmP99), float64(rawP99)) + " (p99)",
-			target:   "p99 ≤ 10 ms",
-			met:      crmP99 <= 10*time.Millisecond,
-		})
-		if mismatches > 0 {
-			r.note("%s: %d of %d requests counted other figures than the raw SQL: the baseline no longer matches the reader", w.workload, mismatches, done)
-		}
-		r.note("%s: slowest raw query %s (%s)", w.workload, ms(slowest), slowestQ)
+	rng := rand.New(rand.NewPCG(5, 6))
+	tenant := fmt.Sprintf("%d leads, %d customers", nLeads, nCustomers)
+	if err := timeRoutes(ctx, env, r, client, n, func() reportQuery { return randomReportQuery(rng) }, "with an API key", tenant,
+		routeBench[reportQuery]{"reports/leads", "/dev/crm/reports/leads", "by status and source, converted, new per day; no window or one of 7, 30 or 90 days",
+			func(q reportQuery) (int64, error) { return rawLeadReport(ctx, env.s.Pool, env.tenantID, q) }, whole},
+		routeBench[reportQuery]{"reports/customers", "/dev/crm/reports/customers", "by type, status and order segment, new per day; no window or one of 7, 30 or 90 days",
+			func(q reportQuery) (int64, error) { return rawCustomerReport(ctx, env.s.Pool, env.tenantID, q) }, whole}); err != nil {
+		return err
 	}
-	return nil
+	return timeRoutes(ctx, env, r, client, n, func() reportQuery { return reportQuery{} }, "with an API key", tenant,
+		routeBench[reportQuery]{"analytics/dashboard", "/dev/crm/analytics/dashboard", "leads, customers, orders and feedback figures",
+			func(reportQuery) (int64, error) { return rawDashboard(ctx, env.s.Pool, env.tenantID) },
+			total("leads", "customers", "orders")})
 }
