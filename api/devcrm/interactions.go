@@ -187,7 +187,7 @@ func commentInteractionID(leadID uuid.UUID, commentID int64) uuid.UUID {
 // leadComments returns the lead's comments, folded from its stream, the
 // live ones (a redacted comment has id 0).
 func (h *handlers) leadComments(ctx context.Context, tenantID, leadID uuid.UUID) ([]leads.Comment, error) {
-	events, err := h.d.Commands.CommentEvents(ctx, tenantID, leadID)
+	events, err := h.d.Commands.AllCommentEvents(ctx, tenantID, leadID)
 	if err != nil {
 		return nil, err
 	}
