@@ -167,6 +167,9 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p) // a handler cut a started answer short (and logged why): net/http aborts the connection
+				}
 				logger.Error("panic serving request", "panic", p, "path", c.FullPath(), "request_id", c.GetString(HeaderRequestID))
 				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
 			}

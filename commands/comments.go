@@ -116,6 +116,19 @@ func (h *Handler) CommentEvents(ctx context.Context, tenantID, leadID uuid.UUID,
 	for i, id := range ids {
 		matches[i] = json.RawMessage(`{"comment_id":` + strconv.FormatInt(id, 10) + `}`)
 	}
+	return h.commentEvents(ctx, tenantID, leadID, matches)
+}
+
+// AllCommentEvents returns the events of a lead's stream that wrote any of
+// its comments (a lead holds at most domain.MaxCommentsPerLead), read
+// without the rest of the stream.
+func (h *Handler) AllCommentEvents(ctx context.Context, tenantID, leadID uuid.UUID) ([]eventstore.Event, error) {
+	return h.commentEvents(ctx, tenantID, leadID, []json.RawMessage{json.RawMessage(`{}`)})
+}
+
+// commentEvents returns the lead's comment events whose data contains one
+// of matches.
+func (h *Handler) commentEvents(ctx context.Context, tenantID, leadID uuid.UUID, matches []json.RawMessage) ([]eventstore.Event, error) {
 	events, err := h.store.ReadStreamMatching(ctx, tenantID, leadID, []string{domain.CommentAdded, domain.CommentEdited}, matches)
 	if err != nil {
 		return nil, fmt.Errorf("comments of lead %s: %w", leadID, err)

@@ -76,11 +76,49 @@ func (h *handlers) listCustomers(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	out := list[customer]{Data: make([]customer, len(rows)), Total: total, Limit: f.Limit, Offset: f.Offset}
-	for i, r := range rows {
-		out.Data[i] = customerOf(r)
+	shown, err := h.showCustomers(c.Request.Context(), f.TenantID, rows...)
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, list[customer]{Data: shown, Total: total, Limit: f.Limit, Offset: f.Offset})
+}
+
+// showCustomers shows rows, each lead_id null once that lead is deleted
+// (decision 19: deleting a converted lead keeps the customer; the read
+// model keeps the id the customer was created with).
+func (h *handlers) showCustomers(ctx context.Context, tenantID uuid.UUID, rows ...customers.Customer) ([]customer, error) {
+	var leadIDs []uuid.UUID
+	for _, r := range rows {
+		if r.LeadID != uuid.Nil {
+			leadIDs = append(leadIDs, r.LeadID)
+		}
+	}
+	live := map[uuid.UUID]bool{}
+	if len(leadIDs) > 0 {
+		var err error
+		if live, err = h.d.Leads.LiveLeads(ctx, tenantID, leadIDs); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]customer, len(rows))
+	for i, r := range rows {
+		if !live[r.LeadID] {
+			r.LeadID = uuid.Nil
+		}
+		out[i] = customerOf(r)
+	}
+	return out, nil
+}
+
+// showCustomer answers status with row as showCustomers shows it.
+func (h *handlers) showCustomer(c *gin.Context, status int, row customers.Customer) {
+	shown, err := h.showCustomers(c.Request.Context(), api.Principal(c).TenantID, row)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(status, shown[0])
 }
 
 // customerIn resolves the path's customer id inside the caller's tenant
@@ -91,7 +129,7 @@ func (h *handlers) customerIn(c *gin.Context) (customers.Customer, bool) {
 
 func (h *handlers) getCustomer(c *gin.Context) {
 	if row, ok := h.customerIn(c); ok {
-		c.JSON(http.StatusOK, customerOf(row))
+		h.showCustomer(c, http.StatusOK, row)
 	}
 }
 
@@ -101,7 +139,7 @@ func (h *handlers) answerCustomer(c *gin.Context, status int, res commands.Custo
 	if h.d.AwaitReadModels(c, res.Position, readModels...) {
 		row, err := h.d.Customers.Get(c.Request.Context(), api.Principal(c).TenantID, res.CustomerID)
 		if err == nil {
-			c.JSON(status, customerOf(row))
+			h.showCustomer(c, status, row)
 			return
 		}
 		if !errors.Is(err, projections.ErrNotFound) {

@@ -23,30 +23,40 @@ const recentAnswers = 10
 
 // feedbackShown is a feedback request as the API shows it: the answer's
 // fields are null until it is received (comment and category also when
-// not given), closed_at is when it was received or expired.
+// not given), closed_at is when it was received or expired; reminders
+// counts the reminders sent (0 to 2), last_reminded_at the last one's time
+// (null before the first).
 type feedbackShown struct {
-	ID          uuid.UUID  `json:"id"`
-	CustomerID  uuid.UUID  `json:"customer_id"`
-	Status      string     `json:"status"`
-	Rating      *int       `json:"rating"`
-	Comment     *string    `json:"comment"`
-	Category    *string    `json:"category"`
-	RequestedAt time.Time  `json:"requested_at"`
-	ClosedAt    *time.Time `json:"closed_at"`
+	ID             uuid.UUID  `json:"id"`
+	CustomerID     uuid.UUID  `json:"customer_id"`
+	Status         string     `json:"status"`
+	Rating         *int       `json:"rating"`
+	Comment        *string    `json:"comment"`
+	Category       *string    `json:"category"`
+	RequestedAt    time.Time  `json:"requested_at"`
+	ClosedAt       *time.Time `json:"closed_at"`
+	Reminders      int        `json:"reminders"`
+	LastRemindedAt *time.Time `json:"last_reminded_at"`
 }
 
 func feedbackOf(f feedback.Feedback) feedbackShown {
 	out := feedbackShown{ID: f.ID, CustomerID: f.CustomerID, Status: string(f.Status), Comment: optional(f.Comment),
-		Category: optional(f.Category), RequestedAt: f.RequestedAt.UTC()}
+		Category: optional(f.Category), RequestedAt: f.RequestedAt.UTC(), ClosedAt: utcOrNil(f.ClosedAt),
+		Reminders: f.Reminders, LastRemindedAt: utcOrNil(f.LastRemindedAt)}
 	if f.Rating != 0 {
 		r := f.Rating
 		out.Rating = &r
 	}
-	if !f.ClosedAt.IsZero() {
-		t := f.ClosedAt.UTC()
-		out.ClosedAt = &t
-	}
 	return out
+}
+
+// utcOrNil is t in UTC, or nil for the zero time.
+func utcOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // answerFeedback answers a feedback write.

@@ -290,7 +290,10 @@ func (h *handlers) importErrors(c *gin.Context) {
 
 // streamCSV answers 200 text/csv, an attachment named name, with what
 // write writes. An error before the first byte is answered in the API's
-// shape; after it, the answer is cut short and the error logged.
+// shape; after it the error is logged and the connection aborted
+// (http.ErrAbortHandler): the chunked body then lacks its terminating
+// chunk (HTTP/2: the stream is reset), so no client takes the cut file for
+// a complete 200.
 func (h *handlers) streamCSV(c *gin.Context, name string, write func(io.Writer) error) {
 	w := &lazyCSV{c: c, name: name}
 	if err := write(w); err != nil {
@@ -298,8 +301,9 @@ func (h *handlers) streamCSV(c *gin.Context, name string, write func(io.Writer) 
 			h.fail(c, err)
 			return
 		}
-		h.d.Logger.Error("CSV answer cut short", "err", err, "route", c.FullPath(), "request_id", c.GetString(api.HeaderRequestID))
-		return
+		h.d.Logger.Error("CSV answer cut short, connection aborted", "err", err, "route", c.FullPath(),
+			"request_id", c.GetString(api.HeaderRequestID))
+		panic(http.ErrAbortHandler)
 	}
 	w.start()
 }

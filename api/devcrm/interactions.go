@@ -1,9 +1,11 @@
 package devcrm
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,6 +15,8 @@ import (
 	"github.com/crmcore/crm/commands"
 	"github.com/crmcore/crm/domain"
 	"github.com/crmcore/crm/projections"
+	"github.com/crmcore/crm/projections/calllogs"
+	"github.com/crmcore/crm/projections/leads"
 	"github.com/crmcore/crm/projections/records"
 )
 
@@ -130,19 +134,123 @@ func (h *handlers) listInteractions(s side) gin.HandlerFunc {
 		if !ok {
 			return
 		}
+		ctx, tenantID := c.Request.Context(), api.Principal(c).TenantID
 		// An owner holds at most domain.MaxInteractionsPerOwner: the page
 		// is cut here.
-		rows, err := h.d.Records.Interactions(c.Request.Context(), api.Principal(c).TenantID, owner.ID)
+		rows, err := h.d.Records.Interactions(ctx, tenantID, owner.ID)
 		if err != nil {
 			h.fail(c, err)
 			return
 		}
-		out := list[any]{Data: []any{}, Total: int64(len(rows)), Limit: limit, Offset: offset}
-		for i := offset; i < len(rows) && i < offset+limit; i++ {
-			out.Data = append(out.Data, s.show(rows[i]))
+		all := make([]dated, len(rows))
+		for i, r := range rows {
+			all[i] = dated{at: r.OccurredAt, shown: s.show(r)}
+		}
+		total := int64(len(rows))
+		if s.stream == domain.LeadStream {
+			more, n, err := h.leadReadOnly(ctx, tenantID, owner.ID, offset+limit)
+			if err != nil {
+				h.fail(c, err)
+				return
+			}
+			all, total = append(all, more...), total+n
+			// Each source is latest first; a tie keeps interactions, then
+			// call logs, then comments.
+			slices.SortStableFunc(all, func(a, b dated) int { return b.at.Compare(a.at) })
+		}
+		out := list[any]{Data: []any{}, Total: total, Limit: limit, Offset: offset}
+		for i := offset; i < len(all) && i < offset+limit; i++ {
+			out.Data = append(out.Data, all[i].shown)
 		}
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// dated is an item of an interaction list and its date, the list's order.
+type dated struct {
+	at    time.Time
+	shown any
+}
+
+// commentIDSpace is the UUID namespace of the ids a lead's comments show
+// with among its interactions (written in openapi.json).
+var commentIDSpace = uuid.MustParse("0b6d3f3e-5c2a-4d8e-9f7b-1a2c3d4e5f60")
+
+// commentInteractionID is the interaction id comment commentID of the lead
+// shows with: a name-based (SHA-1, version 5) UUID of
+// "<lead id>/comments/<comment id>" in commentIDSpace, the same on every
+// read.
+func commentInteractionID(leadID uuid.UUID, commentID int64) uuid.UUID {
+	return uuid.NewSHA1(commentIDSpace, []byte(leadID.String()+"/comments/"+strconv.FormatInt(commentID, 10)))
+}
+
+// leadComments returns the lead's comments, folded from its stream, the
+// live ones (a redacted comment has id 0).
+func (h *handlers) leadComments(ctx context.Context, tenantID, leadID uuid.UUID) ([]leads.Comment, error) {
+	events, err := h.d.Commands.AllCommentEvents(ctx, tenantID, leadID)
+	if err != nil {
+		return nil, err
+	}
+	folded, err := leads.FoldComments(events)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(folded, func(c leads.Comment) bool { return c.ID == 0 }), nil
+}
+
+// leadReadOnly returns the lead's call logs (type call) and comments (type
+// note) as its interactions show them, each source latest first, and how
+// many there are: written through other APIs (decision 16), read-only
+// here. Of the call logs only the first upTo are read (a page can show no
+// more of them); a lead holds at most domain.MaxCommentsPerLead comments.
+func (h *handlers) leadReadOnly(ctx context.Context, tenantID, leadID uuid.UUID, upTo int) ([]dated, int64, error) {
+	calls, n, err := h.d.CallLogs.ListCallLogs(ctx, calllogs.Filter{TenantID: tenantID, LeadID: leadID, Limit: upTo})
+	if err != nil {
+		return nil, 0, err
+	}
+	comments, err := h.leadComments(ctx, tenantID, leadID)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]dated, 0, len(calls)+len(comments))
+	for _, r := range calls {
+		out = append(out, dated{at: r.CalledAt, shown: leadInteraction{ID: r.ID, LeadID: leadID, Type: string(domain.KindCall),
+			Notes: optional(r.Notes), Date: r.CalledAt.UTC(), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.CreatedAt.UTC()}})
+	}
+	for i := len(comments) - 1; i >= 0; i-- {
+		cm := comments[i]
+		out = append(out, dated{at: cm.CreatedAt, shown: leadInteraction{ID: commentInteractionID(leadID, cm.ID), LeadID: leadID,
+			Type: string(domain.KindNote), Notes: optional(cm.Content), Date: cm.CreatedAt.UTC(), CreatedAt: cm.CreatedAt.UTC(),
+			UpdatedAt: cm.UpdatedAt.UTC()}})
+	}
+	return out, n + int64(len(comments)), nil
+}
+
+// readOnlyRefusal is the 409 of a write to id, the lead's call log or
+// comment (read-only among its interactions), or nil when id is neither.
+func (h *handlers) readOnlyRefusal(ctx context.Context, tenantID, leadID, id uuid.UUID) (*api.BadInput, error) {
+	call, err := h.d.CallLogs.GetCallLog(ctx, tenantID, id)
+	if err == nil && call.LeadID == leadID {
+		return readOnly("a call log is changed through the Cratio API (/api/v1/call-logs), not here"), nil
+	}
+	if err != nil && !errors.Is(err, projections.ErrNotFound) {
+		return nil, err
+	}
+	comments, err := h.leadComments(ctx, tenantID, leadID)
+	if err != nil {
+		return nil, err
+	}
+	for _, cm := range comments {
+		if commentInteractionID(leadID, cm.ID) == id {
+			return readOnly("a comment is changed through the Leads API (/leads/comments/{id}), not here"), nil
+		}
+	}
+	return nil, nil
+}
+
+// readOnly is the 409 of a write to an interaction another API writes.
+func readOnly(reason string) *api.BadInput {
+	return &api.BadInput{Status: http.StatusConflict, Code: "read_only", Field: "interactionId", Reason: reason}
 }
 
 // interactionEdit is a decoded interaction body.
@@ -238,9 +346,21 @@ func (h *handlers) interactionIn(c *gin.Context, s side) (int64, bool) {
 		h.fail(c, bad)
 		return 0, false
 	}
-	owner, n, err := h.d.Commands.InteractionByID(c.Request.Context(), api.Principal(c).TenantID, id)
+	ctx, tenantID := c.Request.Context(), api.Principal(c).TenantID
+	owner, n, err := h.d.Commands.InteractionByID(ctx, tenantID, id)
 	if errors.Is(err, domain.ErrRecordNotFound) || (err == nil && (owner.ID != ownerID || owner.Stream != s.stream)) {
-		h.fail(c, notFound("interaction"))
+		refusal := notFound("interaction")
+		if s.stream == domain.LeadStream && errors.Is(err, domain.ErrRecordNotFound) {
+			conflict, err := h.readOnlyRefusal(ctx, tenantID, ownerID, id)
+			if err != nil {
+				h.fail(c, err)
+				return 0, false
+			}
+			if conflict != nil {
+				refusal = conflict
+			}
+		}
+		h.fail(c, refusal)
 		return 0, false
 	}
 	if err != nil {

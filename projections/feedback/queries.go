@@ -35,16 +35,21 @@ type Feedback struct {
 	Category    string // lower case; "" when none was given
 	RequestedAt time.Time
 	ClosedAt    time.Time // when received or expired; zero while requested
+	// Reminders counts the reminders sent (0 to 2), LastRemindedAt the
+	// last one's time (zero before the first).
+	Reminders      int
+	LastRemindedAt time.Time
 }
 
-const feedbackColumns = `id, customer_id, status, rating, comment, category, requested_at, closed_at`
+const feedbackColumns = `id, customer_id, status, rating, comment, category, requested_at, closed_at, reminders, last_reminded_at`
 
 func scanFeedback(row pgx.Row) (Feedback, error) {
 	var f Feedback
-	var rating int16
-	var closed pgtype.Timestamptz
-	err := row.Scan(&f.ID, &f.CustomerID, &f.Status, &rating, &f.Comment, &f.Category, &f.RequestedAt, &closed)
-	f.Rating, f.ClosedAt = int(rating), closed.Time
+	var rating, reminders int16
+	var closed, reminded pgtype.Timestamptz
+	err := row.Scan(&f.ID, &f.CustomerID, &f.Status, &rating, &f.Comment, &f.Category, &f.RequestedAt, &closed,
+		&reminders, &reminded)
+	f.Rating, f.ClosedAt, f.Reminders, f.LastRemindedAt = int(rating), closed.Time, int(reminders), reminded.Time
 	return f, err
 }
 
