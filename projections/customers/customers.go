@@ -85,7 +85,8 @@ create table if not exists rm_lead_customers (
 
 // Apply implements projections.Projection: it loads the row e can change
 // (a customer's, or a lead's link to its customer), folds e into it as the
-// bulk rebuild does, and writes back the difference.
+// bulk rebuild does, and writes back the difference; a lead's delete also
+// nulls lead_id of its customers.
 func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	switch {
 	case e.StreamType == domain.CustomerStream && slices.Contains(customerRowEvents, e.Type):
