@@ -62,7 +62,10 @@ type Job struct {
 	FinishedAt     *time.Time `json:"finished_at,omitempty"`
 	// Stored says the file is kept in Postgres until the job ends, so any
 	// process can resume it; else the caller hands it to Run again.
-	Stored    bool `json:"-"`
+	Stored bool `json:"-"`
+	// meta is who submitted the job (actor, API, API key): its events
+	// carry it whichever process runs them.
+	meta      eventstore.Metadata
 	header    []string
 	batchSize int
 	// runFrom and runStart are where this process's run began, for the rate.
@@ -208,11 +211,20 @@ const chunkSize = 1 << 20
 // the background and must resume after a crash of any process; without,
 // the caller hands the file to Run itself (the CLI re-reads it on a rerun).
 func (im *Importer) Submit(ctx context.Context, tenant uuid.UUID, name string, src io.ReadSeeker, store bool) (job Job, existing bool, err error) {
-	info, err := Inspect(src)
+	return im.SubmitKind(ctx, tenant, KindLeads, name, src, store)
+}
+
+// SubmitKind is Submit of a file of kind (KindLeads, KindCustomers).
+func (im *Importer) SubmitKind(ctx context.Context, tenant uuid.UUID, kindName, name string, src io.ReadSeeker, store bool) (job Job, existing bool, err error) {
+	k, err := im.kindOf(kindName)
 	if err != nil {
 		return Job{}, false, err
 	}
-	return im.submit(ctx, tenant, im.leads, name, info, src, store)
+	info, err := inspect(src, k.cols)
+	if err != nil {
+		return Job{}, false, err
+	}
+	return im.submit(ctx, tenant, k, name, info, src, store)
 }
 
 // submit records the job of kind k of the file src that inspect described
@@ -226,12 +238,15 @@ func (im *Importer) submit(ctx context.Context, tenant uuid.UUID, k *kind, name 
 	if err != nil {
 		return Job{}, false, err
 	}
+	// Who submitted the job, not the request that did: its events carry
+	// this whichever process runs it.
+	meta := eventstore.Metadata{Actor: im.opts.Metadata.Actor, APIKeyID: im.opts.Metadata.APIKeyID, API: im.opts.Metadata.API}
 	err = pgx.BeginFunc(ctx, im.store.Pool(), func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `insert into import_jobs (id, tenant_id, kind, sha256, file_name, size, rows_total,
-				batch_size, state, ignored_columns, header, stored)
-			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				batch_size, state, ignored_columns, header, stored, metadata)
+			values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			on conflict (tenant_id, kind, sha256) do nothing`,
-			id, tenant, k.name, sum, name, info.Size, info.Rows, im.opts.Batch, StateQueued, nonNil(info.Ignored), info.Header, store)
+			id, tenant, k.name, sum, name, info.Size, info.Rows, im.opts.Batch, StateQueued, nonNil(info.Ignored), info.Header, store, meta)
 		if err != nil {
 			return fmt.Errorf("submit import: %w", err)
 		}
@@ -285,7 +300,7 @@ func nonNil(s []string) []string {
 // j: the progress is the sum of the job's batches.
 const jobColumns = `j.id, j.tenant_id, j.kind, encode(j.sha256, 'hex'), j.file_name, j.size, j.state, j.rows_total,
 	coalesce(b.rows, 0), coalesce(b.imported, 0), coalesce(b.failed, 0), j.ignored_columns, j.error, j.created_at,
-	j.started_at, greatest(j.updated_at, b.last), j.finished_at, j.stored, j.header, j.batch_size
+	j.started_at, greatest(j.updated_at, b.last), j.finished_at, j.stored, j.header, j.batch_size, j.metadata
 	from import_jobs j left join lateral (select sum(rows) as rows, sum(imported) as imported, sum(failed) as failed,
 		max(created_at) as last from import_batches where job_id = j.id) b on true`
 
@@ -293,7 +308,7 @@ func scanJob(row pgx.Row) (Job, error) {
 	var j Job
 	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.SHA256, &j.FileName, &j.Size, &j.State, &j.RowsTotal, &j.RowsDone,
 		&j.RowsImported, &j.RowsFailed, &j.IgnoredColumns, &j.Error, &j.CreatedAt, &j.StartedAt, &j.UpdatedAt,
-		&j.FinishedAt, &j.Stored, &j.header, &j.batchSize)
+		&j.FinishedAt, &j.Stored, &j.header, &j.batchSize, &j.meta)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Job{}, ErrJobNotFound
 	}

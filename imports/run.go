@@ -156,8 +156,7 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 	defer cancel(nil)
 	batches := make(chan batch, im.opts.Writers)
 	go im.prepare(ctx, tenant, k, rd, job.batchSize, done, batches)
-	meta := im.opts.Metadata
-	meta.CorrelationID = id.String()
+	meta := im.metadata(job)
 	// Batches are written side by side, each in its own transaction; the
 	// first failure stops them all.
 	var mu sync.Mutex // guards job and readErr
@@ -210,6 +209,19 @@ func (im *Importer) Run(ctx context.Context, tenant, id uuid.UUID, src io.Reader
 		return job, readErr
 	}
 	return im.finish(ctx, job)
+}
+
+// metadata is what the events of job's run carry: the job's submitter
+// (actor, API, API key) and the running Importer's request id, with the
+// job's id as the correlation id. A job submitted before jobs kept their
+// submitter carries the running Importer's.
+func (im *Importer) metadata(job Job) eventstore.Metadata {
+	meta := im.opts.Metadata
+	if m := job.meta; m.Actor != "" || m.APIKeyID != "" || m.API != "" {
+		meta.Actor, meta.APIKeyID, meta.API = job.meta.Actor, job.meta.APIKeyID, job.meta.API
+	}
+	meta.CorrelationID = job.ID.String()
+	return meta
 }
 
 // jobLockSpace is the advisory lock namespace of running jobs.

@@ -184,11 +184,41 @@ func TestCustomerQueries(t *testing.T) {
 	notFound(t, "customer of a lead whose customer was deleted", err)
 	_, err = r.CustomerOfLead(ctx, a.c.TenantID, lead.LeadID)
 	notFound(t, "customer of a deleted lead", err)
-	if got, err := r.Get(ctx, a.c.TenantID, cs[0].ID()); err != nil || got.LeadID != lead.LeadID {
-		t.Errorf("a deleted lead's customer stays, naming it: %+v, %v", got, err)
+	if got, err := r.Get(ctx, a.c.TenantID, cs[0].ID()); err != nil || got.LeadID != uuid.Nil {
+		t.Errorf("a deleted lead's customer stays, its lead_id null: %+v, %v", got, err)
 	}
 	if n := rowCount(t, ctx, store, "public", "rm_lead_customers"); n != 1 {
 		t.Errorf("%d links left, want the deleted customer's", n)
+	}
+	// A customer created naming the lead after its delete (a race the
+	// command's check can lose) shows no lead either, and a rebuild has
+	// them as applying the events did.
+	late := uuid.Must(uuid.NewV7())
+	events, err := domain.CreateCustomer(late, 6, lead.LeadID, domain.CustomerProfile{Name: "Late", Emails: []string{"late@example.com"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, _ := hs.encode(events...)
+	hs.commit(a, eventstore.StreamAppend{StreamType: domain.CustomerStream, StreamID: late, ExpectedVersion: eventstore.NoStream, Events: created})
+	again := hs.createCustomer(a, 7, other.LeadID, domain.CustomerProfile{Name: "Again", Emails: []string{"again@example.com"}})
+	applyCommitted(t, hs, &from)
+	if got, err := r.Get(ctx, a.c.TenantID, late); err != nil || got.LeadID != uuid.Nil {
+		t.Errorf("a customer naming a deleted lead: %+v, %v", got, err)
+	}
+	if got, err := r.Get(ctx, a.c.TenantID, again.ID()); err != nil || got.LeadID != other.LeadID {
+		t.Errorf("a live lead's customer: %+v, %v", got, err)
+	}
+	bulk, err := projections.Rebuild(ctx, store, customers.Projection{}, "bulk_customers", true)
+	if bulk != nil {
+		defer bulk.Drop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAsPerEvent(t, ctx, store, customers.Projection{}, bulk, "bulk")
+	var linked int
+	if err := store.Pool().QueryRow(ctx, `select count(*) from `+bulk.Schema()+`.rm_customers where lead_id is not null`).Scan(&linked); err != nil || linked != 1 {
+		t.Errorf("rebuilt: %d customers with a lead, want the live lead's (%v)", linked, err)
 	}
 }
 

@@ -20,8 +20,9 @@ import (
 	"github.com/crmcore/crm/stack"
 )
 
-// runImport is `crm import --tenant NAME --file F [--data DIR]`: it imports
-// a CSV file of leads into the tenant, as POST /dev/crm/leads/import does,
+// runImport is `crm import --tenant NAME --file F [--kind leads|customers]
+// [--data DIR]`: it imports a CSV file of leads (or customers) into the
+// tenant, as POST /dev/crm/leads/import (/customers/import) does,
 // showing rows, rate and ETA (a bar when stdout is a terminal, a line every
 // few seconds otherwise). The job is keyed by the file's SHA-256: the same
 // command run again after a crash or a Ctrl-C resumes after the last
@@ -31,12 +32,14 @@ func runImport(ctx context.Context, cfg stack.Config, args []string, stdout, std
 	fs.SetOutput(stderr)
 	data := fs.String("data", "", "data folder of a running crm dev (instead of DATABASE_URL)")
 	tenant := fs.String("tenant", "", "tenant name")
-	file := fs.String("file", "", "CSV file of leads (header row: name, email, phone, company, ...)")
+	file := fs.String("file", "", "CSV file of leads or customers (header row: name, email, phone, company, ...)")
+	kind := fs.String("kind", imports.KindLeads, "what the rows are: leads or customers")
 	batch := fs.Int("batch", imports.DefaultBatch, "rows per transaction")
 	writers := fs.Int("writers", imports.DefaultWriters, "batches written at once")
 	errorsPath := fs.String("errors", "", "where to write the rows not imported, as CSV (default: FILE.errors.csv, only if any)")
-	if err := fs.Parse(args); err != nil || *tenant == "" || *file == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: crm import --tenant NAME --file F [--data DIR] [--batch N] [--errors PATH]")
+	if err := fs.Parse(args); err != nil || *tenant == "" || *file == "" || fs.NArg() > 0 ||
+		(*kind != imports.KindLeads && *kind != imports.KindCustomers) {
+		fmt.Fprintln(stderr, "usage: crm import --tenant NAME --file F [--kind leads|customers] [--data DIR] [--batch N] [--errors PATH]")
 		return errUsage
 	}
 	f, err := os.Open(*file)
@@ -53,12 +56,12 @@ func runImport(ctx context.Context, cfg stack.Config, args []string, stdout, std
 	if err != nil {
 		return fmt.Errorf("tenant %q: %w (crm keys create --tenant NAME creates one)", *tenant, err)
 	}
-	// The file reads as POST /dev/crm/leads/import reads it: its sources,
+	// The file reads as POST /dev/crm/{leads,customers}/import reads it: its sources,
 	// its statuses (negotiation and converted made on first use).
 	opts := devcrm.ImportOptions(commands.New(s.Store, cfg.Region), cfg.Region)
 	opts.Batch, opts.Writers, opts.Metadata = *batch, *writers, eventstore.Metadata{Actor: "crm import", API: "cli"}
 	im := imports.New(s.Store, opts)
-	job, existing, err := im.Submit(ctx, tenantID, filepath.Base(*file), f, false)
+	job, existing, err := im.SubmitKind(ctx, tenantID, *kind, filepath.Base(*file), f, false)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crmcore/crm/projections"
@@ -69,60 +70,37 @@ func OrderSegment(n int) string {
 	return OrdersNone
 }
 
+// customerCounts and dailyCounts are rm_customer_counts and
+// rm_customer_counts_daily.
+var (
+	customerCounts = projections.NewCounts("rm_customer_counts", "type", "status", "orders")
+	dailyCounts    = projections.NewCounts("rm_customer_counts_daily", "day")
+)
+
 // countAll counts rm_customers into the (empty) counts, in a rebuild.
-var countAll = `insert into rm_customer_counts (tenant_id, type, status, orders, n)
-	select tenant_id, type, status, ` + segmentsOrders + `, count(*) from rm_customers group by 1, 2, 3, 4;
-insert into rm_customer_counts_daily (tenant_id, day, n)
-	select tenant_id, ` + leads.ReportDaySQL("created_at") + `, count(*) from rm_customers group by 1, 2`
-
-// countGroup is a customer's group of the counts.
-type countGroup struct {
-	typ, status, orders string
-	day                 string // YYYY-MM-DD
+func countAll(ctx context.Context, b *projections.BulkBuild) error {
+	if err := customerCounts.Rebuild(ctx, b, "rm_customers", "type", "status", segmentsOrders); err != nil {
+		return err
+	}
+	return dailyCounts.Rebuild(ctx, b, "rm_customers", leads.ReportDaySQL("created_at"))
 }
 
-func (r *customerRow) group() countGroup {
-	return countGroup{typ: string(r.profile.Type), status: string(r.profile.Status), orders: OrderSegment(r.orders),
-		day: leads.ReportDay(r.createdAt).Format("2006-01-02")}
+// groups are the customer's groups of the counts and of the daily counts
+// (day: YYYY-MM-DD); nil when it has no row.
+func (r *customerRow) groups() (counts, daily []any) {
+	if !r.present {
+		return nil, nil
+	}
+	return []any{string(r.profile.Type), string(r.profile.Status), OrderSegment(r.orders)},
+		[]any{leads.ReportDay(r.createdAt).Format("2006-01-02")}
 }
 
-// recount moves the customer from its group before to its group after.
-func recount(ctx context.Context, tx pgx.Tx, before, after customerRow) error {
-	if before.present && after.present && before.group() == after.group() {
-		return nil
+// recount moves the customer from its groups before to its groups after.
+func recount(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, before, after customerRow) error {
+	from, fromDay := before.groups()
+	to, toDay := after.groups()
+	if err := customerCounts.Move(ctx, tx, tenant, from, to); err != nil {
+		return err
 	}
-	if before.present {
-		if err := count(ctx, tx, before, -1); err != nil {
-			return err
-		}
-	}
-	if after.present {
-		return count(ctx, tx, after, 1)
-	}
-	return nil
-}
-
-// count adds by to r's groups, and drops a group left empty.
-func count(ctx context.Context, tx pgx.Tx, r customerRow, by int) error {
-	g := r.group()
-	tenant := projections.CopyUUID(r.tenantID)
-	var n int64
-	err := tx.QueryRow(ctx, `insert into rm_customer_counts as c (tenant_id, type, status, orders, n) values ($1, $2, $3, $4, $5)
-		on conflict (tenant_id, type, status, orders) do update set n = c.n + excluded.n returning n`,
-		tenant, g.typ, g.status, g.orders, by).Scan(&n)
-	if err == nil && n == 0 {
-		_, err = tx.Exec(ctx, `delete from rm_customer_counts where tenant_id = $1 and type = $2 and status = $3 and orders = $4`,
-			tenant, g.typ, g.status, g.orders)
-	}
-	if err == nil {
-		err = tx.QueryRow(ctx, `insert into rm_customer_counts_daily as c (tenant_id, day, n) values ($1, $2::date, $3)
-			on conflict (tenant_id, day) do update set n = c.n + excluded.n returning n`, tenant, g.day, by).Scan(&n)
-	}
-	if err == nil && n == 0 {
-		_, err = tx.Exec(ctx, `delete from rm_customer_counts_daily where tenant_id = $1 and day = $2::date`, tenant, g.day)
-	}
-	if err != nil {
-		return fmt.Errorf("count customer %s: %w", r.id, err)
-	}
-	return nil
+	return dailyCounts.Move(ctx, tx, tenant, fromDay, toDay)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -27,8 +28,9 @@ type Projection struct{}
 func (Projection) Name() string { return "customers" }
 
 // SchemaVersion implements projections.Versioned: bump it with any change to the tables.
-// Version 2 added rm_customers.orders and the customer counts (counts.go).
-func (Projection) SchemaVersion() int { return 2 }
+// Version 2 added rm_customers.orders and the customer counts (counts.go);
+// version 3 nulls lead_id once the lead is deleted (rm_customers_by_lead).
+func (Projection) SchemaVersion() int { return 3 }
 
 // Tables implements projections.Projection.
 func (Projection) Tables() []string {
@@ -37,9 +39,10 @@ func (Projection) Tables() []string {
 
 // Setup implements projections.Projection. The list indexes end in the
 // list's order (created_at desc, id desc), so a filtered page is an index
-// scan that stops after offset+limit rows; lead_id is kept as the customer
-// was created with it, even once the lead is gone (the API decides what to
-// show), and is null for a customer created directly.
+// scan that stops after offset+limit rows. lead_id is the lead the customer
+// was created from (converted, or named on create) while that lead lives:
+// null for a customer created directly, and once the lead is deleted (the
+// customer stays; decision 19 of the /dev/crm mapping).
 func (Projection) Setup(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `
 create table if not exists rm_customers (
@@ -66,6 +69,7 @@ create index if not exists rm_customers_created on rm_customers (tenant_id, crea
 create index if not exists rm_customers_by_status on rm_customers (tenant_id, status, created_at desc, id desc);
 create index if not exists rm_customers_by_type on rm_customers (tenant_id, type, created_at desc, id desc);
 create index if not exists rm_customers_by_status_type on rm_customers (tenant_id, status, type, created_at desc, id desc);
+create index if not exists rm_customers_by_lead on rm_customers (tenant_id, lead_id) where lead_id is not null;
 create extension if not exists pg_trgm schema public;
 create index if not exists rm_customers_search on rm_customers using gin (
 	(lower(name || ' ' || email || ' ' || phone || ' ' || company)) public.gin_trgm_ops);
@@ -81,18 +85,65 @@ create table if not exists rm_lead_customers (
 
 // Apply implements projections.Projection: it loads the row e can change
 // (a customer's, or a lead's link to its customer), folds e into it as the
-// bulk rebuild does, and writes back the difference.
+// bulk rebuild does, and writes back the difference; a lead's delete also
+// nulls lead_id of its customers.
 func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	switch {
 	case e.StreamType == domain.CustomerStream && slices.Contains(customerRowEvents, e.Type):
 		return applyTo(ctx, tx, e, "customer", func(ctx context.Context, tx pgx.Tx, before, after customerRow) error {
+			if !before.present && after.present && after.leadID != uuid.Nil {
+				// Created naming a lead deleted since (a race the command's
+				// check can lose): as a rebuild has it.
+				gone, err := leadDeleted(ctx, tx, e.TenantID, after.leadID)
+				if err != nil {
+					return fmt.Errorf("customer %s: %w", after.id, err)
+				}
+				if gone {
+					after.leadID = uuid.Nil
+				}
+			}
 			if err := writeCustomerRow(ctx, tx, before, after); err != nil {
 				return err
 			}
-			return recount(ctx, tx, before, after)
+			return recount(ctx, tx, e.TenantID, before, after)
 		})
 	case e.StreamType == domain.LeadStream && slices.Contains(leadCustomerEvents, e.Type):
-		return applyTo(ctx, tx, e, "customer of lead", writeLeadCustomer)
+		if err := applyTo(ctx, tx, e, "customer of lead", writeLeadCustomer); err != nil {
+			return err
+		}
+		if e.Type == domain.LeadDeleted {
+			return unlinkLead(ctx, tx, e.TenantID, e.StreamID)
+		}
+	}
+	return nil
+}
+
+// The customers of a deleted lead stay, with lead_id null. A lead's stream
+// no longer names its customer once deleted (the delete redacts it), so
+// lead.deleted finds them by lead_id, and a rebuild and the create of a
+// customer look the lead's delete up in the log (leadGone): the one event
+// of another stream that changes a customer's row.
+
+// leadGone is SQL saying that the lead lead of tenant tenant (SQL
+// expressions) is deleted.
+func leadGone(tenant, lead string) string {
+	return fmt.Sprintf(`exists (select 1 from events e where e.stream_id = %s and e.tenant_id = %s and e.event_type = '%s')`,
+		lead, tenant, domain.LeadDeleted)
+}
+
+// leadDeleted says whether the tenant's lead has been deleted.
+func leadDeleted(ctx context.Context, tx pgx.Tx, tenant, lead uuid.UUID) (bool, error) {
+	var gone bool
+	err := tx.QueryRow(ctx, "select "+leadGone("$1", "$2"), projections.CopyUUID(tenant),
+		projections.CopyUUID(lead)).Scan(&gone)
+	return gone, err
+}
+
+// unlinkLead nulls lead_id of the tenant's customers of the deleted lead.
+func unlinkLead(ctx context.Context, tx pgx.Tx, tenant, lead uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `update rm_customers set lead_id = null where tenant_id = $1 and lead_id = $2`,
+		projections.CopyUUID(tenant), projections.CopyUUID(lead)); err != nil {
+		return fmt.Errorf("customers of deleted lead %s: %w", lead, err)
 	}
 	return nil
 }

@@ -164,7 +164,8 @@ func (l *leadCustomer) End(emit func([]any) error) error {
 
 // Rebuild implements projections.Rebuilder: it folds each customer's stream
 // into its final row, and each converted lead's stream into its link, and
-// copies them into rm_customers and rm_lead_customers.
+// copies them into rm_customers (lead_id null where the lead is deleted)
+// and rm_lead_customers, and counts the customers.
 func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	err := b.CopyStreams(ctx, "rm_customers", customerCopyColumns,
 		eventstore.ScanFilter{StreamTypes: []string{domain.CustomerStream}, EventTypes: customerRowEvents, NoMetadata: true},
@@ -172,8 +173,12 @@ func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Exec(ctx, countAll); err != nil {
-		return fmt.Errorf("count customers: %w", err)
+	if err := b.Exec(ctx, `update rm_customers c set lead_id = null where c.lead_id is not null and `+
+		leadGone("c.tenant_id", "c.lead_id")); err != nil {
+		return fmt.Errorf("customers of deleted leads: %w", err)
+	}
+	if err := countAll(ctx, b); err != nil {
+		return err
 	}
 	return b.CopyStreams(ctx, "rm_lead_customers", leadCustomerCopyColumns,
 		eventstore.ScanFilter{StreamTypes: []string{domain.LeadStream}, EventTypes: leadCustomerEvents, NoMetadata: true},

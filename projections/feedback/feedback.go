@@ -84,37 +84,7 @@ func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 	if err := writeFeedbackRow(ctx, tx, before, after); err != nil {
 		return err
 	}
-	if before.present && after.present && before.group() == after.group() {
-		return nil
-	}
-	if before.present {
-		if err := count(ctx, tx, before, -1); err != nil {
-			return err
-		}
-	}
-	if after.present {
-		return count(ctx, tx, after, 1)
-	}
-	return nil
-}
-
-// count adds by to the group of r, and drops a group that is left empty
-// (the counts hold exactly the non-empty groups, as a rebuild makes them).
-func count(ctx context.Context, tx pgx.Tx, r feedbackRow, by int) error {
-	g := r.group()
-	tenant := projections.CopyUUID(r.tenantID)
-	var n int64
-	err := tx.QueryRow(ctx, `insert into rm_feedback_counts (tenant_id, status, category, rating, n) values ($1, $2, $3, $4, $5)
-		on conflict (tenant_id, status, category, rating) do update set n = rm_feedback_counts.n + excluded.n
-		returning n`, tenant, g.status, g.category, g.rating, by).Scan(&n)
-	if err == nil && n == 0 {
-		_, err = tx.Exec(ctx, `delete from rm_feedback_counts where tenant_id = $1 and status = $2 and category = $3 and rating = $4`,
-			tenant, g.status, g.category, g.rating)
-	}
-	if err != nil {
-		return fmt.Errorf("count feedback: %w", err)
-	}
-	return nil
+	return feedbackCounts.Move(ctx, tx, e.TenantID, before.group(), after.group())
 }
 
 // load reads the request's row of e's stream; none leaves r not present.

@@ -38,14 +38,18 @@ type feedbackRow struct {
 	remindedAt  time.Time // the last reminder's; zero before the first
 }
 
-// group is a request's group in rm_feedback_counts.
-type group struct {
-	status   string
-	category string
-	rating   int16
-}
+// feedbackCounts are rm_feedback_counts: the requests by status, category
+// and rating.
+var feedbackCounts = projections.NewCounts("rm_feedback_counts", "status", "category", "rating")
 
-func (r *feedbackRow) group() group { return group{r.status, r.category, r.rating} }
+// group is the request's group of rm_feedback_counts; nil when it has no
+// row.
+func (r *feedbackRow) group() []any {
+	if !r.present {
+		return nil
+	}
+	return []any{r.status, r.category, r.rating}
+}
 
 // Fold folds one event of the request's stream into the row.
 func (r *feedbackRow) Fold(e eventstore.Event) error {
@@ -117,6 +121,5 @@ func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	if err != nil {
 		return err
 	}
-	return b.Exec(ctx, `insert into rm_feedback_counts (tenant_id, status, category, rating, n)
-		select tenant_id, status, category, rating, count(*) from rm_feedback group by 1, 2, 3, 4`)
+	return feedbackCounts.Rebuild(ctx, b, "rm_feedback")
 }

@@ -96,5 +96,5 @@ func (Projection) Rebuild(ctx context.Context, b *projections.BulkBuild) error {
 	if err != nil {
 		return err
 	}
-	return b.Exec(ctx, `insert into rm_order_counts (tenant_id, status, n) select tenant_id, status, count(*) from rm_orders group by 1, 2`)
+	return orderCounts.Rebuild(ctx, b, "rm_orders")
 }

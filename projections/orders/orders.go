@@ -65,7 +65,8 @@ create table if not exists rm_order_counts (
 }
 
 // Apply implements projections.Projection: it loads the order's row,
-// folds e into it as the bulk rebuild does, and writes back the difference.
+// folds e into it as the bulk rebuild does, writes back the difference and
+// moves the order from its old group of the counts to its new one.
 func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) error {
 	if e.StreamType != domain.OrderStream || !slices.Contains(orderEvents, e.Type) {
 		return nil
@@ -81,33 +82,18 @@ func (Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) erro
 	if err := writeOrderRow(ctx, tx, before, after); err != nil {
 		return err
 	}
-	if before.present && after.present && before.status == after.status {
-		return nil
-	}
-	if before.present {
-		if err := count(ctx, tx, before, -1); err != nil {
-			return err
-		}
-	}
-	if after.present {
-		return count(ctx, tx, after, 1)
-	}
-	return nil
+	return orderCounts.Move(ctx, tx, e.TenantID, before.group(), after.group())
 }
 
-// count adds by to the status group of r, and drops a group left empty.
-func count(ctx context.Context, tx pgx.Tx, r orderRow, by int) error {
-	tenant := projections.CopyUUID(r.tenantID)
-	var n int64
-	err := tx.QueryRow(ctx, `insert into rm_order_counts as c (tenant_id, status, n) values ($1, $2, $3)
-		on conflict (tenant_id, status) do update set n = c.n + excluded.n returning n`, tenant, r.status, by).Scan(&n)
-	if err == nil && n == 0 {
-		_, err = tx.Exec(ctx, `delete from rm_order_counts where tenant_id = $1 and status = $2`, tenant, r.status)
+// orderCounts are rm_order_counts: the live orders by status.
+var orderCounts = projections.NewCounts("rm_order_counts", "status")
+
+// group is the order's group of rm_order_counts; nil when it has no row.
+func (r *orderRow) group() []any {
+	if !r.present {
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("count order %s: %w", r.id, err)
-	}
-	return nil
+	return []any{r.status}
 }
 
 // load reads the order's row of e's stream; none leaves r not present
