@@ -334,7 +334,7 @@ func (hs *history) runComplete(n int) {
 		}
 		return types
 	}
-	for i := 0; i < 20 && len(missing()) > 0; i++ {
+	for i := 0; i < 40 && len(missing()) > 0; i++ {
 		hs.run(100)
 	}
 	for _, want := range missing() {

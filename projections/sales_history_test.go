@@ -44,7 +44,7 @@ func (hs *history) salesStep(th *tenantHistory, live []*domain.Customer) {
 	pick := func(ids []uuid.UUID) uuid.UUID { return ids[hs.pick(len(ids))] }
 	var err error
 	switch op := hs.pick(100); {
-	case op < 30 || len(s.orders) == 0:
+	case op < 25 || len(s.orders) == 0:
 		var res commands.OrderResult
 		res, err = hs.h.CreateOrder(ctx, th.c, commands.CreateOrder{CustomerID: customer, Order: domain.OrderDetails{
 			ProductID: uuid.New(), Quantity: 1 + hs.pick(5), OrderDate: time.Date(2025, 1, 1+hs.pick(300), 0, 0, 0, 0, time.UTC),
@@ -55,7 +55,7 @@ func (hs *history) salesStep(th *tenantHistory, live []*domain.Customer) {
 			}
 			s.orders, s.of[res.OrderID] = append(s.orders, res.OrderID), customer
 		}
-	case op < 50:
+	case op < 40:
 		status := domain.OrderStatuses[hs.pick(len(domain.OrderStatuses))]
 		_, err = hs.h.UpdateOrder(ctx, th.c, pick(s.orders), commands.UpdateOrder{Status: status,
 			Edit: func(d domain.OrderDetails) (domain.OrderDetails, error) {
@@ -64,9 +64,9 @@ func (hs *history) salesStep(th *tenantHistory, live []*domain.Customer) {
 				}
 				return d, nil
 			}})
-	case op < 60:
+	case op < 47:
 		_, err = hs.h.DeleteOrder(ctx, th.c, pick(s.orders))
-	case op < 75 || len(s.feedback) == 0:
+	case op < 65 || len(s.feedback) == 0:
 		var res commands.FeedbackResult
 		res, err = hs.h.RequestFeedback(ctx, th.c, customer)
 		if err == nil {
@@ -81,7 +81,7 @@ func (hs *history) salesStep(th *tenantHistory, live []*domain.Customer) {
 			}
 		}
 		_, err = s.timers.FireDue(ctx, th.c.TenantID, nil, time.Now().Add(time.Duration(2+hs.pick(14))*24*time.Hour))
-	case op < 88:
+	case op < 92:
 		_, err = hs.h.ReceiveFeedback(ctx, th.c, pick(s.feedback), domain.FeedbackAnswer{Rating: 1 + hs.pick(5),
 			Comment: fmt.Sprintf("comment %d", hs.pick(1000)), Category: []string{"", "price", "support"}[hs.pick(3)]})
 	default:
