@@ -102,6 +102,12 @@ func TestListenerSlowSubscriberDoesNotBlock(t *testing.T) {
 		}
 		receive(t, fast, p)
 	}
+	// The listener hands a payload to its subscribers one after another
+	// (in no set order): fast having "3" does not mean the others have it
+	// yet. Wait (bounded) until both queued ones hold all they will.
+	for deadline := time.Now().Add(5 * time.Second); (len(queued) < 4 || len(short) < 2) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	// The slow one never read: it holds one pending wakeup, the rest dropped.
 	if len(slow) != 1 {
 		t.Fatalf("slow subscriber has %d pending, want 1", len(slow))
