@@ -76,49 +76,17 @@ func (h *handlers) listCustomers(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	shown, err := h.showCustomers(c.Request.Context(), f.TenantID, rows...)
-	if err != nil {
-		h.fail(c, err)
-		return
+	shown := make([]customer, len(rows))
+	for i, r := range rows {
+		shown[i] = customerOf(r)
 	}
 	c.JSON(http.StatusOK, list[customer]{Data: shown, Total: total, Limit: f.Limit, Offset: f.Offset})
 }
 
-// showCustomers shows rows, each lead_id null once that lead is deleted
-// (decision 19: deleting a converted lead keeps the customer; the read
-// model keeps the id the customer was created with).
-func (h *handlers) showCustomers(ctx context.Context, tenantID uuid.UUID, rows ...customers.Customer) ([]customer, error) {
-	var leadIDs []uuid.UUID
-	for _, r := range rows {
-		if r.LeadID != uuid.Nil {
-			leadIDs = append(leadIDs, r.LeadID)
-		}
-	}
-	live := map[uuid.UUID]bool{}
-	if len(leadIDs) > 0 {
-		var err error
-		if live, err = h.d.Leads.LiveLeads(ctx, tenantID, leadIDs); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]customer, len(rows))
-	for i, r := range rows {
-		if !live[r.LeadID] {
-			r.LeadID = uuid.Nil
-		}
-		out[i] = customerOf(r)
-	}
-	return out, nil
-}
-
-// showCustomer answers status with row as showCustomers shows it.
+// showCustomer answers status with row. A deleted lead's customers show
+// lead_id null (decision 19): the customers read model clears it.
 func (h *handlers) showCustomer(c *gin.Context, status int, row customers.Customer) {
-	shown, err := h.showCustomers(c.Request.Context(), api.Principal(c).TenantID, row)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(status, shown[0])
+	c.JSON(status, customerOf(row))
 }
 
 // customerIn resolves the path's customer id inside the caller's tenant
