@@ -528,7 +528,15 @@ func (im *Importer) finish(ctx context.Context, job Job) (Job, error) {
 		return job, fmt.Errorf("finish import %s: %w", job.ID, err)
 	}
 	job.State = StateDone
-	return job, nil
+	// The counts are the table's, the sum of every batch committed: a batch
+	// whose commit reached the server as an earlier run was stopping is
+	// counted there, not in this run's tally.
+	stored, err := im.Get(ctx, job.TenantID, job.ID)
+	if err != nil {
+		return job, fmt.Errorf("finish import %s: %w", job.ID, err)
+	}
+	stored.runFrom, stored.runStart, stored.last = job.runFrom, job.runStart, job.last
+	return stored, nil
 }
 
 // Purge is an eventstore.Eraser: inside a commit that permanently deletes
