@@ -19,6 +19,17 @@ func Rebuild(ctx context.Context, store *eventstore.Store, p Projection, schema 
 	return rebuild(ctx, store, p, schema, 0, nil, bulk)
 }
 
+// RebuildBatched builds p's tables into schema from the store batchSize
+// events at a time, each batch applied as the projectors apply it.
+func RebuildBatched(ctx context.Context, store *eventstore.Store, p Projection, schema string, batchSize int) (*Build, error) {
+	b, err := newBuild(ctx, store, p, schema, batchSize, nil, false)
+	if err != nil {
+		return b, err
+	}
+	b.batched = true
+	return b, b.catchUp()
+}
+
 // RebuildAll is rebuildAll.
 func RebuildAll(ctx context.Context, store *eventstore.Store, ps []Projection, prefix string, progress Progress) ([]*Build, error) {
 	return rebuildAll(ctx, store, ps, prefix, 0, progress)

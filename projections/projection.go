@@ -63,60 +63,64 @@ func applyBatch(ctx context.Context, tx pgx.Tx, store *eventstore.Store, p Proje
 	if err != nil {
 		return cp, 0, fmt.Errorf("load checkpoint %s: %w", p.Name(), err)
 	}
-	applied := 0
-	apply := func(e eventstore.Event) error {
-		if err := p.Apply(ctx, tx, e); err != nil {
-			return fmt.Errorf("%s: apply %s %s at %s: %w", p.Name(), e.Type, e.ID, e.Position, err)
-		}
-		cp = e.Position
-		applied++
-		return nil
+	events, err := pending(ctx, store, cp, batch)
+	if err != nil || len(events) == 0 {
+		return cp, 0, err
 	}
+	if err := applyEvents(ctx, tx, p, events); err != nil {
+		return cp, 0, err
+	}
+	cp = events[len(events)-1].Position
+	if err := eventstore.SaveCheckpoint(ctx, tx, p.Name(), cp); err != nil {
+		return cp, len(events), fmt.Errorf("save checkpoint %s: %w", p.Name(), err)
+	}
+	return cp, len(events), nil
+}
+
+// pending returns the events of batch past the checkpoint cp, in commit
+// order, with every gap filled from the store: a delivery whose predecessor
+// is not the last event before it means NATS lost or purged messages, and
+// the store has them.
+func pending(ctx context.Context, store *eventstore.Store, cp eventstore.Position, batch []delivery) ([]eventstore.Event, error) {
+	var events []eventstore.Event
 	for _, d := range batch {
 		if !cp.Less(d.event.Position) {
 			continue // already applied: exactly once in effect
 		}
 		if d.prev != nil && *d.prev != cp {
 			gapFilled.Inc()
-			if err := fillGap(ctx, store, cp, d.event.Position, apply); err != nil {
-				return cp, applied, err
+			var err error
+			if events, err = fillGap(ctx, store, cp, d.event.Position, events); err != nil {
+				return nil, err
 			}
-			continue
+		} else {
+			events = append(events, d.event)
 		}
-		if err := apply(d.event); err != nil {
-			return cp, applied, err
-		}
+		cp = d.event.Position
 	}
-	if applied == 0 {
-		return cp, 0, nil
-	}
-	if err := eventstore.SaveCheckpoint(ctx, tx, p.Name(), cp); err != nil {
-		return cp, applied, fmt.Errorf("save checkpoint %s: %w", p.Name(), err)
-	}
-	return cp, applied, nil
+	return events, nil
 }
 
-// fillGap applies the events of the store after from, up to and including to.
-func fillGap(ctx context.Context, store *eventstore.Store, from, to eventstore.Position, apply func(eventstore.Event) error) error {
+// fillGap appends to events those of the store after from, up to and
+// including to.
+func fillGap(ctx context.Context, store *eventstore.Store, from, to eventstore.Position, events []eventstore.Event) ([]eventstore.Event, error) {
 	for from.Less(to) {
-		events, err := store.ReadAll(ctx, from, 1000)
+		read, err := store.ReadAll(ctx, from, 1000)
 		if err != nil {
-			return fmt.Errorf("read gap after %s: %w", from, err)
+			return nil, fmt.Errorf("read gap after %s: %w", from, err)
 		}
-		if len(events) == 0 {
-			return fmt.Errorf("gap after %s: event %s is not in the store", from, to)
+		if len(read) == 0 {
+			return nil, fmt.Errorf("gap after %s: event %s is not in the store", from, to)
 		}
-		for _, e := range events {
+		for _, e := range read {
 			if to.Less(e.Position) {
-				return nil
+				return events, nil
 			}
-			if err := apply(e); err != nil {
-				return err
-			}
+			events = append(events, e)
 			from = e.Position
 		}
 	}
-	return nil
+	return events, nil
 }
 
 // SetupAll creates every projection's tables that do not exist yet.

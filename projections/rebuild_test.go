@@ -527,3 +527,35 @@ func TestBulkRebuildThenTail(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchApplyEqualsPerEventApply: the projectors apply a batch at once
+// (projections.BatchApplier); the rows must be those of applying its events
+// one by one, whatever the batch boundaries (a lead created in one batch and
+// changed in the next, or in the same one).
+func TestBatchApplyEqualsPerEventApply(t *testing.T) {
+	store, ctx := newReadModelStore(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	hs := newHistory(t, ctx, store, seed)
+	hs.runComplete(600)
+	var batchers int
+	for _, p := range readModels {
+		if _, ok := p.(projections.BatchApplier); !ok {
+			continue
+		}
+		batchers++
+		for _, size := range []int{1, 7, 100, 5000} {
+			got, err := projections.RebuildBatched(ctx, store, p, fmt.Sprintf("batch%d_%s", size, p.Name()), size)
+			if got != nil {
+				defer got.Drop()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameAsPerEvent(t, ctx, store, p, got, fmt.Sprintf("batches of %d", size))
+		}
+	}
+	if batchers == 0 {
+		t.Fatal("no read model applies batches")
+	}
+}

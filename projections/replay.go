@@ -180,6 +180,9 @@ type build struct {
 	total     int64
 	applied   int64
 	cursor    eventstore.Position
+	// batched applies each batch as the projectors do (applyEvents), not
+	// event by event: tests compare the two.
+	batched bool
 }
 
 // newBuild makes the build's schema and tables; count says to count the
@@ -285,11 +288,19 @@ func (b *build) next(tx pgx.Tx) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for _, e := range events {
-		if err := b.p.Apply(b.ctx, tx, e); err != nil {
-			return false, fmt.Errorf("apply %s %s at %s: %w", e.Type, e.ID, e.Position, err)
+	switch {
+	case b.batched && len(events) > 0:
+		if err := applyEvents(b.ctx, tx, b.p, events); err != nil {
+			return false, err
 		}
-		b.cursor = e.Position
+		b.cursor = events[len(events)-1].Position
+	case !b.batched:
+		for _, e := range events {
+			if err := b.p.Apply(b.ctx, tx, e); err != nil {
+				return false, fmt.Errorf("apply %s %s at %s: %w", e.Type, e.ID, e.Position, err)
+			}
+			b.cursor = e.Position
+		}
 	}
 	b.applied += int64(len(events))
 	if b.progress != nil {

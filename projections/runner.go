@@ -42,36 +42,52 @@ type RunnerConfig struct {
 	Logger    *slog.Logger
 }
 
-// Run projects p until ctx ends: one active worker per projection across all
-// processes (advisory lock), others stand by.
-func Run(ctx context.Context, cfg RunnerConfig, p Projection) error {
+// Run projects every read model of ps until ctx ends, in one worker: one
+// active worker across all processes (the advisory lock of the role
+// "projectors"), others stand by. The worker reads each event once (from
+// the store while catching up, then from one JetStream consumer) and applies
+// each batch to every read model in one transaction, each past its own
+// checkpoint (group.go).
+func Run(ctx context.Context, cfg RunnerConfig, ps []Projection) error {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	logger := cfg.Logger.With("projection", p.Name())
+	g := newGroup(cfg, ps)
 	connCfg := cfg.Store.Pool().Config().ConnConfig.Copy()
-	return leader.Lead(ctx, connCfg, "projector:"+p.Name(), logger, func(ctx context.Context) error {
-		return runSession(ctx, cfg, p, logger)
+	return leader.Lead(ctx, connCfg, groupRole, g.logger, func(ctx context.Context) error {
+		return g.runSession(ctx)
 	})
 }
 
+// groupRole is the leadership role, and groupConsumer the JetStream
+// consumer's name after the stream's, of the projectors' worker.
+const (
+	groupRole     = "projectors"
+	groupConsumer = "projectors"
+)
+
 // runSession first catches up from the store (so NATS retention never
 // limits a new or long-stopped projector), then follows JetStream.
-func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slog.Logger) error {
-	notifier := eventstore.NewNotifier(cfg.Store.Pool(), NotifyChannel)
-	if err := catchUp(ctx, cfg.Store, p, cfg.BatchSize, notifier); err != nil {
+func (g *group) runSession(ctx context.Context) error {
+	cfg := g.cfg
+	if err := g.catchUp(ctx); err != nil {
 		return err
 	}
-	cons, err := startConsumer(ctx, cfg, p)
+	g.dropOldConsumers(ctx)
+	cp, err := g.floor(ctx)
+	if err != nil {
+		return err
+	}
+	cons, err := startConsumer(ctx, cfg, groupConsumer, cp)
 	if err != nil {
 		return err
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(cfg.BatchSize))
 	if err != nil {
-		return fmt.Errorf("consume for %s: %w", p.Name(), err)
+		return fmt.Errorf("consume for the projectors: %w", err)
 	}
 	defer it.Stop()
 
@@ -103,7 +119,7 @@ func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slo
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
-			return fmt.Errorf("next message for %s: %w", p.Name(), err)
+			return fmt.Errorf("next message for the projectors: %w", err)
 		case m, ok := <-msgs:
 			if !ok {
 				return nil
@@ -122,15 +138,15 @@ func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slo
 				break drain
 			}
 		}
-		if err := applyMessages(ctx, cfg.Store, p, batch, notifier); err != nil {
+		if err := g.applyMessages(ctx, batch); err != nil {
 			return err
 		}
 	}
 }
 
-// startConsumer returns p's durable consumer, made to start right after
-// p's checkpoint (wire.FirstAfter) when it is new or would redeliver more
-// than MaxAckPending messages p has already applied. From the stream's first
+// startConsumer returns the durable consumer name, made to start right
+// after the checkpoint cp (wire.FirstAfter) when it is new or would
+// redeliver more than MaxAckPending messages already applied. From the stream's first
 // sequence, a new consumer redelivers the whole retained stream once the
 // store catch-up has applied it all (measured: 100k skipped messages kept
 // the writes of the moment waiting 5–6 s); a consumer kept from a session
@@ -138,22 +154,18 @@ func runSession(ctx context.Context, cfg RunnerConfig, p Projection, logger *slo
 // its acknowledgement floor. A consumer whose floor is the checkpoint, or
 // within a window of it (a projector stopped between a commit and its ack),
 // is kept: its few redeliveries are skipped by the checkpoint.
-func startConsumer(ctx context.Context, cfg RunnerConfig, p Projection) (jetstream.Consumer, error) {
+func startConsumer(ctx context.Context, cfg RunnerConfig, name string, cp eventstore.Position) (jetstream.Consumer, error) {
 	stream, err := wire.EnsureStream(ctx, cfg.JS, cfg.Stream)
 	if err != nil {
 		return nil, err
 	}
-	cp, err := eventstore.LoadCheckpoint(ctx, cfg.Store.Pool(), p.Name(), false)
-	if err != nil {
-		return nil, fmt.Errorf("load checkpoint %s: %w", p.Name(), err)
-	}
 	start, err := wire.FirstAfter(ctx, stream, cfg.Stream.Subjects, cp)
 	if err != nil {
-		return nil, fmt.Errorf("consumer for %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	maxAckPending := 10 * cfg.BatchSize
 	want := jetstream.ConsumerConfig{
-		Durable:       cfg.Stream.Name + "_" + p.Name(),
+		Durable:       cfg.Stream.Name + "_" + name,
 		AckPolicy:     jetstream.AckAllPolicy,
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   start,
@@ -169,54 +181,21 @@ func startConsumer(ctx context.Context, cfg RunnerConfig, p Projection) (jetstre
 			want.DeliverPolicy, want.OptStartSeq = have.CachedInfo().Config.DeliverPolicy, have.CachedInfo().Config.OptStartSeq
 			cons, err := cfg.JS.CreateOrUpdateConsumer(ctx, cfg.Stream.Name, want)
 			if err != nil {
-				return nil, fmt.Errorf("consumer for %s: %w", p.Name(), err)
+				return nil, fmt.Errorf("consumer %s: %w", name, err)
 			}
 			return cons, nil
 		}
 		if err := cfg.JS.DeleteConsumer(ctx, cfg.Stream.Name, want.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil, fmt.Errorf("consumer for %s: %w", p.Name(), err)
+			return nil, fmt.Errorf("consumer %s: %w", name, err)
 		}
 	case !errors.Is(err, jetstream.ErrConsumerNotFound):
-		return nil, fmt.Errorf("consumer for %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	cons, err := cfg.JS.CreateConsumer(ctx, cfg.Stream.Name, want)
 	if err != nil {
-		return nil, fmt.Errorf("consumer for %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	return cons, nil
-}
-
-// applyMessages decodes and applies a batch in one transaction, then
-// acknowledges it (AckAll: the last ack covers the batch). A crash between
-// commit and ack only causes a redelivery, which the checkpoint skips.
-func applyMessages(ctx context.Context, store *eventstore.Store, p Projection, msgs []jetstream.Msg, notifier *eventstore.Notifier) error {
-	batch := make([]delivery, 0, len(msgs))
-	for _, m := range msgs {
-		e, prev, err := wire.Decode(m.Data(), m.Headers())
-		if err != nil {
-			return err
-		}
-		batch = append(batch, delivery{event: e, prev: &prev})
-	}
-	var applied int
-	var cp eventstore.Position
-	err := inPipelinedTx(ctx, store.Pool(), func(tx pgx.Tx) (err error) {
-		cp, applied, err = applyBatch(ctx, tx, store, labelled{p}, batch)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	announce(notifier, p, cp, applied)
-	appliedEvents.WithLabelValues(p.Name()).Add(float64(applied))
-	last := msgs[len(msgs)-1]
-	if err := last.Ack(); err != nil {
-		return fmt.Errorf("ack %s batch: %w", p.Name(), err)
-	}
-	if md, err := last.Metadata(); err == nil {
-		lag.WithLabelValues(p.Name()).Set(float64(md.NumPending))
-	}
-	return nil
 }
 
 // CatchUp applies every event of the store past p's checkpoint, batch by batch.

@@ -78,16 +78,10 @@ func (s *Stack) runRelay(ctx context.Context) error {
 	return leader.Lead(ctx, s.Pool.Config().ConnConfig.Copy(), "relay", s.Logger, r.Run)
 }
 
-// runProjectors runs one worker per read model.
+// runProjectors runs the one worker of every read model.
 func (s *Stack) runProjectors(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
-	for _, p := range s.liveProjections() {
-		g.Go(func() error {
-			return projections.Run(ctx, projections.RunnerConfig{Store: s.Store, JS: s.JS, Stream: s.Config.Stream,
-				Logger: s.Logger, BatchSize: s.Config.ProjectorBatch}, p)
-		})
-	}
-	return g.Wait()
+	return projections.Run(ctx, projections.RunnerConfig{Store: s.Store, JS: s.JS, Stream: s.Config.Stream,
+		Logger: s.Logger, BatchSize: s.Config.ProjectorBatch}, s.liveProjections())
 }
 
 // Workers runs named parts that can be stopped and started again one by
