@@ -218,16 +218,12 @@ func TestProjectorSkipsRedeliveredMessages(t *testing.T) {
 	s.caughtUp()
 	s.stop("projectors")
 	before := s.relayed()
-	for _, p := range crmstack.Projections() {
-		s.resetConsumer(p.Name())
-	}
+	s.resetConsumer()
 	s.startProjectors()
 	s.writeLeads(10, "e")
 	s.assertReplayEqual()
-	for _, p := range crmstack.Projections() {
-		if n := s.delivered(p.Name()); n < before {
-			t.Errorf("%s: %d messages delivered, want the %d from before again and the new ones", p.Name(), n, before)
-		}
+	if n := s.delivered(); n < before {
+		t.Errorf("%d messages delivered, want the %d from before again and the new ones", n, before)
 	}
 }
 
@@ -240,11 +236,11 @@ func TestProjectorSkipsRedeliveredMessages(t *testing.T) {
 func TestProjectorConsumerStartsAfterItsCheckpoint(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		reset func(s *stack, projection string)
+		reset func(s *stack)
 		batch int // the window is 10 batches: 2 puts 50 leads' messages beyond it
 	}{
-		{"consumer gone", func(s *stack, name string) {
-			if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.consumerName(name)); err != nil && err != jetstream.ErrConsumerNotFound {
+		{"consumer gone", func(s *stack) {
+			if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.consumerName()); err != nil && err != jetstream.ErrConsumerNotFound {
 				s.t.Fatal(err)
 			}
 		}, 0},
@@ -255,9 +251,7 @@ func TestProjectorConsumerStartsAfterItsCheckpoint(t *testing.T) {
 			s.writeLeads(50, "d")
 			s.caughtUp()
 			s.stop("projectors")
-			for _, p := range crmstack.Projections() {
-				tc.reset(s, p.Name())
-			}
+			tc.reset(s)
 			before := s.relayed()
 			s.workers.Start("projectors", func(ctx context.Context) error {
 				batched := *s.core // the same stack, projecting tc.batch events a transaction
@@ -266,36 +260,34 @@ func TestProjectorConsumerStartsAfterItsCheckpoint(t *testing.T) {
 			})
 			s.writeLeads(10, "e")
 			s.assertReplayEqual()
-			for _, p := range crmstack.Projections() {
-				if n, fresh := s.delivered(p.Name()), s.relayed()-before; n > fresh {
-					t.Errorf("%s: %d messages delivered, want at most the %d relayed since it started", p.Name(), n, fresh)
-				}
+			if n, fresh := s.delivered(), s.relayed()-before; n > fresh {
+				t.Errorf("%d messages delivered, want at most the %d relayed since it started", n, fresh)
 			}
 		})
 	}
 }
 
-// delivered counts the deliveries of a projection's consumer, redeliveries
-// included.
-func (s *stack) delivered(projection string) uint64 {
+// delivered counts the deliveries of the projectors' consumer,
+// redeliveries included.
+func (s *stack) delivered() uint64 {
 	s.t.Helper()
-	info, err := s.consumerInfo(s.ctx, projection)
+	info, err := s.consumerInfo(s.ctx)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	return info.Delivered.Consumer
 }
 
-// resetConsumer replaces a projection's consumer, while its projector is
-// stopped, with one that starts at the stream's first message and has
-// acknowledged nothing.
-func (s *stack) resetConsumer(projection string) {
+// resetConsumer replaces the projectors' consumer, while they are stopped,
+// with one that starts at the stream's first message and has acknowledged
+// nothing.
+func (s *stack) resetConsumer() {
 	s.t.Helper()
-	if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.consumerName(projection)); err != nil && err != jetstream.ErrConsumerNotFound {
+	if err := s.js.DeleteConsumer(s.ctx, s.stream.Name, s.consumerName()); err != nil && err != jetstream.ErrConsumerNotFound {
 		s.t.Fatal(err)
 	}
 	if _, err := s.js.CreateConsumer(s.ctx, s.stream.Name, jetstream.ConsumerConfig{
-		Durable: s.consumerName(projection), AckPolicy: jetstream.AckAllPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
+		Durable: s.consumerName(), AckPolicy: jetstream.AckAllPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: s.stream.Subjects + ".>", AckWait: time.Minute, MaxAckPending: 5000,
 	}); err != nil {
 		s.t.Fatal(err)

@@ -34,7 +34,11 @@ type group struct {
 	members  []*member
 	names    []string
 	notifier *eventstore.Notifier
-	now      func() time.Time
+	// known is where each read model stands as last announced: every
+	// announcement names them all, so the notifier coalescing two of them
+	// (it sends the latest) loses nothing.
+	known map[string]eventstore.Position
+	now   func() time.Time
 }
 
 // member is one read model of the group.
@@ -48,7 +52,7 @@ type member struct {
 }
 
 func newGroup(cfg RunnerConfig, ps []Projection) *group {
-	g := &group{cfg: cfg, logger: cfg.Logger.With("projector", groupRole), now: time.Now,
+	g := &group{cfg: cfg, logger: cfg.Logger.With("projector", groupRole), now: time.Now, known: map[string]eventstore.Position{},
 		notifier: eventstore.NewNotifier(cfg.Store.Pool(), NotifyChannel)}
 	for _, p := range ps {
 		g.members = append(g.members, &member{p: p})
@@ -78,7 +82,7 @@ func (g *group) rejoin(ctx context.Context) {
 		if m.failed == nil || g.now().Before(m.retry) {
 			continue
 		}
-		if err := catchUp(ctx, g.cfg.Store, m.p, g.cfg.BatchSize, g.notifier); err != nil {
+		if err := catchUp(ctx, g.cfg.Store, m.p, g.cfg.BatchSize, func(d moved) { g.announce([]moved{d}) }); err != nil {
 			if ctx.Err() == nil {
 				g.fail(m, err)
 			}
@@ -100,20 +104,20 @@ func (g *group) active() []*member {
 	return out
 }
 
-// floor is the lowest checkpoint of the group's read models: where its
-// consumer starts.
-func (g *group) floor(ctx context.Context) (eventstore.Position, error) {
+// floor is the lowest checkpoint of the read models in the group (those
+// out of it catch up alone): where its catch-up reads on and its consumer
+// starts. ok is false when none is in the group.
+func (g *group) floor(ctx context.Context) (low eventstore.Position, ok bool, err error) {
 	cps, err := loadCheckpoints(ctx, g.cfg.Store.Pool(), g.names, false)
 	if err != nil {
-		return eventstore.Position{}, err
+		return low, false, err
 	}
-	var low eventstore.Position
-	for i, name := range g.names {
-		if cp := cps[name]; i == 0 || cp.Less(low) {
-			low = cp
+	for _, m := range g.active() {
+		if cp := cps[m.p.Name()]; !ok || cp.Less(low) {
+			low, ok = cp, true
 		}
 	}
-	return low, nil
+	return low, ok, nil
 }
 
 // catchUp applies the store past the group's lowest checkpoint, batch by
@@ -121,8 +125,8 @@ func (g *group) floor(ctx context.Context) (eventstore.Position, error) {
 func (g *group) catchUp(ctx context.Context) error {
 	for {
 		g.rejoin(ctx)
-		from, err := g.floor(ctx)
-		if err != nil {
+		from, ok, err := g.floor(ctx)
+		if err != nil || !ok {
 			return err
 		}
 		events, err := g.cfg.Store.ReadAll(ctx, from, g.cfg.BatchSize)
@@ -226,12 +230,16 @@ func (g *group) apply(ctx context.Context, batch []delivery) error {
 	return nil
 }
 
-// announce tells the waiters of each checkpoint moved.
+// announce tells the waiters of each checkpoint moved, in one NOTIFY.
 func (g *group) announce(done []moved) {
+	if len(done) == 0 {
+		return
+	}
 	for _, d := range done {
-		announce(g.notifier, d.p, d.cp, d.applied)
+		g.known[d.p.Name()] = d.cp
 		appliedEvents.WithLabelValues(d.p.Name()).Add(float64(d.applied))
 	}
+	g.notifier.Send(announcement(g.known))
 }
 
 // applyGroup applies batch past each member's checkpoint in tx (at

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,12 +65,12 @@ func Run(ctx context.Context, cfg RunnerConfig, ps []Projection) error {
 	})
 }
 
-// groupRole is the leadership role, and groupConsumer the JetStream
-// consumer's name after the stream's, of the projectors' worker.
-const (
-	groupRole     = "projectors"
-	groupConsumer = "projectors"
-)
+// groupRole is the leadership role of the projectors' worker.
+const groupRole = "projectors"
+
+// Consumer names the projectors' JetStream consumer, after the stream's
+// name and an underscore.
+const Consumer = "projectors"
 
 // runSession first catches up from the store (so NATS retention never
 // limits a new or long-stopped projector), then follows JetStream.
@@ -77,11 +80,11 @@ func (g *group) runSession(ctx context.Context) error {
 		return err
 	}
 	g.dropOldConsumers(ctx)
-	cp, err := g.floor(ctx)
+	cp, _, err := g.floor(ctx)
 	if err != nil {
 		return err
 	}
-	cons, err := startConsumer(ctx, cfg, groupConsumer, cp)
+	cons, err := startConsumer(ctx, cfg, Consumer, cp)
 	if err != nil {
 		return err
 	}
@@ -200,18 +203,29 @@ func startConsumer(ctx context.Context, cfg RunnerConfig, name string, cp events
 
 // CatchUp applies every event of the store past p's checkpoint, batch by batch.
 func CatchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSize int) error {
-	return catchUp(ctx, store, p, batchSize, eventstore.NewNotifier(store.Pool(), NotifyChannel))
+	notifier := eventstore.NewNotifier(store.Pool(), NotifyChannel)
+	return catchUp(ctx, store, p, batchSize, func(m moved) {
+		notifier.Send(announcement(map[string]eventstore.Position{p.Name(): m.cp}))
+		appliedEvents.WithLabelValues(p.Name()).Add(float64(m.applied))
+	})
 }
 
-// announce tells waiters on NotifyChannel that p's checkpoint is now cp,
-// after the transaction that moved it has committed.
-func announce(notifier *eventstore.Notifier, p Projection, cp eventstore.Position, applied int) {
-	if applied > 0 {
-		notifier.Send(p.Name() + " " + cp.String())
+// announcement is the payload of a NOTIFY on NotifyChannel telling waiters
+// where read models stand: a line "name tx.pos" each, in name order.
+func announcement(cps map[string]eventstore.Position) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(cps)) {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(name + " " + cps[name].String())
 	}
+	return b.String()
 }
 
-func catchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSize int, notifier *eventstore.Notifier) error {
+// catchUp applies the store past p's checkpoint alone, batch by batch,
+// calling done after each batch that committed.
+func catchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSize int, done func(moved)) error {
 	for {
 		cp, err := eventstore.LoadCheckpoint(ctx, store.Pool(), p.Name(), false)
 		if err != nil {
@@ -235,7 +249,8 @@ func catchUp(ctx context.Context, store *eventstore.Store, p Projection, batchSi
 		}); err != nil {
 			return err
 		}
-		announce(notifier, p, cp, applied)
-		appliedEvents.WithLabelValues(p.Name()).Add(float64(applied))
+		if applied > 0 {
+			done(moved{p: p, cp: cp, applied: applied})
+		}
 	}
 }

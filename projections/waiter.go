@@ -55,16 +55,30 @@ func (w *Waiter) Run(ctx context.Context) error {
 		case <-tick.C:
 			w.reload(ctx)
 		case payload := <-notes:
-			name, pos, ok := strings.Cut(payload, " ")
-			p, err := eventstore.ParsePosition(pos)
-			if !ok || err != nil {
+			cps, ok := parseAnnouncement(payload)
+			if !ok {
 				// A reconnect's or an overflow's wakeup: state may have moved unseen.
 				w.reload(ctx)
 				continue
 			}
-			w.advance(map[string]eventstore.Position{name: p})
+			w.advance(cps)
 		}
 	}
+}
+
+// parseAnnouncement reads the read models' positions of a NOTIFY payload
+// (announcement); false if it is none.
+func parseAnnouncement(payload string) (map[string]eventstore.Position, bool) {
+	cps := map[string]eventstore.Position{}
+	for line := range strings.SplitSeq(payload, "\n") {
+		name, pos, ok := strings.Cut(line, " ")
+		p, err := eventstore.ParsePosition(pos)
+		if !ok || err != nil {
+			return nil, false
+		}
+		cps[name] = p
+	}
+	return cps, true
 }
 
 func (w *Waiter) reload(ctx context.Context) {

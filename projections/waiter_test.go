@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"testing"
 	"time"
 
@@ -62,6 +63,22 @@ func TestWaiterSeesNotificationsThatArriveTogether(t *testing.T) {
 				}
 			}
 			t.Fatalf("round %d: the Waiter never saw %v reach %s", round, missing, pos)
+		}
+	}
+}
+
+// TestAnnouncementNamesEveryReadModel: the projectors announce every read
+// model in one NOTIFY; the waiter reads each back, and takes anything else
+// for a wakeup.
+func TestAnnouncementNamesEveryReadModel(t *testing.T) {
+	want := map[string]eventstore.Position{"leads": {Tx: 7, Pos: 42}, "orders": {Tx: 7, Pos: 41}, "records": {Tx: 3, Pos: 9}}
+	got, ok := parseAnnouncement(announcement(want))
+	if !ok || !maps.Equal(got, want) {
+		t.Fatalf("read back %v (%v), want %v", got, ok, want)
+	}
+	for _, bad := range []string{"", "leads", "leads x", "leads 7.42\n"} {
+		if cps, ok := parseAnnouncement(bad); ok {
+			t.Errorf("%q read as %v", bad, cps)
 		}
 	}
 }
