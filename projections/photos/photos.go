@@ -3,6 +3,7 @@
 package photos
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -82,6 +83,11 @@ func (p Projection) Apply(ctx context.Context, tx pgx.Tx, e eventstore.Event) er
 // photosNamed returns the photo file a lead.created or lead.updated names
 // (none once redacted).
 func photosNamed(e eventstore.Event) ([]string, error) {
+	if e.SchemaVersion == domain.SchemaVersion && !bytes.Contains(e.Data, []byte(`"photo"`)) {
+		// Names no photo (today's data names one as "photo", a profile
+		// field or a change's field): most leads, not worth decoding.
+		return nil, nil
+	}
 	ev, err := domain.DecodeLeadEvent(e.Type, e.SchemaVersion, e.Data)
 	if err != nil {
 		return nil, err
