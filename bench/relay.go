@@ -137,6 +137,37 @@ func (env *benchEnv) waitProjected(ctx context.Context) (eventstore.Position, er
 	return head, err
 }
 
+// waitFollowers waits until the relay and, unless relayOnly, every read
+// model have reached the store's head, and says how long after start each
+// got there.
+func (env *benchEnv) waitFollowers(ctx context.Context, start time.Time, relayOnly bool) (relayed, projected time.Duration, err error) {
+	head, err := env.s.Store.Head(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = waitProgress(ctx, 20*time.Millisecond, stallLimit, func() (int64, bool, error) {
+		cps, err := env.s.Store.Checkpoints(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		if relayed == 0 && !cps["relay"].Less(head) {
+			relayed = time.Since(start)
+		}
+		progress := cps["relay"].Pos
+		done := relayed > 0
+		for _, p := range stack.Projections() {
+			if relayOnly {
+				break
+			}
+			cp := cps[p.Name()]
+			progress += cp.Pos
+			done = done && !cp.Less(head)
+		}
+		return progress, done, nil
+	})
+	return relayed, time.Since(start), err
+}
+
 // backlogBatch is how many leads one COPY transaction appends.
 const backlogBatch = 10000
 
